@@ -1,0 +1,212 @@
+"""The ``bayescale`` command: a thin shell over the Python API.
+
+Errors that come from the user's input (files, options, data) print one clear message and exit
+with status 2; a fit that misses a convergence gate exits with status 3 unless
+``--allow-unconverged`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from bayescale.errors import BayescaleError
+
+EXIT_INPUT = 2
+EXIT_UNCONVERGED = 3
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (write e.g. 1e21)") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive finite number")
+    return value
+
+
+def _prob(text: str) -> float:
+    value = _positive_float(text)
+    if not value < 1:
+        raise argparse.ArgumentTypeError("--prob must be between 0 and 1, e.g. 0.95")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bayescale",
+        description="Bayesian scaling laws: fit a law to training runs, then ask for the "
+        "compute-optimal model size, tokens and loss with credible intervals.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("fit", help="fit a law to a runs table and save the fit",
+                       description="Fit a scaling law to a runs table (CSV or Parquet) with NUTS, "
+                       "check the convergence gates, print a summary and save the fit as netCDF. "
+                       "Units: N in parameters, D in tokens, C in FLOPs (C = 6ND when absent; "
+                       "D = C/(6N) when only C is given).")
+    p.add_argument("runs", help="runs table: .csv, .tsv or .parquet")
+    p.add_argument("--law", default="chinchilla", help="built-in law name (see 'bayescale laws') or a .toml law file (default: chinchilla)")
+    p.add_argument("--out", "-o", default="fit.nc", help="where to save the fit (default: fit.nc)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same posterior (default: 0)")
+    p.add_argument("--n-col", help="column with model parameters N")
+    p.add_argument("--d-col", help="column with training tokens D")
+    p.add_argument("--c-col", help="column with training compute C in FLOPs")
+    p.add_argument("--loss-col", help="column with the final loss")
+    p.add_argument("--loss-unit", default="nats/token", help="unit of the loss: nats/token (default), bits/token, bits/char, bits/byte")
+    p.add_argument("--exclude-where", action="append", default=[], metavar="COLUMN=VALUE",
+                   help="leave out rows where COLUMN equals VALUE; repeat for several")
+    p.add_argument("--priors", help="TOML or JSON file of prior overrides, one table per parameter")
+    p.add_argument("--noise", choices=["normal", "student_t"], help="noise on log loss (default: the law file's)")
+    p.add_argument("--chains", type=int, default=4, help="chains (default: 4)")
+    p.add_argument("--draws", type=int, default=500, help="draws per chain after warm-up (default: 500)")
+    p.add_argument("--tune", type=int, default=500, help="warm-up iterations per chain (default: 500)")
+    p.add_argument("--allow-unconverged", action="store_true", help="exit 0 even if a convergence gate fails")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+
+    p = sub.add_parser("optimum", help="compute-optimal N*, D*, L* at given budgets",
+                       description="For each compute budget C (FLOPs): N*, D* = C/(6N*), L* and D*/N*, "
+                       "with medians and equal-tailed credible intervals over the posterior.")
+    p.add_argument("fit", help="a fit saved by 'bayescale fit'")
+    p.add_argument("--compute", "-c", type=_positive_float, nargs="+", required=True, metavar="FLOPS", help="budgets in FLOPs, e.g. 1e21 5.76e23")
+    p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
+    p.add_argument("--method", choices=["auto", "closed", "numeric"], default="auto", help="closed form (when the law has one) or numeric")
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per budget")
+
+    p = sub.add_parser("predict", help="predicted loss at given N and D",
+                       description="Loss predicted by the law at (N, D) pairs, with the law's interval and the "
+                       "posterior-predictive interval of a new run.")
+    p.add_argument("fit", help="a fit saved by 'bayescale fit'")
+    p.add_argument("--n", type=_positive_float, nargs="+", required=True, help="model parameters")
+    p.add_argument("--d", type=_positive_float, nargs="+", required=True, help="training tokens (one, or one per --n)")
+    p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the predictive noise draws")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("summary", help="posterior summary and convergence verdict of a fit")
+    p.add_argument("fit", help="a fit saved by 'bayescale fit'")
+    p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
+    p.add_argument("--json", action="store_true", help="print JSON: one object per parameter, plus the gates")
+
+    p = sub.add_parser("laws", help="list the built-in laws", description="List the built-in laws, or show one in full.")
+    p.add_argument("name", nargs="?", help="show this law (name or .toml path)")
+    return parser
+
+
+def _version() -> str:
+    from bayescale import __version__
+
+    return __version__
+
+
+def _warn_if_failed(fit) -> None:
+    if not fit.gates.passed:
+        print(f"WARNING: this fit FAILED its convergence gates; treat its numbers with suspicion.\n{fit.gates}",
+              file=sys.stderr)
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from bayescale.fit import fit
+    from bayescale.law import load_law
+    from bayescale.priors import read_prior_file
+    from bayescale.runs import read_runs
+    from bayescale.sampling import SamplerSettings
+
+    for name in ("chains", "draws", "tune"):
+        if getattr(args, name) < (2 if name == "chains" else 50):
+            raise BayescaleError(f"--{name} is too small for the convergence gates (chains ≥ 2, draws and tune ≥ 50)")
+    runs = read_runs(args.runs, n_col=args.n_col, d_col=args.d_col, c_col=args.c_col, loss_col=args.loss_col,
+                     exclude_where=args.exclude_where, loss_unit=args.loss_unit)
+    law = load_law(args.law)
+    priors = read_prior_file(args.priors) if args.priors else None
+    if priors:
+        law = law.with_priors(priors, args.priors)
+    settings = SamplerSettings(chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed,
+                               progressbar=None if not args.quiet else False)
+    if not args.quiet and not args.json:
+        print(runs.describe(), file=sys.stderr)
+        print(f"fitting {law.name}: L = {law.formula}", file=sys.stderr)
+    result = fit(runs, law, noise=args.noise, settings=settings)
+    path = result.save(args.out)
+    summary = result.summary()
+    if args.json:
+        print(json.dumps({**summary.to_dict(), "fit": str(path), "fit_id": result.id}, indent=2))
+    elif not args.quiet:
+        print(summary)
+        print(f"\nsaved {path} (fit id {result.id})")
+    if not result.gates.passed:
+        print(f"ERROR: the fit did not converge. {result.gates}\n"
+              "Try more --draws/--tune, tighter --priors, or --noise student_t; "
+              "pass --allow-unconverged to accept it anyway.", file=sys.stderr)
+        return 0 if args.allow_unconverged else EXIT_UNCONVERGED
+    return 0
+
+
+def _load(path: str):
+    from bayescale.result import Fit
+
+    fit = Fit.load(path)
+    _warn_if_failed(fit)
+    return fit
+
+
+def _cmd_optimum(args: argparse.Namespace) -> int:
+    fit = _load(args.fit)
+    optimum = fit.optimum(args.compute, method=args.method)
+    if args.json:
+        print(json.dumps(optimum.to_records(args.prob), indent=2))
+    else:
+        print(optimum.format(args.prob))
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    fit = _load(args.fit)
+    if len(args.d) != len(args.n) and 1 not in (len(args.d), len(args.n)):
+        raise BayescaleError("give one --d, or as many --d values as --n values")
+    prediction = fit.predict(prob=args.prob, seed=args.seed, N=args.n, D=args.d)
+    print(json.dumps(prediction.to_records(), indent=2) if args.json else prediction)
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    fit = _load(args.fit)
+    summary = fit.summary(args.prob)
+    print(json.dumps({**summary.to_dict(), "fit_id": fit.id, "law": fit.law.name}, indent=2) if args.json else summary)
+    return 0
+
+
+def _cmd_laws(args: argparse.Namespace) -> int:
+    from bayescale.law import available_laws, load_law
+
+    if args.name:
+        print(load_law(args.name).describe())
+        return 0
+    for name in available_laws():
+        law = load_law(name)
+        print(f"{name:<22} {law.title}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``bayescale`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    commands = {"fit": _cmd_fit, "optimum": _cmd_optimum, "predict": _cmd_predict,
+                "summary": _cmd_summary, "laws": _cmd_laws}
+    try:
+        return commands[args.command](args)
+    except BayescaleError as exc:
+        print(f"bayescale {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""A safe formula language for scaling laws.
+
+A formula is one arithmetic expression over named variables (``N``, ``D``, ``C``, …) and
+parameters, e.g. ``E + A / N^alpha + B / D^beta``. It is parsed once with :mod:`ast`, checked
+against a whitelist of node types, names and functions, and then evaluated by walking the tree
+with a *backend*: NumPy for prediction and optima, PyTensor for the PyMC model. Nothing is ever
+passed to ``eval``.
+
+``^`` means power (as in the papers); ``**`` works too.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bayescale.errors import FormulaError
+
+__all__ = ["Expression", "parse", "FUNCTIONS", "numpy_backend", "pytensor_backend"]
+
+#: Functions a formula may call, with their arity.
+FUNCTIONS: dict[str, int] = {
+    "exp": 1,
+    "log": 1,
+    "log1p": 1,
+    "expm1": 1,
+    "sqrt": 1,
+    "abs": 1,
+    "tanh": 1,
+    "sigmoid": 1,
+    "log10": 1,
+    "log2": 1,
+    "minimum": 2,
+    "maximum": 2,
+}
+
+#: Constants a formula may use by name.
+CONSTANTS: dict[str, float] = {"pi": math.pi, "e_const": math.e}
+
+_BINARY: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.Pow: lambda a, b: a**b,
+}
+_UNARY: dict[type, Callable[[Any], Any]] = {
+    ast.USub: lambda a: -a,
+    ast.UAdd: lambda a: +a,
+}
+_MAX_LENGTH = 2000
+
+
+def numpy_backend() -> dict[str, Callable[..., Any]]:
+    """Return the function table that evaluates formulas with NumPy."""
+    import numpy as np
+
+    return {
+        "exp": np.exp,
+        "log": np.log,
+        "log1p": np.log1p,
+        "expm1": np.expm1,
+        "sqrt": np.sqrt,
+        "abs": np.abs,
+        "tanh": np.tanh,
+        "sigmoid": lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)),
+        "log10": np.log10,
+        "log2": np.log2,
+        "minimum": np.minimum,
+        "maximum": np.maximum,
+    }
+
+
+def pytensor_backend() -> dict[str, Callable[..., Any]]:
+    """Return the function table that builds PyTensor graphs from formulas."""
+    import pytensor.tensor as pt
+
+    return {
+        "exp": pt.exp,
+        "log": pt.log,
+        "log1p": pt.log1p,
+        "expm1": pt.expm1,
+        "sqrt": pt.sqrt,
+        "abs": pt.abs,
+        "tanh": pt.tanh,
+        "sigmoid": pt.sigmoid,
+        "log10": pt.log10,
+        "log2": pt.log2,
+        "minimum": pt.minimum,
+        "maximum": pt.maximum,
+    }
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A parsed, validated formula.
+
+    Attributes
+    ----------
+    source : str
+        The formula as written.
+    names : frozenset of str
+        Every variable or parameter name the formula uses (functions and constants excluded).
+    """
+
+    source: str
+    names: frozenset[str]
+    _tree: ast.expr = field(repr=False, compare=False)
+
+    def evaluate(self, values: Mapping[str, Any], backend: Mapping[str, Callable[..., Any]]) -> Any:
+        """Evaluate the formula.
+
+        Parameters
+        ----------
+        values : mapping
+            A value for every name in :attr:`names`: floats, NumPy arrays or PyTensor tensors.
+        backend : mapping
+            The function table, from :func:`numpy_backend` or :func:`pytensor_backend`.
+
+        Returns
+        -------
+        The result, of whatever type the backend and values produce.
+        """
+        missing = self.names - set(values)
+        if missing:
+            raise FormulaError(
+                f"formula {self.source!r} needs values for {sorted(missing)}; "
+                f"got {sorted(values)}"
+            )
+        return _evaluate(self._tree, values, backend)
+
+    def __str__(self) -> str:
+        return self.source
+
+
+def parse(source: str, allowed_names: set[str] | frozenset[str] | None = None) -> Expression:
+    """Parse and validate a formula.
+
+    Parameters
+    ----------
+    source : str
+        The formula, e.g. ``"E + A / N^alpha + B / D^beta"``.
+    allowed_names : set of str, optional
+        If given, every name in the formula must be one of these (or a known function or
+        constant); anything else is an error that lists what is allowed.
+
+    Returns
+    -------
+    Expression
+
+    Raises
+    ------
+    FormulaError
+        On a syntax error, a construct that is not arithmetic, an unknown function or name, or a
+        wrong number of arguments. The message points at the offending part.
+    """
+    if not isinstance(source, str) or not source.strip():
+        raise FormulaError("the formula is empty: write an expression such as 'E + A / N^alpha'")
+    if len(source) > _MAX_LENGTH:
+        raise FormulaError(f"the formula is longer than {_MAX_LENGTH} characters")
+    text = source.strip().replace("^", "**")
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError as exc:
+        col = (exc.offset or 1) - 1
+        raise FormulaError(
+            f"formula is not valid arithmetic: {exc.msg}\n  {source.strip()}\n  {' ' * col}^"
+        ) from None
+    names: set[str] = set()
+    _check(tree, text, names)
+    if allowed_names is not None:
+        unknown = names - set(allowed_names)
+        if unknown:
+            raise FormulaError(
+                f"formula {source.strip()!r} uses unknown name(s) {sorted(unknown)}; allowed "
+                f"names are {sorted(allowed_names)} and the functions {sorted(FUNCTIONS)}"
+            )
+    return Expression(source=source.strip(), names=frozenset(names), _tree=tree)
+
+
+def _point(text: str, node: ast.AST) -> str:
+    col = getattr(node, "col_offset", 0)
+    return f"\n  {text}\n  {' ' * col}^"
+
+
+def _check(node: ast.AST, text: str, names: set[str]) -> None:
+    if isinstance(node, ast.BinOp):
+        if type(node.op) not in _BINARY:
+            raise FormulaError(f"operator not allowed in a formula{_point(text, node)}")
+        _check(node.left, text, names)
+        _check(node.right, text, names)
+    elif isinstance(node, ast.UnaryOp):
+        if type(node.op) not in _UNARY:
+            raise FormulaError(f"operator not allowed in a formula{_point(text, node)}")
+        _check(node.operand, text, names)
+    elif isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, int | float):
+            raise FormulaError(f"only numbers may appear as constants{_point(text, node)}")
+    elif isinstance(node, ast.Name):
+        if node.id in FUNCTIONS:
+            raise FormulaError(f"{node.id!r} is a function: call it as {node.id}(...){_point(text, node)}")
+        if node.id not in CONSTANTS:
+            names.add(node.id)
+    elif isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            what = node.func.id if isinstance(node.func, ast.Name) else "this call"
+            raise FormulaError(
+                f"unknown function {what!r}; allowed: {', '.join(sorted(FUNCTIONS))}"
+                f"{_point(text, node)}"
+            )
+        if node.keywords or len(node.args) != FUNCTIONS[node.func.id]:
+            raise FormulaError(
+                f"{node.func.id}() takes {FUNCTIONS[node.func.id]} positional argument(s)"
+                f"{_point(text, node)}"
+            )
+        for arg in node.args:
+            _check(arg, text, names)
+    else:
+        raise FormulaError(
+            f"{type(node).__name__} is not allowed in a formula: use numbers, names, + - * / ^ "
+            f"and the functions {', '.join(sorted(FUNCTIONS))}{_point(text, node)}"
+        )
+
+
+def _evaluate(node: ast.expr, values: Mapping[str, Any], backend: Mapping[str, Callable]) -> Any:
+    if isinstance(node, ast.BinOp):
+        left = _evaluate(node.left, values, backend)
+        right = _evaluate(node.right, values, backend)
+        return _BINARY[type(node.op)](left, right)
+    if isinstance(node, ast.UnaryOp):
+        return _UNARY[type(node.op)](_evaluate(node.operand, values, backend))
+    if isinstance(node, ast.Constant):
+        return float(node.value)
+    if isinstance(node, ast.Name):
+        if node.id in values:
+            return values[node.id]
+        return CONSTANTS[node.id]
+    if isinstance(node, ast.Call):
+        args = [_evaluate(arg, values, backend) for arg in node.args]
+        return backend[node.func.id](*args)
+    raise FormulaError(f"cannot evaluate {type(node).__name__}")  # unreachable after _check

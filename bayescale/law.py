@@ -1,0 +1,332 @@
+"""Scaling laws read from declarative TOML files (``models/*.toml``).
+
+A law file holds a formula over the run variables (``N`` parameters, ``D`` tokens, ``C`` FLOPs,
+``U`` unique tokens), its parameters with default priors, the noise model and references. In the
+formula each variable is measured in units of the data's reference scale (``N`` means
+``N / N_ref``, with ``N_ref`` the geometric mean of the runs), so the parameters, and their
+priors, do not depend on the scale of the data. The optional ``[physical]`` table maps them back
+to the papers' units, and ``[optimum]`` may give the closed-form compute-optimal size.
+
+A :class:`Law` holds no data and no results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bayescale.errors import LawFileError
+from bayescale.expr import Expression, numpy_backend, parse
+from bayescale.priors import Prior, merge_priors
+
+__all__ = ["Law", "Scales", "VARIABLES", "NOISE_FAMILIES", "available_laws", "load_law", "law_from_text"]
+
+#: Run variables a formula may use.
+VARIABLES = ("N", "D", "C", "U")
+#: Noise families on the log-loss scale and the parameters each one adds.
+NOISE_FAMILIES = {"normal": ("sigma",), "student_t": ("sigma", "nu")}
+_SCALE_NAMES = ("N_ref", "D_ref", "C_ref", "U_ref")
+_TOP_KEYS = {"schema", "name", "title", "description", "formula", "parameters", "noise",
+             "physical", "optimum", "references"}
+_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Scales:
+    """Reference scales that make the run variables dimensionless (geometric means of the runs)."""
+
+    N_ref: float = 1.0
+    D_ref: float = 1.0
+    C_ref: float = 1.0
+    U_ref: float = 1.0
+
+    def as_dict(self) -> dict[str, float]:
+        """Return ``{"N_ref": …, "D_ref": …, "C_ref": …, "U_ref": …}``."""
+        return {name: float(getattr(self, name)) for name in _SCALE_NAMES}
+
+
+def _models_dirs() -> list[Path]:
+    here = Path(__file__).resolve().parent
+    return [p for p in (here / "_models", here.parent / "models") if p.is_dir()]
+
+
+def available_laws() -> dict[str, Path]:
+    """Return the built-in laws: name -> path of its file."""
+    found: dict[str, Path] = {}
+    for folder in _models_dirs():
+        for path in sorted(folder.glob("*.toml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
+@dataclass(frozen=True)
+class Law:
+    """A scaling law: formula, parameters, priors, noise model and references.
+
+    Build one with :func:`load_law`; change priors or noise with :meth:`with_priors` and
+    :meth:`with_noise`, which return new laws.
+    """
+
+    name: str
+    title: str
+    formula: Expression
+    variables: tuple[str, ...]
+    parameters: tuple[str, ...]
+    priors: dict[str, Prior]
+    noise: str = "normal"
+    descriptions: dict[str, str] = field(default_factory=dict)
+    physical: dict[str, Expression] = field(default_factory=dict)
+    optimum: dict[str, Expression] = field(default_factory=dict)
+    references: tuple[str, ...] = ()
+    source_text: str = ""
+    path: str = ""
+
+    @property
+    def noise_parameters(self) -> tuple[str, ...]:
+        """Names of the noise model's parameters (``sigma``, and ``nu`` for Student-t)."""
+        return NOISE_FAMILIES[self.noise]
+
+    @property
+    def all_parameters(self) -> tuple[str, ...]:
+        """Law parameters followed by noise parameters: everything that gets a prior."""
+        return self.parameters + self.noise_parameters
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the law file's text."""
+        return "sha256:" + hashlib.sha256(self.source_text.encode()).hexdigest()
+
+    def with_priors(self, overrides: Mapping[str, Mapping[str, Any]], source: str = "priors") -> Law:
+        """Return a copy with user priors merged over this law's (unknown names are errors)."""
+        return replace(self, priors=merge_priors(self.priors, overrides, source))
+
+    def with_noise(self, family: str) -> Law:
+        """Return a copy with another noise family (``"normal"`` or ``"student_t"``)."""
+        if family not in NOISE_FAMILIES:
+            raise LawFileError(f"unknown noise family {family!r}; choose one of {sorted(NOISE_FAMILIES)}")
+        return replace(self, noise=family)
+
+    def loss(self, params: Mapping[str, Any], scales: Scales, **variables: Any) -> np.ndarray:
+        """Evaluate the law with NumPy in physical units.
+
+        Parameters
+        ----------
+        params : mapping
+            Normalized parameter values (floats or arrays that broadcast with the variables).
+        scales : Scales
+            Reference scales of the fit.
+        **variables
+            ``N``, ``D``, ``C``, ``U`` in physical units, as the formula needs them.
+        """
+        values = dict(params)
+        for name in self.variables:
+            if name not in variables:
+                raise LawFileError(f"law {self.name!r} needs {name} to predict a loss")
+            values[name] = np.asarray(variables[name], dtype=float) / getattr(scales, f"{name}_ref")
+        return self.formula.evaluate(values, numpy_backend())
+
+    def log_likelihood(
+        self, params: Mapping[str, Any], scales: Scales, loss: np.ndarray, **variables: Any
+    ) -> np.ndarray:
+        """Pointwise log density of the observed log losses under each parameter draw.
+
+        Parameters
+        ----------
+        params : mapping
+            Parameter draws of any common shape ``S``, noise parameters included.
+        scales : Scales
+            Reference scales of the fit.
+        loss : ndarray of shape ``(n,)``
+            Observed losses.
+        **variables
+            Run variables of shape ``(n,)`` in physical units.
+
+        Returns
+        -------
+        ndarray of shape ``S + (n,)``, matching the PyMC model's ``log_likelihood``.
+        """
+        from scipy.special import gammaln
+
+        expanded = {k: np.asarray(v, dtype=float)[..., None] for k, v in params.items()}
+        mu = np.log(self.loss(expanded, scales, **variables))
+        sigma = expanded["sigma"]
+        z = (np.log(np.asarray(loss, dtype=float)) - mu) / sigma
+        if self.noise == "student_t":
+            nu = expanded["nu"]
+            return (
+                gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
+                - np.log(sigma) - (nu + 1) / 2 * np.log1p(z**2 / nu)
+            )
+        return -0.5 * z**2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
+
+    def physical_parameters(self, params: Mapping[str, Any], scales: Scales) -> dict[str, Any]:
+        """Map normalized parameter values to the units of the papers (N in parameters, …)."""
+        namespace = {**params, **scales.as_dict()}
+        out = {name: params[name] for name in self.parameters}
+        for name, expression in self.physical.items():
+            out[name] = expression.evaluate(namespace, numpy_backend())
+        return out
+
+    def describe(self) -> str:
+        """A few lines for ``bayescale laws`` and reports."""
+        lines = [f"{self.name}: {self.title}", f"  L = {self.formula}"]
+        for name in self.all_parameters:
+            text = self.descriptions.get(name, "")
+            lines.append(f"  {name:<8} ~ {self.priors[name]!s:<40} {text}")
+        lines += [f"  ref: {ref}" for ref in self.references]
+        return "\n".join(lines)
+
+
+def load_law(name_or_path: str | Path) -> Law:
+    """Load a built-in law by name, or a law file by path.
+
+    Raises
+    ------
+    LawFileError
+        If no such law exists or the file is malformed; the message names the problem.
+    """
+    text_name = str(name_or_path)
+    builtins = available_laws()
+    if text_name in builtins:
+        path = builtins[text_name]
+    else:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise LawFileError(
+                f"no law named {text_name!r}: built-in laws are {', '.join(sorted(builtins))}, "
+                "or pass the path of a .toml law file"
+            )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LawFileError(f"cannot read law file {path}: {exc}") from None
+    return law_from_text(text, str(path))
+
+
+def law_from_text(text: str, path: str = "<string>") -> Law:
+    """Parse the TOML text of a law file into a :class:`Law`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise LawFileError(f"{path}: not valid TOML: {exc}") from None
+
+    def fail(message: str) -> LawFileError:
+        return LawFileError(f"{path}: {message}")
+
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise fail(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
+    if data.get("schema", _SCHEMA) != _SCHEMA:
+        raise fail(f"schema {data.get('schema')!r} is not supported (this bayescale reads schema {_SCHEMA})")
+    for key in ("name", "formula", "parameters"):
+        if key not in data:
+            raise fail(f"missing required key {key!r}")
+    name = data["name"]
+    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+        raise fail("'name' must be a short identifier such as 'chinchilla'")
+    if not isinstance(data["formula"], str):
+        raise fail("'formula' must be a string such as \"E + A / N^alpha\"")
+    params_table = data["parameters"]
+    if not isinstance(params_table, dict) or not params_table:
+        raise fail("[parameters] must have one table per parameter, each with a prior")
+    reserved = set(VARIABLES) | set(_SCALE_NAMES) | {"sigma", "nu", "K"}
+    clash = reserved & set(params_table)
+    if clash:
+        raise fail(f"parameter name(s) {sorted(clash)} are reserved; rename them")
+
+    formula = _parse(data["formula"], set(VARIABLES) | set(params_table), fail, "formula")
+    variables = tuple(v for v in VARIABLES if v in formula.names)
+    unused = set(params_table) - formula.names
+    if unused:
+        raise fail(f"parameter(s) {sorted(unused)} are declared but not used in the formula")
+    if not variables:
+        raise fail(f"the formula uses none of the run variables {VARIABLES}")
+
+    priors: dict[str, Prior] = {}
+    descriptions: dict[str, str] = {}
+    for pname, spec in params_table.items():
+        if not isinstance(spec, dict) or "prior" not in spec:
+            raise fail(f"parameter {pname!r} needs a prior, e.g. prior = {{ dist = \"LogNormal\", mu = 0, sigma = 1 }}")
+        extra = set(spec) - {"prior", "description"}
+        if extra:
+            raise fail(f"parameter {pname!r}: unknown key(s) {sorted(extra)}")
+        priors[pname] = _prior(spec["prior"], f"parameter {pname!r}", fail)
+        descriptions[pname] = str(spec.get("description", ""))
+
+    noise_table = dict(data.get("noise", {}))
+    family = noise_table.pop("family", "normal")
+    if family not in NOISE_FAMILIES:
+        raise fail(f"[noise] family must be one of {sorted(NOISE_FAMILIES)}, got {family!r}")
+    defaults = {"sigma": {"dist": "HalfNormal", "sigma": 0.1}, "nu": {"dist": "Gamma", "alpha": 2.0, "beta": 0.1}}
+    extra = set(noise_table) - set(defaults)
+    if extra:
+        raise fail(f"[noise]: unknown key(s) {sorted(extra)}; allowed: family, sigma, nu")
+    for pname, default in defaults.items():
+        priors[pname] = _prior(noise_table.get(pname, default), f"noise parameter {pname!r}", fail)
+    descriptions["sigma"] = "noise scale of log loss"
+    descriptions["nu"] = "Student-t degrees of freedom"
+
+    allowed_physical = set(params_table) | set(_SCALE_NAMES)
+    physical = {
+        key: _parse(expr, allowed_physical, fail, f"[physical] {key}")
+        for key, expr in _table(data, "physical", fail).items()
+    }
+    bad = set(physical) - set(params_table)
+    if bad:
+        raise fail(f"[physical] names {sorted(bad)} are not parameters of the law")
+    optimum = {
+        key: _parse(expr, set(params_table) | {"C"}, fail, f"[optimum] {key}")
+        for key, expr in _table(data, "optimum", fail).items()
+    }
+    if set(optimum) - {"N"}:
+        raise fail("[optimum] may only give N, the compute-optimal parameter count, as a formula in C")
+
+    references = data.get("references", [])
+    if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
+        raise fail("'references' must be a list of strings")
+    return Law(
+        name=name,
+        title=str(data.get("title", name)),
+        formula=formula,
+        variables=variables,
+        parameters=tuple(params_table),
+        priors=priors,
+        noise=family,
+        descriptions=descriptions,
+        physical=physical,
+        optimum=optimum,
+        references=tuple(references),
+        source_text=text,
+        path=path,
+    )
+
+
+def _table(data: dict, key: str, fail) -> dict[str, str]:
+    table = data.get(key, {})
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise fail(f"[{key}] must map names to formula strings")
+    return table
+
+
+def _parse(source: str, allowed: set[str], fail, where: str) -> Expression:
+    from bayescale.errors import FormulaError
+
+    try:
+        return parse(source, allowed)
+    except FormulaError as exc:
+        raise fail(f"{where}: {exc}") from None
+
+
+def _prior(spec: Any, where: str, fail) -> Prior:
+    from bayescale.errors import PriorError
+
+    try:
+        return Prior.from_spec(spec, where)
+    except PriorError as exc:
+        raise fail(str(exc)) from None

@@ -1,0 +1,199 @@
+"""Priors as data: a distribution name and its arguments, checked against a whitelist.
+
+A prior is written in TOML or JSON as ``{ dist = "LogNormal", mu = 0.0, sigma = 1.0 }``. This
+module knows nothing of PyMC: :mod:`bayescale.model` turns a :class:`Prior` into a PyMC
+distribution, and the NumPy draws here serve plots and tests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bayescale.errors import PriorError
+
+__all__ = ["DISTRIBUTIONS", "Prior", "merge_priors", "read_prior_file"]
+
+#: Allowed distributions: name -> (argument names, support).
+DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "Normal": (("mu", "sigma"), "real"),
+    "StudentT": (("nu", "mu", "sigma"), "real"),
+    "Cauchy": (("alpha", "beta"), "real"),
+    "Uniform": (("lower", "upper"), "interval"),
+    "TruncatedNormal": (("mu", "sigma", "lower", "upper"), "interval"),
+    "HalfNormal": (("sigma",), "positive"),
+    "HalfStudentT": (("nu", "sigma"), "positive"),
+    "HalfCauchy": (("beta",), "positive"),
+    "LogNormal": (("mu", "sigma"), "positive"),
+    "Gamma": (("alpha", "beta"), "positive"),
+    "InverseGamma": (("alpha", "beta"), "positive"),
+    "Exponential": (("lam",), "positive"),
+    "Beta": (("alpha", "beta"), "unit"),
+}
+_POSITIVE_ARGS = {"sigma", "nu", "beta", "lam", "alpha"}
+
+
+@dataclass(frozen=True)
+class Prior:
+    """One prior distribution.
+
+    Attributes
+    ----------
+    dist : str
+        A name from :data:`DISTRIBUTIONS`.
+    args : dict
+        Its arguments, all floats.
+    """
+
+    dist: str
+    args: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any], where: str) -> Prior:
+        """Build a prior from ``{"dist": name, **args}``, checking names and values.
+
+        Parameters
+        ----------
+        spec : mapping
+            The prior as read from a file.
+        where : str
+            What the prior belongs to, for error messages (e.g. ``"parameter 'E'"``).
+        """
+        if not isinstance(spec, Mapping) or "dist" not in spec:
+            raise PriorError(
+                f"prior of {where} must be a table with a 'dist' key, e.g. "
+                "{ dist = \"LogNormal\", mu = 0.0, sigma = 1.0 }"
+            )
+        dist = spec["dist"]
+        if dist not in DISTRIBUTIONS:
+            raise PriorError(
+                f"prior of {where}: unknown distribution {dist!r}; choose one of "
+                f"{', '.join(DISTRIBUTIONS)}"
+            )
+        expected, _ = DISTRIBUTIONS[dist]
+        args = {k: v for k, v in spec.items() if k != "dist"}
+        unknown = set(args) - set(expected)
+        missing = set(expected) - set(args)
+        if unknown or missing:
+            raise PriorError(
+                f"prior of {where}: {dist} takes arguments {list(expected)}; "
+                + (f"unknown {sorted(unknown)} " if unknown else "")
+                + (f"missing {sorted(missing)}" if missing else "")
+            )
+        clean: dict[str, float] = {}
+        for name in expected:
+            value = args[name]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise PriorError(f"prior of {where}: argument {name} must be a finite number, got {value!r}")
+            if name in _POSITIVE_ARGS and value <= 0:
+                raise PriorError(f"prior of {where}: argument {name} must be > 0, got {value}")
+            clean[name] = float(value)
+        if "lower" in clean and clean["lower"] >= clean["upper"]:
+            raise PriorError(f"prior of {where}: lower must be below upper")
+        return cls(dist=dist, args=clean)
+
+    @property
+    def support(self) -> str:
+        """``"real"``, ``"positive"``, ``"unit"`` or ``"interval"``."""
+        return DISTRIBUTIONS[self.dist][1]
+
+    def to_spec(self) -> dict[str, Any]:
+        """Return the prior as a plain dict, the inverse of :meth:`from_spec`."""
+        return {"dist": self.dist, **self.args}
+
+    def __str__(self) -> str:
+        inner = ", ".join(f"{k}={v:g}" for k, v in self.args.items())
+        return f"{self.dist}({inner})"
+
+    def draw(self, size: int, seed: int | np.random.Generator | None = None) -> np.ndarray:
+        """Draw from the prior with NumPy (for prior-vs-posterior plots and tests)."""
+        rng = np.random.default_rng(seed)
+        a = self.args
+        match self.dist:
+            case "Normal":
+                return rng.normal(a["mu"], a["sigma"], size)
+            case "StudentT":
+                return a["mu"] + a["sigma"] * rng.standard_t(a["nu"], size)
+            case "Cauchy":
+                return a["alpha"] + a["beta"] * rng.standard_cauchy(size)
+            case "Uniform":
+                return rng.uniform(a["lower"], a["upper"], size)
+            case "TruncatedNormal":
+                out = rng.normal(a["mu"], a["sigma"], 4 * size + 100)
+                out = out[(out > a["lower"]) & (out < a["upper"])]
+                while out.size < size:  # rare: most mass outside the bounds
+                    more = rng.uniform(a["lower"], a["upper"], size)
+                    out = np.concatenate([out, more])
+                return out[:size]
+            case "HalfNormal":
+                return np.abs(rng.normal(0.0, a["sigma"], size))
+            case "HalfStudentT":
+                return np.abs(a["sigma"] * rng.standard_t(a["nu"], size))
+            case "HalfCauchy":
+                return np.abs(a["beta"] * rng.standard_cauchy(size))
+            case "LogNormal":
+                return rng.lognormal(a["mu"], a["sigma"], size)
+            case "Gamma":
+                return rng.gamma(a["alpha"], 1.0 / a["beta"], size)
+            case "InverseGamma":
+                return 1.0 / rng.gamma(a["alpha"], 1.0 / a["beta"], size)
+            case "Exponential":
+                return rng.exponential(1.0 / a["lam"], size)
+            case "Beta":
+                return rng.beta(a["alpha"], a["beta"], size)
+        raise PriorError(f"no sampler for {self.dist}")  # unreachable: dist is checked
+
+
+def merge_priors(
+    defaults: Mapping[str, Prior], overrides: Mapping[str, Mapping[str, Any]], source: str = "priors"
+) -> dict[str, Prior]:
+    """Merge user overrides over default priors.
+
+    An override with a ``dist`` key replaces the default; one without it changes only the
+    arguments it names. A name that is not among the defaults is an error.
+
+    Parameters
+    ----------
+    defaults : mapping
+        Parameter name -> default prior.
+    overrides : mapping
+        Parameter name -> partial or full prior spec.
+    source : str
+        Where the overrides came from, for messages.
+    """
+    unknown = set(overrides) - set(defaults)
+    if unknown:
+        raise PriorError(
+            f"{source}: unknown parameter(s) {sorted(unknown)}; this law's parameters are "
+            f"{sorted(defaults)}"
+        )
+    merged = dict(defaults)
+    for name, spec in overrides.items():
+        if not isinstance(spec, Mapping):
+            raise PriorError(f"{source}: the prior of {name!r} must be a table of dist and arguments")
+        full = dict(spec) if "dist" in spec else {**defaults[name].to_spec(), **spec}
+        merged[name] = Prior.from_spec(full, f"parameter {name!r} in {source}")
+    return merged
+
+
+def read_prior_file(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Read a prior override file (``.toml`` or ``.json``): a table per parameter."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PriorError(f"cannot read prior file {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise PriorError(f"prior file {path} is not valid {path.suffix.lstrip('.') or 'TOML'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise PriorError(f"prior file {path} must hold one table per parameter")
+    return data

@@ -1,0 +1,273 @@
+"""The result of a fit: a ``DataTree`` plus provenance, saved and loaded as netCDF.
+
+Schema history (every version stays loadable; old files live in ``tests/data``):
+
+1. posterior, sample_stats, log_likelihood, observed_data (``log_loss``), constant_data
+   (N, D, C[, U], loss); provenance in the root attributes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayescale.errors import BayescaleError, FitFileError
+from bayescale.gates import Gates
+from bayescale.law import Law, Scales, law_from_text
+from bayescale.optimum import Optimum, compute_optimum, interval
+from bayescale.runs import Runs
+
+__all__ = ["Fit", "Summary", "Prediction", "SCHEMA_VERSION", "versions"]
+
+#: Version of the saved-fit layout written by this bayescale.
+SCHEMA_VERSION = 1
+_READABLE = {1}
+
+
+def versions() -> dict[str, str]:
+    """Versions of bayescale and the libraries a fit depends on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("bayescale", "pymc", "pytensor", "nutpie", "arviz-stats", "numpy", "xarray"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Posterior medians and equal-tailed intervals, with R-hat and bulk ESS, per parameter."""
+
+    table: pd.DataFrame
+    physical: pd.DataFrame
+    gates: Gates
+    prob: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"parameters": {name: {...}}, "physical": {...}, "gates": {...}}`` for JSON."""
+        return {
+            "prob": self.prob,
+            "parameters": {k: {c: float(v) for c, v in row.items()} for k, row in self.table.iterrows()},
+            "physical": {k: {c: float(v) for c, v in row.items()} for k, row in self.physical.iterrows()},
+            "gates": self.gates.to_dict(),
+        }
+
+    def __str__(self) -> str:
+        pct = f"{100 * self.prob:g}%"
+        lines = [f"posterior (normalized units; median and {pct} interval)"]
+        lines.append(self.table.to_string(float_format=lambda v: f"{v:.4g}"))
+        if len(self.physical):
+            lines.append("\nphysical units (N in parameters, D in tokens)")
+            lines.append(self.physical.to_string(float_format=lambda v: f"{v:.4g}"))
+        lines.append("")
+        lines.append(str(self.gates))
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Loss predicted at given (N, D): the law's mean and the posterior predictive, per point."""
+
+    inputs: pd.DataFrame
+    mean: np.ndarray
+    predictive: np.ndarray
+    prob: float
+    loss_unit: str
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One dict per point: inputs, ``loss`` (law's value) and ``predictive`` (with noise)."""
+        out = []
+        for i, row in enumerate(self.inputs.to_dict("records")):
+            record = {k: float(v) for k, v in row.items()}
+            record["prob"] = self.prob
+            for name, values in (("loss", self.mean), ("predictive", self.predictive)):
+                med, lo, hi = interval(values[:, i], self.prob)
+                record[name] = {"median": float(med), "lower": float(lo), "upper": float(hi)}
+            out.append(record)
+        return out
+
+    def __str__(self) -> str:
+        pct = f"{100 * self.prob:g}%"
+        lines = [f"predicted loss ({self.loss_unit}; median and {pct} interval)"]
+        for r in self.to_records():
+            where = ", ".join(f"{k}={r[k]:.3g}" for k in self.inputs.columns)
+            m, p = r["loss"], r["predictive"]
+            lines.append(
+                f"  {where}: law {m['median']:.4f} [{m['lower']:.4f}, {m['upper']:.4f}]"
+                f"; new run {p['median']:.4f} [{p['lower']:.4f}, {p['upper']:.4f}]"
+            )
+        return "\n".join(lines)
+
+
+class Fit:
+    """A fitted law: the posterior and everything needed to trust and reuse it.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        As built by :func:`bayescale.fit` or read by :meth:`load`. Treated as read-only.
+    """
+
+    def __init__(self, tree: xr.DataTree) -> None:
+        self.tree = tree
+
+    # ---- provenance -------------------------------------------------------------------
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """The provenance attributes."""
+        return dict(self.tree.attrs)
+
+    @property
+    def id(self) -> str:
+        """A short id derived from the law, priors, data and sampler settings."""
+        return str(self.tree.attrs["fit_id"])
+
+    @cached_property
+    def law(self) -> Law:
+        """The law as fitted: its file text, with the priors and noise family actually used."""
+        base = law_from_text(self.tree.attrs["law_text"], self.tree.attrs.get("law_path", "<fit>"))
+        priors = json.loads(self.tree.attrs["priors_json"])
+        return base.with_noise(self.tree.attrs["noise"]).with_priors(priors, "fit")
+
+    @cached_property
+    def scales(self) -> Scales:
+        """Reference scales used in the fit."""
+        return Scales(**json.loads(self.tree.attrs["scales_json"]))
+
+    @cached_property
+    def runs(self) -> Runs:
+        """The runs table the law was fitted to."""
+        constant = self.tree["constant_data"].to_dataset()
+        frame = pd.DataFrame({k: constant[k].to_numpy() for k in constant.data_vars})
+        columns = json.loads(self.tree.attrs.get("data_columns_json", "{}"))
+        return Runs(frame=frame, source=self.tree.attrs["data_source"], columns=columns,
+                    loss_unit=self.tree.attrs["loss_unit"], excluded=int(self.tree.attrs.get("data_excluded", 0)))
+
+    @property
+    def gates(self) -> Gates:
+        """The convergence verdict."""
+        return Gates.from_dict(json.loads(self.tree.attrs["gates_json"]))
+
+    @property
+    def sampler(self) -> dict[str, Any]:
+        """Sampler settings of the final attempt."""
+        return json.loads(self.tree.attrs["sampler_json"])
+
+    # ---- draws ------------------------------------------------------------------------
+    def draws(self, flat: bool = True) -> dict[str, np.ndarray]:
+        """Posterior draws per parameter, shape ``(chain*draw,)`` or ``(chain, draw)``."""
+        post = self.tree["posterior"]
+        return {k: (post[k].to_numpy().reshape(-1) if flat else post[k].to_numpy()) for k in self.law.all_parameters}
+
+    def summary(self, prob: float = 0.95) -> Summary:
+        """Posterior medians and intervals with R-hat and bulk ESS."""
+        gates = self.gates
+        draws = self.draws()
+        rows = {}
+        for name, values in draws.items():
+            med, lo, hi = interval(values, prob)
+            rows[name] = {"median": med, "lower": lo, "upper": hi,
+                          "r_hat": gates.r_hat[name], "ess_bulk": gates.ess_bulk[name]}
+        physical = {}
+        for name, values in self.law.physical_parameters(draws, self.scales).items():
+            if name in self.law.physical:
+                med, lo, hi = interval(np.asarray(values), prob)
+                physical[name] = {"median": med, "lower": lo, "upper": hi}
+        return Summary(pd.DataFrame(rows).T, pd.DataFrame(physical).T, gates, prob)
+
+    def predict(self, prob: float = 0.95, seed: int = 0, **variables: Any) -> Prediction:
+        """Predict the loss at new points, e.g. ``fit.predict(N=7e10, D=1.4e12)``.
+
+        Parameters
+        ----------
+        prob : float
+            Interval probability.
+        seed : int
+            Seeds the noise draws of the posterior predictive.
+        **variables
+            The law's variables (N, D, …) in physical units; C defaults to 6ND.
+        """
+        variables = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in variables.items()}
+        if "C" not in variables and "N" in variables and "D" in variables:
+            variables["C"] = 6.0 * variables["N"] * variables["D"]
+        missing = [v for v in self.law.variables if v not in variables]
+        if missing:
+            raise BayescaleError(f"law {self.law.name!r} needs {', '.join(missing)} to predict")
+        frame = pd.DataFrame(np.broadcast_arrays(*variables.values()), index=list(variables)).T
+        draws = {k: v[:, None] for k, v in self.draws().items()}
+        columns = {k: frame[k].to_numpy() for k in frame}
+        mean = np.asarray(self.law.loss(draws, self.scales, **columns))
+        rng = np.random.default_rng(seed)
+        noise = rng.standard_normal(mean.shape) if self.law.noise == "normal" else rng.standard_t(draws["nu"], mean.shape)
+        predictive = np.exp(np.log(mean) + draws["sigma"] * noise)
+        return Prediction(frame, mean, predictive, prob, self.runs.loss_unit)
+
+    def optimum(self, budgets: Any, method: str = "auto") -> Optimum:
+        """Compute-optimal N*, D*, L* for each posterior draw at each budget (FLOPs)."""
+        return compute_optimum(self.law, self.draws(), self.scales, budgets, method, self.runs.loss_unit)
+
+    # ---- files ------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fit to netCDF atomically (a temporary file, then a rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(handle)
+        try:
+            self.tree.to_netcdf(tmp, engine="h5netcdf")
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Fit:
+        """Read a fit saved by :meth:`save`.
+
+        Raises
+        ------
+        FitFileError
+            If the file is missing, not netCDF, not a bayescale fit, or of a newer schema.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FitFileError(f"no fit file at {path}: run 'bayescale fit RUNS --out {path}' first")
+        try:
+            with xr.open_datatree(path, engine="h5netcdf") as opened:
+                tree = opened.load()
+        except Exception as exc:  # h5py/xarray raise many types for a broken file
+            raise FitFileError(f"{path} is not a readable netCDF fit file ({type(exc).__name__}: {exc}); "
+                               "it may be truncated or corrupt: fit again") from None
+        schema = tree.attrs.get("bayescale_schema")
+        if schema is None:
+            raise FitFileError(f"{path} is netCDF but not a bayescale fit (no 'bayescale_schema' attribute)")
+        if int(schema) not in _READABLE:
+            raise FitFileError(f"{path} has schema {schema}; this bayescale reads {sorted(_READABLE)}: upgrade bayescale")
+        missing = {"posterior", "sample_stats", "log_likelihood", "observed_data", "constant_data"} - set(tree.children)
+        if missing:
+            raise FitFileError(f"{path} lacks group(s) {sorted(missing)}: it is damaged, fit again")
+        fit = cls(tree)
+        if fit.runs.data_hash != tree.attrs["data_hash"]:
+            raise FitFileError(f"{path}: the stored runs do not match the stored data hash; the file was altered")
+        return fit
+
+    def __repr__(self) -> str:
+        a = self.tree.attrs
+        return (f"<Fit {a.get('fit_id')} law={a.get('law_name')} runs={self.runs.n_runs} "
+                f"gates={'passed' if self.gates.passed else 'FAILED'}>")

@@ -1,0 +1,358 @@
+"""Reading and validating a table of training runs (model size N, tokens D, compute C, loss)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayescale.errors import RunsError
+
+LOSS_UNITS = ("nats/token", "bits/token", "bits/char", "bits/byte")
+CANDIDATES: dict[str, list[str]] = {
+    "N": ["N", "N_params", "params", "n_params", "parameters", "model_size", "Model Size"],
+    "D": ["D", "D_tokens", "tokens", "n_tokens", "train_tokens"],
+    "C": ["C", "C_flops", "flops", "compute", "training_flop", "Training FLOP", "C_flops_6ND"],
+    "loss": ["loss", "final_loss", "L", "eval_loss", "val_loss"],
+}
+OPTIONS = {"N": "--n-col", "D": "--d-col", "C": "--c-col", "loss": "--loss-col"}
+UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs"}
+COUNTED = {"N": "sizes", "D": "token counts", "C": "budgets"}
+FORMATS = ".csv, .csv.gz, .tsv, .tsv.gz (tab-separated), .parquet or .pq"
+FIX_HINT = "Drop or fix these rows, or leave them out with --exclude-where COLUMN=VALUE."
+MAX_LISTED = 10
+
+
+@dataclass(frozen=True, eq=False)
+class Runs:
+    """A validated, immutable table of training runs with explicit units.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The kept rows; columns exactly ``N, D, C, loss`` (float64), index ``0..n-1``.
+    source : str
+        The file path the runs came from, or ``"<DataFrame>"``.
+    columns : dict of str to str
+        Our name -> the user's column name, or ``"derived: 6ND"`` / ``"derived: C/(6N)"``.
+    loss_unit : str
+        One of ``LOSS_UNITS``.
+    excluded : int
+        Number of rows left out by ``exclude_where``.
+    """
+
+    frame: pd.DataFrame
+    source: str
+    columns: dict[str, str]
+    loss_unit: str = "nats/token"
+    excluded: int = 0
+
+    @property
+    def N(self) -> np.ndarray:
+        """Model sizes (parameters)."""
+        return self.frame["N"].to_numpy(np.float64)
+
+    @property
+    def D(self) -> np.ndarray:
+        """Training tokens."""
+        return self.frame["D"].to_numpy(np.float64)
+
+    @property
+    def C(self) -> np.ndarray:
+        """Training compute (FLOPs)."""
+        return self.frame["C"].to_numpy(np.float64)
+
+    @property
+    def loss(self) -> np.ndarray:
+        """Final losses, in ``loss_unit``."""
+        return self.frame["loss"].to_numpy(np.float64)
+
+    @property
+    def n_runs(self) -> int:
+        """Number of runs kept."""
+        return len(self.frame)
+
+    @property
+    def N_ref(self) -> float:
+        """Geometric mean of N (reference scale for normalised units)."""
+        return float(np.exp(np.mean(np.log(self.N))))
+
+    @property
+    def D_ref(self) -> float:
+        """Geometric mean of D."""
+        return float(np.exp(np.mean(np.log(self.D))))
+
+    @property
+    def C_ref(self) -> float:
+        """Geometric mean of C."""
+        return float(np.exp(np.mean(np.log(self.C))))
+
+    @property
+    def data_hash(self) -> str:
+        """``"sha256:<hex>"`` of the little-endian float64 rows (N, D, C, loss) plus the loss unit."""
+        table = np.ascontiguousarray(self.frame[["N", "D", "C", "loss"]].to_numpy("<f8"))
+        digest = hashlib.sha256(table.tobytes())
+        digest.update(self.loss_unit.encode("utf-8"))
+        return "sha256:" + digest.hexdigest()
+
+    def check_identifiable(self, variables: Iterable[str], n_parameters: int, law_name: str) -> None:
+        """Raise ``RunsError`` if a law with these inputs and parameters cannot be fitted to the runs.
+
+        Parameters
+        ----------
+        variables : iterable of str
+            The run variables the law uses (some of ``"N"``, ``"D"``, ``"C"``).
+        n_parameters : int
+            Number of free parameters of the law.
+        law_name : str
+            Name of the law, used in the message.
+
+        Raises
+        ------
+        RunsError
+            If there are no more runs than parameters, or a used variable takes a single value.
+        """
+        if self.n_runs <= n_parameters:
+            raise RunsError(
+                f"fewer runs than parameters: {self.n_runs} runs for the law '{law_name}', which has "
+                f"{n_parameters} parameters; add more runs or use a law with fewer parameters."
+            )
+        what = {"N": ("model size", "sizes"), "D": ("dataset size", "token counts"),
+                "C": ("compute budget", "compute budgets")}
+        problems = []
+        for var in dict.fromkeys(variables):
+            if var in what and len(np.unique(getattr(self, var))) == 1:
+                single, others = what[var]
+                problems.append(
+                    f"a single {single} ({var} = {_fmt(getattr(self, var)[0])} in all {self.n_runs} "
+                    f"runs): the law '{law_name}' cannot separate the effect of {var} from its other "
+                    f"terms; add runs at other {others} or use a law without {var}"
+                    + (" (a compute-only law)" if var != "C" else "")
+                )
+        if problems:
+            raise RunsError("; ".join(problems) + ".")
+
+    def describe(self) -> str:
+        """A few human-readable lines: number of runs and the ranges of N, D, C and loss."""
+        head = f"{self.n_runs} runs from {self.source}"
+        if self.excluded:
+            head += f" ({self.excluded} left out by --exclude-where)"
+        lines = [head]
+        for var in ("N", "D", "C"):
+            values = getattr(self, var)
+            col = self.columns.get(var, var)
+            lines.append(
+                f"{var:<5} {_fmt(values.min())} – {_fmt(values.max())} {UNITS[var]} "
+                f"({len(np.unique(values))} {COUNTED[var]}; column {col})"
+            )
+        lines.append(f"loss  {self.loss.min():.4g} – {self.loss.max():.4g} {self.loss_unit} "
+                     f"(column {self.columns.get('loss', 'loss')})")
+        return "\n".join(lines)
+
+
+def _fmt(x: float) -> str:
+    """Format a number compactly: 5.7e7 rather than 5.7e+07."""
+    text = f"{x:.2g}"
+    if "e" in text:
+        mantissa, exp = text.split("e")
+        text = f"{mantissa}e{int(exp)}"
+    return text
+
+
+def _listed(items: list[str]) -> str:
+    """Join at most MAX_LISTED items, then 'and K more'."""
+    shown = ", ".join(items[:MAX_LISTED])
+    return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
+
+
+def read_runs(
+    path: str | os.PathLike,
+    *,
+    n_col: str | None = None,
+    d_col: str | None = None,
+    c_col: str | None = None,
+    loss_col: str | None = None,
+    exclude_where: Sequence[str] = (),
+    loss_unit: str = "nats/token",
+) -> Runs:
+    """Read runs from a CSV/TSV/Parquet file, map its columns and validate every row.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; see ``FORMATS`` for the accepted extensions.
+    n_col, d_col, c_col, loss_col : str, optional
+        Column names for N, D, C and loss; detected from common names when omitted.
+    exclude_where : sequence of str
+        Items ``"COLUMN=VALUE"``; a row matching any of them is left out.
+    loss_unit : str
+        Unit of the loss column, one of ``LOSS_UNITS``.
+
+    Returns
+    -------
+    Runs
+
+    Raises
+    ------
+    RunsError
+        If the file cannot be read or the table fails validation.
+    """
+    p = Path(path)
+    name = p.name.lower()
+    if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
+        kind = "csv"
+    elif name.endswith((".parquet", ".pq")):
+        kind = "parquet"
+    else:
+        raise RunsError(f"cannot read '{p}': unknown file type; accepted formats are {FORMATS}.")
+    if not p.is_file():
+        raise RunsError(f"cannot read '{p}': no such file. Accepted formats are {FORMATS}.")
+    try:
+        if kind == "csv":
+            df = pd.read_csv(p, sep="\t" if name.endswith((".tsv", ".tsv.gz")) else ",")
+        else:
+            df = pd.read_parquet(p)
+    except Exception as exc:  # any pandas/pyarrow/OS failure becomes a clean message
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunsError(f"cannot read '{p}' as {kind}: {reason}. Accepted formats are {FORMATS}.") from exc
+    df = df.reset_index(drop=True)
+    first = 2 if kind == "csv" else 1  # header is line 1 of a CSV
+    labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
+    return _build(df, labels, str(path), n_col, d_col, c_col, loss_col, exclude_where, loss_unit)
+
+
+def runs_from_frame(
+    df: pd.DataFrame,
+    *,
+    n_col: str | None = None,
+    d_col: str | None = None,
+    c_col: str | None = None,
+    loss_col: str | None = None,
+    exclude_where: Sequence[str] = (),
+    loss_unit: str = "nats/token",
+    source: str = "<DataFrame>",
+) -> Runs:
+    """Build validated ``Runs`` from a DataFrame; same rules as :func:`read_runs`.
+
+    Offending rows are named ``"row <index label>"``.
+    """
+    df = df.copy()
+    labels = pd.Series([f"row {label}" for label in df.index])
+    df = df.reset_index(drop=True)
+    return _build(df, labels, source, n_col, d_col, c_col, loss_col, exclude_where, loss_unit)
+
+
+def _find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
+    """The user's column for ``var``: the given one (must exist) or the first detected candidate."""
+    available = ", ".join(repr(str(c)) for c in df.columns)
+    if given is not None:
+        if given not in df.columns:
+            raise RunsError(f"no column '{given}' (given with {OPTIONS[var]}); available columns: "
+                            f"{available}. Pass one of these with {OPTIONS[var]} COLUMN.")
+        return given
+    lowered = {str(c).strip().lower(): c for c in reversed(list(df.columns))}
+    for cand in CANDIDATES[var]:
+        if cand.lower() in lowered:
+            return lowered[cand.lower()]
+    return None
+
+
+def _exclude_mask(df: pd.DataFrame, items: Sequence[str]) -> pd.Series:
+    """Boolean mask of rows matching any ``COLUMN=VALUE`` item."""
+    available = ", ".join(repr(str(c)) for c in df.columns)
+    mask = pd.Series(False, index=df.index)
+    for item in items:
+        if not isinstance(item, str) or "=" not in item:
+            raise RunsError(f"cannot understand exclude item {item!r}: expected the form "
+                            f"--exclude-where COLUMN=VALUE; available columns: {available}.")
+        col, value = (part.strip() for part in item.split("=", 1))
+        if col not in df.columns:
+            raise RunsError(f"--exclude-where {item!r}: no column '{col}'; expected the form "
+                            f"--exclude-where COLUMN=VALUE with COLUMN one of: {available}.")
+        series = df[col]
+        if pd.api.types.is_bool_dtype(series):
+            series = series.astype(str).str.lower()
+            value = {"1": "true", "0": "false"}.get(value.lower(), value.lower())
+            mask |= series == value
+        elif pd.api.types.is_numeric_dtype(series):
+            try:
+                number = float(value)
+            except ValueError:
+                raise RunsError(f"--exclude-where {item!r}: column '{col}' is numeric but {value!r} "
+                                f"is not a number; use --exclude-where COLUMN=VALUE.") from None
+            mask |= (series == number).fillna(False)
+        else:
+            mask |= series.map(lambda v: str(v).strip() == value).astype(bool)
+    return mask
+
+
+def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, d_col: str | None,
+           c_col: str | None, loss_col: str | None, exclude_where: Sequence[str],
+           loss_unit: str) -> Runs:
+    """Map columns, apply exclusions, validate and derive; shared by both entry points."""
+    if loss_unit not in LOSS_UNITS:
+        raise RunsError(f"unknown loss unit {loss_unit!r}; allowed: {', '.join(LOSS_UNITS)}.")
+    if isinstance(exclude_where, str):
+        exclude_where = [exclude_where]
+    given = {"N": n_col, "D": d_col, "C": c_col, "loss": loss_col}
+    mapped = {var: _find_column(df, var, given[var]) for var in ("N", "D", "C", "loss")}
+    available = ", ".join(repr(str(c)) for c in df.columns)
+    for var in ("N", "loss"):
+        if mapped[var] is None:
+            raise RunsError(f"cannot find the {var} column in {source} (columns: {available}); "
+                            f"say which it is with {OPTIONS[var]} COLUMN.")
+    if mapped["D"] is None and mapped["C"] is None:
+        raise RunsError(f"need a D (tokens) or C (compute) column in {source} (columns: {available}); "
+                        f"say which with --d-col COLUMN or --c-col COLUMN.")
+    used = [c for c in mapped.values() if c is not None]
+    if len(set(used)) < len(used):
+        raise RunsError(f"the same column is mapped to two quantities: {mapped}; "
+                        f"pass distinct columns with --n-col, --d-col, --c-col, --loss-col.")
+
+    mask = _exclude_mask(df, exclude_where)
+    excluded = int(mask.sum())
+    df, labels = df.loc[~mask], labels.loc[~mask]
+    if len(df) == 0:
+        why = f" after leaving out {excluded} rows with --exclude-where" if excluded else ""
+        raise RunsError(f"no runs in {source}{why}; the table needs at least one data row.")
+
+    present = {var: col for var, col in mapped.items() if col is not None}
+    values, bad_text, missing, infinite, nonpositive = {}, [], [], [], []
+    for var, col in present.items():
+        raw = df[col]
+        num = pd.to_numeric(raw, errors="coerce").astype(np.float64)
+        values[var] = num
+        for i in df.index[num.isna() & raw.notna()]:
+            bad_text.append(f"{labels[i]} ({col}={str(raw[i])!r})")
+        missing += [f"{labels[i]} ({col})" for i in df.index[raw.isna()]]
+        infinite += [f"{labels[i]} ({col}={num[i]})" for i in df.index[np.isinf(num)]]
+        nonpositive += [f"{labels[i]} ({col}={num[i]:g})" for i in df.index[num <= 0]]
+    for kind, found in (("values that are not numbers", bad_text), ("missing or NaN values", missing),
+                        ("infinite values", infinite),
+                        ("values that are zero or negative (N, D, C and loss must be > 0)", nonpositive)):
+        if found:
+            raise RunsError(f"{source} has {kind}: {_listed(found)}. {FIX_HINT}")
+
+    columns = dict(present)
+    if "C" not in values:
+        values["C"] = 6.0 * values["N"] * values["D"]
+        columns["C"] = "derived: 6ND"
+    if "D" not in values:
+        values["D"] = values["C"] / (6.0 * values["N"])
+        columns["D"] = "derived: C/(6N)"
+    frame = pd.DataFrame({var: values[var].to_numpy() for var in ("N", "D", "C", "loss")})
+    labels = labels.reset_index(drop=True)
+
+    dup = frame.duplicated(keep=False)
+    if dup.any():
+        pairs = []
+        for _, group in frame[dup].groupby(["N", "D", "C", "loss"], sort=False):
+            first = labels[group.index[0]]
+            pairs += [f"{labels[i]} duplicates {first}" for i in group.index[1:]]
+        raise RunsError(f"{source} has duplicate runs (same N, D, C and loss): {_listed(pairs)}. {FIX_HINT}")
+    return Runs(frame=frame, source=source, columns=columns, loss_unit=loss_unit, excluded=excluded)

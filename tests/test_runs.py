@@ -1,0 +1,275 @@
+"""Tests for bayescale.runs: reading, column mapping, exclusion and validation of run tables."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayescale.errors import RunsError
+from bayescale.runs import Runs, read_runs, runs_from_frame
+
+CHINCHILLA = Path("/work/shared/data/chinchilla_epoch/chinchilla_runs.csv")
+
+
+def table(n: int = 6) -> pd.DataFrame:
+    """A small valid table with user-style column names."""
+    N = np.array([1e8, 2e8, 4e8, 8e8, 1.6e9, 3.2e9, 6.4e9, 1.28e10])[:n]
+    D = 20.0 * N
+    return pd.DataFrame({
+        "N_params": N, "D_tokens": D, "C_flops": 6.0 * N * D,
+        "loss": 1.7 + 400.0 / N**0.34 + 410.0 / D**0.28,
+        "tag": ["a", "b", "a", "b", "a", "b", "a", "b"][:n],
+    })
+
+
+def write_csv(tmp_path: Path, text: str, name: str = "runs.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_csv_and_parquet_give_same_hash(tmp_path):
+    df = table()
+    df.to_csv(tmp_path / "r.csv", index=False)
+    df.to_parquet(tmp_path / "r.parquet", index=False)
+    a, b = read_runs(tmp_path / "r.csv"), read_runs(tmp_path / "r.parquet")
+    assert a.data_hash.startswith("sha256:")
+    assert a.data_hash == b.data_hash
+    np.testing.assert_array_equal(a.loss, b.loss)
+    # the unit is part of the hash
+    c = read_runs(tmp_path / "r.csv", loss_unit="bits/token")
+    assert c.data_hash != a.data_hash
+
+
+def test_tsv_and_gzip(tmp_path):
+    df = table()
+    df.to_csv(tmp_path / "r.tsv", sep="\t", index=False)
+    df.to_csv(tmp_path / "r.csv.gz", index=False)
+    assert read_runs(tmp_path / "r.tsv").n_runs == 6
+    assert read_runs(tmp_path / "r.csv.gz").data_hash == read_runs(tmp_path / "r.tsv").data_hash
+
+
+def test_auto_detection_and_frame_shape(tmp_path):
+    df = table()
+    df.to_csv(tmp_path / "r.csv", index=False)
+    runs = read_runs(tmp_path / "r.csv")
+    assert isinstance(runs, Runs)
+    assert runs.columns == {"N": "N_params", "D": "D_tokens", "C": "C_flops", "loss": "loss"}
+    assert list(runs.frame.columns) == ["N", "D", "C", "loss"]
+    assert all(runs.frame.dtypes == np.float64)
+    assert list(runs.frame.index) == list(range(6))
+    np.testing.assert_allclose(runs.N, df["N_params"])
+    assert runs.source == str(tmp_path / "r.csv")
+    assert runs.excluded == 0
+
+
+def test_auto_detection_case_insensitive_and_first_candidate():
+    df = pd.DataFrame({"PARAMS": [1e8, 2e8, 4e8], "Tokens": [1e9, 2e9, 3e9],
+                       "val_loss": [3.0, 2.9, 2.8], "final_loss": [9.0, 9.0, 9.1]})
+    runs = runs_from_frame(df)
+    assert runs.columns["N"] == "PARAMS"
+    assert runs.columns["D"] == "Tokens"
+    assert runs.columns["loss"] == "final_loss"  # earlier in the candidate list than val_loss
+    assert runs.source == "<DataFrame>"
+
+
+def test_explicit_column_options():
+    df = pd.DataFrame({"size": [1e8, 2e8, 4e8], "toks": [1e9, 2e9, 3e9],
+                       "loss": [9.0, 9.0, 9.1], "my_loss": [3.0, 2.9, 2.8]})
+    runs = runs_from_frame(df, n_col="size", d_col="toks", loss_col="my_loss")
+    assert runs.columns["N"] == "size"
+    np.testing.assert_allclose(runs.loss, [3.0, 2.9, 2.8])
+
+
+def test_unknown_column_option_lists_columns():
+    with pytest.raises(RunsError) as err:
+        runs_from_frame(table(), n_col="nparams")
+    msg = str(err.value)
+    assert "nparams" in msg and "--n-col" in msg and "N_params" in msg and "D_tokens" in msg
+
+
+def test_missing_required_column_says_which_option():
+    df = table().rename(columns={"N_params": "width"})
+    with pytest.raises(RunsError, match="--n-col"):
+        runs_from_frame(df)
+    df = table().drop(columns=["D_tokens", "C_flops"])
+    with pytest.raises(RunsError, match="--d-col"):
+        runs_from_frame(df)
+
+
+def test_C_derived_from_6ND():
+    runs = runs_from_frame(table().drop(columns=["C_flops"]))
+    assert runs.columns["C"] == "derived: 6ND"
+    np.testing.assert_allclose(runs.C, 6.0 * runs.N * runs.D)
+
+
+def test_D_derived_from_C():
+    df = table()
+    runs = runs_from_frame(df.drop(columns=["D_tokens"]))
+    assert runs.columns["D"] == "derived: C/(6N)"
+    np.testing.assert_allclose(runs.D, df["D_tokens"], rtol=1e-12)
+
+
+def test_exclude_where_numeric_and_string(tmp_path):
+    df = table()
+    df["flag"] = [0, 1, 0, 0, 1, 0]
+    df.to_csv(tmp_path / "r.csv", index=False)
+    runs = read_runs(tmp_path / "r.csv", exclude_where=["flag=1"])
+    assert runs.n_runs == 4 and runs.excluded == 2
+    assert 2e8 not in runs.N and 1.6e9 not in runs.N
+    runs = read_runs(tmp_path / "r.csv", exclude_where=["tag=a"])
+    assert runs.n_runs == 3 and set(runs.N) == {2e8, 8e8, 3.2e9}
+    # items are OR-ed; a numeric value written as 1.0 still matches
+    runs = read_runs(tmp_path / "r.csv", exclude_where=["flag=1.0", "tag=a"])
+    assert runs.n_runs == 2 and runs.excluded == 4
+    # matching nothing is fine
+    assert read_runs(tmp_path / "r.csv", exclude_where=["tag=zzz"]).n_runs == 6
+
+
+def test_exclude_where_bad_syntax_and_unknown_column():
+    with pytest.raises(RunsError) as err:
+        runs_from_frame(table(), exclude_where=["tag"])
+    assert "--exclude-where COLUMN=VALUE" in str(err.value) and "N_params" in str(err.value)
+    with pytest.raises(RunsError) as err:
+        runs_from_frame(table(), exclude_where=["colour=red"])
+    assert "colour" in str(err.value) and "tag" in str(err.value)
+    with pytest.raises(RunsError, match="not a number"):
+        runs_from_frame(table(), exclude_where=["N_params=big"])
+
+
+def test_exclude_everything_is_an_error():
+    with pytest.raises(RunsError, match="no runs"):
+        runs_from_frame(table(), exclude_where=["tag=a", "tag=b"])
+
+
+def test_non_numeric_names_lines(tmp_path):
+    path = write_csv(tmp_path, "N,D,loss\n1e8,1e9,3.0\n2e8,abc,2.9\n4e8,3e9,2.8\n")
+    with pytest.raises(RunsError) as err:
+        read_runs(path)
+    msg = str(err.value)
+    assert "line 3" in msg and "abc" in msg and "not numbers" in msg and "--exclude-where" in msg
+
+
+def test_nan_names_lines(tmp_path):
+    path = write_csv(tmp_path, "N,D,loss\n1e8,1e9,3.0\n2e8,2e9,2.9\n4e8,3e9,\n8e8,4e9,NaN\n")
+    with pytest.raises(RunsError) as err:
+        read_runs(path)
+    msg = str(err.value)
+    assert "line 4" in msg and "line 5" in msg and "missing" in msg
+
+
+def test_inf_names_lines(tmp_path):
+    path = write_csv(tmp_path, "N,D,loss\n1e8,1e9,3.0\n2e8,inf,2.9\n4e8,3e9,2.8\n")
+    with pytest.raises(RunsError) as err:
+        read_runs(path)
+    assert "line 3" in str(err.value) and "infinite" in str(err.value)
+
+
+def test_nonpositive_names_lines(tmp_path):
+    path = write_csv(tmp_path, "N,D,loss\n1e8,1e9,3.0\n0,2e9,2.9\n4e8,3e9,-1\n8e8,4e9,2.7\n")
+    with pytest.raises(RunsError) as err:
+        read_runs(path)
+    msg = str(err.value)
+    assert "line 3" in msg and "line 4" in msg and "line 5" not in msg
+
+
+def test_many_bad_rows_are_truncated():
+    df = pd.DataFrame({"N": [-1.0] * 15, "D": np.arange(1, 16) * 1e9, "loss": 3.0})
+    with pytest.raises(RunsError) as err:
+        runs_from_frame(df)
+    assert "row 9" in str(err.value) and "row 10" not in str(err.value)
+    assert "and 5 more" in str(err.value)
+
+
+def test_duplicates_name_pairs(tmp_path):
+    path = write_csv(tmp_path, "N,D,loss\n1e8,1e9,3.0\n2e8,2e9,2.9\n1e8,1e9,3.0\n4e8,3e9,2.8\n")
+    with pytest.raises(RunsError) as err:
+        read_runs(path)
+    assert "line 4 duplicates line 2" in str(err.value)
+
+
+def test_dataframe_rows_named_by_index_label():
+    df = pd.DataFrame({"N": [1e8, 2e8, 1e8], "D": [1e9, 2e9, 1e9], "loss": [3.0, 2.9, 3.0]},
+                      index=[10, 20, 30])
+    with pytest.raises(RunsError, match="row 30 duplicates row 10"):
+        runs_from_frame(df)
+
+
+def test_empty_file(tmp_path):
+    with pytest.raises(RunsError, match="no runs"):
+        read_runs(write_csv(tmp_path, "N,D,loss\n"))
+    with pytest.raises(RunsError, match="cannot read"):
+        read_runs(write_csv(tmp_path, "", name="blank.csv"))
+
+
+def test_unknown_file_type_and_missing_file(tmp_path):
+    path = tmp_path / "runs.xlsx"
+    path.write_text("x")
+    with pytest.raises(RunsError) as err:
+        read_runs(path)
+    assert "runs.xlsx" in str(err.value) and ".parquet" in str(err.value)
+    with pytest.raises(RunsError) as err:
+        read_runs(tmp_path / "absent.csv")
+    assert "absent.csv" in str(err.value) and "no such file" in str(err.value)
+
+
+def test_corrupt_parquet_is_a_runs_error(tmp_path):
+    path = tmp_path / "bad.parquet"
+    path.write_bytes(b"not a parquet file at all")
+    with pytest.raises(RunsError, match="bad.parquet"):
+        read_runs(path)
+
+
+def test_loss_unit():
+    assert runs_from_frame(table(), loss_unit="bits/byte").loss_unit == "bits/byte"
+    with pytest.raises(RunsError) as err:
+        runs_from_frame(table(), loss_unit="nats")
+    assert "nats/token" in str(err.value) and "bits/char" in str(err.value)
+
+
+def test_check_identifiable_too_few_runs():
+    runs = runs_from_frame(table(5))
+    runs.check_identifiable(["N", "D"], 4, "chinchilla")  # 5 > 4: fine
+    with pytest.raises(RunsError) as err:
+        runs.check_identifiable(["N", "D"], 5, "chinchilla")
+    msg = str(err.value)
+    assert "fewer runs than parameters" in msg and "5 runs" in msg and "chinchilla" in msg
+
+
+def test_check_identifiable_single_N():
+    df = pd.DataFrame({"N": [1.2e9] * 12, "D": np.arange(1, 13) * 1e9,
+                       "loss": np.linspace(3.0, 2.5, 12)})
+    runs = runs_from_frame(df)
+    runs.check_identifiable(["D"], 3, "data-only")  # N unused: fine
+    with pytest.raises(RunsError) as err:
+        runs.check_identifiable(["N", "D"], 5, "chinchilla")
+    msg = str(err.value)
+    assert "single model size" in msg and "1.2e9" in msg and "12 runs" in msg
+    assert "compute-only" in msg
+
+
+def test_reference_scales_are_geometric_means():
+    runs = runs_from_frame(table())
+    assert math.isclose(runs.N_ref, float(np.prod(runs.N)) ** (1 / 6), rel_tol=1e-12)
+    assert math.isclose(runs.D_ref, math.exp(np.log(runs.D).mean()), rel_tol=1e-12)
+    assert math.isclose(runs.C_ref, math.exp(np.log(runs.C).mean()), rel_tol=1e-12)
+
+
+def test_describe():
+    text = runs_from_frame(table()).describe()
+    assert text.splitlines()[0].startswith("6 runs")
+    assert "1e8 – 3.2e9 parameters (6 sizes" in text and "nats/token" in text
+
+
+def test_chinchilla_file():
+    if not CHINCHILLA.exists():
+        pytest.skip("chinchilla_runs.csv not available")
+    runs = read_runs(CHINCHILLA, exclude_where=["epoch_excluded_outlier=1"])
+    assert runs.n_runs == 240
+    assert runs.columns["N"] == "N_params" and runs.columns["C"] == "C_flops"
+    assert math.isclose(runs.N.min(), 5.73e7, rel_tol=1e-2)
+    assert math.isclose(runs.N.max(), 1.62e10, rel_tol=1e-2)
