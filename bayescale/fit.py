@@ -14,12 +14,12 @@ import numpy as np
 import xarray as xr
 
 from bayescale.gates import check_gates
-from bayescale.law import Law, load_law
+from bayescale.law import Law, Scales, load_law
 from bayescale.result import SCHEMA_VERSION, Fit, versions
 from bayescale.runs import Runs
 from bayescale.sampling import SamplerSettings
 
-__all__ = ["fit"]
+__all__ = ["fit", "assemble_fit"]
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +80,41 @@ def fit(
         log.info("gates failed (%s); sampling again with more draws", "; ".join(gates.failures))
         target = min(0.99, settings.target_accept + 0.05) if gates.divergences else settings.target_accept
         settings = replace(settings, draws=2 * settings.draws, tune=2 * settings.tune, target_accept=target)
-    tree = _assemble(law, runs, scales, posterior, stats)
+    return assemble_fit(law, runs, scales, posterior, stats, settings.to_dict(), attempts)
+
+
+def assemble_fit(
+    law: Law,
+    runs: Runs,
+    scales: Scales,
+    posterior: xr.Dataset,
+    sample_stats: xr.Dataset,
+    sampler: dict[str, Any],
+    attempts: list[dict] | None = None,
+) -> Fit:
+    """Put draws, data and provenance together into a :class:`Fit`.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        One ``(chain, draw)`` variable per parameter in ``law.all_parameters``.
+    sample_stats : xarray.Dataset
+        Must hold a boolean ``diverging`` variable with dims ``(chain, draw)``.
+    sampler : dict
+        Sampler settings, kept as provenance.
+    attempts : list of dict, optional
+        Settings and gate verdict of each sampling attempt.
+    """
+    posterior = posterior[list(law.all_parameters)]
+    gates = check_gates(posterior, sample_stats["diverging"])
+    tree = _assemble(law, runs, scales, posterior, sample_stats)
     config = {
         "law": law.name,
         "law_sha256": law.sha256,
         "priors": {k: v.to_spec() for k, v in law.priors.items()},
         "noise": law.noise,
         "data_hash": runs.data_hash,
-        "sampler": {"backend": "nutpie (Rust NUTS) + PyTensor C", **settings.to_dict()},
+        "sampler": {"backend": "nutpie NUTS over PyTensor C", **sampler},
     }
     fit_id = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
     tree.attrs.update(
@@ -109,7 +136,7 @@ def fit(
             "loss_unit": runs.loss_unit,
             "scales_json": json.dumps(scales.as_dict()),
             "sampler_json": json.dumps(config["sampler"]),
-            "attempts_json": json.dumps(attempts),
+            "attempts_json": json.dumps(attempts or []),
             "gates_json": json.dumps(gates.to_dict()),
             "versions_json": json.dumps(versions()),
         }

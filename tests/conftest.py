@@ -1,0 +1,79 @@
+"""Shared fixtures: fake posteriors (no sampler), example data, and one real NUTS fit per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+CHINCHILLA = SHARED / "chinchilla_epoch" / "chinchilla_runs.csv"
+#: Hoffmann et al. 2022's Approach-3 parameters, the truth of data/example_runs.csv.
+TRUE = {"E": 1.69, "A": 406.4, "alpha": 0.34, "B": 410.7, "beta": 0.28}
+
+
+def fake_fit(runs=None, *, chains: int = 4, draws: int = 500, spread: float = 0.02,
+             diverged: int = 0, stuck_chain: bool = False, seed: int = 0):
+    """A Fit built from independent draws around the true law, without compiling anything.
+
+    Parameters
+    ----------
+    spread : float
+        Relative standard deviation of the draws around the true (normalized) values.
+    stuck_chain : bool
+        Shift one chain so that R-hat fails.
+    """
+    from bayescale.fit import assemble_fit
+    from bayescale.law import load_law
+    from bayescale.model import scales_of
+    from bayescale.runs import read_runs
+
+    law = load_law("chinchilla")
+    runs = runs or read_runs(ROOT / "data" / "example_runs.csv")
+    scales = scales_of(runs)
+    center = {
+        "E": TRUE["E"],
+        "A": TRUE["A"] / scales.N_ref ** TRUE["alpha"],
+        "alpha": TRUE["alpha"],
+        "B": TRUE["B"] / scales.D_ref ** TRUE["beta"],
+        "beta": TRUE["beta"],
+        "sigma": 0.01,
+    }
+    rng = np.random.default_rng(seed)
+    posterior = {}
+    for name, value in center.items():
+        x = value * np.exp(spread * rng.standard_normal((chains, draws)))
+        if stuck_chain:
+            x[0] *= 1.0 + 10 * spread
+        posterior[name] = (("chain", "draw"), x)
+    coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
+    diverging = np.zeros((chains, draws), dtype=bool)
+    diverging.flat[:diverged] = True
+    stats = xr.Dataset({"diverging": (("chain", "draw"), diverging)}, coords=coords)
+    return assemble_fit(law, runs, scales, xr.Dataset(posterior, coords=coords), stats,
+                        {"chains": chains, "draws": draws, "seed": seed, "fake": True})
+
+
+@pytest.fixture(scope="session")
+def example_fake_fit():
+    """A converged fake fit of the example runs."""
+    return fake_fit()
+
+
+@pytest.fixture(scope="session")
+def unconverged_fake_fit():
+    """A fake fit that fails the R-hat gate and has divergences."""
+    return fake_fit(stuck_chain=True, diverged=3)
+
+
+@pytest.fixture(scope="session")
+def example_nuts_fit():
+    """One real NUTS fit of the example runs, shared by every test that needs one."""
+    from bayescale.fit import fit
+    from bayescale.runs import read_runs
+    from bayescale.sampling import SamplerSettings
+
+    return fit(read_runs(ROOT / "data" / "example_runs.csv"), "chinchilla", settings=SamplerSettings(seed=7, progressbar=False))
