@@ -165,7 +165,9 @@ def parse(source: str, allowed_names: set[str] | frozenset[str] | None = None) -
     try:
         tree = ast.parse(text, mode="eval").body
     except SyntaxError as exc:
-        col = (exc.offset or 1) - 1
+        # map the column in the rewritten text back to the formula as written (^ became **)
+        written = [i for i, ch in enumerate(source.strip()) for _ in range(2 if ch == "^" else 1)]
+        col = written[min((exc.offset or 1) - 1, len(written) - 1)] if written else 0
         raise FormulaError(
             f"formula is not valid arithmetic: {exc.msg}\n  {source.strip()}\n  {' ' * col}^"
         ) from None

@@ -74,10 +74,11 @@ def check_gates(
     diverging : xarray.DataArray
         Boolean divergence flags, dims ``(chain, draw)``.
     """
-    from arviz_stats import ess, rhat
+    from bayescale.diagnostics import ess_bulk as bulk, rhat
 
-    r_hat = {k: float(v) for k, v in rhat(posterior).data_vars.items()}
-    ess_bulk = {k: float(v) for k, v in ess(posterior, method="bulk").data_vars.items()}
+    draws = {k: posterior[k].transpose("chain", "draw").to_numpy() for k in posterior.data_vars}
+    r_hat = {k: rhat(v) for k, v in draws.items()}
+    ess_bulk = {k: bulk(v) for k, v in draws.items()}
     divergences = int(diverging.sum())
     failures = [f"R-hat of {k} is {v:.3f} > {rhat_limit}" for k, v in r_hat.items() if not v <= rhat_limit]
     failures += [f"bulk ESS of {k} is {v:.0f} < {ess_limit:.0f}" for k, v in ess_bulk.items() if not v >= ess_limit]

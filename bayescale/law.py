@@ -259,6 +259,8 @@ def law_from_text(text: str, path: str = "<string>") -> Law:
         priors[pname] = _prior(spec["prior"], f"parameter {pname!r}", fail)
         descriptions[pname] = str(spec.get("description", ""))
 
+    if not isinstance(data.get("noise", {}), dict):
+        raise fail('[noise] must be a table, e.g. [noise] family = "student_t"')
     noise_table = dict(data.get("noise", {}))
     family = noise_table.pop("family", "normal")
     if family not in NOISE_FAMILIES:

@@ -109,6 +109,8 @@ def compute_optimum(
     OptimumError
         If the law has no trade-off between N and D, or a budget is not positive.
     """
+    if method not in ("auto", "closed", "numeric"):
+        raise OptimumError(f"unknown method {method!r}: use 'auto', 'closed' or 'numeric'")
     budgets = np.atleast_1d(np.asarray(budgets, dtype=float))
     if budgets.size == 0 or not np.all(np.isfinite(budgets)) or np.any(budgets <= 0):
         raise OptimumError("compute budgets must be positive numbers of FLOPs, e.g. --compute 1e21 5.76e23")

@@ -37,7 +37,9 @@ DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "Exponential": (("lam",), "positive"),
     "Beta": (("alpha", "beta"), "unit"),
 }
+#: Arguments that must be > 0 (scales, shapes, rates); Cauchy's alpha is a location.
 _POSITIVE_ARGS = {"sigma", "nu", "beta", "lam", "alpha"}
+_REAL_ARGS = {("Cauchy", "alpha")}
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class Prior:
             value = args[name]
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise PriorError(f"prior of {where}: argument {name} must be a finite number, got {value!r}")
-            if name in _POSITIVE_ARGS and value <= 0:
+            if name in _POSITIVE_ARGS and (dist, name) not in _REAL_ARGS and value <= 0:
                 raise PriorError(f"prior of {where}: argument {name} must be > 0, got {value}")
             clean[name] = float(value)
         if "lower" in clean and clean["lower"] >= clean["upper"]:
@@ -126,12 +128,11 @@ class Prior:
             case "Uniform":
                 return rng.uniform(a["lower"], a["upper"], size)
             case "TruncatedNormal":
-                out = rng.normal(a["mu"], a["sigma"], 4 * size + 100)
-                out = out[(out > a["lower"]) & (out < a["upper"])]
-                while out.size < size:  # rare: most mass outside the bounds
-                    more = rng.uniform(a["lower"], a["upper"], size)
-                    out = np.concatenate([out, more])
-                return out[:size]
+                from scipy.special import ndtr, ndtri
+
+                lo = ndtr((a["lower"] - a["mu"]) / a["sigma"])
+                hi = ndtr((a["upper"] - a["mu"]) / a["sigma"])
+                return a["mu"] + a["sigma"] * ndtri(rng.uniform(lo, hi, size))
             case "HalfNormal":
                 return np.abs(rng.normal(0.0, a["sigma"], size))
             case "HalfStudentT":

@@ -11,6 +11,7 @@ matrix adaptation takes the E/A/alpha correlations of scaling laws in a few leap
 from __future__ import annotations
 
 import sys
+import types
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -68,6 +69,32 @@ def _unconstrained(prior: Prior, value: float) -> float:
     return float(value)
 
 
+def _import_nutpie():
+    """Import nutpie, letting it see only the part of ArviZ it uses.
+
+    nutpie imports the ``arviz`` meta-package, which loads arviz-stats (with ``scipy.stats``) and
+    arviz-plots (with matplotlib): over a second, for two converters that live in arviz-base.
+    While nutpie is imported, ``arviz`` is a stand-in module holding those two; the real
+    package is untouched and imports normally afterwards.
+    """
+    if "nutpie" in sys.modules or "arviz" in sys.modules:
+        import nutpie
+
+        return nutpie
+    import arviz_base
+
+    stand_in = types.ModuleType("arviz")
+    stand_in.from_dict = arviz_base.from_dict
+    stand_in.dict_to_dataset = arviz_base.dict_to_dataset
+    sys.modules["arviz"] = stand_in
+    try:
+        import nutpie
+    finally:
+        if sys.modules.get("arviz") is stand_in:
+            del sys.modules["arviz"]
+    return nutpie
+
+
 def sample(model: pm.Model, priors: dict[str, Prior], settings: SamplerSettings):
     """Sample ``model`` with NUTS and return nutpie's ``DataTree`` (posterior, sample_stats).
 
@@ -79,7 +106,7 @@ def sample(model: pm.Model, priors: dict[str, Prior], settings: SamplerSettings)
         The priors of the free variables, used to start each chain near the prior median.
     settings : SamplerSettings
     """
-    import nutpie
+    nutpie = _import_nutpie()
     from nutpie.compiled_pyfunc import from_pyfunc
 
     free = list(model.free_RVs)

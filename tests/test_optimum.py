@@ -1,0 +1,248 @@
+"""Tests for bayescale.optimum: compute-optimal N*, D*, L* (closed form and numeric)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bayescale.errors import OptimumError
+from bayescale.law import Scales, law_from_text, load_law
+from bayescale.optimum import Optimum, compute_optimum, interval
+
+SCALES = Scales(N_ref=1e9, D_ref=2e10, C_ref=1.2e20)
+BUDGETS = np.logspace(18, 25, 8)
+N_DRAWS = 300
+
+
+@pytest.fixture(scope="module")
+def chin():
+    return load_law("chinchilla")
+
+
+@pytest.fixture(scope="module")
+def draws():
+    """Random Chinchilla parameters in normalized units (N / N_ref, D / D_ref).
+
+    A and B are log-uniform over three decades around the fitted Chinchilla values
+    (A = 406.4 / N_ref^0.34 ~ 0.35, B = 410.7 / D_ref^0.28 ~ 0.54 in these units).
+    """
+    rng = np.random.default_rng(2022)
+    return {
+        "E": rng.uniform(1.0, 2.0, N_DRAWS),
+        "A": 10 ** rng.uniform(-2.0, 1.0, N_DRAWS),
+        "alpha": rng.uniform(0.2, 0.6, N_DRAWS),
+        "B": 10 ** rng.uniform(-2.0, 1.0, N_DRAWS),
+        "beta": rng.uniform(0.2, 0.6, N_DRAWS),
+    }
+
+
+@pytest.fixture(scope="module")
+def closed(chin, draws):
+    return compute_optimum(chin, draws, SCALES, BUDGETS)
+
+
+@pytest.fixture(scope="module")
+def numeric(chin, draws):
+    return compute_optimum(chin, draws, SCALES, BUDGETS, method="numeric")
+
+
+@pytest.fixture(scope="module")
+def inside(closed):
+    """Where the true optimum lies well inside the numeric search range.
+
+    The numeric search scans N over six decades either side of N = D, i.e. N*/D* from 1e-12 to
+    1e12, and returns NaN when the best grid point is at an edge. One decade of margin on N*/D*
+    (four grid cells) keeps the edge cells out.
+    """
+    ratio = closed.N_opt / closed.D_opt
+    mask = (ratio > 1e-11) & (ratio < 1e11)
+    assert mask.mean() > 0.95  # the comparison covers nearly every draw and budget
+    return mask
+
+
+def hoffmann_n_opt(draws, scales, budgets):
+    """Hoffmann et al. 2022, eq. 4, written out by hand in physical units."""
+    alpha, beta = draws["alpha"][:, None], draws["beta"][:, None]
+    A = draws["A"][:, None] * scales.N_ref ** alpha
+    B = draws["B"][:, None] * scales.D_ref ** beta
+    G = (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
+    return G * (budgets[None, :] / 6.0) ** (beta / (alpha + beta))
+
+
+def test_shapes_and_methods(closed, numeric, inside):
+    for opt, mask in ((closed, np.ones_like(inside)), (numeric, inside)):
+        assert isinstance(opt, Optimum)
+        np.testing.assert_array_equal(opt.compute, BUDGETS)
+        for name in ("N_opt", "D_opt", "L_opt", "tokens_per_param"):
+            value = getattr(opt, name)
+            assert value.shape == (N_DRAWS, BUDGETS.size)
+            assert np.all(np.isfinite(value[mask])) and np.all(value[mask] > 0)
+    assert closed.method == "closed form"
+    assert numeric.method == "numeric"
+
+
+def test_closed_form_equals_hoffmann_eq4(closed, draws):
+    np.testing.assert_allclose(closed.N_opt, hoffmann_n_opt(draws, SCALES, BUDGETS), rtol=1e-12)
+
+
+def test_closed_and_numeric_agree(closed, numeric, inside):
+    np.testing.assert_allclose(numeric.N_opt[inside], closed.N_opt[inside], rtol=1e-5)
+    np.testing.assert_allclose(numeric.D_opt[inside], closed.D_opt[inside], rtol=1e-5)
+    np.testing.assert_allclose(numeric.L_opt[inside], closed.L_opt[inside], rtol=1e-10)
+
+
+def test_numeric_outside_search_range_is_nan_not_wrong(closed, numeric):
+    """Beyond N*/D* in [1e-12, 1e12] the search reports NaN; near the edge it is NaN or right."""
+    ratio = closed.N_opt / closed.D_opt
+    outside = (ratio < 1e-12) | (ratio > 1e12)
+    assert outside.any()  # these draws reach the edge, so this is exercised
+    assert np.all(np.isnan(numeric.N_opt[outside]))
+    found = np.isfinite(numeric.N_opt)
+    np.testing.assert_allclose(numeric.N_opt[found], closed.N_opt[found], rtol=1e-5)
+
+
+def test_auto_uses_closed_form(chin, draws, closed):
+    auto = compute_optimum(chin, draws, SCALES, BUDGETS, method="auto")
+    assert auto.method == "closed form"
+    np.testing.assert_array_equal(auto.N_opt, closed.N_opt)
+
+
+@pytest.mark.parametrize("which", ["closed", "numeric"])
+def test_derived_quantities(chin, draws, closed, numeric, inside, which):
+    opt = closed if which == "closed" else numeric
+    assert np.all(np.isfinite(opt.N_opt[inside]))
+    np.testing.assert_allclose(opt.D_opt, BUDGETS / (6.0 * opt.N_opt), rtol=1e-14)  # NaNs match NaNs
+    np.testing.assert_allclose(opt.tokens_per_param, opt.D_opt / opt.N_opt, rtol=1e-14)
+    found = np.isfinite(opt.N_opt)
+    budgets = np.broadcast_to(BUDGETS, opt.N_opt.shape)
+    np.testing.assert_allclose(6.0 * opt.N_opt[found] * opt.D_opt[found], budgets[found], rtol=1e-12)
+    params = {k: v[:, None] for k, v in draws.items()}
+    np.testing.assert_allclose(opt.L_opt, chin.loss(params, SCALES, N=opt.N_opt, D=opt.D_opt), rtol=1e-14)
+
+
+@pytest.mark.parametrize("which", ["closed", "numeric"])
+def test_optimum_is_a_minimum_on_the_isoflop(chin, draws, closed, numeric, inside, which):
+    opt = closed if which == "closed" else numeric
+    mask = np.ones_like(inside) if which == "closed" else inside
+    params = {k: v[:, None] for k, v in draws.items()}
+    for factor in (1.1, 1 / 1.1):
+        n = opt.N_opt * factor
+        other = chin.loss(params, SCALES, N=n, D=BUDGETS / (6.0 * n))
+        assert np.all(other[mask] > opt.L_opt[mask])
+
+
+def test_hand_computed_single_case(chin):
+    """Chinchilla's own fit, unit scales: N* at 5.76e23 FLOPs from eq. 4 by hand."""
+    E, A, alpha, B, beta = 1.69, 406.4, 0.34, 410.7, 0.28
+    C = 5.76e23
+    G = (alpha * A / (beta * B)) ** (1 / (alpha + beta))
+    n_star = G * (C / 6) ** (beta / (alpha + beta))
+    draws = {k: np.array([v]) for k, v in dict(E=E, A=A, alpha=alpha, B=B, beta=beta).items()}
+    opt = compute_optimum(chin, draws, Scales(), [C])
+    assert opt.N_opt[0, 0] == pytest.approx(n_star, rel=1e-12)
+    assert opt.D_opt[0, 0] == pytest.approx(C / (6 * n_star), rel=1e-12)
+    assert opt.L_opt[0, 0] == pytest.approx(E + A / n_star**alpha + B / (C / (6 * n_star)) ** beta, rel=1e-12)
+    # the same draw expressed in other reference scales gives the same physical optimum
+    scales = Scales(N_ref=3e9, D_ref=5e10)
+    norm = {**draws, "A": draws["A"] / 3e9**alpha, "B": draws["B"] / 5e10**beta}
+    for method in ("closed", "numeric"):
+        other = compute_optimum(chin, norm, scales, [C], method=method)
+        assert other.N_opt[0, 0] == pytest.approx(n_star, rel=1e-5)
+        assert other.L_opt[0, 0] == pytest.approx(opt.L_opt[0, 0], rel=1e-10)
+
+
+def test_budget_scalar_and_2d_draws(chin, draws):
+    draws_2d = {k: v.reshape(3, -1) for k, v in draws.items()}
+    opt = compute_optimum(chin, draws_2d, SCALES, 1e21)
+    assert opt.N_opt.shape == (N_DRAWS, 1)
+    np.testing.assert_allclose(opt.N_opt[:, 0], hoffmann_n_opt(draws, SCALES, np.array([1e21]))[:, 0], rtol=1e-12)
+
+
+# --- records and intervals ---------------------------------------------------------------------
+
+
+def test_to_records(closed):
+    records = closed.to_records(prob=0.9)
+    assert len(records) == BUDGETS.size
+    for j, record in enumerate(records):
+        assert set(record) == {"compute", "prob", "N_opt", "D_opt", "L_opt", "tokens_per_param"}
+        assert record["compute"] == BUDGETS[j]
+        assert record["prob"] == 0.9
+        for name in ("N_opt", "D_opt", "L_opt", "tokens_per_param"):
+            r = record[name]
+            assert set(r) == {"median", "lower", "upper"}
+            assert r["lower"] <= r["median"] <= r["upper"]
+            assert r["lower"] < r["upper"]  # the draws differ
+            column = getattr(closed, name)[:, j]
+            assert r["median"] == pytest.approx(np.median(column))
+            assert r["lower"] == pytest.approx(np.quantile(column, 0.05))
+            assert r["upper"] == pytest.approx(np.quantile(column, 0.95))
+    # N* grows with the budget
+    medians = [r["N_opt"]["median"] for r in records]
+    assert np.all(np.diff(medians) > 0)
+    text = closed.format(0.9)
+    assert "closed form" in text and "90% interval" in text
+    assert text.count("C = ") == BUDGETS.size
+
+
+def test_interval_known_quantiles():
+    values = np.arange(101.0)  # 0..100: the q-quantile is 100 q exactly
+    med, lo, hi = interval(values, 0.9)
+    np.testing.assert_allclose([med, lo, hi], [50.0, 5.0, 95.0], rtol=1e-12)
+    med, lo, hi = interval(values, 0.5)
+    np.testing.assert_allclose([lo, hi], [25.0, 75.0], rtol=1e-12)
+    # along an axis, NaNs ignored
+    table = np.stack([values, 2 * values, np.r_[values[:-1], np.nan]], axis=1)
+    med, lo, hi = interval(table, 0.9, axis=0)
+    np.testing.assert_allclose(med, [50.0, 100.0, 49.5])
+    np.testing.assert_allclose(lo, [5.0, 10.0, 4.95])
+    np.testing.assert_allclose(hi, [95.0, 190.0, 94.05])
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("budgets", [[0.0], [-1e21], [1e21, float("nan")], [float("inf")], []])
+def test_invalid_budgets(chin, draws, budgets):
+    with pytest.raises(OptimumError, match="must be positive"):
+        compute_optimum(chin, draws, SCALES, budgets)
+
+
+COMPUTE_ONLY = """\
+name = "compute_only"
+formula = "E + (C0 / C)^gamma"
+[parameters.E]
+prior = { dist = "LogNormal", mu = 0.5, sigma = 1.0 }
+[parameters.C0]
+prior = { dist = "LogNormal", mu = 0.0, sigma = 2.0 }
+[parameters.gamma]
+prior = { dist = "LogNormal", mu = -2.0, sigma = 0.5 }
+"""
+
+
+def test_compute_only_law_has_no_optimum(tmp_path):
+    path = tmp_path / "compute_only.toml"
+    path.write_text(COMPUTE_ONLY)
+    law = load_law(path)
+    assert law.variables == ("C",)
+    assert law.formula.names == {"E", "C0", "C", "gamma"}
+    draws = {"E": np.array([1.7]), "C0": np.array([1.0]), "gamma": np.array([0.05])}
+    # the law itself evaluates fine
+    assert law.loss({k: v[0] for k, v in draws.items()}, Scales(C_ref=1e20), C=1e20) == pytest.approx(2.7)
+    with pytest.raises(OptimumError, match="trade-off"):
+        compute_optimum(law, draws, Scales(C_ref=1e20), [1e21])
+
+
+def test_closed_method_without_optimum_table(chin, draws, closed):
+    text = Path(chin.path).read_text()
+    assert "[optimum]" in text
+    law = law_from_text(text.split("[optimum]")[0], "no_optimum.toml")
+    assert law.optimum == {}
+    with pytest.raises(OptimumError, match="no closed-form optimum"):
+        compute_optimum(law, draws, SCALES, BUDGETS, method="closed")
+    # auto falls back to the numeric search, which finds the same optimum
+    auto = compute_optimum(law, draws, SCALES, BUDGETS[:2])
+    assert auto.method == "numeric"
+    np.testing.assert_allclose(auto.N_opt, closed.N_opt[:, :2], rtol=1e-5)
