@@ -37,6 +37,42 @@ def _prob(text: str) -> float:
     return value
 
 
+def _add_runs_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n-col", help="column with model parameters N")
+    p.add_argument("--d-col", help="column with training tokens D")
+    p.add_argument("--c-col", help="column with training compute C in FLOPs")
+    p.add_argument("--u-col", help="column with unique training tokens U (data-constrained laws)")
+    p.add_argument("--loss-col", help="column with the final loss")
+    p.add_argument("--loss-unit", default="nats/token", help="unit of the loss: nats/token (default), bits/token, bits/char, bits/byte")
+    p.add_argument("--exclude-where", action="append", default=[], metavar="COLUMN=VALUE",
+                   help="leave out rows where COLUMN equals VALUE; repeat for several")
+
+
+def _add_sampler_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same posterior (default: 0)")
+    p.add_argument("--chains", type=int, default=4, help="chains (default: 4)")
+    p.add_argument("--draws", type=int, default=500, help="draws per chain after warm-up (default: 500)")
+    p.add_argument("--tune", type=int, default=500, help="warm-up iterations per chain (default: 500)")
+
+
+def _read_runs(args: argparse.Namespace):
+    from bayescale.runs import read_runs
+
+    extra = {"u_col": args.u_col} if args.u_col else {}
+    return read_runs(args.runs, n_col=args.n_col, d_col=args.d_col, c_col=args.c_col, loss_col=args.loss_col,
+                     exclude_where=args.exclude_where, loss_unit=args.loss_unit, **extra)
+
+
+def _settings(args: argparse.Namespace):
+    from bayescale.sampling import SamplerSettings
+
+    for name in ("chains", "draws", "tune"):
+        if getattr(args, name) < (2 if name == "chains" else 50):
+            raise BayescaleError(f"--{name} is too small for the convergence gates (chains ≥ 2, draws and tune ≥ 50)")
+    return SamplerSettings(chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed,
+                           progressbar=None if not getattr(args, "quiet", False) else False)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bayescale",
@@ -54,19 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("runs", help="runs table: .csv, .tsv or .parquet")
     p.add_argument("--law", default="chinchilla", help="built-in law name (see 'bayescale laws') or a .toml law file (default: chinchilla)")
     p.add_argument("--out", "-o", default="fit.nc", help="where to save the fit (default: fit.nc)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same posterior (default: 0)")
-    p.add_argument("--n-col", help="column with model parameters N")
-    p.add_argument("--d-col", help="column with training tokens D")
-    p.add_argument("--c-col", help="column with training compute C in FLOPs")
-    p.add_argument("--loss-col", help="column with the final loss")
-    p.add_argument("--loss-unit", default="nats/token", help="unit of the loss: nats/token (default), bits/token, bits/char, bits/byte")
-    p.add_argument("--exclude-where", action="append", default=[], metavar="COLUMN=VALUE",
-                   help="leave out rows where COLUMN equals VALUE; repeat for several")
+    _add_runs_options(p)
+    _add_sampler_options(p)
     p.add_argument("--priors", help="TOML or JSON file of prior overrides, one table per parameter")
     p.add_argument("--noise", choices=["normal", "student_t"], help="noise on log loss (default: the law file's)")
-    p.add_argument("--chains", type=int, default=4, help="chains (default: 4)")
-    p.add_argument("--draws", type=int, default=500, help="draws per chain after warm-up (default: 500)")
-    p.add_argument("--tune", type=int, default=500, help="warm-up iterations per chain (default: 500)")
     p.add_argument("--allow-unconverged", action="store_true", help="exit 0 even if a convergence gate fails")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
@@ -78,6 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compute", "-c", type=_positive_float, nargs="+", required=True, metavar="FLOPS", help="budgets in FLOPs, e.g. 1e21 5.76e23")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
     p.add_argument("--method", choices=["auto", "closed", "numeric"], default="auto", help="closed form (when the law has one) or numeric")
+    p.add_argument("--unique-tokens", type=_positive_float, metavar="U",
+                   help="unique tokens available (data-constrained laws): the allocation may repeat data")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per budget")
 
     p = sub.add_parser("predict", help="predicted loss at given N and D",
@@ -94,6 +123,52 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("fit", help="a fit saved by 'bayescale fit'")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
     p.add_argument("--json", action="store_true", help="print JSON: one object per parameter, plus the gates")
+
+    p = sub.add_parser("inverse", help="compute for a target loss, or tokens implied by an observed loss",
+                       description="Inverse questions with intervals: the compute needed to reach --target-loss at the "
+                       "compute-optimal allocation, or the training tokens implied by --observed-loss at model size --n.")
+    p.add_argument("fit", help="a fit saved by 'bayescale fit'")
+    p.add_argument("--target-loss", type=_positive_float, nargs="+", help="loss to reach, in the fit's loss unit")
+    p.add_argument("--observed-loss", type=_positive_float, help="a model's observed loss, in the fit's loss unit")
+    p.add_argument("--n", type=_positive_float, help="that model's parameters (with --observed-loss)")
+    p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("compare", help="compare fits of several laws to the same runs (PSIS-LOO)",
+                       description="PSIS-LOO expected log predictive density of each fit, with standard errors, "
+                       "differences, stacking weights and Pareto-k warnings. Fits must share data and loss unit.")
+    p.add_argument("fits", nargs="+", help="two or more fits saved by 'bayescale fit'")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("backtest", help="fit laws on small-compute runs, score them on the largest",
+                       description="Fit each law on the runs below a compute cutoff and score the held-out "
+                       "largest-compute runs: log predictive density, interval coverage, error of the median.")
+    p.add_argument("runs", help="runs table: .csv, .tsv or .parquet")
+    p.add_argument("--laws", default="chinchilla", help="comma-separated law names or files (default: chinchilla)")
+    p.add_argument("--holdout-top", type=_prob, default=0.2, help="fraction of runs, by compute, held out (default: 0.2)")
+    p.add_argument("--prob", type=_prob, default=0.95, help="interval probability for coverage (default: 0.95)")
+    _add_runs_options(p)
+    _add_sampler_options(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("isoflop", help="isoFLOP analysis (Chinchilla Approach 2): N*(C) and D*(C) power laws",
+                       description="Group runs by compute budget, fit a parabola in log N per budget and a power law "
+                       "through the minima, N* = G·C^a and D* = A·C^b, with posteriors and intervals.")
+    p.add_argument("runs", help="runs table: .csv, .tsv or .parquet")
+    p.add_argument("--tolerance", type=_positive_float, default=0.05,
+                   help="relative tolerance for putting runs in the same budget (default: 0.05)")
+    p.add_argument("--compute", "-c", type=_positive_float, nargs="+", metavar="FLOPS", help="also give N*, D* at these budgets")
+    p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
+    _add_runs_options(p)
+    _add_sampler_options(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("report", help="write a PDF report of one fit or several",
+                       description="Write a PDF report: provenance, data, fit against data, posterior, diagnostics, "
+                       "the compute-optimal frontier and, for several fits, their comparison.")
+    p.add_argument("fits", nargs="+", help="fits saved by 'bayescale fit'")
+    p.add_argument("--output", "-o", required=True, help="PDF path, e.g. reports/NAME.pdf")
+    p.add_argument("--compute", "-c", type=_positive_float, nargs="+", metavar="FLOPS", help="budgets for the allocation table")
 
     p = sub.add_parser("laws", help="list the built-in laws", description="List the built-in laws, or show one in full.")
     p.add_argument("name", nargs="?", help="show this law (name or .toml path)")
@@ -116,20 +191,13 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from bayescale.fit import fit
     from bayescale.law import load_law
     from bayescale.priors import read_prior_file
-    from bayescale.runs import read_runs
-    from bayescale.sampling import SamplerSettings
 
-    for name in ("chains", "draws", "tune"):
-        if getattr(args, name) < (2 if name == "chains" else 50):
-            raise BayescaleError(f"--{name} is too small for the convergence gates (chains ≥ 2, draws and tune ≥ 50)")
-    runs = read_runs(args.runs, n_col=args.n_col, d_col=args.d_col, c_col=args.c_col, loss_col=args.loss_col,
-                     exclude_where=args.exclude_where, loss_unit=args.loss_unit)
+    settings = _settings(args)
+    runs = _read_runs(args)
     law = load_law(args.law)
     priors = read_prior_file(args.priors) if args.priors else None
     if priors:
         law = law.with_priors(priors, args.priors)
-    settings = SamplerSettings(chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed,
-                               progressbar=None if not args.quiet else False)
     if not args.quiet and not args.json:
         print(runs.describe(), file=sys.stderr)
         print(f"fitting {law.name}: L = {law.formula}", file=sys.stderr)
@@ -159,7 +227,8 @@ def _load(path: str):
 
 def _cmd_optimum(args: argparse.Namespace) -> int:
     fit = _load(args.fit)
-    optimum = fit.optimum(args.compute, method=args.method)
+    extra = {"unique_tokens": args.unique_tokens} if args.unique_tokens else {}
+    optimum = fit.optimum(args.compute, method=args.method, **extra)
     if args.json:
         print(json.dumps(optimum.to_records(args.prob), indent=2))
     else:
@@ -183,6 +252,63 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print(result, as_json: bool, prob: float | None = None) -> None:
+    if as_json:
+        print(json.dumps(result.to_dict() if prob is None else result.to_dict(prob), indent=2))
+    else:
+        print(result if prob is None else result.format(prob))
+
+
+def _cmd_inverse(args: argparse.Namespace) -> int:
+    from bayescale.inverse import compute_for_loss, tokens_for_loss
+
+    if (args.target_loss is None) == (args.observed_loss is None):
+        raise BayescaleError("give either --target-loss L, or --observed-loss L with --n N")
+    fit = _load(args.fit)
+    if args.target_loss is not None:
+        _print(compute_for_loss(fit, args.target_loss), args.json, args.prob)
+    else:
+        if args.n is None:
+            raise BayescaleError("--observed-loss needs --n, the model's parameter count")
+        _print(tokens_for_loss(fit, args.observed_loss, args.n), args.json, args.prob)
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from bayescale.compare import compare_fits
+
+    _print(compare_fits([_load(path) for path in args.fits]), args.json)
+    return 0
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from bayescale.backtest import backtest
+
+    laws = [name.strip() for name in args.laws.split(",") if name.strip()]
+    result = backtest(_read_runs(args), laws, holdout_top=args.holdout_top, settings=_settings(args), prob=args.prob)
+    _print(result, args.json)
+    return 0
+
+
+def _cmd_isoflop(args: argparse.Namespace) -> int:
+    from bayescale.isoflop import fit_isoflop
+
+    result = fit_isoflop(_read_runs(args), tolerance=args.tolerance, settings=_settings(args))
+    if args.json:
+        print(json.dumps(result.to_dict(args.prob, args.compute), indent=2))
+    else:
+        print(result.format(args.prob, args.compute))
+    return 0 if result.gates.passed else EXIT_UNCONVERGED
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from bayescale.report import write_report
+
+    path = write_report([_load(path) for path in args.fits], args.output, budgets=args.compute)
+    print(f"wrote {path}")
+    return 0
+
+
 def _cmd_laws(args: argparse.Namespace) -> int:
     from bayescale.law import available_laws, load_law
 
@@ -198,8 +324,9 @@ def _cmd_laws(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bayescale`` command; returns the exit status."""
     args = _parser().parse_args(argv)
-    commands = {"fit": _cmd_fit, "optimum": _cmd_optimum, "predict": _cmd_predict,
-                "summary": _cmd_summary, "laws": _cmd_laws}
+    commands = {"fit": _cmd_fit, "optimum": _cmd_optimum, "predict": _cmd_predict, "summary": _cmd_summary,
+                "inverse": _cmd_inverse, "compare": _cmd_compare, "backtest": _cmd_backtest,
+                "isoflop": _cmd_isoflop, "report": _cmd_report, "laws": _cmd_laws}
     try:
         return commands[args.command](args)
     except BayescaleError as exc:
