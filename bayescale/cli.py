@@ -92,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "-o", default="fit.nc", help="where to save the fit (default: fit.nc)")
     _add_runs_options(p)
     _add_sampler_options(p)
+    p.add_argument("--to-unit", help="convert the loss to this unit before fitting (nats/token <-> bits/token)")
     p.add_argument("--priors", help="TOML or JSON file of prior overrides, one table per parameter")
     p.add_argument("--noise", choices=["normal", "student_t"], help="noise on log loss (default: the law file's)")
     p.add_argument("--allow-unconverged", action="store_true", help="exit 0 even if a convergence gate fails")
@@ -194,6 +195,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     runs = _read_runs(args)
+    if args.to_unit:
+        from bayescale.units import convert_runs
+
+        runs = convert_runs(runs, args.to_unit)
     law = load_law(args.law)
     priors = read_prior_file(args.priors) if args.priors else None
     if priors:

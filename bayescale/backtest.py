@@ -1,0 +1,136 @@
+"""Backtest laws the way they are used: fit on small-compute runs, predict the largest.
+
+Each law is fitted to the runs below a compute cutoff and scored on the held-out runs at or
+above it: the log predictive density of their losses, the coverage of the posterior-predictive
+intervals, and the relative error of the predicted median.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from bayescale.errors import BayescaleError
+from bayescale.law import Law, load_law
+from bayescale.result import Fit
+from bayescale.runs import Runs
+from bayescale.sampling import SamplerSettings
+
+__all__ = ["Backtest", "backtest", "split_by_compute", "score_holdout"]
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """Scores of each law on the held-out largest-compute runs, best first.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Per law: ``elpd`` (summed log predictive density of the held-out log losses),
+        ``elpd_per_run``, ``coverage`` (fraction of held-out losses inside the ``prob``
+        posterior-predictive interval), ``median_rel_error`` (mean |median − observed| / observed),
+        ``gates`` (whether the fit passed its convergence gates).
+    cutoff : float
+        Runs with C ≥ cutoff (FLOPs) were held out.
+    n_train, n_holdout : int
+    prob : float
+    """
+
+    table: pd.DataFrame
+    cutoff: float
+    n_train: int
+    n_holdout: int
+    prob: float
+
+    def to_dict(self) -> dict:
+        """JSON-able form."""
+        laws = {}
+        for name, row in self.table.iterrows():
+            laws[name] = {k: (bool(v) if k == "gates" else float(v)) for k, v in row.items()}
+        return {"cutoff": self.cutoff, "n_train": self.n_train, "n_holdout": self.n_holdout,
+                "prob": self.prob, "laws": laws}
+
+    def __str__(self) -> str:
+        head = (f"backtest: fitted on {self.n_train} runs with C < {self.cutoff:.3g} FLOPs, "
+                f"scored on {self.n_holdout} held-out runs ({100 * self.prob:g}% predictive intervals)")
+        return head + "\n" + self.table.to_string(float_format=lambda v: f"{v:.4g}")
+
+
+def split_by_compute(runs: Runs, holdout_top: float) -> tuple[Runs, Runs, float]:
+    """Split runs into those below a compute cutoff and the top ``holdout_top`` fraction.
+
+    Runs that tie with the cutoff compute go to the held-out side, so a budget is never split.
+    """
+    if not 0 < holdout_top < 1:
+        raise BayescaleError("--holdout-top must be a fraction between 0 and 1, e.g. 0.2")
+    order = np.sort(runs.C)
+    n_hold = max(1, int(round(holdout_top * runs.n_runs)))
+    cutoff = float(order[runs.n_runs - n_hold])
+    held = runs.C >= cutoff
+    if held.all() or not held.any():
+        raise BayescaleError("every run has the same compute: nothing to hold out")
+
+    def subset(mask: np.ndarray) -> Runs:
+        return replace(runs, frame=runs.frame[mask].reset_index(drop=True))
+
+    return subset(~held), subset(held), cutoff
+
+
+def score_holdout(fit: Fit, holdout: Runs, prob: float = 0.95) -> dict[str, float]:
+    """Score a fit on runs it did not see: log predictive density, coverage, median error."""
+    law = fit.law
+    draws = fit.draws()
+    variables = {name: holdout.frame[name].to_numpy() for name in law.variables}
+    loglik = law.log_likelihood(draws, fit.scales, holdout.loss, **variables)  # (sample, run)
+    peak = loglik.max(axis=0)
+    lpd = peak + np.log(np.mean(np.exp(loglik - peak), axis=0))
+    prediction = fit.predict(prob=prob, **variables)
+    tail = (1.0 - prob) / 2.0
+    lower, upper = np.quantile(prediction.predictive, [tail, 1.0 - tail], axis=0)
+    median = np.median(prediction.mean, axis=0)
+    observed = holdout.loss
+    return {
+        "elpd": float(lpd.sum()),
+        "elpd_per_run": float(lpd.mean()),
+        "coverage": float(np.mean((observed >= lower) & (observed <= upper))),
+        "median_rel_error": float(np.mean(np.abs(median - observed) / observed)),
+        "gates": bool(fit.gates.passed),
+    }
+
+
+def backtest(
+    runs: Runs,
+    laws: Sequence[str | Law],
+    *,
+    holdout_top: float = 0.2,
+    settings: SamplerSettings | None = None,
+    prob: float = 0.95,
+) -> Backtest:
+    """Fit each law on the runs below a compute cutoff and score it on the rest.
+
+    Parameters
+    ----------
+    runs : Runs
+    laws : sequence of str or Law
+        Law names, law files, or laws.
+    holdout_top : float
+        Fraction of runs, largest compute first, to hold out.
+    settings : SamplerSettings, optional
+    prob : float
+        Probability of the predictive intervals whose coverage is reported.
+    """
+    from bayescale.fit import fit
+
+    if not laws:
+        raise BayescaleError("name at least one law to backtest, e.g. --laws chinchilla,kaplan")
+    train, holdout, cutoff = split_by_compute(runs, holdout_top)
+    rows = {}
+    for law in laws:
+        law = law if isinstance(law, Law) else load_law(law)
+        result = fit(train, law, settings=settings)
+        rows[law.name] = score_holdout(result, holdout, prob)
+    table = pd.DataFrame(rows).T.sort_values("elpd", ascending=False)
+    return Backtest(table, cutoff, train.n_runs, holdout.n_runs, prob)

@@ -1,0 +1,110 @@
+"""Compare fits of several laws to the same runs with PSIS-LOO (arviz-stats)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bayescale.errors import BayescaleError
+from bayescale.result import Fit
+
+__all__ = ["CompareError", "Comparison", "compare_fits"]
+
+_COLUMNS = ["rank", "elpd_loo", "se", "elpd_diff", "dse", "weight", "p_loo", "bad_k"]
+
+
+class CompareError(BayescaleError, ValueError):
+    """The fits cannot be compared: different data, different loss units, or fewer than two."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """PSIS-LOO comparison of fits of the same runs.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per fit (label), best first: ``rank``, ``elpd_loo`` (expected log pointwise
+        predictive density of the log losses), its standard error ``se``, ``elpd_diff`` and
+        ``dse`` against the best fit, stacking ``weight``, effective parameters ``p_loo``, and
+        ``bad_k``, the runs whose Pareto k exceeds the reliability threshold.
+    loss_unit : str
+    data_hash : str
+    warnings : tuple of str
+        Pareto-k and convergence warnings, in words.
+    """
+
+    table: pd.DataFrame
+    loss_unit: str
+    data_hash: str
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        """JSON-able: ``{"fits": {label: {...}}, "warnings": [...], ...}``."""
+        fits = {label: {k: (int(v) if k in ("rank", "bad_k") else float(v)) for k, v in row.items()}
+                for label, row in self.table.iterrows()}
+        return {"fits": fits, "loss_unit": self.loss_unit, "data_hash": self.data_hash,
+                "warnings": list(self.warnings)}
+
+    def __str__(self) -> str:
+        text = self.table.to_string(float_format=lambda v: f"{v:.2f}")
+        lines = [f"PSIS-LOO comparison (elpd of log loss; higher is better; loss unit {self.loss_unit})", text]
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def _labels(fits: Sequence[Fit]) -> list[str]:
+    names = [fit.law.name for fit in fits]
+    return [name if names.count(name) == 1 else f"{name}[{fit.id}]" for name, fit in zip(names, fits)]
+
+
+def compare_fits(fits: Sequence[Fit], labels: Sequence[str] | None = None) -> Comparison:
+    """Rank fits by PSIS-LOO, with standard errors, differences and stacking weights.
+
+    Parameters
+    ----------
+    fits : sequence of Fit
+        Two or more fits of the same runs (same data hash) in the same loss unit.
+    labels : sequence of str, optional
+        Row labels; by default the law names (made unique with the fit id).
+
+    Raises
+    ------
+    CompareError
+        If fewer than two fits are given, or they were fitted to different data or in
+        different loss units.
+    """
+    from arviz_stats import compare, loo
+
+    if len(fits) < 2:
+        raise CompareError("compare needs at least two fits of the same runs")
+    hashes = {fit.attrs["data_hash"] for fit in fits}
+    if len(hashes) > 1:
+        sources = ", ".join(f"{fit.law.name} ({fit.attrs['data_source']})" for fit in fits)
+        raise CompareError(f"the fits were made on different data ({sources}); LOO compares laws only on the same runs")
+    units = {fit.runs.loss_unit for fit in fits}
+    if len(units) > 1:
+        raise CompareError(f"the fits use different loss units ({', '.join(sorted(units))}); refit in one unit")
+    labels = list(labels) if labels is not None else _labels(fits)
+    notes: list[str] = []
+    results = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for label, fit in zip(labels, fits):
+            results[label] = loo(fit.tree)
+            if not fit.gates.passed:
+                notes.append(f"{label} failed its convergence gates; its LOO is not to be trusted")
+        table = compare({label: fit.tree for label, fit in zip(labels, fits)}, round_to=None)
+    bad = {label: int(np.sum(np.asarray(r.pareto_k) > r.good_k)) for label, r in results.items()}
+    for label, count in bad.items():
+        if count:
+            notes.append(f"{label}: {count} run(s) with Pareto k > {results[label].good_k:.2f}; "
+                         "PSIS-LOO is unreliable for them (influential runs)")
+    table = table.rename(columns={"elpd": "elpd_loo", "p": "p_loo"})
+    table["bad_k"] = pd.Series(bad)
+    table["rank"] = table["rank"].astype(int)
+    return Comparison(table[_COLUMNS], units.pop(), hashes.pop(), tuple(notes))

@@ -1,0 +1,167 @@
+"""Inverse questions, answered per posterior draw.
+
+- :func:`compute_for_loss`: the compute needed to reach a target loss when every budget is
+  spent at its compute-optimal allocation (L*(C) = target).
+- :func:`tokens_for_loss`: the training tokens implied by an observed loss at a known model
+  size (L(N, D) = observed), as in "More compute is what you need" (Guo 2024), which estimates
+  models' undisclosed training data this way.
+
+Both solve a monotone equation on a log grid for all draws at once and interpolate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bayescale.errors import BayescaleError
+from bayescale.result import Fit
+
+__all__ = ["InverseResult", "compute_for_loss", "tokens_for_loss"]
+
+_C_GRID = np.geomspace(1e12, 1e36, 145)  # 6 points per decade
+_D_GRID = np.geomspace(1e3, 1e18, 301)  # 20 points per decade
+
+
+@dataclass(frozen=True)
+class InverseResult:
+    """Per-draw answers to an inverse question.
+
+    Attributes
+    ----------
+    question : str
+        What was asked, in words.
+    targets : ndarray of shape ``(target,)``
+        The target or observed losses.
+    values : dict of str to ndarray of shape ``(sample, target)``
+        The answers per draw, e.g. ``{"C": …, "N_opt": …, "D_opt": …}`` or ``{"D": …}``; NaN where a
+        draw cannot reach the loss (below its floor, or outside 1e12–1e36 FLOPs / 1e3–1e18 tokens).
+        Summaries count those draws as needing unbounded compute or data, so an interval bound
+        that falls among them is reported as unreachable (``None`` in JSON).
+    units : dict of str to str
+    """
+
+    question: str
+    targets: np.ndarray
+    values: dict[str, np.ndarray]
+    units: dict[str, str]
+
+    def unreachable(self) -> np.ndarray:
+        """Fraction of draws with no answer, per target."""
+        first = next(iter(self.values.values()))
+        return np.mean(~np.isfinite(first), axis=0)
+
+    def to_dict(self, prob: float = 0.95) -> list[dict]:
+        """One dict per target: the loss, the unreachable fraction and median/lower/upper of each answer."""
+        out = []
+        for j, target in enumerate(self.targets):
+            record: dict = {"loss": float(target), "prob": prob, "unreachable": float(self.unreachable()[j])}
+            for name, values in self.values.items():
+                # a draw that never reaches the loss needs unbounded compute or data: count it as +inf
+                column = np.where(np.isnan(values[:, j]), np.inf, values[:, j])
+                tail = (1.0 - prob) / 2.0
+                q = np.quantile(column, [0.5, tail, 1.0 - tail], method="inverted_cdf")
+                record[name] = {k: (float(v) if np.isfinite(v) else None)
+                                for k, v in zip(("median", "lower", "upper"), q)}
+            out.append(record)
+        return out
+
+    def format(self, prob: float = 0.95) -> str:
+        """A readable table."""
+        lines = [f"{self.question} (median and {100 * prob:g}% interval)"]
+        for record in self.to_dict(prob):
+            lines.append(f"loss {record['loss']:g}:")
+            for name, unit in self.units.items():
+                r = {k: ("unreachable" if v is None else f"{v:.3g}") for k, v in record[name].items()}
+                lines.append(f"  {name:<8}{r['median']:>11}   [{r['lower']}, {r['upper']}]  {unit}")
+            if record["unreachable"] > 0:
+                lines.append(f"  {100 * record['unreachable']:.1f}% of posterior draws never reach this loss")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def _crossing(grid: np.ndarray, curves: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Where each decreasing curve (one per row) first falls to its row's target.
+
+    Interpolates linearly in log grid; NaN where the curve never reaches the target on the grid.
+    """
+    log_grid = np.log(grid)
+    below = curves <= targets[:, None]
+    first = np.argmax(below, axis=1)
+    rows = np.nonzero(below.any(axis=1) & (first > 0))[0]
+    i = first[rows]
+    y0, y1 = curves[rows, i - 1], curves[rows, i]
+    frac = (y0 - targets[rows]) / (y0 - y1)
+    out = np.full(curves.shape[0], np.nan)
+    out[rows] = np.exp(log_grid[i - 1] + frac * (log_grid[i] - log_grid[i - 1]))
+    return out
+
+
+def _check_targets(targets) -> np.ndarray:
+    targets = np.atleast_1d(np.asarray(targets, dtype=float))
+    if targets.size == 0 or np.any(~np.isfinite(targets)) or np.any(targets <= 0):
+        raise BayescaleError("losses must be positive numbers in the fit's loss unit")
+    return targets
+
+
+def compute_for_loss(fit: Fit, target_losses) -> InverseResult:
+    """Compute (FLOPs) needed to reach each target loss at the compute-optimal allocation.
+
+    Raises
+    ------
+    OptimumError
+        If the law has no compute-optimal allocation (no N/D trade-off).
+    """
+    targets = _check_targets(target_losses)
+    optimum = fit.optimum(_C_GRID)
+    curves = np.where(np.isfinite(optimum.L_opt), optimum.L_opt, np.inf)
+    compute = np.stack([_crossing(_C_GRID, curves, np.full(curves.shape[0], t)) for t in targets], axis=1)
+    # N*(C) is smooth in log C: interpolate each draw's N* at its own answer
+    log_n = np.log(optimum.N_opt)
+    n_opt = np.full_like(compute, np.nan)
+    for j in range(targets.size):
+        for s in np.nonzero(np.isfinite(compute[:, j]))[0]:
+            n_opt[s, j] = np.exp(np.interp(np.log(compute[s, j]), np.log(_C_GRID), log_n[s]))
+    d_opt = compute / (6.0 * n_opt)
+    unit = fit.runs.loss_unit
+    return InverseResult(
+        f"compute to reach a loss ({unit}) at the compute-optimal allocation",
+        targets,
+        {"C": compute, "N_opt": n_opt, "D_opt": d_opt},
+        {"C": "FLOPs", "N_opt": "parameters", "D_opt": "tokens"},
+    )
+
+
+def tokens_for_loss(fit: Fit, observed_loss: float, n_params: float, seed: int = 0) -> InverseResult:
+    """Training tokens implied by an observed loss of a model with ``n_params`` parameters.
+
+    Each posterior draw solves L(N, D) = observed · exp(−σ·ε) for D, with ε a standard Normal
+    draw (seeded), so the interval carries both the law's uncertainty and the run-to-run noise
+    of a single observed loss. Laws with unique tokens U assume no repetition (U = D).
+    """
+    targets = _check_targets(observed_loss)
+    if not n_params > 0:
+        raise BayescaleError("--n must be a positive number of parameters")
+    law = fit.law
+    if "D" not in law.variables and "C" not in law.variables:
+        raise BayescaleError(f"law {law.name!r} does not depend on tokens or compute; it cannot imply a token count")
+    draws = {k: v[:, None] for k, v in fit.draws().items()}
+    variables = {"N": np.full(_D_GRID.shape, float(n_params)), "D": _D_GRID, "C": 6.0 * n_params * _D_GRID, "U": _D_GRID}
+    with np.errstate(all="ignore"):
+        curves = np.asarray(law.loss(draws, fit.scales, **{k: variables[k] for k in law.variables}))
+    curves = np.where(np.isfinite(curves), curves, np.inf)
+    rng = np.random.default_rng(seed)
+    eps = rng.standard_normal(curves.shape[0]) if law.noise == "normal" else rng.standard_t(draws["nu"][:, 0])
+    sigma = draws["sigma"][:, 0]
+    tokens = np.stack([_crossing(_D_GRID, curves, t * np.exp(-sigma * eps)) for t in targets], axis=1)
+    unit = fit.runs.loss_unit
+    return InverseResult(
+        f"training tokens implied by an observed loss ({unit}) at N = {n_params:.3g}",
+        targets,
+        {"D": tokens, "D_per_N": tokens / n_params},
+        {"D": "tokens", "D_per_N": "tokens/param"},
+    )
+

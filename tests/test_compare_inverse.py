@@ -1,0 +1,139 @@
+"""compare, backtest scoring, inverse questions and units, on fake posteriors (no sampler)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from bayescale.backtest import score_holdout, split_by_compute
+from bayescale.cli import main
+from bayescale.compare import CompareError, compare_fits
+from bayescale.errors import BayescaleError
+from bayescale.inverse import compute_for_loss, tokens_for_loss
+from bayescale.law import Scales, load_law
+from bayescale.optimum import compute_optimum
+from bayescale.units import UnitError, convert_loss, convert_runs
+from conftest import TRUE, fake_fit
+
+TRUTH = {k: np.array([v]) for k, v in TRUE.items()}
+
+
+def true_loss(n, d):
+    return TRUE["E"] + TRUE["A"] / n ** TRUE["alpha"] + TRUE["B"] / d ** TRUE["beta"]
+
+
+def test_compare_prefers_the_sharper_true_posterior():
+    good, vague = fake_fit(seed=1, spread=0.002), fake_fit(seed=2, spread=0.05)
+    comparison = compare_fits([good, vague], labels=["good", "vague"])
+    table = comparison.table
+    assert list(table.index) == ["good", "vague"]
+    assert table.loc["good", "elpd_loo"] > table.loc["vague", "elpd_loo"]
+    assert table.loc["good", "weight"] > table.loc["vague", "weight"]
+    assert table.loc["vague", "elpd_diff"] < 0 and table.loc["good", "elpd_diff"] == 0
+    data = comparison.to_dict()
+    assert set(data["fits"]["good"]) >= {"elpd_loo", "se", "elpd_diff", "dse", "weight", "bad_k"}
+    assert "PSIS-LOO" in str(comparison)
+
+
+def test_compare_refuses_different_data_and_units():
+    from bayescale.runs import read_runs
+    from conftest import ROOT
+
+    runs = read_runs(ROOT / "data" / "example_runs.csv")
+    other = replace(runs, frame=runs.frame.iloc[:-1].reset_index(drop=True))
+    with pytest.raises(CompareError, match="different data"):
+        compare_fits([fake_fit(runs), fake_fit(other)])
+    bits = convert_runs(runs, "bits/token")
+    with pytest.raises(CompareError, match="different data|different loss units"):
+        compare_fits([fake_fit(runs), fake_fit(bits)])
+    with pytest.raises(CompareError, match="at least two"):
+        compare_fits([fake_fit(runs)])
+
+
+def test_compare_cli_json(tmp_path, capsys):
+    a = fake_fit(seed=1, spread=0.002).save(tmp_path / "a.nc")
+    b = fake_fit(seed=2, spread=0.05).save(tmp_path / "b.nc")
+    assert main(["compare", str(a), str(b), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["fits"]) == 2  # same law twice: labels carry the fit id
+    assert all("[" in label for label in data["fits"])
+
+
+def test_compute_for_loss_inverts_the_optimum():
+    fit = fake_fit(spread=0.002)
+    result = compute_for_loss(fit, [2.3, 2.0])
+    for record in result.to_dict():
+        compute = record["C"]["median"]
+        true_l = compute_optimum(load_law("chinchilla"), TRUTH, Scales(), [compute]).L_opt[0, 0]
+        assert true_l == pytest.approx(record["loss"], rel=2e-3)
+        assert record["C"]["lower"] < compute < record["C"]["upper"]
+        assert record["D_opt"]["median"] == pytest.approx(compute / (6 * record["N_opt"]["median"]), rel=0.05)
+
+
+def test_unreachable_loss_is_said_not_guessed():
+    result = compute_for_loss(fake_fit(), [1.5])  # below the floor E = 1.69
+    record = result.to_dict()[0]
+    assert record["unreachable"] > 0.99
+    assert record["C"]["median"] is None
+    assert "never reach" in str(result)
+
+
+def test_tokens_for_loss_recovers_the_tokens():
+    fit = fake_fit(spread=0.002)
+    n, d = 1e9, 4e10
+    result = tokens_for_loss(fit, true_loss(n, d), n)
+    record = result.to_dict()[0]
+    assert record["D"]["lower"] < d < record["D"]["upper"]
+    assert record["D"]["median"] == pytest.approx(d, rel=0.15)
+    assert record["D_per_N"]["median"] == pytest.approx(record["D"]["median"] / n)
+
+
+def test_inverse_cli(tmp_path, capsys):
+    path = fake_fit().save(tmp_path / "f.nc")
+    assert main(["inverse", str(path), "--target-loss", "2.2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["C"]["median"] > 1e20
+    assert main(["inverse", str(path), "--observed-loss", "2.4", "--n", "1e9"]) == 0
+    assert "training tokens" in capsys.readouterr().out
+    assert main(["inverse", str(path), "--observed-loss", "2.4"]) == 2
+    assert "--n" in capsys.readouterr().err
+    assert main(["inverse", str(path)]) == 2
+
+
+def test_split_by_compute_keeps_budgets_whole():
+    from bayescale.runs import read_runs
+    from conftest import ROOT
+
+    runs = read_runs(ROOT / "data" / "example_runs.csv")  # 7 budgets x 9 runs
+    train, held, cutoff = split_by_compute(runs, 0.2)
+    assert train.n_runs + held.n_runs == runs.n_runs
+    assert train.C.max() < cutoff <= held.C.min()
+    assert held.n_runs % 9 == 0  # whole budgets
+    with pytest.raises(BayescaleError, match="fraction"):
+        split_by_compute(runs, 1.5)
+
+
+def test_score_holdout_rewards_the_truth():
+    from bayescale.runs import read_runs
+    from conftest import ROOT
+
+    runs = read_runs(ROOT / "data" / "example_runs.csv")
+    train, held, _ = split_by_compute(runs, 0.3)
+    good = score_holdout(fake_fit(spread=0.002), held)
+    assert good["coverage"] >= 0.8
+    assert good["median_rel_error"] < 0.02
+    bad = fake_fit(spread=0.002)
+    shifted = replace(held, frame=held.frame.assign(loss=held.frame["loss"] * 1.1))
+    worse = score_holdout(bad, shifted)
+    assert worse["elpd"] < good["elpd"] and worse["coverage"] < good["coverage"]
+
+
+def test_units():
+    assert convert_loss(1.0, "nats/token", "bits/token") == pytest.approx(1 / np.log(2))
+    assert convert_loss(2.0, "bits/token", "bits/token") == 2.0
+    with pytest.raises(UnitError, match="tokenizer"):
+        convert_loss(1.0, "nats/token", "bits/char")
+    with pytest.raises(UnitError, match="unknown"):
+        convert_loss(1.0, "nats", "bits/token")
