@@ -14,12 +14,10 @@ find_python() {
   local candidates=()
   [ -n "${BAYESCALE_PYTHON:-}" ] && candidates+=("$BAYESCALE_PYTHON")
   candidates+=(python3.13 python3.12 python3)
-  if command -v pyenv >/dev/null 2>&1; then
-    local root; root=$(pyenv root)
-    for v in $(ls -1 "$root/versions" 2>/dev/null | grep -E '^3\.(1[2-9]|[2-9][0-9])(\.|$)' | sort -rV); do
-      candidates+=("$root/versions/$v/bin/python3")
-    done
-  fi
+  local root; root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+  for v in $(ls -1 "$root/versions" 2>/dev/null | grep -E '^3\.(1[2-9]|[2-9][0-9])(\.|$)' | sort -rV); do
+    candidates+=("$root/versions/$v/bin/python3")
+  done
   for py in "${candidates[@]}"; do
     if command -v "$py" >/dev/null 2>&1 &&
        "$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then

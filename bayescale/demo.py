@@ -56,7 +56,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  C = {record['compute']:.3g}: true {name} = {true:.4g} "
                   f"{'inside' if inside else 'OUTSIDE'} [{r['lower']:.4g}, {r['upper']:.4g}]")
     path = result.save(args.out)
-    print(f"\nsaved the fit to {path}; try:  bayescale optimum {path} --compute 1e22")
+    exe = Path(sys.executable).parent / "bayescale"
+    try:
+        shown_exe, shown_path = exe.relative_to(Path.cwd()), path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        shown_exe, shown_path = exe, path
+    print(f"\nsaved the fit to {shown_path}; next, try:\n  {shown_exe} optimum {shown_path} --compute 1e22 --json")
     if not inside_all:
         print("note: a 95% interval misses the truth about one time in twenty", file=sys.stderr)
     return 0 if result.gates.passed else 3
