@@ -1,0 +1,48 @@
+"""Tier 1: the PyMC graph without sampling equals the NumPy law; gradients are finite."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bayescale.law import load_law
+from bayescale.model import OBSERVED, build_model, scales_of
+from bayescale.runs import read_runs
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return read_runs(ROOT / "data" / "example_runs.csv")
+
+
+@pytest.mark.parametrize("noise", ["normal", "student_t"])
+def test_graph_equals_numpy_log_likelihood(runs, noise):
+    law = load_law("chinchilla").with_noise(noise)
+    scales = scales_of(runs)
+    model = build_model(law, runs, scales)
+    assert {rv.name for rv in model.free_RVs} == set(law.all_parameters)
+    point = {"E": 1.7, "A": 0.7, "alpha": 0.33, "B": 0.85, "beta": 0.27, "sigma": 0.02, "nu": 5.0}
+    values = {}
+    for rv in model.free_RVs:
+        transform = model.rvs_to_transforms[rv]
+        values[model.rvs_to_values[rv].name] = transform.forward(point[rv.name]).eval() if transform else point[rv.name]
+    graph = model.compile_fn(model.logp(vars=[model[OBSERVED]], sum=False)[0])(values)
+    params = {k: point[k] for k in law.all_parameters}
+    numpy = law.log_likelihood(params, scales, runs.loss, N=runs.N, D=runs.D)
+    np.testing.assert_allclose(graph, numpy, rtol=1e-8)  # gammaln differs in the last digits
+
+
+def test_gradient_is_finite_at_the_initial_point(runs):
+    model = build_model(load_law("chinchilla"), runs)
+    start = model.initial_point()
+    dlogp = model.compile_dlogp()(start)
+    assert np.all(np.isfinite(dlogp)) and np.any(dlogp != 0)
+
+
+def test_model_data_are_normalized(runs):
+    model = build_model(load_law("chinchilla"), runs)
+    observed = model.rvs_to_values[model[OBSERVED]].data
+    np.testing.assert_allclose(observed, np.log(runs.loss))
+    scales = scales_of(runs)
+    assert scales.N_ref == pytest.approx(np.exp(np.mean(np.log(runs.N))))
