@@ -1,4 +1,8 @@
-"""Reading and validating a table of training runs (model size N, tokens D, compute C, loss)."""
+"""Reading and validating a table of training runs (model size N, tokens D, compute C, loss).
+
+A table may also give U, the unique tokens of the training data (data-constrained laws): a run
+with D > U repeats its data D/U times; U >= D means no repetition.
+"""
 
 from __future__ import annotations
 
@@ -19,10 +23,13 @@ CANDIDATES: dict[str, list[str]] = {
     "D": ["D", "D_tokens", "tokens", "n_tokens", "train_tokens"],
     "C": ["C", "C_flops", "flops", "compute", "training_flop", "Training FLOP", "C_flops_6ND"],
     "loss": ["loss", "final_loss", "L", "eval_loss", "val_loss"],
+    "U": ["U", "U_unique_tokens", "unique_tokens"],
 }
-OPTIONS = {"N": "--n-col", "D": "--d-col", "C": "--c-col", "loss": "--loss-col"}
-UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs"}
-COUNTED = {"N": "sizes", "D": "token counts", "C": "budgets"}
+OPTIONS = {"N": "--n-col", "D": "--d-col", "C": "--c-col", "loss": "--loss-col", "U": "--u-col"}
+UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs", "U": "unique tokens"}
+COUNTED = {"N": "sizes", "D": "token counts", "C": "budgets", "U": "unique-token counts"}
+#: Columns of ``Runs.frame``, in order; ``U`` only when the table gives unique tokens.
+FRAME_COLUMNS = ("N", "D", "C", "loss")
 FORMATS = ".csv, .csv.gz, .tsv, .tsv.gz (tab-separated), .parquet or .pq"
 FIX_HINT = "Drop or fix these rows, or leave them out with --exclude-where COLUMN=VALUE."
 MAX_LISTED = 10
@@ -35,7 +42,8 @@ class Runs:
     Attributes
     ----------
     frame : pandas.DataFrame
-        The kept rows; columns exactly ``N, D, C, loss`` (float64), index ``0..n-1``.
+        The kept rows; columns exactly ``N, D, C, loss`` and, when the table gives unique
+        tokens, ``U`` (all float64), index ``0..n-1``.
     source : str
         The file path the runs came from, or ``"<DataFrame>"``.
     columns : dict of str to str
@@ -68,6 +76,19 @@ class Runs:
         return self.frame["C"].to_numpy(np.float64)
 
     @property
+    def has_U(self) -> bool:
+        """Whether the runs give unique tokens U."""
+        return "U" in self.frame
+
+    @property
+    def U(self) -> np.ndarray:
+        """Unique training tokens; raises ``RunsError`` when the table has no U column."""
+        if not self.has_U:
+            raise RunsError(f"the runs from {self.source} have no unique-token column U; "
+                            f"name it with --u-col COLUMN (read_runs(..., u_col=...)).")
+        return self.frame["U"].to_numpy(np.float64)
+
+    @property
     def loss(self) -> np.ndarray:
         """Final losses, in ``loss_unit``."""
         return self.frame["loss"].to_numpy(np.float64)
@@ -94,8 +115,12 @@ class Runs:
 
     @property
     def data_hash(self) -> str:
-        """``"sha256:<hex>"`` of the little-endian float64 rows (N, D, C, loss) plus the loss unit."""
-        table = np.ascontiguousarray(self.frame[["N", "D", "C", "loss"]].to_numpy("<f8"))
+        """``"sha256:<hex>"`` of the little-endian float64 rows (N, D, C, loss[, U]) plus the loss unit.
+
+        U enters only when present, so tables without it keep the hashes they always had.
+        """
+        columns = list(FRAME_COLUMNS) + (["U"] if self.has_U else [])
+        table = np.ascontiguousarray(self.frame[columns].to_numpy("<f8"))
         digest = hashlib.sha256(table.tobytes())
         digest.update(self.loss_unit.encode("utf-8"))
         return "sha256:" + digest.hexdigest()
@@ -106,7 +131,7 @@ class Runs:
         Parameters
         ----------
         variables : iterable of str
-            The run variables the law uses (some of ``"N"``, ``"D"``, ``"C"``).
+            The run variables the law uses (some of ``"N"``, ``"D"``, ``"C"``, ``"U"``).
         n_parameters : int
             Number of free parameters of the law.
         law_name : str
@@ -115,17 +140,20 @@ class Runs:
         Raises
         ------
         RunsError
-            If there are no more runs than parameters, or a used variable takes a single value.
+            If there are no more runs than parameters, or a used variable takes a single value;
+            for a law with ``U``: if the table has no U column, or no run repeats data (U >= D
+            in every run, so the effect of repetition cannot be learned).
         """
         if self.n_runs <= n_parameters:
             raise RunsError(
                 f"fewer runs than parameters: {self.n_runs} runs for the law '{law_name}', which has "
                 f"{n_parameters} parameters; add more runs or use a law with fewer parameters."
             )
+        variables = tuple(dict.fromkeys(variables))
         what = {"N": ("model size", "sizes"), "D": ("dataset size", "token counts"),
                 "C": ("compute budget", "compute budgets")}
         problems = []
-        for var in dict.fromkeys(variables):
+        for var in variables:
             if var in what and len(np.unique(getattr(self, var))) == 1:
                 single, others = what[var]
                 problems.append(
@@ -133,6 +161,18 @@ class Runs:
                     f"runs): the law '{law_name}' cannot separate the effect of {var} from its other "
                     f"terms; add runs at other {others} or use a law without {var}"
                     + (" (a compute-only law)" if var != "C" else "")
+                )
+        if "U" in variables:
+            if not self.has_U:
+                problems.append(
+                    f"the law '{law_name}' needs the unique training tokens U of each run, and the runs "
+                    f"have no such column; name it with --u-col COLUMN"
+                )
+            elif not np.any(self.D > self.U):
+                problems.append(
+                    f"no run repeats its data (U >= D in all {self.n_runs} runs): the law '{law_name}' "
+                    f"cannot learn what repetition costs; add runs with D > U (several epochs) or use a "
+                    f"law without U"
                 )
         if problems:
             raise RunsError("; ".join(problems) + ".")
@@ -143,13 +183,17 @@ class Runs:
         if self.excluded:
             head += f" ({self.excluded} left out by --exclude-where)"
         lines = [head]
-        for var in ("N", "D", "C"):
+        for var in ("N", "D", "C", "U")[: 4 if self.has_U else 3]:
             values = getattr(self, var)
             col = self.columns.get(var, var)
             lines.append(
                 f"{var:<5} {_fmt(values.min())} – {_fmt(values.max())} {UNITS[var]} "
                 f"({len(np.unique(values))} {COUNTED[var]}; column {col})"
             )
+        if self.has_U:
+            repeated = int(np.sum(self.D > self.U))
+            lines.append(f"      {repeated} of {self.n_runs} runs repeat data (D > U; up to "
+                         f"{np.max(self.D / self.U):.3g} epochs)")
         lines.append(f"loss  {self.loss.min():.4g} – {self.loss.max():.4g} {self.loss_unit} "
                      f"(column {self.columns.get('loss', 'loss')})")
         return "\n".join(lines)
@@ -179,6 +223,7 @@ def read_runs(
     loss_col: str | None = None,
     exclude_where: Sequence[str] = (),
     loss_unit: str = "nats/token",
+    u_col: str | None = None,
 ) -> Runs:
     """Read runs from a CSV/TSV/Parquet file, map its columns and validate every row.
 
@@ -192,6 +237,10 @@ def read_runs(
         Items ``"COLUMN=VALUE"``; a row matching any of them is left out.
     loss_unit : str
         Unit of the loss column, one of ``LOSS_UNITS``.
+    u_col : str, optional
+        Column of unique training tokens U, for data-constrained laws; detected from
+        ``CANDIDATES["U"]`` when omitted, and absent from the runs when no column matches.
+        U may exceed D (no repetition).
 
     Returns
     -------
@@ -223,7 +272,7 @@ def read_runs(
     df = df.reset_index(drop=True)
     first = 2 if kind == "csv" else 1  # header is line 1 of a CSV
     labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
-    return _build(df, labels, str(path), n_col, d_col, c_col, loss_col, exclude_where, loss_unit)
+    return _build(df, labels, str(path), n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col)
 
 
 def runs_from_frame(
@@ -236,6 +285,7 @@ def runs_from_frame(
     exclude_where: Sequence[str] = (),
     loss_unit: str = "nats/token",
     source: str = "<DataFrame>",
+    u_col: str | None = None,
 ) -> Runs:
     """Build validated ``Runs`` from a DataFrame; same rules as :func:`read_runs`.
 
@@ -244,7 +294,7 @@ def runs_from_frame(
     df = df.copy()
     labels = pd.Series([f"row {label}" for label in df.index])
     df = df.reset_index(drop=True)
-    return _build(df, labels, source, n_col, d_col, c_col, loss_col, exclude_where, loss_unit)
+    return _build(df, labels, source, n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col)
 
 
 def _find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
@@ -293,14 +343,14 @@ def _exclude_mask(df: pd.DataFrame, items: Sequence[str]) -> pd.Series:
 
 def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, d_col: str | None,
            c_col: str | None, loss_col: str | None, exclude_where: Sequence[str],
-           loss_unit: str) -> Runs:
+           loss_unit: str, u_col: str | None = None) -> Runs:
     """Map columns, apply exclusions, validate and derive; shared by both entry points."""
     if loss_unit not in LOSS_UNITS:
         raise RunsError(f"unknown loss unit {loss_unit!r}; allowed: {', '.join(LOSS_UNITS)}.")
     if isinstance(exclude_where, str):
         exclude_where = [exclude_where]
-    given = {"N": n_col, "D": d_col, "C": c_col, "loss": loss_col}
-    mapped = {var: _find_column(df, var, given[var]) for var in ("N", "D", "C", "loss")}
+    given = {"N": n_col, "D": d_col, "C": c_col, "loss": loss_col, "U": u_col}
+    mapped = {var: _find_column(df, var, given[var]) for var in ("N", "D", "C", "loss", "U")}
     available = ", ".join(repr(str(c)) for c in df.columns)
     for var in ("N", "loss"):
         if mapped[var] is None:
@@ -312,7 +362,7 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
     used = [c for c in mapped.values() if c is not None]
     if len(set(used)) < len(used):
         raise RunsError(f"the same column is mapped to two quantities: {mapped}; "
-                        f"pass distinct columns with --n-col, --d-col, --c-col, --loss-col.")
+                        f"pass distinct columns with --n-col, --d-col, --c-col, --u-col, --loss-col.")
 
     mask = _exclude_mask(df, exclude_where)
     excluded = int(mask.sum())
@@ -334,7 +384,7 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
         nonpositive += [f"{labels[i]} ({col}={num[i]:g})" for i in df.index[num <= 0]]
     for kind, found in (("values that are not numbers", bad_text), ("missing or NaN values", missing),
                         ("infinite values", infinite),
-                        ("values that are zero or negative (N, D, C and loss must be > 0)", nonpositive)):
+                        ("values that are zero or negative (N, D, C, U and loss must be > 0)", nonpositive)):
         if found:
             raise RunsError(f"{source} has {kind}: {_listed(found)}. {FIX_HINT}")
 
@@ -345,14 +395,16 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
     if "D" not in values:
         values["D"] = values["C"] / (6.0 * values["N"])
         columns["D"] = "derived: C/(6N)"
-    frame = pd.DataFrame({var: values[var].to_numpy() for var in ("N", "D", "C", "loss")})
+    kept = list(FRAME_COLUMNS) + (["U"] if "U" in values else [])
+    frame = pd.DataFrame({var: values[var].to_numpy() for var in kept})
     labels = labels.reset_index(drop=True)
 
     dup = frame.duplicated(keep=False)
     if dup.any():
         pairs = []
-        for _, group in frame[dup].groupby(["N", "D", "C", "loss"], sort=False):
+        for _, group in frame[dup].groupby(kept, sort=False):
             first = labels[group.index[0]]
             pairs += [f"{labels[i]} duplicates {first}" for i in group.index[1:]]
-        raise RunsError(f"{source} has duplicate runs (same N, D, C and loss): {_listed(pairs)}. {FIX_HINT}")
+        same = "N, D, C, U and loss" if "U" in values else "N, D, C and loss"
+        raise RunsError(f"{source} has duplicate runs (same {same}): {_listed(pairs)}. {FIX_HINT}")
     return Runs(frame=frame, source=source, columns=columns, loss_unit=loss_unit, excluded=excluded)

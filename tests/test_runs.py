@@ -273,3 +273,111 @@ def test_chinchilla_file():
     assert runs.columns["N"] == "N_params" and runs.columns["C"] == "C_flops"
     assert math.isclose(runs.N.min(), 5.73e7, rel_tol=1e-2)
     assert math.isclose(runs.N.max(), 1.62e10, rel_tol=1e-2)
+
+
+# --- unique tokens U (data-constrained laws) ----------------------------------------------------
+
+
+def table_with_u(n: int = 6, name: str = "U_unique_tokens") -> pd.DataFrame:
+    """``table(n)`` plus a unique-token column: runs 0, 2, 4 repeat their data (U < D), the others not."""
+    df = table(n)
+    df[name] = df["D_tokens"] * np.array([0.25, 1.0, 0.5, 2.0, 0.1, 1.0, 0.3, 5.0])[:n]
+    return df
+
+
+@pytest.mark.parametrize("name", ["U", "U_unique_tokens", "unique_tokens", "Unique_Tokens"])
+def test_u_column_detected(name):
+    df = table_with_u(name=name)
+    runs = runs_from_frame(df)
+    assert list(runs.frame.columns) == ["N", "D", "C", "loss", "U"]
+    assert all(runs.frame[c].dtype == np.float64 for c in runs.frame.columns)
+    assert runs.has_U and runs.columns["U"] == name
+    np.testing.assert_array_equal(runs.U, df[name].to_numpy(float))
+    # N, D, C and loss are read exactly as without U
+    plain = runs_from_frame(df.drop(columns=[name]))
+    pd.testing.assert_frame_equal(runs.frame[["N", "D", "C", "loss"]], plain.frame)
+
+
+def test_u_column_explicit_and_unknown(tmp_path):
+    df = table_with_u(name="uniq")
+    assert not runs_from_frame(df).has_U  # "uniq" is no candidate name: no U
+    runs = runs_from_frame(df, u_col="uniq")
+    np.testing.assert_array_equal(runs.U, df["uniq"].to_numpy(float))
+    df.to_csv(tmp_path / "r.csv", index=False)
+    assert read_runs(tmp_path / "r.csv", u_col="uniq").columns["U"] == "uniq"
+    with pytest.raises(RunsError) as err:
+        runs_from_frame(df, u_col="unique")
+    assert "--u-col" in str(err.value) and "'uniq'" in str(err.value)
+
+
+def test_without_u_the_frame_and_hash_are_unchanged():
+    """Tables without U keep the four columns and the hash they always had."""
+    import hashlib
+
+    runs = runs_from_frame(table())
+    assert list(runs.frame.columns) == ["N", "D", "C", "loss"] and not runs.has_U
+    digest = hashlib.sha256(np.ascontiguousarray(runs.frame[["N", "D", "C", "loss"]].to_numpy("<f8")).tobytes())
+    digest.update(b"nats/token")
+    assert runs.data_hash == "sha256:" + digest.hexdigest()
+    with pytest.raises(RunsError, match="--u-col"):
+        runs.U
+
+
+def test_u_enters_the_hash_only_when_present():
+    with_u = runs_from_frame(table_with_u())
+    without = runs_from_frame(table())
+    assert with_u.data_hash != without.data_hash
+    other = table_with_u()
+    other.loc[0, "U_unique_tokens"] *= 2
+    assert runs_from_frame(other).data_hash != with_u.data_hash
+    # the hash does not depend on the order of the frame's columns (a saved fit rebuilds it)
+    from bayescale.runs import Runs
+
+    shuffled = Runs(frame=with_u.frame[["U", "loss", "C", "D", "N"]], source="x", columns={})
+    assert shuffled.data_hash == with_u.data_hash
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("abc", "not numbers"), (float("nan"), "missing or NaN"), (float("inf"), "infinite"),
+     (0.0, "zero or negative"), (-1e9, "zero or negative")],
+)
+def test_u_validated_like_the_others(tmp_path, value, message):
+    df = table_with_u().astype({"U_unique_tokens": object})
+    df.loc[2, "U_unique_tokens"] = value
+    df.to_csv(tmp_path / "r.csv", index=False)
+    with pytest.raises(RunsError) as err:
+        read_runs(tmp_path / "r.csv")
+    assert message in str(err.value) and "line 4" in str(err.value) and "U_unique_tokens" in str(err.value)
+
+
+def test_u_above_d_is_allowed_and_u_distinguishes_runs():
+    df = table_with_u()
+    assert (df["U_unique_tokens"] > df["D_tokens"]).any()
+    runs_from_frame(df)  # U >= D means no repetition: valid
+    twin = pd.concat([df.iloc[[0]], df.iloc[[0]]], ignore_index=True)
+    twin.loc[1, "U_unique_tokens"] *= 2  # same N, D, C, loss; other U: two different runs
+    assert runs_from_frame(twin).n_runs == 2
+    with pytest.raises(RunsError, match="same N, D, C, U and loss"):
+        runs_from_frame(pd.concat([df.iloc[[0]], df.iloc[[0]]], ignore_index=True))
+
+
+def test_check_identifiable_with_u():
+    runs = runs_from_frame(table_with_u())
+    runs.check_identifiable(["N", "D", "U"], 3, "data_constrained")  # some runs repeat: fine
+    with pytest.raises(RunsError) as err:
+        runs_from_frame(table()).check_identifiable(iter(["N", "D", "U"]), 3, "data_constrained")
+    assert "unique training tokens U" in str(err.value) and "--u-col" in str(err.value)
+    no_repeats = table_with_u()
+    no_repeats["U_unique_tokens"] = no_repeats["D_tokens"] * 3
+    with pytest.raises(RunsError) as err:
+        runs_from_frame(no_repeats).check_identifiable(["N", "D", "U"], 3, "data_constrained")
+    assert "no run repeats its data" in str(err.value) and "6 runs" in str(err.value)
+    runs_from_frame(no_repeats).check_identifiable(["N", "D"], 3, "chinchilla")  # U unused: fine
+
+
+def test_describe_with_u():
+    text = runs_from_frame(table_with_u()).describe()
+    assert "unique tokens" in text and "column U_unique_tokens" in text
+    assert "3 of 6 runs repeat data" in text and "up to 10 epochs" in text
+    assert "unique tokens" not in runs_from_frame(table()).describe()
