@@ -3,6 +3,10 @@
 For a budget C (FLOPs), N* minimises L(N, D = C / 6N). Laws whose file gives ``[optimum] N``
 use that closed form; any other law is minimised numerically over log N, for all draws and
 budgets at once (a grid over twelve decades, then golden-section search in the best cell).
+
+Data-constrained laws (those using U, the unique tokens) need the unique tokens available: the
+search then runs over N with D = C / 6N and U fixed, so D may exceed U (the data are repeated
+D/U times). Their closed forms, if a file gave one, would ignore U, so they are always numeric.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class Optimum:
     method : str
         ``"closed form"`` or ``"numeric"``.
     loss_unit : str
+    unique_tokens : float or None
+        Unique tokens available, for data-constrained laws; then ``epochs`` = D*/U is reported too.
     """
 
     compute: np.ndarray
@@ -51,13 +57,27 @@ class Optimum:
     tokens_per_param: np.ndarray
     method: str
     loss_unit: str = "nats/token"
+    unique_tokens: float | None = None
+
+    @property
+    def epochs(self) -> np.ndarray | None:
+        """D*/U per draw and budget (passes over the unique data), or None without U."""
+        return None if self.unique_tokens is None else self.D_opt / self.unique_tokens
+
+    def _quantities(self) -> tuple[str, ...]:
+        return _QUANTITIES + (("epochs",) if self.unique_tokens is not None else ())
 
     def to_records(self, prob: float = 0.95) -> list[dict]:
-        """One dict per budget: ``compute``, ``prob`` and median/lower/upper of each quantity."""
+        """One dict per budget: ``compute``, ``prob`` and median/lower/upper of each quantity.
+
+        With unique tokens, also ``unique_tokens`` and ``epochs`` (D*/U).
+        """
         records = []
         for j, budget in enumerate(self.compute):
             record: dict = {"compute": float(budget), "prob": prob}
-            for name in _QUANTITIES:
+            if self.unique_tokens is not None:
+                record["unique_tokens"] = float(self.unique_tokens)
+            for name in self._quantities():
                 med, lo, hi = interval(getattr(self, name)[:, j], prob)
                 record[name] = {"median": float(med), "lower": float(lo), "upper": float(hi)}
             records.append(record)
@@ -66,11 +86,14 @@ class Optimum:
     def format(self, prob: float = 0.95) -> str:
         """A table of medians and intervals, one block per budget."""
         pct = f"{100 * prob:g}%"
-        units = {"N_opt": "parameters", "D_opt": "tokens", "L_opt": self.loss_unit, "tokens_per_param": "tokens/param"}
+        units = {"N_opt": "parameters", "D_opt": "tokens", "L_opt": self.loss_unit,
+                 "tokens_per_param": "tokens/param", "epochs": "passes over the unique tokens"}
         lines = [f"compute-optimal allocation ({self.method}; median and {pct} interval)"]
+        if self.unique_tokens is not None:
+            lines.append(f"with U = {self.unique_tokens:.3g} unique tokens (data repeated when D > U)")
         for record in self.to_records(prob):
             lines.append(f"C = {record['compute']:.3g} FLOPs")
-            for name in _QUANTITIES:
+            for name in self._quantities():
                 r = record[name]
                 fmt = ".4g" if name == "L_opt" else ".3g"
                 lines.append(
@@ -89,6 +112,7 @@ def compute_optimum(
     budgets: Sequence[float] | np.ndarray,
     method: str = "auto",
     loss_unit: str = "nats/token",
+    unique_tokens: float | None = None,
 ) -> Optimum:
     """Compute N*, D*, L* and D*/N* for each draw and budget.
 
@@ -102,36 +126,64 @@ def compute_optimum(
     budgets : sequence of float
         Compute budgets in FLOPs.
     method : {"auto", "closed", "numeric"}
-        ``"auto"`` uses the law's closed form when it has one.
+        ``"auto"`` uses the law's closed form when it has one (never for laws with U).
+    loss_unit : str
+        Unit of the losses, carried into the result.
+    unique_tokens : float, optional
+        Unique tokens available. Required by laws that use U (data-constrained laws): N is
+        searched with D = C / 6N and U fixed, so the data may be repeated. An error for others.
 
     Raises
     ------
     OptimumError
-        If the law has no trade-off between N and D, or a budget is not positive.
+        If the law has no trade-off between N and D, a budget is not positive, a law with U
+        gets no ``unique_tokens`` (or a law without U gets some), or ``method="closed"`` is
+        asked of a law without a usable closed form.
     """
     if method not in ("auto", "closed", "numeric"):
         raise OptimumError(f"unknown method {method!r}: use 'auto', 'closed' or 'numeric'")
     budgets = np.atleast_1d(np.asarray(budgets, dtype=float))
     if budgets.size == 0 or not np.all(np.isfinite(budgets)) or np.any(budgets <= 0):
         raise OptimumError("compute budgets must be positive numbers of FLOPs, e.g. --compute 1e21 5.76e23")
-    if not {"N", "D"} <= set(law.variables) or "U" in law.variables:
+    if not {"N", "D"} <= set(law.variables):
         raise OptimumError(
             f"law {law.name!r} has no trade-off between model size and tokens (it uses "
             f"{', '.join(law.variables)}), so it has no compute-optimal allocation"
         )
+    uses_u = "U" in law.variables
+    extra: dict[str, float] = {}
+    if uses_u:
+        if unique_tokens is None:
+            raise OptimumError(
+                f"law {law.name!r} depends on the unique tokens available: pass --unique-tokens U "
+                f"(unique_tokens=... in Python), e.g. --unique-tokens 2.5e10"
+            )
+        u = float(unique_tokens)
+        if not (np.isfinite(u) and u > 0):
+            raise OptimumError(f"--unique-tokens must be a positive number of tokens, got {unique_tokens!r}")
+        extra["U"] = u
+    elif unique_tokens is not None:
+        raise OptimumError(
+            f"law {law.name!r} does not use unique tokens, so --unique-tokens has no effect; leave it "
+            f"out, or fit a data-constrained law (e.g. --law data_constrained)"
+        )
     params = {k: np.asarray(draws[k], dtype=float).reshape(-1, 1) for k in law.parameters}
     if method == "closed" and "N" not in law.optimum:
         raise OptimumError(f"law {law.name!r} has no closed-form optimum; use method='numeric'")
-    if method in ("auto", "closed") and "N" in law.optimum:
+    if method == "closed" and uses_u:
+        raise OptimumError(f"law {law.name!r} uses unique tokens U, which its closed form ignores; "
+                           f"use method='numeric'")
+    if method in ("auto", "closed") and "N" in law.optimum and not uses_u:
         physical = law.physical_parameters(params, scales)
         n_opt = np.broadcast_to(law.optimum["N"].evaluate({**physical, "C": budgets}, _np()), (len(params[law.parameters[0]]), budgets.size))
         used = "closed form"
     else:
-        n_opt = _numeric_argmin(law, params, scales, budgets)
+        n_opt = _numeric_argmin(law, params, scales, budgets, extra)
         used = "numeric"
     d_opt = budgets / (6.0 * n_opt)
-    l_opt = law.loss(params, scales, N=n_opt, D=d_opt, C=np.broadcast_to(budgets, n_opt.shape))
-    return Optimum(budgets, n_opt, d_opt, np.asarray(l_opt), d_opt / n_opt, used, loss_unit)
+    l_opt = law.loss(params, scales, N=n_opt, D=d_opt, C=np.broadcast_to(budgets, n_opt.shape), **extra)
+    return Optimum(budgets, n_opt, d_opt, np.asarray(l_opt), d_opt / n_opt, used, loss_unit,
+                   extra.get("U"))
 
 
 def _np():
@@ -140,15 +192,20 @@ def _np():
     return numpy_backend()
 
 
-def _numeric_argmin(law: Law, params: dict[str, np.ndarray], scales: Scales, budgets: np.ndarray) -> np.ndarray:
-    """argmin over log N of L(N, C / 6N), vectorised over draws (rows) and budgets (columns)."""
+def _numeric_argmin(law: Law, params: dict[str, np.ndarray], scales: Scales, budgets: np.ndarray,
+                    extra: Mapping[str, float] | None = None) -> np.ndarray:
+    """argmin over log N of L(N, C / 6N), vectorised over draws (rows) and budgets (columns).
+
+    ``extra`` holds fixed variables other than N, D and C (the unique tokens U).
+    """
+    extra = dict(extra or {})
     half = np.log(budgets / 6.0) / 2.0  # log N where N = D
     offsets = np.linspace(-6.0 * np.log(10), 6.0 * np.log(10), _GRID)  # N/D from 1e-12 to 1e12
 
     def loss_at(log_n: np.ndarray) -> np.ndarray:
         n = np.exp(log_n)
         with np.errstate(all="ignore"):
-            value = law.loss(params, scales, N=n, D=budgets / (6.0 * n), C=budgets)
+            value = law.loss(params, scales, N=n, D=budgets / (6.0 * n), C=budgets, **extra)
         return np.where(np.isfinite(value), value, np.inf)
 
     grid = half[None, :, None] + offsets[None, None, :]  # (1, budget, grid)

@@ -214,9 +214,14 @@ class Fit:
         predictive = np.exp(np.log(mean) + draws["sigma"] * noise)
         return Prediction(frame, mean, predictive, prob, self.runs.loss_unit)
 
-    def optimum(self, budgets: Any, method: str = "auto") -> Optimum:
-        """Compute-optimal N*, D*, L* for each posterior draw at each budget (FLOPs)."""
-        return compute_optimum(self.law, self.draws(), self.scales, budgets, method, self.runs.loss_unit)
+    def optimum(self, budgets: Any, method: str = "auto", unique_tokens: float | None = None) -> Optimum:
+        """Compute-optimal N*, D*, L* for each posterior draw at each budget (FLOPs).
+
+        ``unique_tokens`` (the unique tokens available) is required by data-constrained laws,
+        which then allow D* > U (repeated data); see :func:`bayescale.optimum.compute_optimum`.
+        """
+        return compute_optimum(self.law, self.draws(), self.scales, budgets, method, self.runs.loss_unit,
+                               unique_tokens=unique_tokens)
 
     # ---- files ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:

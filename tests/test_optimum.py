@@ -246,3 +246,64 @@ def test_closed_method_without_optimum_table(chin, draws, closed):
     auto = compute_optimum(law, draws, SCALES, BUDGETS[:2])
     assert auto.method == "numeric"
     np.testing.assert_allclose(auto.N_opt, closed.N_opt[:, :2], rtol=1e-5)
+
+
+# --- laws with unique tokens U -------------------------------------------------------------------
+
+#: Muennighoff et al. 2023's C4 constants (datablations README, "Parametric Fit"), physical units.
+MUENNIGHOFF = {"E": np.exp(0.6254804), "A": np.exp(6.255414), "B": np.exp(7.3049974), "alpha": 0.3526596,
+               "beta": 0.3526596, "RD_star": 15.387756, "RN_star": 5.309743}
+
+
+@pytest.fixture(scope="module")
+def dc():
+    return load_law("data_constrained")
+
+
+def one_draw(params):
+    return {k: np.array([v]) for k, v in params.items()}
+
+
+def test_unique_tokens_required_for_laws_with_u(dc):
+    with pytest.raises(OptimumError) as err:
+        compute_optimum(dc, one_draw(MUENNIGHOFF), Scales(), [1e21])
+    assert "--unique-tokens" in str(err.value) and "data_constrained" in str(err.value)
+    for bad in (0.0, -1e9, float("nan"), float("inf")):
+        with pytest.raises(OptimumError, match="positive number of tokens"):
+            compute_optimum(dc, one_draw(MUENNIGHOFF), Scales(), [1e21], unique_tokens=bad)
+
+
+def test_unique_tokens_refused_for_laws_without_u(chin, draws):
+    with pytest.raises(OptimumError) as err:
+        compute_optimum(chin, draws, SCALES, [1e21], unique_tokens=1e10)
+    assert "does not use unique tokens" in str(err.value) and "--unique-tokens" in str(err.value)
+
+
+def test_laws_with_u_are_numeric_even_with_a_closed_form(dc):
+    """A closed form N*(C) cannot see U, so a law with U never uses it, and 'closed' is refused."""
+    text = Path(dc.path).read_text() + '\n[optimum]\nN = "(A / B)^(1 / (2 * alpha)) * (C / 6)^0.5"\n'
+    law = law_from_text(text, "dc_with_closed_form.toml")
+    assert "N" in law.optimum
+    auto = compute_optimum(law, one_draw(MUENNIGHOFF), Scales(), [1e21], unique_tokens=1e9)
+    assert auto.method == "numeric"
+    with pytest.raises(OptimumError, match="method='numeric'"):
+        compute_optimum(law, one_draw(MUENNIGHOFF), Scales(), [1e21], method="closed", unique_tokens=1e9)
+
+
+def test_optimum_with_unique_tokens_repeats_data(dc):
+    """With U fixed the search keeps D = C/6N, lets D exceed U, and minimises the law there."""
+    budgets = np.array([1e20, 1e21, 1e22])
+    opt = compute_optimum(dc, one_draw(MUENNIGHOFF), Scales(), budgets, unique_tokens=5e9)
+    assert opt.method == "numeric" and opt.unique_tokens == 5e9
+    np.testing.assert_allclose(6 * opt.N_opt * opt.D_opt, budgets[None, :], rtol=1e-12)
+    np.testing.assert_allclose(opt.epochs, opt.D_opt / 5e9, rtol=1e-14)
+    assert np.all(opt.D_opt[:, 1:] > 5e9)  # the larger budgets repeat the data
+    np.testing.assert_allclose(opt.L_opt, dc.loss(MUENNIGHOFF, Scales(), N=opt.N_opt, D=opt.D_opt, U=5e9), rtol=1e-14)
+    for factor in (1.05, 1 / 1.05):
+        n = opt.N_opt * factor
+        assert np.all(dc.loss(MUENNIGHOFF, Scales(), N=n, D=budgets / (6 * n), U=5e9) > opt.L_opt)
+    record = opt.to_records(0.9)[0]
+    assert record["unique_tokens"] == 5e9
+    assert record["epochs"]["median"] == pytest.approx(opt.D_opt[0, 0] / 5e9)
+    text = opt.format()
+    assert "U = 5e+09 unique tokens" in text and text.count("epochs") == budgets.size
