@@ -22,8 +22,12 @@ OBSERVED = "log_loss"
 
 
 def scales_of(runs: Runs) -> Scales:
-    """Reference scales of a runs table: the geometric means of N, D, C (and U)."""
-    u_ref = float(np.exp(np.mean(np.log(runs.frame["U"])))) if "U" in runs.frame else 1.0
+    """Reference scales of a runs table: the geometric means of N, D and C.
+
+    Unique tokens U are measured in D's scale (``U_ref = D_ref``): laws compare U with D
+    (``min(U, D)``, ``D / U``), which only makes sense in one unit.
+    """
+    u_ref = runs.D_ref if "U" in runs.frame else 1.0
     return Scales(N_ref=runs.N_ref, D_ref=runs.D_ref, C_ref=runs.C_ref, U_ref=u_ref)
 
 
