@@ -67,3 +67,51 @@ def build_model(law: Law, runs: Runs, scales: Scales | None = None) -> pm.Model:
             pm.Normal(OBSERVED, mu=mu, sigma=sigma, observed=observed, dims="run")
     return model
 
+
+
+def build_isoflop_model(
+    x: np.ndarray,
+    y: np.ndarray,
+    budget_index: np.ndarray,
+    log_c: np.ndarray,
+    priors: dict[str, Prior],
+) -> pm.Model:
+    """Return the PyMC model of an isoFLOP analysis (Chinchilla Approach 2), in normalized units.
+
+    For run ``i`` in budget ``b``::
+
+        y_i ~ Normal(h_b + k_b (x_i - m_b)^2, sigma)        a parabola in log N per budget
+        m_b = g + a c_b + tau z_b,   z_b ~ Normal(0, 1)      minima scattered about a power law
+
+    with ``x = log(N / N_ref)``, ``y = log(loss / L_ref)`` and ``c_b = log(C_b / C_ref)``. The
+    scatter of the minima is non-centered (``z_b``), which keeps NUTS free of the funnel when the
+    minima lie close to the power law (``tau`` near 0). Every free variable is a scalar, as
+    :func:`bayescale.sampling.sample` needs: ``a, g, tau, sigma`` and ``h_b, k_b, z_b`` for
+    ``b = 0 … B-1``, named ``h_0``, ``k_0``, ``z_0``, …
+
+    Parameters
+    ----------
+    x, y : ndarray of shape ``(run,)``
+        Normalized log model size and log loss.
+    budget_index : ndarray of int, shape ``(run,)``
+        The budget ``0 … B-1`` of each run.
+    log_c : ndarray of shape ``(B,)``
+        Normalized log compute of each budget.
+    priors : dict
+        Priors of ``a, g, tau, sigma`` and the per-budget priors ``h`` and ``k`` (shared by all
+        budgets); ``z_b`` are standard normal.
+    """
+    budget_index = np.asarray(budget_index, dtype=np.int64)
+    log_c = np.asarray(log_c, dtype=float)
+    with pm.Model(coords={"run": np.arange(len(x))}) as model:
+        a = _distribution("a", priors["a"])
+        g = _distribution("g", priors["g"])
+        tau = _distribution("tau", priors["tau"])
+        sigma = _distribution("sigma", priors["sigma"])
+        h = pt.stack([_distribution(f"h_{b}", priors["h"]) for b in range(log_c.size)])
+        k = pt.stack([_distribution(f"k_{b}", priors["k"]) for b in range(log_c.size)])
+        z = pt.stack([pm.Normal(f"z_{b}", mu=0.0, sigma=1.0) for b in range(log_c.size)])
+        m = g + a * pt.constant(log_c) + tau * z
+        mu = h[budget_index] + k[budget_index] * (pt.constant(np.asarray(x, float)) - m[budget_index]) ** 2
+        pm.Normal(OBSERVED, mu=mu, sigma=sigma, observed=np.asarray(y, float), dims="run")
+    return model

@@ -1,0 +1,298 @@
+"""isoFLOP analysis (Chinchilla Approach 2) as one Bayesian model.
+
+Runs are grouped into compute budgets; in each budget the log loss is a parabola in log N, and
+the budgets' minima lie about a power law, N*(C) = G·C^a. With D = C/(6N), the compute-optimal
+tokens follow D*(C) = A·C^b with b = 1 - a and A = 1/(6G) (the form Llama 3 fits).
+
+In normalized units (``x = log N/N_ref``, ``c = log C/C_ref``) the minima are
+``m_b = g + a·c_b + tau·z_b``; back in FLOPs and parameters,
+``log N* = log N_ref + g + a (log C - log C_ref)``, so ``log G = log N_ref + g - a log C_ref``.
+
+A budget is usable only if its lowest-loss run has a smaller and a larger model beside it (at
+least three distinct sizes): otherwise the parabola's vertex is an extrapolation. Such budgets
+are refused with a message (or, with ``drop_unusable=True``, left out and noted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from bayescale.errors import BayescaleError
+from bayescale.gates import Gates, check_gates
+from bayescale.optimum import interval
+from bayescale.priors import Prior
+from bayescale.runs import Runs
+from bayescale.sampling import SamplerSettings
+
+__all__ = ["IsoflopError", "IsoflopFit", "DEFAULT_PRIORS", "bin_budgets", "budget_problems", "fit_isoflop"]
+
+#: Priors in normalized units: ``a`` the exponent of N*(C); ``g`` log N*/N_ref at C_ref; ``tau``
+#: the scatter of the minima about the power law (log N); ``sigma`` the noise on log loss;
+#: ``h`` and ``k`` the log loss at the minimum (relative to L_ref) and curvature of each budget.
+DEFAULT_PRIORS: dict[str, Prior] = {
+    "a": Prior("Normal", {"mu": 0.5, "sigma": 0.25}),
+    "g": Prior("Normal", {"mu": 0.0, "sigma": 2.0}),
+    "tau": Prior("Gamma", {"alpha": 2.0, "beta": 20.0}),
+    "sigma": Prior("HalfNormal", {"sigma": 0.1}),
+    "h": Prior("Normal", {"mu": 0.0, "sigma": 1.0}),
+    "k": Prior("LogNormal", {"mu": -2.5, "sigma": 1.5}),
+}
+_STANDARD = Prior("Normal", {"mu": 0.0, "sigma": 1.0})
+
+
+class IsoflopError(BayescaleError, ValueError):
+    """The runs cannot be grouped into budgets, or a budget does not bracket its minimum."""
+
+
+def bin_budgets(C: np.ndarray, tolerance: float) -> np.ndarray:
+    """Group runs into compute budgets: ids ``0 … B-1`` in order of increasing compute.
+
+    Runs whose log compute lies within ``log(1 + tolerance)`` of each other (chained) form one
+    group; every run of a group must then lie within ``log(1 + tolerance)`` of the group's
+    centre (the mean of its log C), or the grouping is ambiguous and refused.
+
+    Parameters
+    ----------
+    C : ndarray
+        Compute of each run, FLOPs.
+    tolerance : float
+        Relative tolerance, e.g. 0.05 for ±5 %.
+
+    Raises
+    ------
+    IsoflopError
+        If the tolerance is not positive, or runs chain into a group wider than the tolerance.
+    """
+    if not (np.isfinite(tolerance) and tolerance > 0):
+        raise IsoflopError(f"the budget tolerance must be a positive number, e.g. 0.05; got {tolerance!r}")
+    logc = np.log(np.asarray(C, dtype=float))
+    width = np.log1p(tolerance)
+    order = np.argsort(logc, kind="stable")
+    sorted_ids = np.concatenate([[0], np.cumsum(np.diff(logc[order]) > width)])
+    ids = np.empty_like(sorted_ids)
+    ids[order] = sorted_ids
+    for b in range(int(sorted_ids[-1]) + 1):
+        members = logc[ids == b]
+        if np.max(np.abs(members - members.mean())) > width * (1 + 1e-9):
+            lo, hi = np.exp(members.min()), np.exp(members.max())
+            raise IsoflopError(
+                f"runs with compute from {lo:.4g} to {hi:.4g} FLOPs chain together at a tolerance of "
+                f"±{tolerance:g}, but differ by more than that from their centre: they are neither one "
+                f"budget nor clearly several. Use a smaller --tolerance to split them, a larger one to "
+                f"merge them, or put the runs on a grid of budgets."
+            )
+    return ids
+
+
+def budget_problems(N: np.ndarray, loss: np.ndarray, ids: np.ndarray, budgets: np.ndarray) -> dict[int, str]:
+    """Budgets whose minimum is not bracketed: budget id -> reason.
+
+    A budget needs at least three distinct model sizes, and its lowest-loss run must be neither
+    the smallest nor the largest model of the budget.
+    """
+    problems = {}
+    for b, c in enumerate(budgets):
+        n, l = N[ids == b], loss[ids == b]
+        best = n[np.argmin(l)]
+        if np.unique(n).size < 3:
+            problems[b] = f"C = {c:.4g}: {np.unique(n).size} distinct model size(s); at least 3 are needed"
+        elif best <= n.min():
+            problems[b] = f"C = {c:.4g}: lowest loss at the smallest model (N = {best:.3g}); add smaller models"
+        elif best >= n.max():
+            problems[b] = f"C = {c:.4g}: lowest loss at the largest model (N = {best:.3g}); add larger models"
+    return problems
+
+
+def _summary(values: np.ndarray, prob: float) -> dict[str, float]:
+    med, lo, hi = interval(np.asarray(values), prob)
+    return {"median": float(med), "lower": float(lo), "upper": float(hi)}
+
+
+@dataclass(frozen=True, eq=False)
+class IsoflopFit:
+    """Posterior of an isoFLOP analysis, in physical units (parameters, tokens, FLOPs).
+
+    Attributes
+    ----------
+    a, b, G, A : ndarray of shape ``(sample,)``
+        N*(C) = G·C^a and D*(C) = A·C^b; b = 1 - a, A = 1/(6G).
+    tau : ndarray of shape ``(sample,)``
+        Scatter (log N) of the budgets' minima about the power law.
+    sigma : ndarray of shape ``(sample,)``
+        Noise of log loss about the parabolas.
+    budgets : ndarray of shape ``(budget,)``
+        Each budget's compute (geometric mean of its runs' C), FLOPs.
+    runs_per_budget : ndarray of int
+    N_opt, D_opt, L_opt : ndarray of shape ``(sample, budget)``
+        Each budget's own minimum (its parabola's vertex) and the loss there.
+    tolerance : float
+        Relative tolerance used to group runs into budgets.
+    gates : Gates
+    loss_unit : str
+    notes : tuple of str
+        Budgets left out, and other things the reader should know.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    G: np.ndarray
+    A: np.ndarray
+    tau: np.ndarray
+    sigma: np.ndarray
+    budgets: np.ndarray
+    runs_per_budget: np.ndarray
+    N_opt: np.ndarray
+    D_opt: np.ndarray
+    L_opt: np.ndarray
+    tolerance: float
+    gates: Gates
+    loss_unit: str = "nats/token"
+    notes: tuple[str, ...] = ()
+
+    def at(self, compute: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+        """Draws of N* and D* on the power law at the given budgets, shape ``(sample, budget)``."""
+        c = np.atleast_1d(np.asarray(compute, dtype=float))
+        n = np.exp(np.log(self.G)[:, None] + self.a[:, None] * np.log(c)[None, :])
+        return n, c[None, :] / (6.0 * n)
+
+    def to_dict(self, prob: float = 0.95, budgets: Sequence[float] | None = None) -> dict:
+        """A JSON-able dict: the power law, each budget's minimum, N* and D* at ``budgets``."""
+        law = {k: _summary(getattr(self, k), prob) for k in ("a", "b", "G", "A", "tau", "sigma")}
+        rows = [{"compute": float(c), "runs": int(r), "N_opt": _summary(self.N_opt[:, j], prob),
+                 "D_opt": _summary(self.D_opt[:, j], prob), "L_opt": _summary(self.L_opt[:, j], prob)}
+                for j, (c, r) in enumerate(zip(self.budgets, self.runs_per_budget))]
+        at = []
+        if budgets:
+            n, d = self.at(budgets)
+            at = [{"compute": float(c), "N_opt": _summary(n[:, j], prob), "D_opt": _summary(d[:, j], prob)}
+                  for j, c in enumerate(budgets)]
+        return {"method": "isoflop (Chinchilla Approach 2)", "formula": "N* = G C^a, D* = A C^b",
+                "prob": prob, "tolerance": self.tolerance, "loss_unit": self.loss_unit,
+                "power_law": law, "budgets": rows, "at_compute": at,
+                "gates": self.gates.to_dict(), "notes": list(self.notes)}
+
+    def format(self, prob: float = 0.95, budgets: Sequence[float] | None = None) -> str:
+        """A readable report: the power law, each budget's minimum, N* and D* at ``budgets``."""
+        data, pct = self.to_dict(prob, budgets), f"{100 * prob:g}%"
+        fmt = lambda r, f=".3g": f"{r['median']:{f}}  [{r['lower']:{f}}, {r['upper']:{f}}]"  # noqa: E731
+        law = data["power_law"]
+        lines = [f"isoFLOP analysis (Chinchilla Approach 2): {len(self.budgets)} budgets, runs grouped "
+                 f"within ±{100 * self.tolerance:g}% of compute; median and {pct} interval",
+                 "N*(C) = G·C^a parameters, D*(C) = A·C^b tokens (C in FLOPs; b = 1 - a, A = 1/(6G))",
+                 f"  a      {fmt(law['a'], '.4f')}", f"  b      {fmt(law['b'], '.4f')}",
+                 f"  G      {fmt(law['G'])}", f"  A      {fmt(law['A'])}",
+                 f"  scatter of the minima about the power law: ×{np.exp(law['tau']['median']):.3f} "
+                 f"(tau {fmt(law['tau'])}); noise on log loss {fmt(law['sigma'])}",
+                 f"each budget's minimum:\n  {'C (FLOPs)':>10} {'runs':>4}  {'N*':<32}{'D*':<32}L* ({self.loss_unit})"]
+        for r in data["budgets"]:
+            lines.append(f"  {r['compute']:>10.3g} {r['runs']:>4}  {fmt(r['N_opt']):<32}{fmt(r['D_opt']):<32}"
+                         f"{fmt(r['L_opt'], '.4g')}")
+        if data["at_compute"]:
+            lines.append("on the power law (its median line; tau, the scatter of single budgets, not added):")
+            lines += [f"  C = {r['compute']:.3g}: N* {fmt(r['N_opt'])}  D* {fmt(r['D_opt'])}" for r in data["at_compute"]]
+        lines += [f"note: {note}" for note in self.notes] + [str(self.gates)]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def fit_isoflop(
+    runs: Runs,
+    *,
+    tolerance: float = 0.05,
+    settings: SamplerSettings | None = None,
+    drop_unusable: bool = False,
+    priors: dict[str, Prior] | None = None,
+    retries: int = 2,
+) -> IsoflopFit:
+    """Fit parabolas in log N per budget and a power law through their minima, with NUTS.
+
+    Parameters
+    ----------
+    runs : Runs
+        Runs grouped by compute budget (isoFLOP sweeps).
+    tolerance : float
+        Runs whose compute agrees within this relative tolerance share a budget.
+    settings : SamplerSettings, optional
+        By default 1000 draws per chain: with three scalars per budget, the largest R-hat of
+        40-odd parameters is near the 1.01 gate by chance alone at 500.
+    drop_unusable : bool
+        Leave out budgets whose minimum is not bracketed (noted in the result) instead of
+        refusing them.
+    priors : dict, optional
+        Replacements for entries of :data:`DEFAULT_PRIORS`.
+    retries : int
+        If a gate fails, sample again up to this many times with twice the draws.
+
+    Raises
+    ------
+    IsoflopError
+        If the runs do not group into budgets, a budget does not bracket its minimum (unless
+        ``drop_unusable``), or fewer than three usable budgets remain.
+    """
+    from bayescale.model import build_isoflop_model
+    from bayescale.sampling import sample
+
+    ids = bin_budgets(runs.C, tolerance)
+    logc = np.log(runs.C)
+    centers = np.exp([logc[ids == b].mean() for b in range(ids.max() + 1)])
+    problems, notes = budget_problems(runs.N, runs.loss, ids, centers), []
+    if problems and not drop_unusable:
+        col = runs.columns.get("C", "C")
+        hints = []
+        for b, why in problems.items():
+            values = np.unique(runs.C[ids == b])
+            how = (f"--exclude-where {col}={float(values[0])!r}" if values.size == 1 and not col.startswith("derived")
+                   else "remove its rows")
+            hints.append(f"{why}; or drop it: {how}")
+        raise IsoflopError(
+            f"{len(problems)} of {len(centers)} budgets (runs grouped within ±{tolerance:g} of compute) do not "
+            f"bracket their minimum, so the parabola's vertex would be an extrapolation:\n  - "
+            + "\n  - ".join(hints)
+            + "\nAdd runs on the other side of each minimum, or leave those budgets out as shown "
+            "(drop_unusable=True in Python)."
+        )
+    notes += [f"left out {why}" for why in problems.values()]
+    keep_budget = np.setdiff1d(np.arange(centers.size), list(problems))
+    if keep_budget.size < 3:
+        raise IsoflopError(f"{keep_budget.size} usable budget(s); the power law through the minima needs at "
+                           f"least 3. Add isoFLOP sweeps at more compute budgets.")
+    keep = np.isin(ids, keep_budget)
+    ids, centers = np.searchsorted(keep_budget, ids[keep]), centers[keep_budget]
+    N, C, D, loss = runs.N[keep], runs.C[keep], runs.D[keep], runs.loss[keep]
+    mismatch = np.max(np.abs(np.log(6 * N * D / C)))
+    if mismatch > np.log1p(0.01):
+        notes.append(f"the runs' C differs from 6ND by up to {100 * np.expm1(mismatch):.2g}%; "
+                     f"D* = C/(6N*) follows the 6ND convention")
+    log_n_ref, log_l_ref, log_c_ref = np.log(N).mean(), np.log(loss).mean(), np.log(centers).mean()
+    unknown = set(priors or {}) - set(DEFAULT_PRIORS)
+    if unknown:
+        raise IsoflopError(f"unknown isoFLOP prior(s) {sorted(unknown)}; the priors are {sorted(DEFAULT_PRIORS)}")
+    priors = {**DEFAULT_PRIORS, **(priors or {})}
+    model = build_isoflop_model(np.log(N) - log_n_ref, np.log(loss) - log_l_ref, ids,
+                                np.log(centers) - log_c_ref, priors)
+    names = [rv.name for rv in model.free_RVs]
+    flat = {n: priors[n] if n in priors else priors[n[0]] if n[0] in "hk" else _STANDARD for n in names}
+    settings = settings or SamplerSettings(draws=1000)
+    for attempt in range(max(retries, 0) + 1):
+        trace = sample(model, flat, settings)
+        posterior = trace["posterior"].to_dataset()[names]
+        gates = check_gates(posterior, trace["sample_stats"].to_dataset()["diverging"])
+        if gates.passed or attempt == retries:
+            break
+        target = min(0.99, settings.target_accept + 0.05) if gates.divergences else settings.target_accept
+        settings = replace(settings, draws=2 * settings.draws, tune=2 * settings.tune, target_accept=target)
+    draw = {n: posterior[n].to_numpy().reshape(-1) for n in names}
+    per = lambda p: np.stack([draw[f"{p}_{b}"] for b in range(centers.size)], axis=1)  # noqa: E731
+    a, g, tau = draw["a"], draw["g"], draw["tau"]
+    m = g[:, None] + a[:, None] * (np.log(centers) - log_c_ref)[None, :] + tau[:, None] * per("z")
+    n_opt = np.exp(log_n_ref + m)
+    G = np.exp(log_n_ref + g - a * log_c_ref)
+    return IsoflopFit(a=a, b=1.0 - a, G=G, A=1.0 / (6.0 * G), tau=tau, sigma=draw["sigma"], budgets=centers,
+                      runs_per_budget=np.bincount(ids, minlength=centers.size), N_opt=n_opt,
+                      D_opt=centers[None, :] / (6.0 * n_opt), L_opt=np.exp(log_l_ref + per("h")),
+                      tolerance=float(tolerance), gates=gates, loss_unit=runs.loss_unit, notes=tuple(notes))
