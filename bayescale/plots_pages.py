@@ -1,0 +1,306 @@
+"""Page layouts of the PDF report: text, tables and the plots placed on A4 landscape pages.
+
+Each builder takes a fit and the results :mod:`bayescale.report` computed for it and only
+draws; :func:`fit_pages` and :func:`comparison_pages` return ``(section title, builder)``
+pairs so that the report can number its pages before drawing them.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bayescale.plots import (plot_design, plot_fit_slices, plot_frontier, plot_residuals, plot_runs, plot_table,
+                             sci)
+from bayescale.plots_posterior import plot_chains, plot_comparison, plot_gates, plot_pair, plot_prior_posterior
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from bayescale.optimum import Optimum
+    from bayescale.report import FitResults
+    from bayescale.result import Fit
+
+__all__ = ["PAGE", "decorate", "fit_pages", "comparison_pages", "allocation_rows"]
+
+#: A4 landscape, inches.
+PAGE = (11.69, 8.27)
+Plan = list[tuple[str, Callable[[], "Figure"]]]
+_MONO = {"family": "monospace", "fontsize": 7.5}
+
+
+def _page() -> Figure:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=PAGE, layout="constrained")
+    fig.get_layout_engine().set(rect=(0.01, 0.035, 0.98, 0.915))
+    return fig
+
+
+def decorate(fig: Figure, title: str, number: int, total: int, created: datetime) -> None:
+    """Add the section title, and a footer with the page number and the fits' date."""
+    fig.text(0.02, 0.965, title, fontsize=13, fontweight="bold", va="center")
+    fig.text(0.98, 0.965, "bayescale report", fontsize=8, ha="right", va="center", color="0.3")
+    fig.text(0.02, 0.012, f"fits created {created.isoformat()}", fontsize=7, color="0.3")
+    fig.text(0.98, 0.012, f"page {number} of {total}", fontsize=8, ha="right")
+
+
+def _interval(record: dict, key: str, fmt: Callable[[float], str] = sci) -> str:
+    r = record[key]
+    return f"{fmt(r['median'])} [{fmt(r['lower'])}, {fmt(r['upper'])}]"
+
+
+def allocation_rows(optimum: Optimum, prob: float, largest_run: float) -> list[list[str]]:
+    """Rows of the allocation table: budget, extrapolation, N*, D*, L*, D*/N* with intervals."""
+    rows = []
+    for record in optimum.to_records(prob):
+        ratio = record["compute"] / largest_run
+        reach = "within the runs" if ratio <= 1 else f"{ratio:,.0f}× largest run" if ratio < 1e7 else \
+            f"{sci(ratio, 2)}× largest run"
+        rows.append([sci(record["compute"]), reach, _interval(record, "N_opt"), _interval(record, "D_opt"),
+                     _interval(record, "L_opt", lambda v: f"{v:.4f}"),
+                     _interval(record, "tokens_per_param", lambda v: f"{v:.3g}")])
+    return rows
+
+
+def _allocation_columns(unit: str) -> list[str]:
+    return ["C (FLOPs)", "extrapolation", "N* (parameters)", "D* (tokens)", f"L* ({unit})",
+            "D*/N* (tokens/param.)"]
+
+
+_ALLOC_WIDTHS = [0.08, 0.17, 0.2, 0.2, 0.19, 0.16]
+
+
+def _provenance(fit: Fit) -> tuple[list[str], list[str]]:
+    """Two columns of provenance lines: data and law; priors, sampler and versions."""
+    a, runs, law = fit.attrs, fit.runs, fit.law
+    columns = json.loads(a.get("data_columns_json", "{}"))
+    scales = fit.scales
+    wrap = lambda text, width=88: textwrap.wrap(text, width, subsequent_indent="    ")  # noqa: E731
+    left = ["DATA", *wrap(f"file      {a['data_source']}"), f"hash      {a['data_hash']}",
+            f"runs      {runs.n_runs} kept" + (f", {runs.excluded} left out by --exclude-where" if runs.excluded else ""),
+            *wrap("columns   " + ", ".join(f"{k} ← {v}" for k, v in columns.items())),
+            f"loss unit {runs.loss_unit}", "", "LAW",
+            f"name      {law.name}", *wrap(f"title     {law.title}"), *wrap(f"formula   L = {law.formula.source}"),
+            *wrap(f"file      {a.get('law_path', '')}"), f"hash      {a.get('law_sha256', '')}",
+            *wrap(f"units     N/N_ref, D/D_ref, C/C_ref with N_ref = {sci(scales.N_ref)} parameters, "
+                  f"D_ref = {sci(scales.D_ref)} tokens, C_ref = {sci(scales.C_ref)} FLOPs")]
+    left += wrap("refs      " + "; ".join(law.references)) if law.references else []
+    sampler = fit.sampler
+    attempts = json.loads(a.get("attempts_json", "[]"))
+    right = ["PRIORS (normalized units)"]
+    right += [f"  {name:<8} ~ {law.priors[name]}" for name in law.all_parameters]
+    eps = "ε ~ Normal(0, 1)" if law.noise == "normal" else "ε ~ Student-t(nu)"
+    right += ["", "NOISE", f"  {law.noise} on log loss: log L_obs = log L + sigma·ε, {eps}", "", "SAMPLER"]
+    right += wrap("  " + ", ".join(f"{k} {v}" for k, v in sampler.items() if v is not None), 80)
+    right += [f"  attempts {len(attempts) or 1} (a failed gate triggers a retry with more draws)", "", "VERSIONS"]
+    right += wrap("  " + ", ".join(f"{k} {v}" for k, v in json.loads(a.get("versions_json", "{}")).items()), 80)
+    right += ["", f"FIT ID    {fit.id}", f"CREATED   {a.get('created', 'unknown')}"]
+    return left, right
+
+
+def title_page(fit: Fit, res: FitResults) -> Figure:
+    """Page 1: title, convergence verdict, what the budgets buy, and provenance."""
+    fig = _page()
+    gates = fit.gates
+    if gates.passed:
+        verdict = [str(gates).replace("convergence gates PASSED", "Convergence gates PASSED")]
+    else:
+        shown = gates.failures[:8] + ([f"and {len(gates.failures) - 8} more"] if len(gates.failures) > 8 else [])
+        verdict = ["CONVERGENCE GATES FAILED: do not use these numbers for decisions; sample again "
+                   "(more draws, more warm-up, tighter priors)."]
+        verdict += textwrap.wrap("Failures: " + "; ".join(shown) + ".", 135)
+    top, box, middle, bottom = fig.subfigures(
+        4, 1, height_ratios=[1.0, 0.2 + 0.13 * len(verdict), 0.75 + 0.12 * len(res.budgets), 2.6])
+    top.text(0.0, 0.95, f"Scaling-law fit: {fit.law.name}", fontsize=20, fontweight="bold", va="top")
+    top.text(0.0, 0.55, fit.law.title, fontsize=11, va="top")
+    top.text(0.0, 0.25, f"L = {fit.law.formula.source}    ({fit.runs.n_runs} runs; loss in {fit.runs.loss_unit})",
+             fontsize=10, va="top", family="monospace")
+    if gates.passed:
+        box.text(0.003, 0.5, verdict[0], fontsize=9, va="center",
+                 bbox={"boxstyle": "round", "facecolor": "0.93", "edgecolor": "0.4"})
+    else:
+        box.text(0.003, 0.5, "\n".join(verdict), fontsize=9.5, fontweight="bold", color="#b00000", va="center",
+                 linespacing=1.4,
+                 bbox={"boxstyle": "square", "facecolor": "#ffe5e5", "edgecolor": "#b00000", "linewidth": 2.5})
+    ax = middle.add_subplot()
+    pct = f"{100 * res.summary.prob:g}%"
+    if res.at_budgets is not None:
+        plot_table(allocation_rows(res.at_budgets, res.summary.prob, fit.runs.C.max()),
+                   _allocation_columns(fit.runs.loss_unit), ax=ax, fontsize=8.5, col_widths=_ALLOC_WIDTHS,
+                   title=f"What the budget buys: compute-optimal allocation (median and {pct} credible interval)")
+        middle.text(0.0, 0.01, "Intervals are the uncertainty of the fitted law (not run-to-run noise). Extrapolation: "
+                    "the budget over the largest run's compute; the further out, the more the answer rests on the "
+                    "law's form holding.", fontsize=7.5, color="0.25")
+    else:
+        ax.axis("off")
+        ax.text(0, 0.8, "No compute-optimal allocation: " + "\n".join(textwrap.wrap(res.optimum_error, 140)),
+                fontsize=9, va="top", transform=ax.transAxes)
+    left, right = _provenance(fit)
+    bottom.text(0.0, 0.98, "\n".join(left), va="top", **_MONO)
+    bottom.text(0.53, 0.98, "\n".join(right), va="top", **_MONO)
+    return fig
+
+
+def data_page(fit: Fit) -> Figure:
+    """Page 2: loss against compute coloured by size, and the ranges of the table."""
+    fig = _page()
+    left, right = fig.subfigures(1, 2, width_ratios=[1.6, 1])
+    plot_runs(fit.runs, ax=left.add_subplot())
+    runs = fit.runs
+    units = {"N": "parameters", "D": "tokens", "C": "FLOPs", "U": "tokens", "loss": runs.loss_unit}
+    rows = []
+    for var in ["N", "D", "C"] + (["U"] if runs.has_U else []) + ["loss"]:
+        values = runs.frame[var].to_numpy()
+        fmt = (lambda v: f"{v:.4g}") if var == "loss" else sci
+        rows.append([var, fmt(values.min()), fmt(values.max()), str(len(np.unique(values))), units[var],
+                     runs.columns.get(var, var)])
+    upper, lower = right.subfigures(2, 1, height_ratios=[1, 1.5])
+    ax = upper.add_subplot()
+    plot_design(runs, ax=lower.add_subplot())
+    plot_table(rows, ["", "min", "max", "distinct", "unit", "column"], ax=ax, fontsize=8,
+               col_widths=[0.09, 0.15, 0.15, 0.14, 0.2, 0.27],
+               title=f"{runs.n_runs} runs" + (f" ({runs.excluded} left out)" if runs.excluded else ""))
+    note = textwrap.fill(f"Source: {runs.source}. Left: colour (viridis, light = large) and marker shape "
+                         "both show the model size, so the plot reads in greyscale. Below: the design of "
+                         "the runs, tokens against parameters.", 75)
+    ax.text(0.0, 0.1, note, fontsize=7.5, va="top", transform=ax.transAxes)
+    return fig
+
+
+def fit_page(fit: Fit, res: FitResults) -> Figure:
+    """Page 3: loss against N per slice with the law's band, and residuals against compute."""
+    fig = _page()
+    left, right = fig.subplots(1, 2, width_ratios=[1.25, 1])
+    if res.slices:
+        plot_fit_slices(fit.runs, res.slices, ax=left)
+    else:
+        left.axis("off")
+    left.text(0.0, -0.12, textwrap.fill(res.slice_note, 95), fontsize=7.5, va="top", transform=left.transAxes)
+    plot_residuals(fit.runs, res.at_runs, against="C", ax=right)
+    return fig
+
+
+def posterior_page(fit: Fit, res: FitResults) -> Figure:
+    """Page 4: the posterior table (with R-hat and ESS) and prior against posterior."""
+    fig = _page()
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1.5])
+    s = res.summary
+    rows = [[name, fit.law.descriptions.get(name, ""), f"{r['median']:.4g}", f"{r['lower']:.4g}",
+             f"{r['upper']:.4g}", f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}"] for name, r in s.table.iterrows()]
+    rows += [[f"{name} (physical)", "the same in physical units (N in parameters, D in tokens)", f"{r['median']:.4g}",
+              f"{r['lower']:.4g}", f"{r['upper']:.4g}", "", ""] for name, r in s.physical.iterrows()]
+    pct = f"{100 * s.prob:g}%"
+    plot_table(rows, ["parameter", "meaning", "median", f"lower {pct}", f"upper {pct}", "R-hat", "bulk ESS"],
+               ax=top.add_subplot(), fontsize=8, col_widths=[0.12, 0.36, 0.1, 0.1, 0.1, 0.08, 0.08],
+               title=f"Posterior (normalized units: N/N_ref, D/D_ref; median and {pct} equal-tailed interval)")
+    plot_prior_posterior(fit, res.prior_draws, fig=bottom)
+    bottom.suptitle("prior (dashed) against posterior (grey): how much the runs taught the fit", fontsize=9)
+    return fig
+
+
+_PAIR_NOTE = ("How to read: each dot is one posterior draw (a law consistent with the runs). A narrow, "
+              "tilted cloud means the runs pin down a combination of two parameters better than either "
+              "one: the correlation r is shown above the diagonal. Strong correlations are common in "
+              "scaling laws (a size coefficient and its exponent trade off) and do not by themselves "
+              "make the predictions uncertain: the bands on the fit and frontier pages propagate them.")
+
+
+def pair_page(fit: Fit) -> Figure:
+    """Page 5: pair plot of the law's parameters (≤ 500 seeded draws)."""
+    fig = _page()
+    inner, side = fig.subfigures(1, 2, width_ratios=[1.1, 0.42])
+    plot_pair(fit, fig=inner)
+    side.text(0.02, 0.9, textwrap.fill(_PAIR_NOTE, 52), fontsize=8.5, va="top")
+    return fig
+
+
+def diagnostics_page(fit: Fit) -> Figure:
+    """Page 6: traces and rank plots per parameter, divergences and the gate verdict."""
+    fig = _page()
+    left, right = fig.subfigures(1, 2, width_ratios=[2.3, 1])
+    plot_chains(fit, fig=left)
+    plot_gates(fit.gates, fig=right)
+    right.suptitle("\n".join(textwrap.wrap(str(fit.gates).replace("\n  - ", "\n• "), 48)), fontsize=7.5,
+                   fontweight="bold" if not fit.gates.passed else "normal", ha="left", x=0.02)
+    return fig
+
+
+def frontier_page(fit: Fit, res: FitResults) -> Figure:
+    """Page 7: the compute-optimal frontier with bands, and the table at the budgets."""
+    fig = _page()
+    if res.frontier is None:
+        fig.text(0.05, 0.7, "No compute-optimal frontier for this law.", fontsize=16, fontweight="bold")
+        fig.text(0.05, 0.62, "\n".join(textwrap.wrap(res.optimum_error, 110)), fontsize=11, va="top")
+        return fig
+    top, bottom = fig.subfigures(2, 1, height_ratios=[2.6, 1])
+    runs = fit.runs
+    plot_frontier(res.frontier, res.summary.prob, (runs.C.min(), runs.C.max()), res.budgets, fig=top)
+    pct = f"{100 * res.summary.prob:g}%"
+    note = f"; unique tokens U = {sci(res.frontier.unique_tokens)}" if res.frontier.unique_tokens else ""
+    plot_table(allocation_rows(res.at_budgets, res.summary.prob, runs.C.max()), _allocation_columns(runs.loss_unit),
+               ax=bottom.add_subplot(), fontsize=8, col_widths=_ALLOC_WIDTHS,
+               title=f"At the budgets (dotted lines): median and {pct} interval; {res.frontier.method}{note}")
+    return fig
+
+
+def fit_pages(fit: Fit, res: FitResults, show_data: bool = True, multi: bool = False) -> Plan:
+    """The pages of one fit, as ``(title, builder)`` pairs."""
+    name = f"{fit.law.name} [{fit.id}] — " if multi else ""
+    flag = "" if fit.gates.passed else "   (CONVERGENCE GATES FAILED)"
+    plan: Plan = [(f"{name}1 Title and provenance{flag}", lambda: title_page(fit, res))]
+    if show_data:
+        plan.append((f"{name}2 The data", lambda: data_page(fit)))
+    plan += [(f"{name}3 The fit against the data{flag}", lambda: fit_page(fit, res)),
+             (f"{name}4 The posterior{flag}", lambda: posterior_page(fit, res)),
+             (f"{name}4 The posterior: pair plot{flag}", lambda: pair_page(fit)),
+             (f"{name}5 Diagnostics{flag}", lambda: diagnostics_page(fit)),
+             (f"{name}6 The compute-optimal frontier{flag}", lambda: frontier_page(fit, res))]
+    return plan
+
+
+def _comparison_page(comparison: Any, reason: str) -> Figure:
+    fig = _page()
+    if comparison is None:
+        fig.text(0.05, 0.7, "\n".join(textwrap.wrap(reason, 100)), fontsize=13, va="top")
+        return fig
+    table = comparison.table
+    top, bottom = fig.subfigures(2, 1, height_ratios=[0.35 + 0.1 * len(table), 1.3])
+    rows = [[str(label)] + [f"{v:.0f}" if col in ("rank", "bad_k") else f"{v:.3g}" if col == "weight" else f"{v:.2f}"
+                            for col, v in row.items()] for label, row in table.iterrows()]
+    ax = top.add_subplot()
+    plot_table(rows, ["fit"] + list(table.columns), ax=ax, fontsize=8.5,
+               title="PSIS-LOO comparison: elpd of the log losses (nats; higher is better), best first")
+    notes = ["elpd_diff and dse: difference to the best and its standard error; a difference under ~2 dse "
+             "is not a clear preference. weight: stacking weight."] + [f"warning: {w}" for w in comparison.warnings]
+    top.text(0.0, 0.02, "\n".join(textwrap.fill(n, 170) for n in notes), fontsize=8, va="bottom")
+    plot_comparison(comparison, ax=bottom.add_subplot())
+    return fig
+
+
+def _overlay_page(fits: Sequence[Fit], results: Sequence[FitResults]) -> Figure:
+    fig = _page()
+    optima = {f"{fit.law.name} [{fit.id}]": res.frontier for fit, res in zip(fits, results) if res.frontier is not None}
+    if not optima:
+        fig.text(0.05, 0.7, "None of these laws has a compute-optimal frontier.", fontsize=14)
+        return fig
+    lows = [fit.runs.C.min() for fit in fits]
+    highs = [fit.runs.C.max() for fit in fits]
+    skipped = [fit.law.name for fit, res in zip(fits, results) if res.frontier is None]
+    body = fig
+    if skipped:
+        note, body = fig.subfigures(2, 1, height_ratios=[1, 24])
+        note.text(0.0, 0.5, f"not shown (no trade-off between N and D): {', '.join(skipped)}", fontsize=8, va="center")
+    plot_frontier(optima, results[0].summary.prob, (min(lows), max(highs)), results[0].budgets, fig=body)
+    return fig
+
+
+def comparison_pages(fits: Sequence[Fit], results: Sequence[FitResults], comparison: Any, reason: str) -> Plan:
+    """The comparison table (or why there is none) and the overlaid frontiers."""
+    return [("7 Comparison of the fits", lambda: _comparison_page(comparison, reason)),
+            ("7 Comparison: compute-optimal frontiers overlaid", lambda: _overlay_page(fits, results))]

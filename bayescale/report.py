@@ -1,0 +1,329 @@
+"""The PDF report of one fit or several: what was fitted, how sure we are, what a budget buys.
+
+:func:`write_report` asks the result API for every number (``fit.summary``, ``fit.predict``,
+``fit.optimum``, :func:`bayescale.compare.compare_fits`) and hands the results to the page
+layouts of :mod:`bayescale.plots_pages`, which only draw. Nothing here samples. The PDF is
+deterministic: its dates come from the fits, every random draw is seeded, and it is written
+atomically (a temporary file in the same folder, then a rename).
+
+Sections per fit: 1 title and provenance (with the convergence verdict), 2 the data, 3 the fit
+against the data, 4 the posterior (table and prior against posterior; then the pair plot),
+5 diagnostics, 6 the compute-optimal frontier: seven pages. With several fits the data page
+is shown once per data set, and section 7 follows: the PSIS-LOO comparison, then the
+frontiers overlaid.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bayescale.errors import BayescaleError, OptimumError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from bayescale.optimum import Optimum
+    from bayescale.plots import RunSlice
+    from bayescale.result import Fit, Prediction, Summary
+
+__all__ = ["write_report", "FitResults", "fit_results", "run_slices", "DEFAULT_BUDGETS", "PROB"]
+
+#: Budgets (FLOPs) of the allocation table when the caller gives none.
+DEFAULT_BUDGETS = (1e21, 1e23, 1e25)
+#: Probability of every credible interval and band in the report.
+PROB = 0.95
+#: Prior draws per parameter for the prior-against-posterior plot.
+PRIOR_DRAWS = 4000
+_GRID_POINTS = 60
+_MAX_ISOFLOP_SLICES = 8
+_TOKEN_BINS = 5
+_RC = {"pdf.fonttype": 42, "font.size": 9, "axes.titlesize": 9, "axes.labelsize": 8,
+       "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7, "path.simplify": True}
+
+
+@dataclass(frozen=True)
+class FitResults:
+    """Everything the report shows about one fit, computed once through the result API.
+
+    Attributes
+    ----------
+    summary : Summary
+    slices : list of RunSlice
+        Groups of runs with the law along them; empty when the law's variables allow no slice.
+    slice_note : str
+        How the runs were grouped, in words.
+    at_runs : Prediction
+        The prediction at every run's own variables (for residuals).
+    frontier, at_budgets : Optimum or None
+        The optimum on a compute grid and at the report's budgets; None when undefined.
+    optimum_error : str
+        Why there is no optimum, when there is none.
+    prior_draws : dict
+        Seeded draws from each parameter's prior.
+    budgets : ndarray
+        The report's budgets (FLOPs).
+    """
+
+    summary: Summary
+    slices: list[RunSlice]
+    slice_note: str
+    at_runs: Prediction
+    frontier: Optimum | None
+    at_budgets: Optimum | None
+    optimum_error: str
+    prior_draws: dict[str, np.ndarray]
+    budgets: np.ndarray
+
+
+def _clusters(values: np.ndarray, tolerance_dex: float = 0.05) -> list[np.ndarray]:
+    """Group positive values whose sorted logs are within ``tolerance_dex`` of their neighbour."""
+    order = np.argsort(values, kind="stable")
+    logs = np.log10(values[order])
+    breaks = np.nonzero(np.diff(logs) > tolerance_dex)[0] + 1
+    return [np.sort(part) for part in np.split(order, breaks)]
+
+
+def _geomean(values: np.ndarray) -> float:
+    return float(np.exp(np.mean(np.log(values))))
+
+
+def run_slices(fit: Fit, at_runs: Prediction, prob: float = PROB) -> tuple[list[RunSlice], str]:
+    """Group the runs for the fit-against-data page and predict the law along each group.
+
+    IsoFLOP slices (runs sharing a compute budget within 12%) when there are at most eight;
+    otherwise five equal bins of log D, the law at each bin's geometric-mean D. A law of
+    compute alone gets one curve against C. A run whose C (or D) differs from its slice's is
+    shown moved along the fitted law: observed loss times L(N, slice) / L(N, run), medians
+    over the posterior, so its distance to the curve is its own residual.
+
+    Parameters
+    ----------
+    fit : Fit
+    at_runs : Prediction
+        The fit's prediction at the runs' own variables.
+    prob : float
+        Interval probability of the predictions.
+
+    Returns
+    -------
+    slices : list of RunSlice
+    note : str
+        The grouping, in words.
+    """
+    from bayescale.plots import RunSlice, sci
+
+    runs, variables = fit.runs, set(fit.law.variables)
+    if variables == {"C"}:
+        grid = np.geomspace(runs.C.min() / 2, runs.C.max() * 2, _GRID_POINTS)
+        pred = fit.predict(prob=prob, C=grid)
+        return [RunSlice("all runs", np.arange(runs.n_runs), pred, x="C")], "the law of compute alone against all runs"
+    if not {"N", "D"} <= variables:
+        return [], f"no slice plot for a law of {', '.join(sorted(variables))}; see the residuals"
+    groups = _clusters(runs.C)
+    by_compute = 1 < len(groups) <= _MAX_ISOFLOP_SLICES and min(map(len, groups)) >= 2
+    if not by_compute:
+        edges = np.linspace(np.log10(runs.D.min()), np.log10(runs.D.max()) + 1e-9, _TOKEN_BINS + 1)
+        which = np.clip(np.searchsorted(edges, np.log10(runs.D), side="right") - 1, 0, _TOKEN_BINS - 1)
+        groups = [np.nonzero(which == b)[0] for b in range(_TOKEN_BINS) if np.any(which == b)]
+    slices = []
+    at_runs_median = np.median(at_runs.mean, axis=0)
+    moved = False
+    for index in groups:
+        n = runs.N[index]
+        grid = np.geomspace(n.min() / 1.5, n.max() * 1.5, _GRID_POINTS)
+        extra = {"U": _geomean(runs.U[index])} if "U" in variables else {}
+        if by_compute:
+            c = _geomean(runs.C[index])
+            along = {"D": lambda x: c / (6 * x), "C": lambda x: np.full_like(x, c)}
+            label = f"C ≈ {sci(c, 2)} FLOPs"
+        else:
+            d = _geomean(runs.D[index])
+            along = {"D": lambda x: np.full_like(x, d)}
+            label = f"D ≈ {sci(d, 2)} tokens ({len(index)} runs)"
+        pred = fit.predict(prob=prob, N=grid, **{k: f(grid) for k, f in along.items()}, **extra)
+        target = fit.predict(prob=prob, N=n, **{k: f(n) for k, f in along.items()}, **extra)
+        factor = np.median(target.mean, axis=0) / at_runs_median[index]
+        shown = None if np.allclose(factor, 1.0, rtol=1e-9) else runs.loss[index] * factor
+        moved |= shown is not None
+        slices.append(RunSlice(label, index, pred, x="N", loss=shown))
+    note = ("isoFLOP slices: runs grouped by compute budget; the law along D = C/6N at each budget's "
+            "geometric mean" if by_compute else
+            f"runs grouped into {len(groups)} equal bins of log D; the law at each bin's geometric-mean D")
+    if moved:
+        note += (". Runs whose own C or D differs from their slice's are drawn moved along the fitted law "
+                 "(observed loss × L(N, slice) / L(N, run)), so their distance to the curve is their residual; "
+                 "the residual panel uses the raw runs")
+    return slices, note
+
+
+def fit_results(fit: Fit, budgets: Sequence[float], prob: float = PROB) -> FitResults:
+    """Compute what the report shows for one fit (summary, predictions, optima, prior draws).
+
+    Parameters
+    ----------
+    fit : Fit
+    budgets : sequence of float
+        Budgets (FLOPs) of the allocation table.
+    prob : float
+    """
+    runs = fit.runs
+    budgets = np.asarray(budgets, dtype=float)
+    at_runs = fit.predict(prob=prob, **{v: runs.frame[v].to_numpy() for v in fit.law.variables})
+    slices, note = run_slices(fit, at_runs, prob)
+    low = min(runs.C.min(), budgets.min()) / 10
+    high = max(runs.C.max(), budgets.max()) * 10
+    unique = {"unique_tokens": float(np.max(runs.U))} if "U" in fit.law.variables and runs.has_U else {}
+    try:
+        frontier = fit.optimum(np.geomspace(low, high, 41), **unique)
+        at_budgets = fit.optimum(budgets, **unique)
+        error = ""
+    except OptimumError as exc:
+        frontier = at_budgets = None
+        error = str(exc)
+    priors = {name: fit.law.priors[name].draw(PRIOR_DRAWS, seed=i)
+              for i, name in enumerate(fit.law.all_parameters)}
+    return FitResults(fit.summary(prob), slices, note, at_runs, frontier, at_budgets, error, priors, budgets)
+
+
+def _comparison(fits: Sequence[Fit]) -> tuple[Any, str]:
+    """The PSIS-LOO comparison, or None and the reason it is unavailable."""
+    try:
+        from bayescale.compare import compare_fits
+    except ImportError:
+        return None, "comparison unavailable: this bayescale has no bayescale.compare module"
+    try:
+        return compare_fits(fits), ""
+    except BayescaleError as exc:
+        return None, f"comparison unavailable: {exc}"
+
+
+def _created(fits: Sequence[Fit]) -> datetime:
+    """The latest creation time among the fits (timezone-aware; UTC when none is stated)."""
+    stamps = []
+    for fit in fits:
+        try:
+            stamp = datetime.fromisoformat(str(fit.attrs.get("created", "")))
+        except ValueError:
+            stamp = datetime(1970, 1, 1, tzinfo=UTC)
+        stamps.append(stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC))
+    return max(stamps)
+
+
+def _check_budgets(budgets: Sequence[float] | None) -> np.ndarray:
+    if budgets is None:
+        return np.asarray(DEFAULT_BUDGETS, dtype=float)
+    values = np.atleast_1d(np.asarray(budgets, dtype=float))
+    if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise BayescaleError(f"report budgets must be positive numbers of FLOPs, e.g. 1e21 1e23; got {list(budgets)}")
+    return np.unique(values)
+
+
+def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence[float] | None = None) -> Path:
+    """Write a PDF report of one fit or several.
+
+    Parameters
+    ----------
+    fits : sequence of Fit
+        The fits, in the order their sections appear. With two or more, a PSIS-LOO comparison
+        and overlaid frontiers follow.
+    path : str or os.PathLike
+        The PDF to write (its folder is created). Written atomically.
+    budgets : sequence of float, optional
+        Compute budgets (FLOPs) for the allocation tables; :data:`DEFAULT_BUDGETS` by default.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    BayescaleError
+        If ``fits`` is empty or a budget is not a positive number.
+    """
+    fits = list(fits)
+    if not fits:
+        raise BayescaleError("a report needs at least one fit: pass the fit files made by 'bayescale fit'")
+    values = _check_budgets(budgets)
+    from bayescale import plots_pages as pages
+
+    results = [fit_results(fit, values) for fit in fits]
+    plan: list[tuple[str, Callable[[], Figure]]] = []
+    shown: set[str] = set()
+    for fit, res in zip(fits, results):
+        plan += pages.fit_pages(fit, res, show_data=fit.attrs["data_hash"] not in shown, multi=len(fits) > 1)
+        shown.add(fit.attrs["data_hash"])
+    if len(fits) > 1:
+        comparison, reason = _comparison(fits)
+        plan += pages.comparison_pages(fits, results, comparison, reason)
+    return _write_pdf(plan, Path(path), fits)
+
+
+@contextmanager
+def _stable_pdf_numbers() -> Iterator[None]:
+    """Round every number matplotlib writes to the PDF to 20 significant bits while saving.
+
+    Constrained layout solves its constraints in an order that depends on memory addresses, so
+    positions differ by ~1e-14 (relative) from one process to the next, and matplotlib writes ten
+    decimals: two runs would differ by a byte. A binary grid of 2**-20 relative (under a
+    thousandth of a point on the page) hides that: decimal-derived numbers never fall exactly
+    between two grid points, so a 1e-14 wobble flips one only with probability ~1e-7.
+    The original writer is restored afterwards.
+    """
+    from matplotlib.backends import backend_pdf
+
+    original = backend_pdf.pdfRepr
+
+    def rounded(obj: Any) -> bytes:
+        if isinstance(obj, float | np.floating) and np.isfinite(obj) and obj != 0:
+            mantissa, exponent = math.frexp(float(obj))
+            obj = math.ldexp(round(mantissa * 2**20), exponent - 20)
+        return original(obj)
+
+    backend_pdf.pdfRepr = rounded
+    try:
+        yield
+    finally:
+        backend_pdf.pdfRepr = original
+
+
+def _write_pdf(plan: list[tuple[str, Callable[[], Figure]]], path: Path, fits: Sequence[Fit]) -> Path:
+    import matplotlib
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from bayescale import __version__
+    from bayescale.plots_pages import decorate
+
+    created = _created(fits)
+    laws = ", ".join(dict.fromkeys(fit.law.name for fit in fits))
+    metadata = {"Title": f"bayescale report: {laws}", "Subject": "Bayesian scaling-law fit",
+                "Creator": f"bayescale {__version__}", "Producer": f"bayescale {__version__} (matplotlib)",
+                "CreationDate": created, "ModDate": created,
+                "Keywords": " ".join(f"fit:{fit.id}" for fit in fits)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        with matplotlib.rc_context(_RC), _stable_pdf_numbers(), PdfPages(tmp, metadata=metadata) as pdf:
+            for number, (title, build) in enumerate(plan, 1):
+                fig = build()
+                decorate(fig, title, number, len(plan), created)
+                pdf.savefig(fig)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

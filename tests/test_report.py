@@ -1,0 +1,252 @@
+"""The PDF report and the plots: pages, words and numbers, determinism, each plot alone (no sampler)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayescale.errors import BayescaleError
+from bayescale.report import DEFAULT_BUDGETS, fit_results, run_slices, write_report
+from conftest import ROOT, fake_fit
+
+PDFTOTEXT = shutil.which("pdftotext")
+needs_pdftotext = pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext (poppler-utils) is not installed")
+PAGES_PER_FIT = 7  # title, data, fit, posterior, pair plot, diagnostics, frontier
+
+
+def page_count(path) -> int:
+    return len(re.findall(rb"/Type\s*/Page(?![s\w])", path.read_bytes()))
+
+
+def pdf_text(path, first: int | None = None, last: int | None = None) -> str:
+    pages = [*(["-f", str(first)] if first else []), *(["-l", str(last)] if last else [])]
+    out = subprocess.run([PDFTOTEXT, *pages, str(path), "-"], check=True, capture_output=True, text=True).stdout
+    return " ".join(out.split())  # pdftotext breaks lines where the layout does
+
+
+@pytest.fixture(scope="module")
+def good_fit():
+    return fake_fit(draws=300, seed=1)
+
+
+@pytest.fixture(scope="module")
+def failed_fit():
+    return fake_fit(draws=300, stuck_chain=True, seed=0)
+
+
+@pytest.fixture(scope="module")
+def compute_fit():
+    return compute_only_fit()
+
+
+@pytest.fixture(scope="module")
+def report(compute_fit, tmp_path_factory):
+    """A one-fit report; of the law of compute alone, the cheapest to draw (the test file stays fast)."""
+    return write_report([compute_fit], tmp_path_factory.mktemp("report") / "one.pdf")
+
+
+@pytest.fixture(scope="module")
+def two_fit_report(failed_fit, compute_fit, tmp_path_factory):
+    """A failed Chinchilla fit, then a law of compute alone, of the same runs."""
+    return write_report([failed_fit, compute_fit], tmp_path_factory.mktemp("report") / "two.pdf",
+                        budgets=[1e21, 1e23])
+
+
+# ---- the report -------------------------------------------------------------------------------
+def test_an_empty_fit_list_is_an_error(tmp_path):
+    with pytest.raises(BayescaleError, match="at least one fit"):
+        write_report([], tmp_path / "none.pdf")
+    assert not list(tmp_path.iterdir())
+
+
+def test_budgets_must_be_positive(good_fit, tmp_path):
+    with pytest.raises(BayescaleError, match="positive"):
+        write_report([good_fit], tmp_path / "bad.pdf", budgets=[1e21, -1.0])
+
+
+def test_one_fit_gives_seven_pages_with_fixed_dates(report, compute_fit):
+    assert report.suffix == ".pdf" and report.is_file()
+    assert page_count(report) == PAGES_PER_FIT
+    created = datetime.fromisoformat(compute_fit.attrs["created"]).strftime("%Y%m%d%H%M%S")
+    assert f"/CreationDate (D:{created}".encode() in report.read_bytes()
+
+
+def test_the_same_fit_gives_the_same_bytes(report, compute_fit, tmp_path):
+    again = write_report([compute_fit], tmp_path / "again.pdf")
+    assert again.read_bytes() == report.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["again.pdf"]  # no temporary file left
+
+
+@needs_pdftotext
+def test_the_report_names_the_law_formula_and_numbers(two_fit_report, failed_fit):
+    first = pdf_text(two_fit_report, 1, 1)
+    chinchilla = pdf_text(two_fit_report, 1, PAGES_PER_FIT)
+    assert "chinchilla" in first and "E + A / N^alpha + B / D^beta" in first
+    assert failed_fit.id in first and failed_fit.attrs["data_hash"] in first
+    assert "LogNormal(mu=0.5, sigma=1)" in first  # the prior of E
+    assert "CONVERGENCE GATES FAILED" in first and "R-hat of" in first
+    table = failed_fit.summary().table
+    for name in ("E", "alpha", "beta"):
+        assert f"{table.loc[name, 'median']:.4g}" in chinchilla, name
+    from bayescale.plots import sci
+
+    record = failed_fit.optimum([1e23]).to_records()[0]["N_opt"]
+    assert sci(record["median"]) in first  # N* at 1e23 on the title page
+    for section in ("The data", "The fit against the data", "The posterior", "Diagnostics",
+                    "The compute-optimal frontier", "nats/token", "FLOPs", "parameters", "tokens"):
+        assert section in chinchilla, section
+    assert "Convergence gates PASSED" in pdf_text(two_fit_report, PAGES_PER_FIT + 1, PAGES_PER_FIT + 1)
+
+
+def test_a_failed_write_leaves_nothing(good_fit, tmp_path, monkeypatch):
+    from bayescale import plots_pages
+
+    def broken(fit):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(plots_pages, "data_page", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_report([good_fit], tmp_path / "broken.pdf")
+    assert not list(tmp_path.iterdir())
+
+
+@needs_pdftotext
+def test_two_fits_add_a_comparison_and_overlaid_frontiers(two_fit_report):
+    # data shown once (same runs); 6 more pages for the second fit; comparison and overlaid frontiers
+    assert page_count(two_fit_report) == PAGES_PER_FIT + (PAGES_PER_FIT - 1) + 2
+    last_two = pdf_text(two_fit_report, page_count(two_fit_report) - 1)
+    assert "Comparison of the fits" in last_two
+    assert "elpd_loo" in last_two or "comparison unavailable" in last_two
+    assert "frontiers overlaid" in last_two and "not shown (no trade-off between N and D): compute_power" in last_two
+    second = pdf_text(two_fit_report, PAGES_PER_FIT + 1, 2 * PAGES_PER_FIT - 1)
+    assert "compute_power" in second and "No compute-optimal frontier" in second
+
+
+def test_the_comparison_degrades_to_a_message(good_fit, monkeypatch):
+    from bayescale import report
+    from bayescale.runs import read_runs
+
+    other = fake_fit(read_runs(ROOT / "data" / "example_runs.csv", exclude_where=["C=1e17"]), draws=300)
+    comparison, reason = report._comparison([good_fit, other])
+    assert comparison is None and "comparison unavailable" in reason and "different data" in reason
+    monkeypatch.setitem(sys.modules, "bayescale.compare", None)  # as if the module did not exist
+    comparison, reason = report._comparison([good_fit, good_fit])
+    assert comparison is None and reason.startswith("comparison unavailable")
+
+
+def compute_only_fit():
+    """A fake fit of a law of compute alone (no N/D trade-off, hence no optimum)."""
+    import xarray as xr
+
+    from bayescale.fit import assemble_fit
+    from bayescale.law import load_law
+    from bayescale.model import scales_of
+    from bayescale.runs import read_runs
+
+    runs = read_runs(ROOT / "data" / "example_runs.csv")
+    rng = np.random.default_rng(3)
+    center = {"E": 1.8, "C0": 0.02, "gamma": 0.1, "sigma": 0.03}
+    posterior = xr.Dataset({k: (("chain", "draw"), v * np.exp(0.02 * rng.standard_normal((2, 300))))
+                            for k, v in center.items()})
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((2, 300), dtype=bool))})
+    return assemble_fit(load_law("compute_power"), runs, scales_of(runs), posterior, stats, {"fake": True})
+
+
+def test_a_law_without_trade_off_gets_a_message_instead_of_a_frontier():
+    from bayescale.plots_pages import frontier_page, title_page
+
+    fit = compute_only_fit()
+    res = fit_results(fit, DEFAULT_BUDGETS)
+    assert res.frontier is None and "no trade-off" in res.optimum_error
+    assert [s.x for s in res.slices] == ["C"]  # one curve against compute
+    texts = [t.get_text() for t in frontier_page(fit, res).texts]
+    assert any("No compute-optimal frontier" in t for t in texts)
+    assert title_page(fit, res) is not None
+
+
+# ---- each plot alone --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def computed(good_fit):
+    """Everything the plots need, computed through the API before any plot is drawn."""
+    runs = good_fit.runs
+    at_runs = good_fit.predict(N=runs.N, D=runs.D, C=runs.C)
+    slices, _ = run_slices(good_fit, at_runs)
+    optimum = good_fit.optimum(np.geomspace(1e17, 1e25, 9))
+    priors = {n: good_fit.law.priors[n].draw(1000, seed=i) for i, n in enumerate(good_fit.law.all_parameters)}
+    table = pd.DataFrame({"rank": [0, 1], "elpd_loo": [150.0, 140.0], "se": [5.0, 6.0], "elpd_diff": [0.0, 10.0],
+                          "dse": [0.0, 3.0], "weight": [0.9, 0.1]}, index=["chinchilla", "kaplan"])
+    return SimpleNamespace(at_runs=at_runs, slices=slices, optimum=optimum, priors=priors,
+                           comparison=SimpleNamespace(table=table, warnings=()))
+
+
+def labelled(ax, x_unit: str | None = None, y_unit: str | None = None) -> bool:
+    x, y = ax.get_xlabel(), ax.get_ylabel()
+    return (x_unit is None or x_unit in x) and (y_unit is None or y_unit in y)
+
+
+def test_each_plot_works_alone_and_labels_units(good_fit, computed, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from bayescale import plots, plots_posterior
+    from bayescale.result import Fit
+
+    for method in ("predict", "optimum", "summary"):  # plots compute nothing new
+        monkeypatch.setattr(Fit, method, lambda *a, **k: pytest.fail("a plot called the API"))
+    runs, unit = good_fit.runs, good_fit.runs.loss_unit
+    fig = plots.plot_runs(runs)
+    assert isinstance(fig, Figure) and labelled(fig.axes[0], "(FLOPs)", f"({unit})")
+    assert labelled(plots.plot_design(runs).axes[0], "(parameters)", "(tokens)")
+    assert labelled(plots.plot_fit_slices(runs, computed.slices).axes[0], "(parameters)", f"({unit})")
+    assert labelled(plots.plot_residuals(runs, computed.at_runs).axes[0], "(FLOPs)", "dimensionless")
+    frontier = plots.plot_frontier(computed.optimum, data_range=(1e17, 1e20), budgets=[1e23])
+    assert all(labelled(ax, "(FLOPs)") for ax in frontier.axes)
+    assert [ax.get_ylabel() for ax in frontier.axes] == [
+        "N* (parameters)", "D* (tokens)", f"L* ({unit})", "D*/N* (tokens per parameter)"]
+    assert labelled(plots_posterior.plot_comparison(computed.comparison).axes[0], "(nats")
+    pair = plots_posterior.plot_pair(good_fit)
+    bottom = [ax for ax in pair.axes if ax.get_xlabel()]
+    assert len(bottom) == len(good_fit.law.parameters) and all("(normalized units)" in ax.get_xlabel() for ax in bottom)
+    prior = plots_posterior.plot_prior_posterior(good_fit, computed.priors)
+    shown = [ax for ax in prior.axes if ax.axison]
+    assert len(shown) == len(good_fit.law.all_parameters)
+    assert all(labelled(ax, "(", "density (per") for ax in shown)
+    chains = plots_posterior.plot_chains(good_fit)
+    assert labelled(chains.axes[-2], "(iteration)") and labelled(chains.axes[-1], "(draws)")
+    gates = plots_posterior.plot_gates(good_fit.gates)
+    assert labelled(gates.axes[0], "(dimensionless)") and labelled(gates.axes[1], "(draws)")
+    assert plots.plot_table([["a", "1"]], ["name", "value"]).axes[0].tables
+
+
+def test_plots_draw_into_given_axes(good_fit):
+    from matplotlib.figure import Figure
+
+    from bayescale import plots
+
+    fig = Figure()
+    ax = fig.add_subplot()
+    assert plots.plot_runs(good_fit.runs, ax=ax) is fig and ax.get_xlabel()
+
+
+def test_the_pair_plot_is_thinned_with_a_seed(good_fit):
+    from bayescale.plots_posterior import plot_pair
+
+    def points(fig):
+        return [c.get_offsets().copy() for ax in fig.axes for c in ax.collections]
+
+    first, second = points(plot_pair(good_fit, max_draws=200)), points(plot_pair(good_fit, max_draws=200))
+    assert first and all(len(p) == 200 for p in first)
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_modules_do_not_import_matplotlib():
+    code = ("import sys, bayescale.report, bayescale.plots, bayescale.plots_posterior, bayescale.plots_pages; "
+            "sys.exit('matplotlib' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
