@@ -1,0 +1,168 @@
+"""isoFLOP analysis (Chinchilla Approach 2).
+
+Tier 0: binning runs into budgets, bracketing checks and the refusals, none of which samples.
+Tier 3 (``nuts``): one CLI run on the example table, shared by the tests that read it; it is
+judged against the true law and against the classical two-step least-squares Approach 2.
+``slow``: Porian et al.'s isoFLOP points.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayescale.isoflop import IsoflopError, bin_budgets, budget_problems, fit_isoflop
+from bayescale.runs import read_runs, runs_from_frame
+from conftest import ROOT, SHARED, TRUE
+
+EXAMPLE = ROOT / "data" / "example_runs.csv"
+PORIAN = SHARED / "porian_isoflops" / "porian_isoflop_points.csv"
+
+
+def least_squares_approach_2(N: np.ndarray, loss: np.ndarray, ids: np.ndarray, C: np.ndarray) -> float:
+    """Hoffmann et al.'s Approach 2 by least squares: a parabola in log N per budget, then a
+    straight line through the vertices in (log C, log N*). Returns the slope a."""
+    log_c, log_n = [], []
+    for b in np.unique(ids):
+        x, y = np.log(N[ids == b]), np.log(loss[ids == b])
+        c2, c1, _ = np.polyfit(x, y, 2)
+        log_n.append(-c1 / (2 * c2))
+        log_c.append(np.log(C[ids == b]).mean())
+    return float(np.polyfit(log_c, log_n, 1)[0])
+
+
+# --- Tier 0 ---------------------------------------------------------------------------------------
+
+
+def test_bin_budgets_groups_within_tolerance_in_order_of_compute():
+    C = np.array([1e19, 1e18, 1.02e18, 0.99e19, 1e20, 1e18])
+    np.testing.assert_array_equal(bin_budgets(C, 0.05), [1, 0, 0, 1, 2, 0])
+    # at a tolerance below the 2 % jitter, the jittered runs are budgets of their own
+    assert bin_budgets(C, 0.001).max() == 4
+
+
+def test_bin_budgets_refuses_a_chain_wider_than_the_tolerance():
+    C = 1e18 * 1.04 ** np.arange(6)  # each within 5 % of the next, 22 % end to end
+    with pytest.raises(IsoflopError) as err:
+        bin_budgets(C, 0.05)
+    assert "--tolerance" in str(err.value) and "chain together" in str(err.value)
+    for bad in (0.0, -0.1, float("nan")):
+        with pytest.raises(IsoflopError, match="positive number"):
+            bin_budgets(C, bad)
+
+
+def test_budget_problems_name_what_is_missing():
+    N = np.array([1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2], dtype=float)
+    loss = np.array([3, 2, 3, 1, 2, 3, 3, 2, 1, 2, 1], dtype=float)
+    ids = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3])
+    problems = budget_problems(N, loss, ids, np.array([1e18, 1e19, 1e20, 1e21]))
+    assert set(problems) == {1, 2, 3}
+    assert "smallest model" in problems[1] and "add smaller models" in problems[1]
+    assert "largest model" in problems[2] and "add larger models" in problems[2]
+    assert "2 distinct model size(s)" in problems[3]
+
+
+def _sweep(drop_small_side_of: float | None = None) -> pd.DataFrame:
+    df = pd.read_csv(EXAMPLE)
+    if drop_small_side_of is not None:  # leave that budget's minimum unbracketed on the small side
+        budget = df["C"] == drop_small_side_of
+        best = df.loc[budget, "N"][df.loc[budget, "loss"].idxmin()]
+        df = df[~(budget & (df["N"] < best))]
+    return df
+
+
+def test_an_unbracketed_budget_is_refused_with_the_way_out():
+    runs = runs_from_frame(_sweep(drop_small_side_of=1e18))
+    with pytest.raises(IsoflopError) as err:
+        fit_isoflop(runs)
+    text = str(err.value)
+    assert "1 of 7 budgets" in text and "C = 1e+18" in text and "smallest model" in text
+    assert "--exclude-where C=1e+18" in text
+
+
+def test_too_few_usable_budgets_are_refused_before_sampling():
+    df = _sweep()
+    runs = runs_from_frame(df[df["C"] <= 3.2e17])
+    with pytest.raises(IsoflopError, match="at least 3"):
+        fit_isoflop(runs)
+
+
+def test_unknown_priors_are_refused():
+    with pytest.raises(IsoflopError, match="unknown isoFLOP prior"):
+        fit_isoflop(runs_from_frame(_sweep()), priors={"slope": None})
+
+
+def test_cli_refusal_is_a_message_not_a_traceback(tmp_path, capsys):
+    from bayescale.cli import main
+
+    path = tmp_path / "runs.csv"
+    _sweep(drop_small_side_of=1e18).to_csv(path, index=False)
+    assert main(["isoflop", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "do not bracket their minimum" in err and "Traceback" not in err
+
+
+# --- Tier 3 ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def example_isoflop_json():
+    """``bayescale isoflop data/example_runs.csv --compute 1e21 --json``, run once."""
+    import contextlib
+    import io
+
+    from bayescale.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["isoflop", str(EXAMPLE), "--compute", "1e21", "--json", "--seed", "3"])
+    return code, json.loads(out.getvalue())
+
+
+@pytest.mark.nuts
+def test_example_isoflop_passes_gates_and_covers_the_truth(example_isoflop_json):
+    """The example runs come from Chinchilla's law with alpha = 0.34, beta = 0.28, whose
+    compute-optimal N* grows as C^(beta / (alpha + beta)) (Hoffmann et al. 2022, eq. 4)."""
+    code, data = example_isoflop_json
+    assert code == 0 and data["gates"]["passed"]
+    a = data["power_law"]["a"]
+    true_a = TRUE["beta"] / (TRUE["alpha"] + TRUE["beta"])
+    assert a["lower"] < true_a < a["upper"]
+    b = data["power_law"]["b"]
+    assert b["median"] == pytest.approx(1 - a["median"], abs=1e-9)
+    assert len(data["budgets"]) == 7 and all(row["runs"] == 9 for row in data["budgets"])
+    (at,) = data["at_compute"]
+    assert at["compute"] == 1e21 and at["N_opt"]["lower"] < at["N_opt"]["median"] < at["N_opt"]["upper"]
+    assert at["D_opt"]["median"] == pytest.approx(1e21 / (6 * at["N_opt"]["median"]), rel=1e-6)
+
+
+@pytest.mark.nuts
+def test_example_isoflop_agrees_with_least_squares(example_isoflop_json):
+    _, data = example_isoflop_json
+    runs = read_runs(EXAMPLE)
+    ids = bin_budgets(runs.C, 0.05)
+    a_ls = least_squares_approach_2(runs.N, runs.loss, ids, runs.C)
+    assert data["power_law"]["a"]["lower"] < a_ls < data["power_law"]["a"]["upper"]
+
+
+@pytest.mark.slow
+@pytest.mark.nuts
+def test_porian_isoflop_points():
+    """Porian et al. 2024's points for RefinedWeb with tuned hyper-parameters, short warm-up and a
+    constant schedule, counting embedding parameters (config 4 in SOURCE.md): 12 budgets. The
+    Bayesian exponent must pass the gates and contain the two-step least-squares estimate."""
+    if not PORIAN.exists():
+        pytest.skip("../shared/data/porian_isoflops is not available")
+    runs = read_runs(PORIAN, c_col="flops_budget", exclude_where=[f"config_id={i}" for i in range(15) if i != 4])
+    assert runs.n_runs == 121
+    from bayescale.sampling import SamplerSettings
+
+    result = fit_isoflop(runs, settings=SamplerSettings(draws=1000, seed=1, progressbar=False))
+    assert result.gates.passed, str(result.gates)
+    a_ls = least_squares_approach_2(runs.N, runs.loss, bin_budgets(runs.C, 0.05), runs.C)
+    lo, hi = np.quantile(result.a, [0.025, 0.975])
+    assert lo < a_ls < hi
+    assert result.budgets.size == 12
