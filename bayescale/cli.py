@@ -43,6 +43,10 @@ def _add_runs_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--c-col", help="column with training compute C in FLOPs")
     p.add_argument("--u-col", help="column with unique training tokens U (data-constrained laws)")
     p.add_argument("--loss-col", help="column with the final loss")
+    for var, what in (("n", "parameters"), ("d", "tokens"), ("c", "FLOPs"), ("u", "unique tokens")):
+        p.add_argument(f"--{var}-unit", metavar="UNIT",
+                       help=f"unit of the {var.upper()} column when it is not in {what}: a multiplier such as 1e9, "
+                            f"or billion, trillion, … (default: {what})")
     p.add_argument("--loss-unit", default="nats/token", help="unit of the loss: nats/token (default), bits/token, bits/char, bits/byte")
     p.add_argument("--exclude-where", action="append", default=[], metavar="COLUMN=VALUE",
                    help="leave out rows where COLUMN equals VALUE; repeat for several")
@@ -59,6 +63,8 @@ def _read_runs(args: argparse.Namespace):
     from bayescale.runs import read_runs
 
     extra = {"u_col": args.u_col} if args.u_col else {}
+    units = {var: getattr(args, f"{var.lower()}_unit") for var in ("N", "D", "C", "U")}
+    extra["units"] = {var: unit for var, unit in units.items() if unit is not None}
     return read_runs(args.runs, n_col=args.n_col, d_col=args.d_col, c_col=args.c_col, loss_col=args.loss_col,
                      exclude_where=args.exclude_where, loss_unit=args.loss_unit, **extra)
 

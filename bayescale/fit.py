@@ -133,6 +133,7 @@ def assemble_fit(
             "data_hash": runs.data_hash,
             "data_columns_json": json.dumps(runs.columns),
             "data_excluded": runs.excluded,
+            "data_multipliers_json": json.dumps(runs.multipliers),
             "loss_unit": runs.loss_unit,
             "scales_json": json.dumps(scales.as_dict()),
             "sampler_json": json.dumps(config["sampler"]),

@@ -153,7 +153,8 @@ class Fit:
         frame = pd.DataFrame({k: constant[k].to_numpy() for k in constant.data_vars})
         columns = json.loads(self.tree.attrs.get("data_columns_json", "{}"))
         return Runs(frame=frame, source=self.tree.attrs["data_source"], columns=columns,
-                    loss_unit=self.tree.attrs["loss_unit"], excluded=int(self.tree.attrs.get("data_excluded", 0)))
+                    loss_unit=self.tree.attrs["loss_unit"], excluded=int(self.tree.attrs.get("data_excluded", 0)),
+                    multipliers=json.loads(self.tree.attrs.get("data_multipliers_json", "{}")))
 
     @property
     def gates(self) -> Gates:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,9 @@ UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs", "U": "unique tokens"}
 COUNTED = {"N": "sizes", "D": "token counts", "C": "budgets", "U": "unique-token counts"}
 #: Columns of ``Runs.frame``, in order; ``U`` only when the table gives unique tokens.
 FRAME_COLUMNS = ("N", "D", "C", "loss")
+#: Words accepted for a column's unit, besides plain numbers (``--n-unit 1e9``).
+UNIT_WORDS = {"thousand": 1e3, "K": 1e3, "million": 1e6, "M": 1e6, "billion": 1e9, "B": 1e9,
+              "trillion": 1e12, "T": 1e12}
 FORMATS = ".csv, .csv.gz, .tsv, .tsv.gz (tab-separated), .parquet or .pq"
 FIX_HINT = "Drop or fix these rows, or leave them out with --exclude-where COLUMN=VALUE."
 MAX_LISTED = 10
@@ -52,6 +55,9 @@ class Runs:
         One of ``LOSS_UNITS``.
     excluded : int
         Number of rows left out by ``exclude_where``.
+    multipliers : dict of str to float
+        Our name -> the factor that turned the user's column into parameters, tokens or FLOPs
+        (e.g. ``{"N": 1e9}`` for a column in billions); absent names were read as they are.
     """
 
     frame: pd.DataFrame
@@ -59,6 +65,7 @@ class Runs:
     columns: dict[str, str]
     loss_unit: str = "nats/token"
     excluded: int = 0
+    multipliers: dict[str, float] = field(default_factory=dict)
 
     @property
     def N(self) -> np.ndarray:
@@ -186,6 +193,8 @@ class Runs:
         for var in ("N", "D", "C", "U")[: 4 if self.has_U else 3]:
             values = getattr(self, var)
             col = self.columns.get(var, var)
+            if var in self.multipliers:
+                col += f" × {self.multipliers[var]:g}"
             lines.append(
                 f"{var:<5} {_fmt(values.min())} – {_fmt(values.max())} {UNITS[var]} "
                 f"({len(np.unique(values))} {COUNTED[var]}; column {col})"
@@ -197,6 +206,28 @@ class Runs:
         lines.append(f"loss  {self.loss.min():.4g} – {self.loss.max():.4g} {self.loss_unit} "
                      f"(column {self.columns.get('loss', 'loss')})")
         return "\n".join(lines)
+
+
+def parse_unit(text: str | float, option: str = "--n-unit") -> float:
+    """The multiplier meant by a column unit: a positive number (``1e9``) or a word of
+    ``UNIT_WORDS`` (``billion``, ``B``, ``trillion``, ``T`` …).
+
+    Raises
+    ------
+    RunsError
+        If the text is neither.
+    """
+    if isinstance(text, str) and text.strip() in UNIT_WORDS:
+        return UNIT_WORDS[text.strip()]
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        words = ", ".join(UNIT_WORDS)
+        raise RunsError(f"{option} {text!r} is not a unit: give a positive number (e.g. 1e9 for a column "
+                        f"in billions) or one of {words}.")
+    return value
 
 
 def _fmt(x: float) -> str:
@@ -224,6 +255,7 @@ def read_runs(
     exclude_where: Sequence[str] = (),
     loss_unit: str = "nats/token",
     u_col: str | None = None,
+    units: dict[str, float | str] | None = None,
 ) -> Runs:
     """Read runs from a CSV/TSV/Parquet file, map its columns and validate every row.
 
@@ -241,6 +273,10 @@ def read_runs(
         Column of unique training tokens U, for data-constrained laws; detected from
         ``CANDIDATES["U"]`` when omitted, and absent from the runs when no column matches.
         U may exceed D (no repetition).
+    units : dict, optional
+        Column units as multipliers, for columns not in parameters, tokens or FLOPs: e.g.
+        ``{"N": 1e9, "D": "trillion"}`` for N in billions and D in trillions (see
+        :func:`parse_unit`). Keys among ``N, D, C, U``.
 
     Returns
     -------
@@ -272,7 +308,7 @@ def read_runs(
     df = df.reset_index(drop=True)
     first = 2 if kind == "csv" else 1  # header is line 1 of a CSV
     labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
-    return _build(df, labels, str(path), n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col)
+    return _build(df, labels, str(path), n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col, units)
 
 
 def runs_from_frame(
@@ -286,6 +322,7 @@ def runs_from_frame(
     loss_unit: str = "nats/token",
     source: str = "<DataFrame>",
     u_col: str | None = None,
+    units: dict[str, float | str] | None = None,
 ) -> Runs:
     """Build validated ``Runs`` from a DataFrame; same rules as :func:`read_runs`.
 
@@ -294,7 +331,7 @@ def runs_from_frame(
     df = df.copy()
     labels = pd.Series([f"row {label}" for label in df.index])
     df = df.reset_index(drop=True)
-    return _build(df, labels, source, n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col)
+    return _build(df, labels, source, n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col, units)
 
 
 def _find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
@@ -343,7 +380,8 @@ def _exclude_mask(df: pd.DataFrame, items: Sequence[str]) -> pd.Series:
 
 def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, d_col: str | None,
            c_col: str | None, loss_col: str | None, exclude_where: Sequence[str],
-           loss_unit: str, u_col: str | None = None) -> Runs:
+           loss_unit: str, u_col: str | None = None,
+           units: dict[str, float | str] | None = None) -> Runs:
     """Map columns, apply exclusions, validate and derive; shared by both entry points."""
     if loss_unit not in LOSS_UNITS:
         raise RunsError(f"unknown loss unit {loss_unit!r}; allowed: {', '.join(LOSS_UNITS)}.")
@@ -359,6 +397,14 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
     if mapped["D"] is None and mapped["C"] is None:
         raise RunsError(f"need a D (tokens) or C (compute) column in {source} (columns: {available}); "
                         f"say which with --d-col COLUMN or --c-col COLUMN.")
+    multipliers = {}
+    for var, unit in (units or {}).items():
+        option = f"--{var.lower()}-unit"
+        if var not in UNITS:
+            raise RunsError(f"a unit can be given for {', '.join(UNITS)}, not {var!r}.")
+        if mapped[var] is None:
+            raise RunsError(f"{option} was given, but {source} has no {var} column; name it with {OPTIONS[var]}.")
+        multipliers[var] = parse_unit(unit, option)
     used = [c for c in mapped.values() if c is not None]
     if len(set(used)) < len(used):
         raise RunsError(f"the same column is mapped to two quantities: {mapped}; "
@@ -388,6 +434,8 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
         if found:
             raise RunsError(f"{source} has {kind}: {_listed(found)}. {FIX_HINT}")
 
+    for var, factor in multipliers.items():
+        values[var] = values[var] * factor
     columns = dict(present)
     if "C" not in values:
         values["C"] = 6.0 * values["N"] * values["D"]
@@ -407,4 +455,5 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
             pairs += [f"{labels[i]} duplicates {first}" for i in group.index[1:]]
         same = "N, D, C, U and loss" if "U" in values else "N, D, C and loss"
         raise RunsError(f"{source} has duplicate runs (same {same}): {_listed(pairs)}. {FIX_HINT}")
-    return Runs(frame=frame, source=source, columns=columns, loss_unit=loss_unit, excluded=excluded)
+    return Runs(frame=frame, source=source, columns=columns, loss_unit=loss_unit, excluded=excluded,
+                multipliers=multipliers)

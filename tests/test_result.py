@@ -152,3 +152,18 @@ def test_optimum_of_fake_fit_covers_truth(example_fake_fit):
     record = example_fake_fit.optimum([1e21]).to_records()[0]
     assert record["N_opt"]["lower"] < truth.N_opt[0, 0] < record["N_opt"]["upper"]
 
+
+
+def test_column_units_survive_save_and_load(tmp_path):
+    import pandas as pd
+
+    from bayescale.result import Fit
+    from bayescale.runs import runs_from_frame
+    from conftest import ROOT
+
+    df = pd.read_csv(ROOT / "data" / "example_runs.csv").drop(columns=["C"])
+    runs = runs_from_frame(df.assign(N=df["N"] / 1e6), units={"N": "million"})
+    fit = fake_fit(runs)
+    loaded = Fit.load(fit.save(tmp_path / "fit.nc"))
+    assert loaded.runs.multipliers == {"N": 1e6}
+    assert loaded.runs.data_hash == runs.data_hash

@@ -381,3 +381,36 @@ def test_describe_with_u():
     assert "unique tokens" in text and "column U_unique_tokens" in text
     assert "3 of 6 runs repeat data" in text and "up to 10 epochs" in text
     assert "unique tokens" not in runs_from_frame(table()).describe()
+
+
+# --- column units ----------------------------------------------------------------------------------
+
+
+def test_columns_in_billions_and_trillions_become_parameters_and_tokens():
+    df = table().drop(columns=["C_flops"])
+    scaled = df.assign(N_params=df["N_params"] / 1e9, D_tokens=df["D_tokens"] / 1e12)
+    runs = runs_from_frame(scaled, units={"N": "billion", "D": 1e12})
+    plain = runs_from_frame(df)
+    np.testing.assert_allclose(runs.frame.to_numpy(), plain.frame.to_numpy(), rtol=1e-12)
+    assert runs.multipliers == {"N": 1e9, "D": 1e12} and plain.multipliers == {}
+    assert "column N_params × 1e+09" in runs.describe() and "column D_tokens × 1e+12" in runs.describe()
+
+
+def test_a_unit_without_its_column_or_of_an_unknown_quantity_is_refused():
+    with pytest.raises(RunsError, match="--u-unit was given, but"):
+        runs_from_frame(table(), units={"U": 1e9})
+    with pytest.raises(RunsError, match="not 'loss'"):
+        runs_from_frame(table(), units={"loss": 2.0})
+    for bad in ("lots", "0", "-1e9", "nan", "inf"):
+        with pytest.raises(RunsError) as err:
+            runs_from_frame(table(), units={"N": bad})
+        assert "--n-unit" in str(err.value) and "billion" in str(err.value)
+
+
+def test_cli_units_reach_the_runs(tmp_path):
+    from bayescale.cli import _parser, _read_runs
+
+    df = table()
+    df.assign(N_params=df["N_params"] / 1e6).to_csv(tmp_path / "r.csv", index=False)
+    args = _parser().parse_args(["isoflop", str(tmp_path / "r.csv"), "--n-unit", "M"])
+    np.testing.assert_allclose(_read_runs(args).N, df["N_params"], rtol=1e-12)
