@@ -51,7 +51,9 @@ class Comparison:
                 "warnings": list(self.warnings)}
 
     def __str__(self) -> str:
-        text = self.table.to_string(float_format=lambda v: f"{v:.2f}")
+        text = self.table.to_string(formatters={
+            col: (lambda v: f"{v:.3f}") if col == "weight" else (lambda v: f"{v:.1f}")
+            for col in ("elpd_loo", "se", "elpd_diff", "dse", "weight", "p_loo")})
         lines = [f"PSIS-LOO comparison (elpd of log loss; higher is better; loss unit {self.loss_unit})", text]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
@@ -98,7 +100,8 @@ def compare_fits(fits: Sequence[Fit], labels: Sequence[str] | None = None) -> Co
             results[label] = loo(fit.tree)
             if not fit.gates.passed:
                 notes.append(f"{label} failed its convergence gates; its LOO is not to be trusted")
-        table = compare({label: fit.tree for label, fit in zip(labels, fits)}, round_to=None)
+        # "none" returns raw numbers; None would round to rcParams' significant figures
+        table = compare(results, round_to="none")
     bad = {label: int(np.sum(np.asarray(r.pareto_k) > r.good_k)) for label, r in results.items()}
     for label, count in bad.items():
         if count:

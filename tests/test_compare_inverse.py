@@ -36,6 +36,12 @@ def test_compare_prefers_the_sharper_true_posterior():
     data = comparison.to_dict()
     assert set(data["fits"]["good"]) >= {"elpd_loo", "se", "elpd_diff", "dse", "weight", "bad_k"}
     assert "PSIS-LOO" in str(comparison)
+    # the numbers are arviz-stats' own, unrounded
+    from arviz_stats import loo
+
+    for label, fit in (("good", good), ("vague", vague)):
+        assert table.loc[label, "elpd_loo"] == pytest.approx(loo(fit.tree).elpd, rel=1e-12)
+    assert table["weight"].sum() == pytest.approx(1.0, abs=1e-9)
 
 
 def test_compare_refuses_different_data_and_units():
