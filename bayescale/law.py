@@ -279,9 +279,10 @@ def law_from_text(text: str, path: str = "<string>") -> Law:
         key: _parse(expr, allowed_physical, fail, f"[physical] {key}")
         for key, expr in _table(data, "physical", fail).items()
     }
-    bad = set(physical) - set(params_table)
+    bad = set(physical) & (set(VARIABLES) | set(_SCALE_NAMES) | {"sigma", "nu"})
     if bad:
-        raise fail(f"[physical] names {sorted(bad)} are not parameters of the law")
+        raise fail(f"[physical] names {sorted(bad)} are run variables, scales or noise parameters; "
+                   f"[physical] gives a parameter in the papers' units, or a quantity derived from them")
     optimum = {
         key: _parse(expr, set(params_table) | {"C"}, fail, f"[optimum] {key}")
         for key, expr in _table(data, "optimum", fail).items()

@@ -193,7 +193,7 @@ def posterior_page(fit: Fit, res: FitResults) -> Figure:
     s = res.summary
     rows = [[name, fit.law.descriptions.get(name, ""), f"{r['median']:.4g}", f"{r['lower']:.4g}",
              f"{r['upper']:.4g}", f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}"] for name, r in s.table.iterrows()]
-    rows += [[f"{name} (physical)", "the same in physical units (N in parameters, D in tokens)", f"{r['median']:.4g}",
+    rows += [[f"{name} (physical)", "in the papers' units (N in parameters, D in tokens, C in FLOPs)", f"{r['median']:.4g}",
               f"{r['lower']:.4g}", f"{r['upper']:.4g}", "", ""] for name, r in s.physical.iterrows()]
     pct = f"{100 * s.prob:g}%"
     plot_table(rows, ["parameter", "meaning", "median", f"lower {pct}", f"upper {pct}", "R-hat", "bulk ESS"],

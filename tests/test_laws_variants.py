@@ -122,14 +122,23 @@ def test_chinchilla_tied_is_chinchilla_with_alpha_equal_beta():
     assert tied.physical_parameters(normalized, SCALES)["B"] == pytest.approx(1487.7, rel=1e-13)
 
 
+def power_sampled(E: float, C0: float, gamma: float, scales: Scales) -> dict[str, float]:
+    """compute_power's sampled parameters (L0, f, gamma) for L = E + (C0 / C)^gamma."""
+    L0 = E + (C0 / scales.C_ref) ** gamma
+    return {"L0": L0, "f": E / L0, "gamma": gamma}
+
+
 def test_compute_power_and_loglinear_equal_their_formulas():
     C = np.array([1e18, 4e19, 3e21, 1e24])
     power = load_law("compute_power")
     by_hand = 1.8 + (1e19 / C) ** 0.12
-    np.testing.assert_allclose(power.loss({"E": 1.8, "C0": 1e19, "gamma": 0.12}, Scales(), C=C), by_hand, rtol=1e-13)
-    normalized = {"E": 1.8, "C0": 1e19 / SCALES.C_ref, "gamma": 0.12}
+    # sampled as L0 = E + (C0 / C_ref)^gamma, the loss at C_ref, and f = E / L0; [physical] gives E, C0
+    np.testing.assert_allclose(power.loss(power_sampled(1.8, 1e19, 0.12, Scales()), Scales(), C=C), by_hand,
+                               rtol=1e-13)
+    normalized = power_sampled(1.8, 1e19, 0.12, SCALES)
     np.testing.assert_allclose(power.loss(normalized, SCALES, C=C), by_hand, rtol=1e-13)
-    assert power.physical_parameters(normalized, SCALES)["C0"] == pytest.approx(1e19, rel=1e-14)
+    physical = power.physical_parameters(normalized, SCALES)
+    assert physical["C0"] == pytest.approx(1e19, rel=1e-12) and physical["E"] == pytest.approx(1.8, rel=1e-14)
 
     loglin = load_law("compute_loglinear")
     a, b = -0.03, 1.97  # bits/char against ln(C), C in the table's units
@@ -376,13 +385,14 @@ def _cases():
     kaplan = {"Nc": 6.4e13, "Dc": 1.8e13, "alpha_N": 0.076, "alpha_D": 0.103}  # Kaplan et al. Table 2
     floor = {"E": 1.7, "Nc": 4e8, "Dc": 1.3e10, "alpha_N": 0.34, "alpha_D": 0.28}
     tied = {"E": 1.869, "A": 520.8, "B": 1487.7, "alpha": 0.3527}  # Muennighoff et al., C4
-    power = {"E": 1.8, "C0": 1e19, "gamma": 0.12}
+    power = {"E": 1.8, "C0": 1e19, "gamma": 0.12}  # physical; simulated from power_sampled(...)
     loglin = {"a": -0.03, "b": 1.97}
     return {
         "kaplan": (kaplan, lambda: simulate_isoflop(load_law("kaplan"), kaplan, budgets, seed=1)),
         "kaplan_floor": (floor, lambda: simulate_isoflop(load_law("kaplan_floor"), floor, budgets, seed=2)),
         "chinchilla_tied": (tied, lambda: simulate_isoflop(load_law("chinchilla_tied"), tied, budgets, seed=3)),
-        "compute_power": (power, lambda: synthetic_compute("compute_power", power, np.logspace(18, 23, 30), seed=4)),
+        "compute_power": (power, lambda: synthetic_compute("compute_power", power_sampled(**power, scales=Scales()),
+                                                           np.logspace(18, 23, 30), seed=4)),
         "compute_loglinear": (loglin, lambda: synthetic_compute("compute_loglinear", loglin, np.logspace(20, 24, 20), seed=5)),
         "data_constrained": (MUENNIGHOFF, lambda: synthetic_data_constrained(seed=6)),
     }
@@ -393,7 +403,7 @@ def _cases():
 def test_recovers_parameters(name):
     """NUTS on runs simulated from known parameters (1% noise on log loss): the fit passes the gates,
     every true parameter lies in its 95% interval (physical units where the file maps them), and the
-    data taught something (each interval is narrower than the prior's)."""
+    data taught something (each sampled parameter's interval is narrower than its prior's)."""
     from bayescale.fit import fit
     from bayescale.runs import runs_from_frame
     from bayescale.sampling import SamplerSettings
@@ -404,9 +414,10 @@ def test_recovers_parameters(name):
     assert result.gates.passed, str(result.gates)
     summary = result.summary()
     law = result.law
-    for param in law.parameters:
+    for param, value in truth.items():
         row = summary.physical.loc[param] if param in law.physical else summary.table.loc[param]
-        assert row["lower"] < truth[param] < row["upper"], (name, param, truth[param], dict(row))
+        assert row["lower"] < value < row["upper"], (name, param, value, dict(row))
+    for param in law.parameters:
         prior = law.priors[param].draw(20_000, 0)
         prior_width = np.subtract(*np.quantile(prior, [0.975, 0.025]))
         width = summary.table.loc[param, "upper"] - summary.table.loc[param, "lower"]

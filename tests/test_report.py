@@ -153,7 +153,7 @@ def compute_only_fit():
 
     runs = read_runs(ROOT / "data" / "example_runs.csv")
     rng = np.random.default_rng(3)
-    center = {"E": 1.8, "C0": 0.02, "gamma": 0.1, "sigma": 0.03}
+    center = {"L0": 2.3, "f": 0.75, "gamma": 0.1, "sigma": 0.03}
     posterior = xr.Dataset({k: (("chain", "draw"), v * np.exp(0.02 * rng.standard_normal((2, 300))))
                             for k, v in center.items()})
     stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((2, 300), dtype=bool))})
