@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayescale.errors import BayescaleError, OptimumError
+from bayescale.files import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -310,20 +310,10 @@ def _write_pdf(plan: list[tuple[str, Callable[[], Figure]]], path: Path, fits: S
                 "Creator": f"bayescale {__version__}", "Producer": f"bayescale {__version__} (matplotlib)",
                 "CreationDate": created, "ModDate": created,
                 "Keywords": " ".join(f"fit:{fit.id}" for fit in fits)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_path(path) as tmp:
         with matplotlib.rc_context(_RC), _stable_pdf_numbers(), PdfPages(tmp, metadata=metadata) as pdf:
             for number, (title, build) in enumerate(plan, 1):
                 fig = build()
                 decorate(fig, title, number, len(plan), created)
                 pdf.savefig(fig)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.errors import BayescaleError, FitFileError
+from bayescale.files import atomic_path
 from bayescale.gates import Gates
 from bayescale.law import Law, Scales, law_from_text
 from bayescale.optimum import Optimum, compute_optimum, interval
@@ -228,18 +228,8 @@ class Fit:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fit to netCDF atomically (a temporary file, then a rename)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(handle)
-        try:
+        with atomic_path(path) as tmp:
             self.tree.to_netcdf(tmp, engine="h5netcdf")
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return path
 
     @classmethod
