@@ -166,3 +166,22 @@ def test_porian_isoflop_points():
     lo, hi = np.quantile(result.a, [0.025, 0.975])
     assert lo < a_ls < hi
     assert result.budgets.size == 12
+
+
+def test_cli_exit_status_follows_the_gates(tmp_path, monkeypatch, capsys):
+    """A failed gate is exit 3 with the verdict on stderr, unless --allow-unconverged."""
+    import bayescale.isoflop as isoflop
+    from bayescale.cli import main
+    from bayescale.gates import Gates
+
+    one = np.ones(4)
+    failed = isoflop.IsoflopFit(
+        a=0.5 * one, b=0.5 * one, G=one, A=one / 6, tau=0.1 * one, sigma=0.01 * one,
+        budgets=np.array([1e18, 1e19, 1e20]), runs_per_budget=np.array([9, 9, 9]),
+        N_opt=np.ones((4, 3)), D_opt=np.ones((4, 3)), L_opt=np.ones((4, 3)), tolerance=0.05,
+        gates=Gates({"a": 1.2}, {"a": 50.0}, 0, failures=["R-hat of a is 1.200 > 1.01"]))
+    monkeypatch.setattr(isoflop, "fit_isoflop", lambda *args, **kwargs: failed)
+    assert main(["isoflop", str(EXAMPLE)]) == 3
+    assert "did not converge" in capsys.readouterr().err
+    assert main(["isoflop", str(EXAMPLE), "--allow-unconverged", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["gates"]["passed"] is False
