@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
 
 import json
+import warnings
 from dataclasses import replace
 
 import numpy as np
