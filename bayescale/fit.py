@@ -8,18 +8,18 @@ import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import xarray as xr
 
-from bayescale.gates import check_gates
+from bayescale.gates import Gates, check_gates
 from bayescale.law import Law, Scales, load_law
 from bayescale.result import SCHEMA_VERSION, Fit, versions
 from bayescale.runs import Runs
 from bayescale.sampling import SamplerSettings
 
-__all__ = ["fit", "assemble_fit"]
+__all__ = ["fit", "assemble_fit", "sample_until_converged"]
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,6 @@ def fit(
         Check ``fit.gates.passed``: a fit that misses a gate is returned, flagged, not raised.
     """
     from bayescale.model import build_model, scales_of
-    from bayescale.sampling import sample
 
     law = load_law(law) if not isinstance(law, Law) else law
     if priors:
@@ -68,19 +67,66 @@ def fit(
     settings = settings or SamplerSettings()
     scales = scales_of(runs)
     model = build_model(law, runs, scales)
+    done = sample_until_converged(model, law.priors, list(law.all_parameters), settings, retries)
+    return assemble_fit(law, runs, scales, done.posterior, done.sample_stats, done.settings.to_dict(), done.attempts)
+
+
+class Sampled(NamedTuple):
+    """The last attempt of :func:`sample_until_converged`, and the record of all of them."""
+
+    posterior: xr.Dataset
+    sample_stats: xr.Dataset
+    gates: Gates
+    settings: SamplerSettings
+    attempts: list[dict]
+
+
+def sample_until_converged(
+    model: Any,
+    priors: Mapping[str, Any],
+    names: list[str],
+    settings: SamplerSettings,
+    retries: int,
+) -> Sampled:
+    """Sample, check the gates, and sample again with more effort while a gate fails.
+
+    Each retry doubles the draws and warm-up, and after divergences raises the target
+    acceptance by 0.05 (at most 0.99). The last attempt is returned whatever its verdict.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        From :mod:`bayescale.model`.
+    priors : mapping
+        The prior of every free variable, by name (for the initial points).
+    names : list of str
+        The posterior variables the gates check and the result keeps.
+    settings : SamplerSettings
+        Settings of the first attempt.
+    retries : int
+        Attempts after the first, at most.
+
+    Returns
+    -------
+    Sampled
+        The last attempt's posterior (``names``), sample stats, gates and settings, and the
+        settings and gate verdict of each attempt.
+    """
+    from bayescale.sampling import sample
+
     attempts: list[dict] = []
-    for attempt in range(retries + 1):
-        trace = sample(model, law.priors, settings)
-        posterior = trace["posterior"].to_dataset()[list(law.all_parameters)]
+    for attempt in range(max(retries, 0) + 1):
+        trace = sample(model, priors, settings)
+        posterior = trace["posterior"].to_dataset()[names]
         stats = trace["sample_stats"].to_dataset()
         gates = check_gates(posterior, stats["diverging"])
         attempts.append({"settings": settings.to_dict(), "gates": gates.to_dict()})
-        if gates.passed or attempt == retries:
+        if gates.passed or attempt >= retries:
             break
         log.info("gates failed (%s); sampling again with more draws", "; ".join(gates.failures))
         target = min(0.99, settings.target_accept + 0.05) if gates.divergences else settings.target_accept
         settings = replace(settings, draws=2 * settings.draws, tune=2 * settings.tune, target_accept=target)
-    return assemble_fit(law, runs, scales, posterior, stats, settings.to_dict(), attempts)
+    return Sampled(posterior, stats, gates, settings, attempts)
 
 
 def assemble_fit(

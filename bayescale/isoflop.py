@@ -16,12 +16,12 @@ are refused with a message (or, with ``drop_unusable=True``, left out and noted)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from bayescale.errors import BayescaleError
-from bayescale.gates import Gates, check_gates
+from bayescale.gates import Gates
 from bayescale.optimum import interval
 from bayescale.priors import Prior
 from bayescale.runs import Runs
@@ -234,8 +234,8 @@ def fit_isoflop(
         If the runs do not group into budgets, a budget does not bracket its minimum (unless
         ``drop_unusable``), or fewer than three usable budgets remain.
     """
+    from bayescale.fit import sample_until_converged
     from bayescale.model import build_isoflop_model
-    from bayescale.sampling import sample
 
     ids = bin_budgets(runs.C, tolerance)
     logc = np.log(runs.C)
@@ -277,15 +277,8 @@ def fit_isoflop(
                                 np.log(centers) - log_c_ref, priors)
     names = [rv.name for rv in model.free_RVs]
     flat = {n: priors[n] if n in priors else priors[n[0]] if n[0] in "hk" else _STANDARD for n in names}
-    settings = settings or SamplerSettings(draws=1000)
-    for attempt in range(max(retries, 0) + 1):
-        trace = sample(model, flat, settings)
-        posterior = trace["posterior"].to_dataset()[names]
-        gates = check_gates(posterior, trace["sample_stats"].to_dataset()["diverging"])
-        if gates.passed or attempt == retries:
-            break
-        target = min(0.99, settings.target_accept + 0.05) if gates.divergences else settings.target_accept
-        settings = replace(settings, draws=2 * settings.draws, tune=2 * settings.tune, target_accept=target)
+    done = sample_until_converged(model, flat, names, settings or SamplerSettings(draws=1000), retries)
+    posterior, gates = done.posterior, done.gates
     draw = {n: posterior[n].to_numpy().reshape(-1) for n in names}
     per = lambda p: np.stack([draw[f"{p}_{b}"] for b in range(centers.size)], axis=1)  # noqa: E731
     a, g, tau = draw["a"], draw["g"], draw["tau"]

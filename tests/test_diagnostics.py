@@ -53,3 +53,38 @@ def test_gates_flag_each_failure():
     gates = check_gates(good, divergent)
     assert gates.divergences == 1 and "1 divergent transitions" in gates.failures
 
+
+
+def test_sampling_retries_with_more_effort_until_the_gates_pass(monkeypatch):
+    """A failed attempt (a stuck chain, divergences) is sampled again with twice the draws and
+    warm-up and a higher target acceptance; every attempt is recorded; a pass stops the retries."""
+    import bayescale.sampling
+    from bayescale.fit import sample_until_converged
+    from bayescale.sampling import SamplerSettings
+
+    rng = np.random.default_rng(0)
+    seen = []
+
+    def fake_sample(model, priors, settings):
+        seen.append(settings)
+        x = rng.standard_normal((4, settings.draws))
+        diverging = np.zeros((4, settings.draws), dtype=bool)
+        if len(seen) == 1:
+            x[0] += 5.0  # a stuck chain
+            diverging[0, :3] = True
+        return xr.DataTree.from_dict({
+            "posterior": xr.Dataset({"a": (("chain", "draw"), x)}),
+            "sample_stats": xr.Dataset({"diverging": (("chain", "draw"), diverging)})})
+
+    monkeypatch.setattr(bayescale.sampling, "sample", fake_sample)
+    first = SamplerSettings(draws=300, tune=200, target_accept=0.9)
+    done = sample_until_converged(None, {}, ["a"], first, retries=2)
+    assert len(seen) == 2 and done.gates.passed
+    assert (done.settings.draws, done.settings.tune) == (600, 400)
+    assert done.settings.target_accept == pytest.approx(0.95)
+    assert [a["gates"]["passed"] for a in done.attempts] == [False, True]
+    assert done.posterior["a"].shape == (4, 600)
+    seen.clear()
+    rng = np.random.default_rng(0)
+    done = sample_until_converged(None, {}, ["a"], first, retries=0)  # no retry allowed
+    assert len(seen) == 1 and not done.gates.passed and len(done.attempts) == 1
