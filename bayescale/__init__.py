@@ -5,6 +5,9 @@
 >>> fit = bs.fit(runs, "chinchilla", settings=bs.SamplerSettings(seed=1))
 >>> print(fit.optimum([1e21, 5.76e23]))
 
+The public API is the names below; each lives in a subpackage by concern (``laws``, ``data``,
+``inference``, ``results``, ``decisions``, ``report``). No public name here is also the name of
+a module or package directly under ``bayescale``, so importing a submodule never rebinds one.
 Heavy modules (PyMC, PyTensor, nutpie) load only when a fit is made.
 """
 
@@ -13,29 +16,49 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
-    "read_runs": "bayescale.runs",
-    "runs_from_frame": "bayescale.runs",
-    "Runs": "bayescale.runs",
-    "load_law": "bayescale.law",
-    "available_laws": "bayescale.law",
-    "Law": "bayescale.law",
-    "Prior": "bayescale.priors",
-    "fit": "bayescale.fit",
-    "SamplerSettings": "bayescale.sampling",
-    "Fit": "bayescale.result",
-    "Optimum": "bayescale.optimum",
-    "compute_optimum": "bayescale.optimum",
-    "simulate_isoflop": "bayescale.simulate",
+    # data
+    "read_runs": "bayescale.data.runs",
+    "runs_from_frame": "bayescale.data.runs",
+    "Runs": "bayescale.data.runs",
+    "convert_runs": "bayescale.data.units",
+    # laws
+    "load_law": "bayescale.laws.law",
+    "available_laws": "bayescale.laws.law",
+    "law_from_text": "bayescale.laws.law",
+    "Law": "bayescale.laws.law",
+    "Prior": "bayescale.laws.priors",
+    "training_flops": "bayescale.laws.flops",
+    # inference
+    "SamplerSettings": "bayescale.inference.sampling",
+    "error_models": "bayescale.inference.likelihoods",
+    "get_error_model": "bayescale.inference.likelihoods",
+    # results
+    "fit": "bayescale.results.fitting",
+    "Fit": "bayescale.results.fitted",
+    "Optimum": "bayescale.results.optimum",
+    "compute_optimum": "bayescale.results.optimum",
+    # decisions
+    "compare_fits": "bayescale.decisions.comparison",
+    "backtest": "bayescale.decisions.backtesting",
+    "compute_for_loss": "bayescale.decisions.inverse",
+    "tokens_for_loss": "bayescale.decisions.inverse",
+    "fit_isoflop": "bayescale.decisions.isoflop",
+    "IsoflopFit": "bayescale.decisions.isoflop",
+    "simulate_isoflop": "bayescale.decisions.simulation",
+    # report
+    "write_report": "bayescale.report.writer",
 }
 __all__ = sorted(_LAZY) + ["__version__"]
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value  # cache: later lookups skip __getattr__
+        return value
     raise AttributeError(f"module 'bayescale' has no attribute {name!r}")
 
 

@@ -60,7 +60,7 @@ def _add_sampler_options(p: argparse.ArgumentParser) -> None:
 
 
 def _read_runs(args: argparse.Namespace):
-    from bayescale.runs import read_runs
+    from bayescale.data.runs import read_runs
 
     extra = {"u_col": args.u_col} if args.u_col else {}
     units = {var: getattr(args, f"{var.lower()}_unit") for var in ("N", "D", "C", "U")}
@@ -70,7 +70,7 @@ def _read_runs(args: argparse.Namespace):
 
 
 def _settings(args: argparse.Namespace):
-    from bayescale.sampling import SamplerSettings
+    from bayescale.inference.sampling import SamplerSettings
 
     for name in ("chains", "draws", "tune"):
         if getattr(args, name) < (2 if name == "chains" else 50):
@@ -196,14 +196,14 @@ def _warn_if_failed(fit) -> None:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from bayescale.fit import fit
-    from bayescale.law import load_law
-    from bayescale.priors import read_prior_file
+    from bayescale.laws.law import load_law
+    from bayescale.laws.priors import read_prior_file
+    from bayescale.results.fitting import fit
 
     settings = _settings(args)
     runs = _read_runs(args)
     if args.to_unit:
-        from bayescale.units import convert_runs
+        from bayescale.data.units import convert_runs
 
         runs = convert_runs(runs, args.to_unit)
     law = load_law(args.law)
@@ -230,7 +230,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _load(path: str):
-    from bayescale.result import Fit
+    from bayescale.results.fitted import Fit
 
     fit = Fit.load(path)
     _warn_if_failed(fit)
@@ -272,7 +272,7 @@ def _print(result, as_json: bool, prob: float | None = None) -> None:
 
 
 def _cmd_inverse(args: argparse.Namespace) -> int:
-    from bayescale.inverse import compute_for_loss, tokens_for_loss
+    from bayescale.decisions.inverse import compute_for_loss, tokens_for_loss
 
     if (args.target_loss is None) == (args.observed_loss is None):
         raise BayescaleError("give either --target-loss L, or --observed-loss L with --n N")
@@ -287,14 +287,14 @@ def _cmd_inverse(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from bayescale.compare import compare_fits
+    from bayescale.decisions.comparison import compare_fits
 
     _print(compare_fits([_load(path) for path in args.fits]), args.json)
     return 0
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from bayescale.backtest import backtest
+    from bayescale.decisions.backtesting import backtest
 
     laws = [name.strip() for name in args.laws.split(",") if name.strip()]
     result = backtest(_read_runs(args), laws, holdout_top=args.holdout_top, settings=_settings(args), prob=args.prob)
@@ -303,7 +303,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def _cmd_isoflop(args: argparse.Namespace) -> int:
-    from bayescale.isoflop import fit_isoflop
+    from bayescale.decisions.isoflop import fit_isoflop
 
     result = fit_isoflop(_read_runs(args), tolerance=args.tolerance, settings=_settings(args))
     if args.json:
@@ -318,7 +318,7 @@ def _cmd_isoflop(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from bayescale.report import write_report
+    from bayescale.report.writer import write_report
 
     path = write_report([_load(path) for path in args.fits], args.output, budgets=args.compute)
     print(f"wrote {path}")
@@ -326,7 +326,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_laws(args: argparse.Namespace) -> int:
-    from bayescale.law import available_laws, load_law
+    from bayescale.laws.law import available_laws, load_law
 
     if args.name:
         print(load_law(args.name).describe())

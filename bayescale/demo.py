@@ -25,9 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
-    from bayescale.fit import fit
-    from bayescale.runs import read_runs
-    from bayescale.sampling import SamplerSettings
+    from bayescale.data.runs import read_runs
+    from bayescale.inference.sampling import SamplerSettings
+    from bayescale.results.fitting import fit
 
     data = Path(args.data)
     try:

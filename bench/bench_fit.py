@@ -65,7 +65,7 @@ def main() -> None:
     verdicts: dict[str, list[str]] = {name: [] for name in contenders}
     if ssl:
         times["scaling-laws"] = []
-    for name, make in contenders.items():  # warm the compile caches once, untimed
+    for _name, make in contenders.items():  # warm the compile caches once, untimed
         timed(make(0))
     for rep in range(args.repeat):
         for name, make in contenders.items():

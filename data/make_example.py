@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bayescale.law import Scales, load_law
-from bayescale.optimum import compute_optimum
-from bayescale.simulate import simulate_isoflop
+from bayescale.decisions.simulation import simulate_isoflop
+from bayescale.laws.law import Scales, load_law
+from bayescale.results.optimum import compute_optimum
 
 HERE = Path(__file__).parent
 # Hoffmann et al. 2022's published Approach-3 fit (nats/token), used as the true law.

@@ -26,10 +26,10 @@ def fake_fit(runs=None, *, chains: int = 4, draws: int = 500, spread: float = 0.
     stuck_chain : bool
         Shift one chain so that R-hat fails.
     """
-    from bayescale.fit import assemble_fit
-    from bayescale.law import load_law
-    from bayescale.model import scales_of
-    from bayescale.runs import read_runs
+    from bayescale.data.runs import read_runs
+    from bayescale.inference.model import scales_of
+    from bayescale.laws.law import load_law
+    from bayescale.results.fitting import assemble_fit
 
     law = load_law("chinchilla")
     runs = runs or read_runs(ROOT / "data" / "example_runs.csv")
@@ -72,8 +72,8 @@ def unconverged_fake_fit():
 @pytest.fixture(scope="session")
 def example_nuts_fit():
     """One real NUTS fit of the example runs, shared by every test that needs one."""
-    from bayescale.fit import fit
-    from bayescale.runs import read_runs
-    from bayescale.sampling import SamplerSettings
+    from bayescale.data.runs import read_runs
+    from bayescale.inference.sampling import SamplerSettings
+    from bayescale.results.fitting import fit
 
     return fit(read_runs(ROOT / "data" / "example_runs.csv"), "chinchilla", settings=SamplerSettings(seed=7, progressbar=False))

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import CHINCHILLA, ROOT
 
 from bayescale.cli import EXIT_INPUT, main
-from conftest import CHINCHILLA, ROOT
 
 GOOD = "N,D,loss\n" + "\n".join(
     f"{n:g},{d:g},{2 + 400 / n**0.34 + 400 / d**0.28:.5f}" for n in (1e7, 3e7, 1e8) for d in (1e9, 3e9, 1e10)
@@ -162,7 +162,7 @@ def test_console_script_is_installed():
 def test_bottom_layers_import_without_pymc():
     code = (
         "import sys; sys.modules['pymc'] = None; sys.modules['pytensor'] = None\n"
-        "import bayescale.runs, bayescale.law, bayescale.expr, bayescale.priors, bayescale.optimum, bayescale.result\n"
+        "import bayescale.data.runs, bayescale.laws.law, bayescale.laws.expr, bayescale.laws.priors, bayescale.results.optimum, bayescale.results.fitted\n"
         "print('ok')"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
@@ -172,7 +172,7 @@ def test_bottom_layers_import_without_pymc():
 def test_exclude_where_on_real_table(tmp_path, capsys):
     if not CHINCHILLA.exists():
         pytest.skip("shared Chinchilla data not present")
-    from bayescale.runs import read_runs
+    from bayescale.data.runs import read_runs
 
     runs = read_runs(CHINCHILLA, exclude_where=["epoch_excluded_outlier=1"])
     assert runs.n_runs == 240 and runs.excluded == 5

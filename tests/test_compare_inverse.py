@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-
 import json
 import warnings
 from dataclasses import replace
 
 import numpy as np
 import pytest
-
-from bayescale.backtest import score_holdout, split_by_compute
-from bayescale.cli import main
-from bayescale.compare import CompareError, compare_fits
-from bayescale.errors import BayescaleError
-from bayescale.inverse import compute_for_loss, tokens_for_loss
-from bayescale.law import Scales, load_law
-from bayescale.optimum import compute_optimum
-from bayescale.units import UnitError, convert_loss, convert_runs
 from conftest import TRUE, fake_fit
+
+from bayescale.cli import main
+from bayescale.data.units import UnitError, convert_loss, convert_runs
+from bayescale.decisions.backtesting import score_holdout, split_by_compute
+from bayescale.decisions.comparison import CompareError, compare_fits
+from bayescale.decisions.inverse import compute_for_loss, tokens_for_loss
+from bayescale.errors import BayescaleError
+from bayescale.laws.law import Scales, load_law
+from bayescale.results.optimum import compute_optimum
 
 TRUTH = {k: np.array([v]) for k, v in TRUE.items()}
 
@@ -49,8 +48,9 @@ def test_compare_prefers_the_sharper_true_posterior():
 
 
 def test_compare_refuses_different_data_and_units():
-    from bayescale.runs import read_runs
     from conftest import ROOT
+
+    from bayescale.data.runs import read_runs
 
     runs = read_runs(ROOT / "data" / "example_runs.csv")
     other = replace(runs, frame=runs.frame.iloc[:-1].reset_index(drop=True))
@@ -113,8 +113,9 @@ def test_inverse_cli(tmp_path, capsys):
 
 
 def test_split_by_compute_keeps_budgets_whole():
-    from bayescale.runs import read_runs
     from conftest import ROOT
+
+    from bayescale.data.runs import read_runs
 
     runs = read_runs(ROOT / "data" / "example_runs.csv")  # 7 budgets x 9 runs
     train, held, cutoff = split_by_compute(runs, 0.2)
@@ -126,8 +127,9 @@ def test_split_by_compute_keeps_budgets_whole():
 
 
 def test_score_holdout_rewards_the_truth():
-    from bayescale.runs import read_runs
     from conftest import ROOT
+
+    from bayescale.data.runs import read_runs
 
     runs = read_runs(ROOT / "data" / "example_runs.csv")
     train, held, _ = split_by_compute(runs, 0.3)

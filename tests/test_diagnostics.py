@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from bayescale.diagnostics import ess_bulk, rhat
-from bayescale.gates import check_gates
+from bayescale.inference.diagnostics import ess_bulk, rhat
+from bayescale.inference.gates import check_gates
 
 
 def ar1(chains: int, draws: int, phi: float, seed: int, shift: float = 0.0) -> np.ndarray:
@@ -58,9 +58,9 @@ def test_gates_flag_each_failure():
 def test_sampling_retries_with_more_effort_until_the_gates_pass(monkeypatch):
     """A failed attempt (a stuck chain, divergences) is sampled again with twice the draws and
     warm-up and a higher target acceptance; every attempt is recorded; a pass stops the retries."""
-    import bayescale.sampling
-    from bayescale.fit import sample_until_converged
-    from bayescale.sampling import SamplerSettings
+    import bayescale.inference.sampling
+    from bayescale.inference.sampling import SamplerSettings
+    from bayescale.results.fitting import sample_until_converged
 
     rng = np.random.default_rng(0)
     seen = []
@@ -76,7 +76,7 @@ def test_sampling_retries_with_more_effort_until_the_gates_pass(monkeypatch):
             "posterior": xr.Dataset({"a": (("chain", "draw"), x)}),
             "sample_stats": xr.Dataset({"diverging": (("chain", "draw"), diverging)})})
 
-    monkeypatch.setattr(bayescale.sampling, "sample", fake_sample)
+    monkeypatch.setattr(bayescale.inference.sampling, "sample", fake_sample)
     first = SamplerSettings(draws=300, tune=200, target_accept=0.9)
     done = sample_until_converged(None, {}, ["a"], first, retries=2)
     assert len(seen) == 2 and done.gates.passed

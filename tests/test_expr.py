@@ -1,4 +1,4 @@
-"""Tests for bayescale.expr: parsing, evaluation, backends and rejection of unsafe formulas."""
+"""Tests for bayescale.laws.expr: parsing, evaluation, backends and rejection of unsafe formulas."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bayescale.errors import FormulaError
-from bayescale.expr import FUNCTIONS, numpy_backend, parse, pytensor_backend
+from bayescale.laws.expr import FUNCTIONS, numpy_backend, parse, pytensor_backend
 
 NP = numpy_backend()
 

@@ -13,10 +13,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
-from bayescale.isoflop import IsoflopError, bin_budgets, budget_problems, fit_isoflop
-from bayescale.runs import read_runs, runs_from_frame
 from conftest import ROOT, SHARED, TRUE
+
+from bayescale.data.runs import read_runs, runs_from_frame
+from bayescale.decisions.isoflop import IsoflopError, bin_budgets, budget_problems, fit_isoflop
 
 EXAMPLE = ROOT / "data" / "example_runs.csv"
 PORIAN = SHARED / "porian_isoflops" / "porian_isoflop_points.csv"
@@ -158,7 +158,7 @@ def test_porian_isoflop_points():
         pytest.skip("../shared/data/porian_isoflops is not available")
     runs = read_runs(PORIAN, c_col="flops_budget", exclude_where=[f"config_id={i}" for i in range(15) if i != 4])
     assert runs.n_runs == 121
-    from bayescale.sampling import SamplerSettings
+    from bayescale.inference.sampling import SamplerSettings
 
     result = fit_isoflop(runs, settings=SamplerSettings(draws=1000, seed=1, progressbar=False))
     assert result.gates.passed, str(result.gates)
@@ -170,9 +170,9 @@ def test_porian_isoflop_points():
 
 def test_cli_exit_status_follows_the_gates(tmp_path, monkeypatch, capsys):
     """A failed gate is exit 3 with the verdict on stderr, unless --allow-unconverged."""
-    import bayescale.isoflop as isoflop
+    import bayescale.decisions.isoflop as isoflop
     from bayescale.cli import main
-    from bayescale.gates import Gates
+    from bayescale.inference.gates import Gates
 
     one = np.ones(4)
     failed = isoflop.IsoflopFit(

@@ -1,4 +1,4 @@
-"""Tests for bayescale.law: loading law files, evaluating them, and rejecting malformed ones."""
+"""Tests for bayescale.laws.law: loading law files, evaluating them, and rejecting malformed ones."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 from scipy import stats
 
 from bayescale.errors import LawFileError, PriorError
-from bayescale.law import Law, Scales, available_laws, law_from_text, load_law
-from bayescale.priors import Prior
+from bayescale.laws.law import Law, Scales, available_laws, law_from_text, load_law
+from bayescale.laws.priors import Prior
 
 PARAMS = {"E": 1.69, "A": 406.4, "alpha": 0.34, "B": 410.7, "beta": 0.28}
 

@@ -10,16 +10,14 @@ real tables (``slow``): the compression table and the data-constrained runs.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT, SHARED
 
 from bayescale.errors import OptimumError
-from bayescale.law import Scales, available_laws, load_law
-from bayescale.optimum import compute_optimum
-from conftest import ROOT, SHARED
+from bayescale.laws.law import Scales, available_laws, load_law
+from bayescale.results.optimum import compute_optimum
 
 MODELS = ROOT / "models"
 VARIANTS = ("kaplan", "kaplan_floor", "chinchilla_tied", "compute_loglinear", "compute_power", "data_constrained")
@@ -74,7 +72,7 @@ def test_priors_give_plausible_losses_at_the_reference_scales(name):
 
 
 def _np():
-    from bayescale.expr import numpy_backend
+    from bayescale.laws.expr import numpy_backend
 
     return numpy_backend()
 
@@ -219,8 +217,8 @@ def test_unique_tokens_share_the_token_scale():
     """The data-constrained law compares U with D (min(U, D), D/U), so in normalized units U must
     be divided by D's reference scale: a fit's scales need U_ref == D_ref. Then the law predicts the
     same physical losses from normalized parameters as from physical ones."""
-    from bayescale.model import scales_of
-    from bayescale.runs import runs_from_frame
+    from bayescale.data.runs import runs_from_frame
+    from bayescale.inference.model import scales_of
 
     rng = np.random.default_rng(1)
     n, d = 10 ** rng.uniform(8, 9.5, 30), 10 ** rng.uniform(9.5, 11, 30)
@@ -325,9 +323,9 @@ def test_fit_optimum_passes_unique_tokens(tmp_path):
     """A saved fit of the data-constrained law keeps U and answers optimum(..., unique_tokens=...)."""
     import xarray as xr
 
-    from bayescale.fit import assemble_fit
-    from bayescale.result import Fit
-    from bayescale.runs import runs_from_frame
+    from bayescale.data.runs import runs_from_frame
+    from bayescale.results.fitted import Fit
+    from bayescale.results.fitting import assemble_fit
 
     law = load_law("data_constrained")
     frame = synthetic_data_constrained(seed=6)
@@ -379,7 +377,7 @@ def synthetic_compute(law_name: str, params, compute, seed: int, noise: float = 
 
 
 def _cases():
-    from bayescale.simulate import simulate_isoflop
+    from bayescale.decisions.simulation import simulate_isoflop
 
     budgets = np.logspace(18, 21, 4)
     kaplan = {"Nc": 6.4e13, "Dc": 1.8e13, "alpha_N": 0.076, "alpha_D": 0.103}  # Kaplan et al. Table 2
@@ -404,9 +402,9 @@ def test_recovers_parameters(name):
     """NUTS on runs simulated from known parameters (1% noise on log loss): the fit passes the gates,
     every true parameter lies in its 95% interval (physical units where the file maps them), and the
     data taught something (each sampled parameter's interval is narrower than its prior's)."""
-    from bayescale.fit import fit
-    from bayescale.runs import runs_from_frame
-    from bayescale.sampling import SamplerSettings
+    from bayescale.data.runs import runs_from_frame
+    from bayescale.inference.sampling import SamplerSettings
+    from bayescale.results.fitting import fit
 
     truth, make = _cases()[name]
     runs = runs_from_frame(make())
@@ -443,9 +441,9 @@ def test_compression_table_compute_loglinear():
     factor 6 and the units cancel in normalized units)."""
     if not COMPRESSION.exists():
         pytest.skip("../shared/data/compression_bpc_hkust is not available")
-    from bayescale.fit import fit
-    from bayescale.runs import read_runs
-    from bayescale.sampling import SamplerSettings
+    from bayescale.data.runs import read_runs
+    from bayescale.inference.sampling import SamplerSettings
+    from bayescale.results.fitting import fit
 
     runs = read_runs(COMPRESSION, n_col="N_active_billions", d_col="D_trillions", loss_col="bpc_average",
                      exclude_where=["D_confidence=low", "D_confidence=none"], loss_unit="bits/char")
@@ -474,9 +472,9 @@ def test_datablations_data_constrained():
     still agree with the paper's 15.39 (fitted with C4 constants held fixed, SOURCE.md)."""
     if not DATABLATIONS.exists():
         pytest.skip("../shared/data/datablations_muennighoff is not available")
-    from bayescale.fit import fit
-    from bayescale.runs import read_runs
-    from bayescale.sampling import SamplerSettings
+    from bayescale.data.runs import read_runs
+    from bayescale.inference.sampling import SamplerSettings
+    from bayescale.results.fitting import fit
 
     runs = read_runs(DATABLATIONS)
     assert runs.n_runs == 296 and runs.columns["U"] == "U_unique_tokens"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from bayescale.law import load_law
-from bayescale.model import OBSERVED, build_model, scales_of
-from bayescale.runs import read_runs
 from conftest import ROOT
+
+from bayescale.data.runs import read_runs
+from bayescale.inference.model import OBSERVED, build_model, scales_of
+from bayescale.laws.law import load_law
 
 
 @pytest.fixture(scope="module")

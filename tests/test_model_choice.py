@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from bayescale.runs import read_runs, runs_from_frame
 from conftest import ROOT
+
+from bayescale.data.runs import read_runs, runs_from_frame
 
 pytestmark = pytest.mark.nuts
 LAWS = ("chinchilla", "kaplan")
 
 
 def _kaplan_runs():
-    from bayescale.law import load_law
-    from bayescale.simulate import simulate_isoflop
+    from bayescale.decisions.simulation import simulate_isoflop
+    from bayescale.laws.law import load_law
 
     kaplan = {"Nc": 6.4e13, "Dc": 1.8e13, "alpha_N": 0.076, "alpha_D": 0.103}
     return runs_from_frame(simulate_isoflop(load_law("kaplan"), kaplan, np.logspace(18, 21, 4), seed=11))
@@ -26,8 +26,8 @@ def _kaplan_runs():
 @pytest.fixture(scope="module", params=["chinchilla", "kaplan"])
 def generated(request):
     """(true law, runs it generated, {law: fit})."""
-    from bayescale.fit import fit
-    from bayescale.sampling import SamplerSettings
+    from bayescale.inference.sampling import SamplerSettings
+    from bayescale.results.fitting import fit
 
     runs = read_runs(ROOT / "data" / "example_runs.csv") if request.param == "chinchilla" else _kaplan_runs()
     fits = {law: fit(runs, law, settings=SamplerSettings(seed=2, progressbar=False)) for law in LAWS}
@@ -35,7 +35,7 @@ def generated(request):
 
 
 def test_loo_prefers_the_generating_law(generated):
-    from bayescale.compare import compare_fits
+    from bayescale.decisions.comparison import compare_fits
 
     truth, _, fits = generated
     assert all(f.gates.passed for f in fits.values()), {k: str(f.gates) for k, f in fits.items()}
@@ -47,8 +47,8 @@ def test_loo_prefers_the_generating_law(generated):
 
 
 def test_backtest_prefers_the_generating_law(generated):
-    from bayescale.backtest import backtest
-    from bayescale.sampling import SamplerSettings
+    from bayescale.decisions.backtesting import backtest
+    from bayescale.inference.sampling import SamplerSettings
 
     truth, runs, _ = generated
     result = backtest(runs, list(LAWS), holdout_top=0.25, settings=SamplerSettings(seed=3, progressbar=False))

@@ -6,16 +6,16 @@ import json
 
 import numpy as np
 import pytest
+from conftest import CHINCHILLA, ROOT, TRUE
 
 from bayescale.cli import main
-from conftest import CHINCHILLA, ROOT, TRUE
 
 pytestmark = pytest.mark.nuts
 
 
 def test_example_fit_passes_gates_and_covers_truth(example_nuts_fit):
-    from bayescale.law import Scales, load_law
-    from bayescale.optimum import compute_optimum
+    from bayescale.laws.law import Scales, load_law
+    from bayescale.results.optimum import compute_optimum
 
     assert example_nuts_fit.gates.passed, str(example_nuts_fit.gates)
     truth = compute_optimum(load_law("chinchilla"), {k: np.array([v]) for k, v in TRUE.items()}, Scales(), [1e21])
@@ -27,7 +27,7 @@ def test_example_fit_passes_gates_and_covers_truth(example_nuts_fit):
 
 def test_pointwise_log_likelihood_matches_pymc(example_nuts_fit):
     """The NumPy log-likelihood stored in the fit equals the PyMC model's, draw by draw."""
-    from bayescale.model import OBSERVED, build_model
+    from bayescale.inference.model import OBSERVED, build_model
 
     fit = example_nuts_fit
     model = build_model(fit.law, fit.runs, fit.scales)
@@ -44,8 +44,8 @@ def test_pointwise_log_likelihood_matches_pymc(example_nuts_fit):
 
 
 def test_same_seed_same_posterior(example_nuts_fit):
-    from bayescale.fit import fit
-    from bayescale.sampling import SamplerSettings
+    from bayescale.inference.sampling import SamplerSettings
+    from bayescale.results.fitting import fit
 
     again = fit(example_nuts_fit.runs, "chinchilla", settings=SamplerSettings(seed=7, progressbar=False))
     for name, values in example_nuts_fit.draws().items():
@@ -67,9 +67,9 @@ def test_chinchilla_real_table_passes_gates(tmp_path):
     """Epoch's digitized Chinchilla runs (240 after their outlier rule) must pass the gates."""
     if not CHINCHILLA.exists():
         pytest.skip("shared Chinchilla data not present")
-    from bayescale.fit import fit
-    from bayescale.runs import read_runs
-    from bayescale.sampling import SamplerSettings
+    from bayescale.data.runs import read_runs
+    from bayescale.inference.sampling import SamplerSettings
+    from bayescale.results.fitting import fit
 
     runs = read_runs(CHINCHILLA, exclude_where=["epoch_excluded_outlier=1"])
     result = fit(runs, "chinchilla", settings=SamplerSettings(seed=0, progressbar=False))

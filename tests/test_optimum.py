@@ -1,4 +1,4 @@
-"""Tests for bayescale.optimum: compute-optimal N*, D*, L* (closed form and numeric)."""
+"""Tests for bayescale.results.optimum: compute-optimal N*, D*, L* (closed form and numeric)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from bayescale.errors import OptimumError
-from bayescale.law import Scales, law_from_text, load_law
-from bayescale.optimum import Optimum, compute_optimum, interval
+from bayescale.laws.law import Scales, law_from_text, load_law
+from bayescale.results.optimum import Optimum, compute_optimum, interval
 
 SCALES = Scales(N_ref=1e9, D_ref=2e10, C_ref=1.2e20)
 BUDGETS = np.logspace(18, 25, 8)

@@ -1,4 +1,4 @@
-"""Tests for bayescale.priors: specs, NumPy draws, merging overrides and prior files."""
+"""Tests for bayescale.laws.priors: specs, NumPy draws, merging overrides and prior files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from bayescale.errors import PriorError
-from bayescale.priors import DISTRIBUTIONS, Prior, merge_priors, read_prior_file
+from bayescale.laws.priors import DISTRIBUTIONS, Prior, merge_priors, read_prior_file
 
 # --- from_spec --------------------------------------------------------------------------------
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import TRUE, fake_fit
 
 from bayescale.errors import FitFileError
-from bayescale.result import SCHEMA_VERSION, Fit
-from conftest import TRUE, fake_fit
+from bayescale.results.fitted import SCHEMA_VERSION, Fit
 
 OLD_FILES = Path(__file__).parent / "data"
 
@@ -145,8 +145,8 @@ def test_predict_is_seeded(example_fake_fit):
 
 
 def test_optimum_of_fake_fit_covers_truth(example_fake_fit):
-    from bayescale.law import Scales, load_law
-    from bayescale.optimum import compute_optimum
+    from bayescale.laws.law import Scales, load_law
+    from bayescale.results.optimum import compute_optimum
 
     truth = compute_optimum(load_law("chinchilla"), {k: np.array([v]) for k, v in TRUE.items()}, Scales(), [1e21])
     record = example_fake_fit.optimum([1e21]).to_records()[0]
@@ -156,10 +156,10 @@ def test_optimum_of_fake_fit_covers_truth(example_fake_fit):
 
 def test_column_units_survive_save_and_load(tmp_path):
     import pandas as pd
-
-    from bayescale.result import Fit
-    from bayescale.runs import runs_from_frame
     from conftest import ROOT
+
+    from bayescale.data.runs import runs_from_frame
+    from bayescale.results.fitted import Fit
 
     df = pd.read_csv(ROOT / "data" / "example_runs.csv").drop(columns=["C"])
     runs = runs_from_frame(df.assign(N=df["N"] / 1e6), units={"N": "million"})

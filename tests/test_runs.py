@@ -1,4 +1,4 @@
-"""Tests for bayescale.runs: reading, column mapping, exclusion and validation of run tables."""
+"""Tests for bayescale.data.runs: reading, column mapping, exclusion and validation of run tables."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bayescale.data.runs import Runs, read_runs, runs_from_frame
 from bayescale.errors import RunsError
-from bayescale.runs import Runs, read_runs, runs_from_frame
 
 CHINCHILLA = Path("/work/shared/data/chinchilla_epoch/chinchilla_runs.csv")
 
@@ -320,7 +320,7 @@ def test_without_u_the_frame_and_hash_are_unchanged():
     digest.update(b"nats/token")
     assert runs.data_hash == "sha256:" + digest.hexdigest()
     with pytest.raises(RunsError, match="--u-col"):
-        runs.U
+        _ = runs.U
 
 
 def test_u_enters_the_hash_only_when_present():
@@ -331,7 +331,7 @@ def test_u_enters_the_hash_only_when_present():
     other.loc[0, "U_unique_tokens"] *= 2
     assert runs_from_frame(other).data_hash != with_u.data_hash
     # the hash does not depend on the order of the frame's columns (a saved fit rebuilds it)
-    from bayescale.runs import Runs
+    from bayescale.data.runs import Runs
 
     shuffled = Runs(frame=with_u.frame[["U", "loss", "C", "D", "N"]], source="x", columns={})
     assert shuffled.data_hash == with_u.data_hash

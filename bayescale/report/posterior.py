@@ -1,7 +1,7 @@
 """Posterior, diagnostic and comparison plots: pair plot, prior against posterior, chains, gates, LOO.
 
-Pure functions of a :class:`~bayescale.result.Fit` (its stored draws),
-:class:`~bayescale.gates.Gates` or a :class:`~bayescale.compare.Comparison`; they return a
+Pure functions of a :class:`~bayescale.results.fitted.Fit` (its stored draws),
+:class:`~bayescale.inference.gates.Gates` or a :class:`~bayescale.decisions.comparison.Comparison`; they return a
 ``matplotlib.figure.Figure`` and compute no fit, prediction or optimum. The only randomness,
 thinning the pair plot, is seeded.
 """
@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayescale.plots import LINESTYLES, _figure_axes
+from bayescale.report.plots import LINESTYLES, _figure_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from bayescale.gates import Gates
-    from bayescale.result import Fit
+    from bayescale.inference.gates import Gates
+    from bayescale.results.fitted import Fit
 
 __all__ = ["parameter_label", "plot_pair", "plot_prior_posterior", "plot_chains", "plot_gates", "plot_comparison"]
 
@@ -229,7 +229,7 @@ def plot_comparison(comparison: Any, ax: Axes | None = None) -> Figure:
 
     Parameters
     ----------
-    comparison : bayescale.compare.Comparison
+    comparison : bayescale.decisions.comparison.Comparison
         Its ``table`` has ``elpd_loo`` and ``se`` (and ``dse``) per fit label.
     ax : matplotlib.axes.Axes, optional
     """

@@ -13,11 +13,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import xarray as xr
 
-from bayescale.gates import Gates, check_gates
-from bayescale.law import Law, Scales, load_law
-from bayescale.result import SCHEMA_VERSION, Fit, versions
-from bayescale.runs import Runs
-from bayescale.sampling import SamplerSettings
+from bayescale.data.runs import Runs
+from bayescale.inference.gates import Gates, check_gates
+from bayescale.inference.sampling import SamplerSettings
+from bayescale.laws.law import Law, Scales, load_law
+from bayescale.results.fitted import SCHEMA_VERSION, Fit, versions
 
 __all__ = ["fit", "assemble_fit", "sample_until_converged"]
 
@@ -56,7 +56,7 @@ def fit(
     Fit
         Check ``fit.gates.passed``: a fit that misses a gate is returned, flagged, not raised.
     """
-    from bayescale.model import build_model, scales_of
+    from bayescale.inference.model import build_model, scales_of
 
     law = load_law(law) if not isinstance(law, Law) else law
     if priors:
@@ -96,7 +96,7 @@ def sample_until_converged(
     Parameters
     ----------
     model : pymc.Model
-        From :mod:`bayescale.model`.
+        From :mod:`bayescale.inference.model`.
     priors : mapping
         The prior of every free variable, by name (for the initial points).
     names : list of str
@@ -112,7 +112,7 @@ def sample_until_converged(
         The last attempt's posterior (``names``), sample stats, gates and settings, and the
         settings and gate verdict of each attempt.
     """
-    from bayescale.sampling import sample
+    from bayescale.inference.sampling import sample
 
     attempts: list[dict] = []
     for attempt in range(max(retries, 0) + 1):
@@ -192,7 +192,7 @@ def assemble_fit(
 
 
 def _assemble(law: Law, runs: Runs, scales, posterior: xr.Dataset, stats: xr.Dataset) -> xr.DataTree:
-    from bayescale.model import OBSERVED
+    from bayescale.inference.model import OBSERVED
 
     draws = {name: posterior[name].to_numpy() for name in law.all_parameters}
     variables = {name: runs.frame[name].to_numpy(dtype=float) for name in law.variables}

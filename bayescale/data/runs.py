@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.errors import RunsError
+from bayescale.laws.flops import tokens_for_compute, training_flops
 
 LOSS_UNITS = ("nats/token", "bits/token", "bits/char", "bits/byte")
 CANDIDATES: dict[str, list[str]] = {
@@ -374,7 +375,7 @@ def _exclude_mask(df: pd.DataFrame, items: Sequence[str]) -> pd.Series:
                                 f"is not a number; use --exclude-where COLUMN=VALUE.") from None
             mask |= (series == number).fillna(False)
         else:
-            mask |= series.map(lambda v: str(v).strip() == value).astype(bool)
+            mask |= series.map(lambda v, value=value: str(v).strip() == value).astype(bool)
     return mask
 
 
@@ -438,13 +439,13 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
         values[var] = values[var] * factor
     columns = dict(present)
     if "C" not in values:
-        values["C"] = 6.0 * values["N"] * values["D"]
+        values["C"] = training_flops(values["N"], values["D"])
         columns["C"] = "derived: 6ND"
     if "D" not in values:
-        values["D"] = values["C"] / (6.0 * values["N"])
+        values["D"] = tokens_for_compute(values["C"], values["N"])
         columns["D"] = "derived: C/(6N)"
     kept = list(FRAME_COLUMNS) + (["U"] if "U" in values else [])
-    frame = pd.DataFrame({var: values[var].to_numpy() for var in kept})
+    frame = pd.DataFrame({var: np.asarray(values[var], dtype=float) for var in kept})
     labels = labels.reset_index(drop=True)
 
     dup = frame.duplicated(keep=False)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayescale.errors import OptimumError
-from bayescale.law import Law, Scales
+from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute
+from bayescale.laws.law import Law, Scales
 
 __all__ = ["Optimum", "compute_optimum", "interval"]
 
@@ -180,14 +181,14 @@ def compute_optimum(
     else:
         n_opt = _numeric_argmin(law, params, scales, budgets, extra)
         used = "numeric"
-    d_opt = budgets / (6.0 * n_opt)
+    d_opt = tokens_for_compute(budgets, n_opt)
     l_opt = law.loss(params, scales, N=n_opt, D=d_opt, C=np.broadcast_to(budgets, n_opt.shape), **extra)
     return Optimum(budgets, n_opt, d_opt, np.asarray(l_opt), d_opt / n_opt, used, loss_unit,
                    extra.get("U"))
 
 
 def _np():
-    from bayescale.expr import numpy_backend
+    from bayescale.laws.expr import numpy_backend
 
     return numpy_backend()
 
@@ -199,13 +200,13 @@ def _numeric_argmin(law: Law, params: dict[str, np.ndarray], scales: Scales, bud
     ``extra`` holds fixed variables other than N, D and C (the unique tokens U).
     """
     extra = dict(extra or {})
-    half = np.log(budgets / 6.0) / 2.0  # log N where N = D
+    half = np.log(budgets / FLOPS_PER_PARAM_TOKEN) / 2.0  # log N where N = D
     offsets = np.linspace(-6.0 * np.log(10), 6.0 * np.log(10), _GRID)  # N/D from 1e-12 to 1e12
 
     def loss_at(log_n: np.ndarray) -> np.ndarray:
         n = np.exp(log_n)
         with np.errstate(all="ignore"):
-            value = law.loss(params, scales, N=n, D=budgets / (6.0 * n), C=budgets, **extra)
+            value = law.loss(params, scales, N=n, D=tokens_for_compute(budgets, n), C=budgets, **extra)
         return np.where(np.isfinite(value), value, np.inf)
 
     grid = half[None, :, None] + offsets[None, None, :]  # (1, budget, grid)

@@ -20,7 +20,7 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.graph import clone_replace
 
-from bayescale.priors import Prior
+from bayescale.laws.priors import Prior
 
 __all__ = ["SamplerSettings", "sample"]
 
@@ -101,7 +101,7 @@ def sample(model: pm.Model, priors: dict[str, Prior], settings: SamplerSettings)
     Parameters
     ----------
     model : pymc.Model
-        From :func:`bayescale.model.build_model`; every free variable is a scalar with a prior.
+        From :func:`bayescale.inference.model.build_model`; every free variable is a scalar with a prior.
     priors : dict
         The priors of the free variables, used to start each chain near the prior median.
     settings : SamplerSettings

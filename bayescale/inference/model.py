@@ -10,10 +10,10 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from bayescale.expr import pytensor_backend
-from bayescale.law import Law, Scales
-from bayescale.priors import Prior
-from bayescale.runs import Runs
+from bayescale.data.runs import Runs
+from bayescale.laws.expr import pytensor_backend
+from bayescale.laws.law import Law, Scales
+from bayescale.laws.priors import Prior
 
 __all__ = ["build_model", "scales_of", "OBSERVED"]
 
@@ -86,7 +86,7 @@ def build_isoflop_model(
     with ``x = log(N / N_ref)``, ``y = log(loss / L_ref)`` and ``c_b = log(C_b / C_ref)``. The
     scatter of the minima is non-centered (``z_b``), which keeps NUTS free of the funnel when the
     minima lie close to the power law (``tau`` near 0). Every free variable is a scalar, as
-    :func:`bayescale.sampling.sample` needs: ``a, g, tau, sigma`` and ``h_b, k_b, z_b`` for
+    :func:`bayescale.inference.sampling.sample` needs: ``a, g, tau, sigma`` and ``h_b, k_b, z_b`` for
     ``b = 0 … B-1``, named ``h_0``, ``k_0``, ``z_0``, …
 
     Parameters

@@ -1,11 +1,11 @@
 """Plots of runs, fits, frontiers and comparisons: pure functions of result objects.
 
-Every function takes objects that already hold the numbers (:class:`~bayescale.runs.Runs`,
-:class:`~bayescale.result.Prediction`, :class:`~bayescale.optimum.Optimum`) and
+Every function takes objects that already hold the numbers (:class:`~bayescale.data.runs.Runs`,
+:class:`~bayescale.results.fitted.Prediction`, :class:`~bayescale.results.optimum.Optimum`) and
 an optional Axes or Figure, draws, and returns the Figure. Nothing here fits, predicts or
 optimises. Matplotlib is imported inside the functions, and only ``matplotlib.figure.Figure``
 objects are made (no pyplot state), so importing this module is cheap and nothing leaks.
-Posterior, diagnostic and comparison plots live in :mod:`bayescale.plots_posterior`.
+Posterior, diagnostic and comparison plots live in :mod:`bayescale.report.posterior`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from bayescale.optimum import Optimum
-    from bayescale.result import Prediction
-    from bayescale.runs import Runs
+    from bayescale.data.runs import Runs
+    from bayescale.results.fitted import Prediction
+    from bayescale.results.optimum import Optimum
 
 __all__ = ["RunSlice", "plot_runs", "plot_design", "plot_fit_slices", "plot_residuals", "plot_frontier",
            "plot_table", "sci", "MARKERS", "LINESTYLES"]
@@ -245,7 +245,7 @@ def plot_frontier(optima: Optimum | Mapping[str, Optimum], prob: float = 0.95,
     from matplotlib import colormaps
     from matplotlib.figure import Figure
 
-    from bayescale.optimum import interval
+    from bayescale.results.optimum import interval
 
     if not isinstance(optima, Mapping):
         optima = {"": optima}

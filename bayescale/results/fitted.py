@@ -19,12 +19,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayescale.data.runs import Runs
 from bayescale.errors import BayescaleError, FitFileError
 from bayescale.files import atomic_path
-from bayescale.gates import Gates
-from bayescale.law import Law, Scales, law_from_text
-from bayescale.optimum import Optimum, compute_optimum, interval
-from bayescale.runs import Runs
+from bayescale.inference.gates import Gates
+from bayescale.laws.flops import training_flops
+from bayescale.laws.law import Law, Scales, law_from_text
+from bayescale.results.optimum import Optimum, compute_optimum, interval
 
 __all__ = ["Fit", "Summary", "Prediction", "SCHEMA_VERSION", "versions"]
 
@@ -117,7 +118,7 @@ class Fit:
     Parameters
     ----------
     tree : xarray.DataTree
-        As built by :func:`bayescale.fit` or read by :meth:`load`. Treated as read-only.
+        As built by :func:`bayescale.results.fitting` or read by :meth:`load`. Treated as read-only.
     """
 
     def __init__(self, tree: xr.DataTree) -> None:
@@ -202,7 +203,7 @@ class Fit:
         """
         variables = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in variables.items()}
         if "C" not in variables and "N" in variables and "D" in variables:
-            variables["C"] = 6.0 * variables["N"] * variables["D"]
+            variables["C"] = training_flops(variables["N"], variables["D"])
         missing = [v for v in self.law.variables if v not in variables]
         if missing:
             raise BayescaleError(f"law {self.law.name!r} needs {', '.join(missing)} to predict")
@@ -219,7 +220,7 @@ class Fit:
         """Compute-optimal N*, D*, L* for each posterior draw at each budget (FLOPs).
 
         ``unique_tokens`` (the unique tokens available) is required by data-constrained laws,
-        which then allow D* > U (repeated data); see :func:`bayescale.optimum.compute_optimum`.
+        which then allow D* > U (repeated data); see :func:`bayescale.results.optimum.compute_optimum`.
         """
         return compute_optimum(self.law, self.draws(), self.scales, budgets, method, self.runs.loss_unit,
                                unique_tokens=unique_tokens)

@@ -1,8 +1,8 @@
 """The PDF report of one fit or several: what was fitted, how sure we are, what a budget buys.
 
 :func:`write_report` asks the result API for every number (``fit.summary``, ``fit.predict``,
-``fit.optimum``, :func:`bayescale.compare.compare_fits`) and hands the results to the page
-layouts of :mod:`bayescale.plots_pages`, which only draw. Nothing here samples. The PDF is
+``fit.optimum``, :func:`bayescale.decisions.comparison.compare_fits`) and hands the results to the page
+layouts of :mod:`bayescale.report.pages`, which only draw. Nothing here samples. The PDF is
 deterministic: its dates come from the fits, every random draw is seeded, and it is written
 atomically (a temporary file in the same folder, then a rename).
 
@@ -28,13 +28,14 @@ import numpy as np
 
 from bayescale.errors import BayescaleError, OptimumError
 from bayescale.files import atomic_path
+from bayescale.laws.flops import tokens_for_compute
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from bayescale.optimum import Optimum
-    from bayescale.plots import RunSlice
-    from bayescale.result import Fit, Prediction, Summary
+    from bayescale.report.plots import RunSlice
+    from bayescale.results.fitted import Fit, Prediction, Summary
+    from bayescale.results.optimum import Optimum
 
 __all__ = ["write_report", "FitResults", "fit_results", "run_slices", "DEFAULT_BUDGETS", "PROB"]
 
@@ -120,7 +121,7 @@ def run_slices(fit: Fit, at_runs: Prediction, prob: float = PROB) -> tuple[list[
     note : str
         The grouping, in words.
     """
-    from bayescale.plots import RunSlice, sci
+    from bayescale.report.plots import RunSlice, sci
 
     runs, variables = fit.runs, set(fit.law.variables)
     if variables == {"C"}:
@@ -144,11 +145,11 @@ def run_slices(fit: Fit, at_runs: Prediction, prob: float = PROB) -> tuple[list[
         extra = {"U": _geomean(runs.U[index])} if "U" in variables else {}
         if by_compute:
             c = _geomean(runs.C[index])
-            along = {"D": lambda x: c / (6 * x), "C": lambda x: np.full_like(x, c)}
+            along = {"D": lambda x, c=c: tokens_for_compute(c, x), "C": lambda x, c=c: np.full_like(x, c)}
             label = f"C ≈ {sci(c, 2)} FLOPs"
         else:
             d = _geomean(runs.D[index])
-            along = {"D": lambda x: np.full_like(x, d)}
+            along = {"D": lambda x, d=d: np.full_like(x, d)}
             label = f"D ≈ {sci(d, 2)} tokens ({len(index)} runs)"
         pred = fit.predict(prob=prob, N=grid, **{k: f(grid) for k, f in along.items()}, **extra)
         target = fit.predict(prob=prob, N=n, **{k: f(n) for k, f in along.items()}, **extra)
@@ -198,9 +199,9 @@ def fit_results(fit: Fit, budgets: Sequence[float], prob: float = PROB) -> FitRe
 def _comparison(fits: Sequence[Fit]) -> tuple[Any, str]:
     """The PSIS-LOO comparison, or None and the reason it is unavailable."""
     try:
-        from bayescale.compare import compare_fits
+        from bayescale.decisions.comparison import compare_fits
     except ImportError:
-        return None, "comparison unavailable: this bayescale has no bayescale.compare module"
+        return None, "comparison unavailable: this bayescale has no bayescale.decisions.comparison module"
     try:
         return compare_fits(fits), ""
     except BayescaleError as exc:
@@ -255,7 +256,7 @@ def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence
     if not fits:
         raise BayescaleError("a report needs at least one fit: pass the fit files made by 'bayescale fit'")
     values = _check_budgets(budgets)
-    from bayescale import plots_pages as pages
+    from bayescale.report import pages
 
     results = [fit_results(fit, values) for fit in fits]
     plan: list[tuple[str, Callable[[], Figure]]] = []
@@ -302,7 +303,7 @@ def _write_pdf(plan: list[tuple[str, Callable[[], Figure]]], path: Path, fits: S
     from matplotlib.backends.backend_pdf import PdfPages
 
     from bayescale import __version__
-    from bayescale.plots_pages import decorate
+    from bayescale.report.pages import decorate
 
     created = _created(fits)
     laws = ", ".join(dict.fromkeys(fit.law.name for fit in fits))

@@ -1,6 +1,6 @@
 """Page layouts of the PDF report: text, tables and the plots placed on A4 landscape pages.
 
-Each builder takes a fit and the results :mod:`bayescale.report` computed for it and only
+Each builder takes a fit and the results :mod:`bayescale.report.writer` computed for it and only
 draws; :func:`fit_pages` and :func:`comparison_pages` return ``(section title, builder)``
 pairs so that the report can number its pages before drawing them.
 """
@@ -15,16 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayescale.plots import (plot_design, plot_fit_slices, plot_frontier, plot_residuals, plot_runs, plot_table,
-                             sci)
-from bayescale.plots_posterior import plot_chains, plot_comparison, plot_gates, plot_pair, plot_prior_posterior
+from bayescale.report.plots import plot_design, plot_fit_slices, plot_frontier, plot_residuals, plot_runs, plot_table, sci
+from bayescale.report.posterior import plot_chains, plot_comparison, plot_gates, plot_pair, plot_prior_posterior
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from bayescale.optimum import Optimum
-    from bayescale.report import FitResults
-    from bayescale.result import Fit
+    from bayescale.report.writer import FitResults
+    from bayescale.results.fitted import Fit
+    from bayescale.results.optimum import Optimum
 
 __all__ = ["PAGE", "decorate", "fit_pages", "comparison_pages", "allocation_rows"]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.errors import BayescaleError
-from bayescale.result import Fit
+from bayescale.results.fitted import Fit
 
 __all__ = ["CompareError", "Comparison", "compare_fits"]
 

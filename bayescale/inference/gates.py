@@ -74,7 +74,8 @@ def check_gates(
     diverging : xarray.DataArray
         Boolean divergence flags, dims ``(chain, draw)``.
     """
-    from bayescale.diagnostics import ess_bulk as bulk, rhat
+    from bayescale.inference.diagnostics import ess_bulk as bulk
+    from bayescale.inference.diagnostics import rhat
 
     draws = {k: posterior[k].transpose("chain", "draw").to_numpy() for k in posterior.data_vars}
     r_hat = {k: rhat(v) for k, v in draws.items()}

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bayescale.data.runs import Runs
 from bayescale.errors import BayescaleError
-from bayescale.gates import Gates
-from bayescale.optimum import interval
-from bayescale.priors import Prior
-from bayescale.runs import Runs
-from bayescale.sampling import SamplerSettings
+from bayescale.inference.gates import Gates
+from bayescale.inference.sampling import SamplerSettings
+from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute, training_flops
+from bayescale.laws.priors import Prior
+from bayescale.results.optimum import interval
 
 __all__ = ["IsoflopError", "IsoflopFit", "DEFAULT_PRIORS", "bin_budgets", "budget_problems", "fit_isoflop"]
 
@@ -95,8 +96,8 @@ def budget_problems(N: np.ndarray, loss: np.ndarray, ids: np.ndarray, budgets: n
     """
     problems = {}
     for b, c in enumerate(budgets):
-        n, l = N[ids == b], loss[ids == b]
-        best = n[np.argmin(l)]
+        n, losses = N[ids == b], loss[ids == b]
+        best = n[np.argmin(losses)]
         if np.unique(n).size < 3:
             problems[b] = f"C = {c:.4g}: {np.unique(n).size} distinct model size(s); at least 3 are needed"
         elif best <= n.min():
@@ -156,7 +157,7 @@ class IsoflopFit:
         """Draws of N* and D* on the power law at the given budgets, shape ``(sample, budget)``."""
         c = np.atleast_1d(np.asarray(compute, dtype=float))
         n = np.exp(np.log(self.G)[:, None] + self.a[:, None] * np.log(c)[None, :])
-        return n, c[None, :] / (6.0 * n)
+        return n, tokens_for_compute(c[None, :], n)
 
     def to_dict(self, prob: float = 0.95, budgets: Sequence[float] | None = None) -> dict:
         """A JSON-able dict: the power law, each budget's minimum, N* and D* at ``budgets``."""
@@ -234,8 +235,8 @@ def fit_isoflop(
         If the runs do not group into budgets, a budget does not bracket its minimum (unless
         ``drop_unusable``), or fewer than three usable budgets remain.
     """
-    from bayescale.fit import sample_until_converged
-    from bayescale.model import build_isoflop_model
+    from bayescale.inference.model import build_isoflop_model
+    from bayescale.results.fitting import sample_until_converged
 
     ids = bin_budgets(runs.C, tolerance)
     logc = np.log(runs.C)
@@ -264,7 +265,7 @@ def fit_isoflop(
     keep = np.isin(ids, keep_budget)
     ids, centers = np.searchsorted(keep_budget, ids[keep]), centers[keep_budget]
     N, C, D, loss = runs.N[keep], runs.C[keep], runs.D[keep], runs.loss[keep]
-    mismatch = np.max(np.abs(np.log(6 * N * D / C)))
+    mismatch = np.max(np.abs(np.log(training_flops(N, D) / C)))
     if mismatch > np.log1p(0.01):
         notes.append(f"the runs' C differs from 6ND by up to {100 * np.expm1(mismatch):.2g}%; "
                      f"D* = C/(6N*) follows the 6ND convention")
@@ -285,7 +286,7 @@ def fit_isoflop(
     m = g[:, None] + a[:, None] * (np.log(centers) - log_c_ref)[None, :] + tau[:, None] * per("z")
     n_opt = np.exp(log_n_ref + m)
     G = np.exp(log_n_ref + g - a * log_c_ref)
-    return IsoflopFit(a=a, b=1.0 - a, G=G, A=1.0 / (6.0 * G), tau=tau, sigma=draw["sigma"], budgets=centers,
+    return IsoflopFit(a=a, b=1.0 - a, G=G, A=1.0 / (FLOPS_PER_PARAM_TOKEN * G), tau=tau, sigma=draw["sigma"], budgets=centers,
                       runs_per_budget=np.bincount(ids, minlength=centers.size), N_opt=n_opt,
-                      D_opt=centers[None, :] / (6.0 * n_opt), L_opt=np.exp(log_l_ref + per("h")),
+                      D_opt=tokens_for_compute(centers[None, :], n_opt), L_opt=np.exp(log_l_ref + per("h")),
                       tolerance=float(tolerance), gates=gates, loss_unit=runs.loss_unit, notes=tuple(notes))

@@ -1,7 +1,7 @@
 """Priors as data: a distribution name and its arguments, checked against a whitelist.
 
 A prior is written in TOML or JSON as ``{ dist = "LogNormal", mu = 0.0, sigma = 1.0 }``. This
-module knows nothing of PyMC: :mod:`bayescale.model` turns a :class:`Prior` into a PyMC
+module knows nothing of PyMC: :mod:`bayescale.inference.model` turns a :class:`Prior` into a PyMC
 distribution, and the NumPy draws here serve plots and tests.
 """
 

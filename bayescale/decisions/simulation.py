@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from bayescale.law import Law, Scales
+from bayescale.laws.flops import tokens_for_compute
+from bayescale.laws.law import Law, Scales
 
 __all__ = ["simulate_isoflop"]
 
@@ -49,7 +50,7 @@ def simulate_isoflop(
     pandas.DataFrame
         Columns ``N, D, C, loss``.
     """
-    from bayescale.optimum import compute_optimum
+    from bayescale.results.optimum import compute_optimum
 
     budgets = np.asarray(budgets, dtype=float)
     draws = {k: np.array([float(v)]) for k, v in params.items()}
@@ -57,7 +58,7 @@ def simulate_isoflop(
     offsets = np.linspace(-np.log(spread), np.log(spread), sizes_per_budget)
     n = np.exp(np.log(n_opt)[:, None] + offsets[None, :]).ravel()
     c = np.repeat(budgets, sizes_per_budget)
-    d = c / (6.0 * n)
+    d = tokens_for_compute(c, n)
     mean = law.loss(dict(params), Scales(), N=n, D=d, C=c)
     rng = np.random.default_rng(seed)
     loss = mean * np.exp(noise * rng.standard_normal(n.size))

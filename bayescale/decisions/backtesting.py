@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from bayescale.data.runs import Runs
 from bayescale.errors import BayescaleError
-from bayescale.law import Law, load_law
-from bayescale.result import Fit
-from bayescale.runs import Runs
-from bayescale.sampling import SamplerSettings
+from bayescale.inference.sampling import SamplerSettings
+from bayescale.laws.law import Law, load_law
+from bayescale.results.fitted import Fit
 
 __all__ = ["Backtest", "backtest", "split_by_compute", "score_holdout"]
 
@@ -122,7 +122,7 @@ def backtest(
     prob : float
         Probability of the predictive intervals whose coverage is reported.
     """
-    from bayescale.fit import fit
+    from bayescale.results.fitting import fit
 
     if not laws:
         raise BayescaleError("name at least one law to backtest, e.g. --laws chinchilla,kaplan")

@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from bayescale.data.runs import LOSS_UNITS, Runs
 from bayescale.errors import BayescaleError
-from bayescale.runs import LOSS_UNITS, Runs
 
 __all__ = ["UnitError", "convert_loss", "convert_runs", "LOSS_UNITS"]
 

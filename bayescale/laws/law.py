@@ -16,14 +16,15 @@ import hashlib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bayescale.errors import LawFileError
-from bayescale.expr import Expression, numpy_backend, parse
-from bayescale.priors import Prior, merge_priors
+from bayescale.laws.expr import Expression, numpy_backend, parse
+from bayescale.laws.priors import Prior, merge_priors
 
 __all__ = ["Law", "Scales", "VARIABLES", "NOISE_FAMILIES", "available_laws", "load_law", "law_from_text"]
 
@@ -51,17 +52,31 @@ class Scales:
         return {name: float(getattr(self, name)) for name in _SCALE_NAMES}
 
 
-def _models_dirs() -> list[Path]:
-    here = Path(__file__).resolve().parent
-    return [p for p in (here / "_models", here.parent / "models") if p.is_dir()]
+def _models_dirs() -> list[Any]:
+    """Folders of the built-in law files.
+
+    In an installed wheel the top-level ``models/`` folder ships as the package
+    ``bayescale.models_data`` (a ``package-dir`` mapping in ``pyproject.toml``); in a source
+    checkout without installation it is read from the repository.
+    """
+    folders: list[Any] = []
+    try:
+        folders.append(resources.files("bayescale.models_data"))
+    except ModuleNotFoundError:
+        pass
+    checkout = Path(__file__).resolve().parent.parent.parent / "models"
+    if checkout.is_dir():
+        folders.append(checkout)
+    return folders
 
 
-def available_laws() -> dict[str, Path]:
-    """Return the built-in laws: name -> path of its file."""
-    found: dict[str, Path] = {}
+def available_laws() -> dict[str, Any]:
+    """Return the built-in laws: name -> its file (a path or an importlib resource)."""
+    found: dict[str, Any] = {}
     for folder in _models_dirs():
-        for path in sorted(folder.glob("*.toml")):
-            found.setdefault(path.stem, path)
+        entries = sorted((e for e in folder.iterdir() if e.name.endswith(".toml")), key=lambda e: e.name)
+        for entry in entries:
+            found.setdefault(entry.name.removesuffix(".toml"), entry)
     return found
 
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayescale.errors import BayescaleError
-from bayescale.result import Fit
+from bayescale.laws.flops import tokens_for_compute, training_flops
+from bayescale.results.fitted import Fit
 
 __all__ = ["InverseResult", "compute_for_loss", "tokens_for_loss"]
 
@@ -125,7 +126,7 @@ def compute_for_loss(fit: Fit, target_losses) -> InverseResult:
     for j in range(targets.size):
         for s in np.nonzero(np.isfinite(compute[:, j]))[0]:
             n_opt[s, j] = np.exp(np.interp(np.log(compute[s, j]), np.log(_C_GRID), log_n[s]))
-    d_opt = compute / (6.0 * n_opt)
+    d_opt = tokens_for_compute(compute, n_opt)
     unit = fit.runs.loss_unit
     return InverseResult(
         f"compute to reach a loss ({unit}) at the compute-optimal allocation",
@@ -149,7 +150,7 @@ def tokens_for_loss(fit: Fit, observed_loss: float, n_params: float, seed: int =
     if "D" not in law.variables and "C" not in law.variables:
         raise BayescaleError(f"law {law.name!r} does not depend on tokens or compute; it cannot imply a token count")
     draws = {k: v[:, None] for k, v in fit.draws().items()}
-    variables = {"N": np.full(_D_GRID.shape, float(n_params)), "D": _D_GRID, "C": 6.0 * n_params * _D_GRID, "U": _D_GRID}
+    variables = {"N": np.full(_D_GRID.shape, float(n_params)), "D": _D_GRID, "C": training_flops(n_params, _D_GRID), "U": _D_GRID}
     with np.errstate(all="ignore"):
         curves = np.asarray(law.loss(draws, fit.scales, **{k: variables[k] for k in law.variables}))
     curves = np.where(np.isfinite(curves), curves, np.inf)
