@@ -33,8 +33,8 @@ _LAZY = {
     "training_flops": "bayescale.laws.flops",
     # inference
     "SamplerSettings": "bayescale.inference.sampling",
-    "error_models": "bayescale.inference.likelihoods",
-    "get_error_model": "bayescale.inference.likelihoods",
+    "error_models": "bayescale.laws.noise",
+    "get_error_model": "bayescale.laws.noise",
     # results
     "fit": "bayescale.results.fitting",
     "Fit": "bayescale.results.fitted",

@@ -37,6 +37,12 @@ def _prob(text: str) -> float:
     return value
 
 
+def _noise_names() -> list[str]:
+    from bayescale.laws.noise import error_models
+
+    return sorted(error_models())
+
+
 def _add_runs_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-col", help="column with model parameters N")
     p.add_argument("--d-col", help="column with training tokens D")
@@ -100,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_sampler_options(p)
     p.add_argument("--to-unit", help="convert the loss to this unit before fitting (nats/token <-> bits/token)")
     p.add_argument("--priors", help="TOML or JSON file of prior overrides, one table per parameter")
-    p.add_argument("--noise", choices=["normal", "student_t"], help="noise on log loss (default: the law file's)")
+    p.add_argument("--noise", choices=_noise_names(), help="error model on log loss (default: the law file's)")
     p.add_argument("--allow-unconverged", action="store_true", help="exit 0 even if a convergence gate fails")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")

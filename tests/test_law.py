@@ -109,7 +109,7 @@ def test_with_noise(chin):
     assert t.noise == "student_t"
     assert t.all_parameters == chin.parameters + ("sigma", "nu")
     assert chin.noise == "normal"  # original untouched
-    with pytest.raises(LawFileError, match="unknown noise family 'cauchy'"):
+    with pytest.raises(LawFileError, match="unknown error model 'cauchy'"):
         chin.with_noise("cauchy")
 
 

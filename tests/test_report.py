@@ -131,8 +131,8 @@ def test_two_fits_add_a_comparison_and_overlaid_frontiers(two_fit_report):
 
 
 def test_the_comparison_degrades_to_a_message(good_fit, monkeypatch):
-    from bayescale.report import writer as report
     from bayescale.data.runs import read_runs
+    from bayescale.report import writer as report
 
     other = fake_fit(read_runs(ROOT / "data" / "example_runs.csv", exclude_where=["C=1e17"]), draws=300)
     comparison, reason = report._comparison([good_fit, other])

@@ -155,9 +155,9 @@ def tokens_for_loss(fit: Fit, observed_loss: float, n_params: float, seed: int =
         curves = np.asarray(law.loss(draws, fit.scales, **{k: variables[k] for k in law.variables}))
     curves = np.where(np.isfinite(curves), curves, np.inf)
     rng = np.random.default_rng(seed)
-    eps = rng.standard_normal(curves.shape[0]) if law.noise == "normal" else rng.standard_t(draws["nu"][:, 0])
-    sigma = draws["sigma"][:, 0]
-    tokens = np.stack([_crossing(_D_GRID, curves, t * np.exp(-sigma * eps)) for t in targets], axis=1)
+    noise = {k: draws[k][:, 0] for k in law.noise_parameters}
+    offset = law.error_model.draw(np.zeros(curves.shape[0]), noise, rng)  # log L_obs - log L_law
+    tokens = np.stack([_crossing(_D_GRID, curves, t * np.exp(-offset)) for t in targets], axis=1)
     unit = fit.runs.loss_unit
     return InverseResult(
         f"training tokens implied by an observed loss ({unit}) at N = {n_params:.3g}",

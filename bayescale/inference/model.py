@@ -1,7 +1,8 @@
 """Build the PyMC model of a law and a runs table. The only module that creates a ``pm.Model``.
 
 The law is evaluated on the reference-scaled variables (``N / N_ref`` …) and observed on the
-log-loss scale: ``log L_i ~ Normal(log f(N_i, D_i; θ), σ)`` (or Student-t).
+log-loss scale through the law's error model (:mod:`bayescale.laws.noise`), e.g.
+``log L_i ~ Normal(log f(N_i, D_i; θ), σ)``.
 """
 
 from __future__ import annotations
@@ -58,13 +59,8 @@ def build_model(law: Law, runs: Runs, scales: Scales | None = None) -> pm.Model:
             values[name] = pt.constant(column / getattr(scales, f"{name}_ref"))
         mean_loss = law.formula.evaluate(values, pytensor_backend())
         mu = pt.log(mean_loss)
-        sigma = _distribution("sigma", law.priors["sigma"])
-        observed = np.log(runs.loss)
-        if law.noise == "student_t":
-            nu = _distribution("nu", law.priors["nu"])
-            pm.StudentT(OBSERVED, nu=nu, mu=mu, sigma=sigma, observed=observed, dims="run")
-        else:
-            pm.Normal(OBSERVED, mu=mu, sigma=sigma, observed=observed, dims="run")
+        noise = {name: _distribution(name, law.priors[name]) for name in law.noise_parameters}
+        law.error_model.observe(OBSERVED, mu, noise, np.log(runs.loss), dims="run")
     return model
 
 

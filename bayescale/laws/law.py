@@ -24,14 +24,13 @@ import numpy as np
 
 from bayescale.errors import LawFileError
 from bayescale.laws.expr import Expression, numpy_backend, parse
+from bayescale.laws.noise import ErrorModel, error_models, get_error_model
 from bayescale.laws.priors import Prior, merge_priors
 
-__all__ = ["Law", "Scales", "VARIABLES", "NOISE_FAMILIES", "available_laws", "load_law", "law_from_text"]
+__all__ = ["Law", "Scales", "VARIABLES", "available_laws", "load_law", "law_from_text"]
 
 #: Run variables a formula may use.
 VARIABLES = ("N", "D", "C", "U")
-#: Noise families on the log-loss scale and the parameters each one adds.
-NOISE_FAMILIES = {"normal": ("sigma",), "student_t": ("sigma", "nu")}
 _SCALE_NAMES = ("N_ref", "D_ref", "C_ref", "U_ref")
 _TOP_KEYS = {"schema", "name", "title", "description", "formula", "parameters", "noise",
              "physical", "optimum", "references"}
@@ -103,9 +102,14 @@ class Law:
     path: str = ""
 
     @property
+    def error_model(self) -> ErrorModel:
+        """The error model, from the registry of :mod:`bayescale.laws.noise`."""
+        return get_error_model(self.noise)
+
+    @property
     def noise_parameters(self) -> tuple[str, ...]:
-        """Names of the noise model's parameters (``sigma``, and ``nu`` for Student-t)."""
-        return NOISE_FAMILIES[self.noise]
+        """Names of the error model's parameters (``sigma``, and ``nu`` for Student-t, …)."""
+        return self.error_model.parameters
 
     @property
     def all_parameters(self) -> tuple[str, ...]:
@@ -121,11 +125,14 @@ class Law:
         """Return a copy with user priors merged over this law's (unknown names are errors)."""
         return replace(self, priors=merge_priors(self.priors, overrides, source))
 
-    def with_noise(self, family: str) -> Law:
-        """Return a copy with another noise family (``"normal"`` or ``"student_t"``)."""
-        if family not in NOISE_FAMILIES:
-            raise LawFileError(f"unknown noise family {family!r}; choose one of {sorted(NOISE_FAMILIES)}")
-        return replace(self, noise=family)
+    def with_noise(self, name: str) -> Law:
+        """Return a copy with another error model (a name from :func:`bayescale.error_models`).
+
+        A law holds a prior for every registered error model's parameters (the file's, or the
+        error model's default), so switching keeps the file's choices.
+        """
+        get_error_model(name)  # raises for an unknown name
+        return replace(self, noise=name)
 
     def loss(self, params: Mapping[str, Any], scales: Scales, **variables: Any) -> np.ndarray:
         """Evaluate the law with NumPy in physical units.
@@ -166,19 +173,9 @@ class Law:
         -------
         ndarray of shape ``S + (n,)``, matching the PyMC model's ``log_likelihood``.
         """
-        from scipy.special import gammaln
-
         expanded = {k: np.asarray(v, dtype=float)[..., None] for k, v in params.items()}
         mu = np.log(self.loss(expanded, scales, **variables))
-        sigma = expanded["sigma"]
-        z = (np.log(np.asarray(loss, dtype=float)) - mu) / sigma
-        if self.noise == "student_t":
-            nu = expanded["nu"]
-            return (
-                gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
-                - np.log(sigma) - (nu + 1) / 2 * np.log1p(z**2 / nu)
-            )
-        return -0.5 * z**2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
+        return self.error_model.logpdf(np.log(np.asarray(loss, dtype=float)), mu, expanded)
 
     def physical_parameters(self, params: Mapping[str, Any], scales: Scales) -> dict[str, Any]:
         """Map normalized parameter values to the units of the papers (N in parameters, …)."""
@@ -250,7 +247,8 @@ def law_from_text(text: str, path: str = "<string>") -> Law:
     params_table = data["parameters"]
     if not isinstance(params_table, dict) or not params_table:
         raise fail("[parameters] must have one table per parameter, each with a prior")
-    reserved = set(VARIABLES) | set(_SCALE_NAMES) | {"sigma", "nu", "K"}
+    noise_names = {p for model in error_models().values() for p in model.parameters}
+    reserved = set(VARIABLES) | set(_SCALE_NAMES) | noise_names | {"K"}
     clash = reserved & set(params_table)
     if clash:
         raise fail(f"parameter name(s) {sorted(clash)} are reserved; rename them")
@@ -278,23 +276,26 @@ def law_from_text(text: str, path: str = "<string>") -> Law:
         raise fail('[noise] must be a table, e.g. [noise] family = "student_t"')
     noise_table = dict(data.get("noise", {}))
     family = noise_table.pop("family", "normal")
-    if family not in NOISE_FAMILIES:
-        raise fail(f"[noise] family must be one of {sorted(NOISE_FAMILIES)}, got {family!r}")
-    defaults = {"sigma": {"dist": "HalfNormal", "sigma": 0.1}, "nu": {"dist": "Gamma", "alpha": 2.0, "beta": 0.1}}
+    if family not in error_models():
+        raise fail(f"[noise] family must be one of {sorted(error_models())}, got {family!r}")
+    # A law file may give the prior of any registered error model's parameter, so that
+    # switching the error model with --noise keeps the file's choice.
+    defaults = {p: spec for model in error_models().values() for p, spec in model.defaults.items()}
     extra = set(noise_table) - set(defaults)
     if extra:
-        raise fail(f"[noise]: unknown key(s) {sorted(extra)}; allowed: family, sigma, nu")
+        raise fail(f"[noise]: unknown key(s) {sorted(extra)}; allowed: family, {', '.join(sorted(defaults))}")
     for pname, default in defaults.items():
         priors[pname] = _prior(noise_table.get(pname, default), f"noise parameter {pname!r}", fail)
-    descriptions["sigma"] = "noise scale of log loss"
-    descriptions["nu"] = "Student-t degrees of freedom"
+    for model in error_models().values():
+        for pname, phrase in model.descriptions.items():
+            descriptions.setdefault(pname, phrase)
 
     allowed_physical = set(params_table) | set(_SCALE_NAMES)
     physical = {
         key: _parse(expr, allowed_physical, fail, f"[physical] {key}")
         for key, expr in _table(data, "physical", fail).items()
     }
-    bad = set(physical) & (set(VARIABLES) | set(_SCALE_NAMES) | {"sigma", "nu"})
+    bad = set(physical) & (set(VARIABLES) | set(_SCALE_NAMES) | noise_names)
     if bad:
         raise fail(f"[physical] names {sorted(bad)} are run variables, scales or noise parameters; "
                    f"[physical] gives a parameter in the papers' units, or a quantity derived from them")

@@ -94,8 +94,8 @@ def _provenance(fit: Fit) -> tuple[list[str], list[str]]:
     attempts = json.loads(a.get("attempts_json", "[]"))
     right = ["PRIORS (normalized units)"]
     right += [f"  {name:<8} ~ {law.priors[name]}" for name in law.all_parameters]
-    eps = "ε ~ Normal(0, 1)" if law.noise == "normal" else "ε ~ Student-t(nu)"
-    right += ["", "NOISE", f"  {law.noise} on log loss: log L_obs = log L + sigma·ε, {eps}", "", "SAMPLER"]
+    model = law.error_model
+    right += ["", "ERROR MODEL", f"  {model.name}: {model.title}", f"  {model.equation}", "", "SAMPLER"]
     right += wrap("  " + ", ".join(f"{k} {v}" for k, v in sampler.items() if v is not None), 80)
     right += [f"  attempts {len(attempts) or 1} (a failed gate triggers a retry with more draws)", "", "VERSIONS"]
     right += wrap("  " + ", ".join(f"{k} {v}" for k, v in json.loads(a.get("versions_json", "{}")).items()), 80)

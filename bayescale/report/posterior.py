@@ -24,17 +24,22 @@ if TYPE_CHECKING:
 
 __all__ = ["parameter_label", "plot_pair", "plot_prior_posterior", "plot_chains", "plot_gates", "plot_comparison"]
 
-_NOISE_LABELS = {"sigma": "σ (noise sd of log loss; dimensionless)", "nu": "ν (Student-t dof; dimensionless)"}
+def _noise_descriptions() -> dict[str, str]:
+    from bayescale.laws.noise import error_models
+
+    return {p: text for model in error_models().values() for p, text in model.descriptions.items()}
 
 
 def parameter_label(name: str, short: bool = False) -> str:
     """Axis label of a parameter with its unit (law parameters are in the fit's normalized units).
 
-    ``short=True`` gives two short lines, for narrow axes.
+    Error-model parameters are labelled from the registry. ``short=True`` gives two short lines,
+    for narrow axes.
     """
+    noise = _noise_descriptions()
     if short:
-        return {"sigma": "σ\n(dimensionless)", "nu": "ν\n(dimensionless)"}.get(name, f"{name}\n(normalized)")
-    return _NOISE_LABELS.get(name, f"{name} (normalized units)")
+        return f"{name}\n(dimensionless)" if name in noise else f"{name}\n(normalized)"
+    return f"{name} ({noise[name]})" if name in noise else f"{name} (normalized units)"
 
 
 def _positive(values: np.ndarray) -> bool:

@@ -212,8 +212,8 @@ class Fit:
         columns = {k: frame[k].to_numpy() for k in frame}
         mean = np.asarray(self.law.loss(draws, self.scales, **columns))
         rng = np.random.default_rng(seed)
-        noise = rng.standard_normal(mean.shape) if self.law.noise == "normal" else rng.standard_t(draws["nu"], mean.shape)
-        predictive = np.exp(np.log(mean) + draws["sigma"] * noise)
+        noise = {k: draws[k] for k in self.law.noise_parameters}
+        predictive = np.exp(self.law.error_model.draw(np.log(mean), noise, rng))
         return Prediction(frame, mean, predictive, prob, self.runs.loss_unit)
 
     def optimum(self, budgets: Any, method: str = "auto", unique_tokens: float | None = None) -> Optimum:

@@ -1,0 +1,156 @@
+"""Error models: how an observed log loss scatters about the law. A registry of small objects.
+
+Each error model is one class that knows its parameters and their default priors, its NumPy log
+density (for the pointwise log-likelihood), its predictive draws (what a new run would score) and
+how to add its likelihood to a PyMC model. Everything that depends on the error model (the law
+file's ``[noise]`` table, ``--noise``, the PyMC graph, the log-likelihood, predictions, inverse
+questions, the report's text) asks the registry, never a string switch.
+
+Adding one: subclass :class:`ErrorModel`, set ``name``, ``parameters`` and ``defaults``, write the
+three methods, and decorate the class with :func:`register`.
+
+This module imports no PyMC at import time (it is part of the bottom layer); ``observe`` imports
+it when a model is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bayescale.errors import LawFileError
+
+__all__ = ["ErrorModel", "error_models", "get_error_model", "register"]
+
+_REGISTRY: dict[str, ErrorModel] = {}
+
+
+class ErrorModel:
+    """Base class of error models on the log-loss scale: ``log L_obs = log L_law(N, D) + ε``.
+
+    Attributes
+    ----------
+    name : str
+        Registry key, as given to ``--noise`` and in law files (``[noise] family = NAME``).
+    title : str
+        One line for listings and reports.
+    equation : str
+        How ``ε`` is distributed, in words and symbols, for the report.
+    parameters : tuple of str
+        Names of the error model's own parameters (each gets a prior).
+    defaults : dict
+        Default prior spec of each parameter.
+    descriptions : dict
+        One phrase per parameter.
+    """
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    equation: ClassVar[str] = ""
+    parameters: ClassVar[tuple[str, ...]] = ()
+    defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    descriptions: ClassVar[dict[str, str]] = {}
+
+    def logpdf(self, y: np.ndarray, mu: np.ndarray, params: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Log density of observed log losses ``y`` given the law's log loss ``mu`` (broadcasting)."""
+        raise NotImplementedError
+
+    def draw(self, mu: np.ndarray, params: Mapping[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        """Draw log losses of new runs about ``mu`` (the posterior predictive, one per element)."""
+        raise NotImplementedError
+
+    def observe(self, name: str, mu: Any, params: Mapping[str, Any], observed: np.ndarray, dims: str) -> Any:
+        """Add the likelihood of ``observed`` (log losses) to the PyMC model in context."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<ErrorModel {self.name}: {', '.join(self.parameters)}>"
+
+
+def register(cls: type[ErrorModel]) -> type[ErrorModel]:
+    """Class decorator: add an error model to the registry under ``cls.name``."""
+    if not cls.name or cls.name in _REGISTRY:
+        raise ValueError(f"error model name {cls.name!r} is empty or taken")
+    _REGISTRY[cls.name] = cls()
+    return cls
+
+
+def error_models() -> dict[str, ErrorModel]:
+    """Every registered error model, by name."""
+    return dict(_REGISTRY)
+
+
+def get_error_model(name: str) -> ErrorModel:
+    """Look an error model up by name.
+
+    Raises
+    ------
+    LawFileError
+        If no error model has that name; the message lists the ones there are.
+    """
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise LawFileError(f"unknown error model {name!r}; choose one of {', '.join(sorted(_REGISTRY))} "
+                           "(--noise NAME, or [noise] family = NAME in a law file)") from None
+
+
+_SIGMA = {"dist": "HalfNormal", "sigma": 0.1}
+_SIGMA_TEXT = "noise scale of log loss (dimensionless)"
+
+
+@register
+class Normal(ErrorModel):
+    """Independent Normal noise on log loss (log-normal on loss)."""
+
+    name = "normal"
+    title = "independent Normal noise on log loss"
+    equation = "log L_obs = log L + sigma·ε, ε ~ Normal(0, 1)"
+    parameters = ("sigma",)
+    defaults = {"sigma": _SIGMA}
+    descriptions = {"sigma": _SIGMA_TEXT}
+
+    def logpdf(self, y, mu, params):
+        z = (y - mu) / params["sigma"]
+        return -0.5 * z**2 - np.log(params["sigma"]) - 0.5 * np.log(2 * np.pi)
+
+    def draw(self, mu, params, rng):
+        mu = np.asarray(mu, dtype=float)
+        return mu + params["sigma"] * rng.standard_normal(mu.shape)
+
+    def observe(self, name, mu, params, observed, dims):
+        import pymc as pm
+
+        return pm.Normal(name, mu=mu, sigma=params["sigma"], observed=observed, dims=dims)
+
+
+@register
+class StudentT(ErrorModel):
+    """Student-t noise on log loss: a few runs may miss the law by far more than the rest."""
+
+    name = "student_t"
+    title = "Student-t noise on log loss (heavy tails)"
+    equation = "log L_obs = log L + sigma·ε, ε ~ Student-t(nu)"
+    parameters = ("sigma", "nu")
+    defaults = {"sigma": _SIGMA, "nu": {"dist": "Gamma", "alpha": 2.0, "beta": 0.1}}
+    descriptions = {"sigma": _SIGMA_TEXT, "nu": "Student-t degrees of freedom (dimensionless)"}
+
+    def logpdf(self, y, mu, params):
+        from scipy.special import gammaln
+
+        sigma, nu = params["sigma"], params["nu"]
+        z = (y - mu) / sigma
+        return (gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
+                - np.log(sigma) - (nu + 1) / 2 * np.log1p(z**2 / nu))
+
+    def draw(self, mu, params, rng):
+        mu = np.asarray(mu, dtype=float)
+        nu = np.broadcast_to(params["nu"], mu.shape)
+        return mu + params["sigma"] * rng.standard_t(nu)
+
+    def observe(self, name, mu, params, observed, dims):
+        import pymc as pm
+
+        return pm.StudentT(name, nu=params["nu"], mu=mu, sigma=params["sigma"], observed=observed, dims=dims)
