@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -28,6 +29,43 @@ def _positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} must be a positive finite number")
     return value
+
+
+def _count(least: int):
+    """An integer option that must be at least ``least`` (chains, draws)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{text!r} is too small: at least {least} (the convergence gates need it)")
+        return value
+
+    return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (a seed is an integer such as 1)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative; a seed is an integer ≥ 0")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reads ``--compute -1e21`` as a value, which the option then rejects clearly.
+
+    Plain argparse recognises ``-5`` and ``-0.5`` as negative numbers but takes ``-1e21`` for
+    an unknown option and says only 'expected one argument'.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|nan)$", re.IGNORECASE)
 
 
 def _prob(text: str) -> float:
@@ -59,10 +97,10 @@ def _add_runs_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_sampler_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same posterior (default: 0)")
-    p.add_argument("--chains", type=int, default=4, help="chains (default: 4)")
-    p.add_argument("--draws", type=int, default=500, help="draws per chain after warm-up (default: 500)")
-    p.add_argument("--tune", type=int, default=500, help="warm-up iterations per chain (default: 500)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed; the same seed gives the same posterior (default: 0)")
+    p.add_argument("--chains", type=_count(2), default=4, help="chains (default: 4)")
+    p.add_argument("--draws", type=_count(50), default=500, help="draws per chain after warm-up (default: 500)")
+    p.add_argument("--tune", type=_count(50), default=500, help="warm-up iterations per chain (default: 500)")
 
 
 def _read_runs(args: argparse.Namespace):
@@ -78,15 +116,12 @@ def _read_runs(args: argparse.Namespace):
 def _settings(args: argparse.Namespace):
     from bayescale.inference.sampling import SamplerSettings
 
-    for name in ("chains", "draws", "tune"):
-        if getattr(args, name) < (2 if name == "chains" else 50):
-            raise BayescaleError(f"--{name} is too small for the convergence gates (chains ≥ 2, draws and tune ≥ 50)")
     return SamplerSettings(chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed,
                            progressbar=None if not getattr(args, "quiet", False) else False)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bayescale",
         description="Bayesian scaling laws: fit a law to training runs, then ask for the "
         "compute-optimal model size, tokens and loss with credible intervals.",
@@ -107,7 +142,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--to-unit", help="convert the loss to this unit before fitting (nats/token <-> bits/token)")
     p.add_argument("--priors", help="TOML or JSON file of prior overrides, one table per parameter")
     p.add_argument("--noise", choices=_noise_names(), help="error model on log loss (default: the law file's)")
-    p.add_argument("--allow-unconverged", action="store_true", help="exit 0 even if a convergence gate fails")
+    p.add_argument("--allow-unconverged", action="store_true",
+                   help="save the fit and exit 0 even if a convergence gate fails (otherwise an unconverged fit is not saved)")
+    p.add_argument("--compute", "-c", type=_positive_float, nargs="+", metavar="FLOPS",
+                   help="also print the compute-optimal N*, D*, L* at these budgets, as 'optimum' does")
+    p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
 
@@ -126,8 +165,11 @@ def _parser() -> argparse.ArgumentParser:
                        description="Loss predicted by the law at (N, D) pairs, with the law's interval and the "
                        "posterior-predictive interval of a new run.")
     p.add_argument("fit", help="a fit saved by 'bayescale fit'")
-    p.add_argument("--n", type=_positive_float, nargs="+", required=True, help="model parameters")
-    p.add_argument("--d", type=_positive_float, nargs="+", required=True, help="training tokens (one, or one per --n)")
+    p.add_argument("--n", type=_positive_float, nargs="+", help="model parameters")
+    p.add_argument("--d", type=_positive_float, nargs="+", help="training tokens (one, or one per --n)")
+    p.add_argument("--c", type=_positive_float, nargs="+", help="training compute in FLOPs (laws in C alone; else 6ND)")
+    p.add_argument("--unique-tokens", "--u", dest="u", type=_positive_float, nargs="+", metavar="U",
+                   help="unique training tokens (data-constrained laws; one, or one per point)")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
     p.add_argument("--seed", type=int, default=0, help="seed of the predictive noise draws")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -144,6 +186,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--target-loss", type=_positive_float, nargs="+", help="loss to reach, in the fit's loss unit")
     p.add_argument("--observed-loss", type=_positive_float, help="a model's observed loss, in the fit's loss unit")
     p.add_argument("--n", type=_positive_float, help="that model's parameters (with --observed-loss)")
+    p.add_argument("--unique-tokens", type=_positive_float, metavar="U",
+                   help="unique tokens available (data-constrained laws)")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -202,10 +246,12 @@ def _warn_if_failed(fit) -> None:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
+    from bayescale.files import check_output_path
     from bayescale.laws.law import load_law
     from bayescale.laws.priors import read_prior_file
     from bayescale.results.fitting import fit
 
+    check_output_path(args.out, "fit file")
     settings = _settings(args)
     runs = _read_runs(args)
     if args.to_unit:
@@ -220,19 +266,44 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         print(runs.describe(), file=sys.stderr)
         print(f"fitting {law.name}: L = {law.formula}", file=sys.stderr)
     result = fit(runs, law, noise=args.noise, settings=settings)
-    path = result.save(args.out)
-    summary = result.summary()
+    converged = result.gates.passed
+    path = result.save(args.out) if converged or args.allow_unconverged else None
+    summary = result.summary(args.prob)
+    optimum = result.optimum(args.compute) if args.compute else None
     if args.json:
-        print(json.dumps({**summary.to_dict(), "fit": str(path), "fit_id": result.id}, indent=2))
+        out = {**summary.to_dict(), "fit": None if path is None else str(path), "fit_id": result.id,
+               "noise": result.law.noise, "attempts": len(result.attempts)}
+        if optimum is not None:
+            out["optimum"] = optimum.to_records(args.prob)
+        print(json.dumps(out, indent=2))
     elif not args.quiet:
         print(summary)
-        print(f"\nsaved {path} (fit id {result.id})")
-    if not result.gates.passed:
-        print(f"ERROR: the fit did not converge. {result.gates}\n"
-              "Try more --draws/--tune, tighter --priors, or --noise student_t; "
-              "pass --allow-unconverged to accept it anyway.", file=sys.stderr)
+        if len(result.attempts) > 1:
+            print(f"\nsampled {len(result.attempts)} times: the first attempt(s) missed a gate, so draws were raised "
+                  f"to {result.sampler.get('draws')} per chain")
+        if optimum is not None:
+            print("\n" + optimum.format(args.prob))
+        if path is not None:
+            print(f"\nsaved {path} (fit id {result.id})")
+    if not converged:
+        print(f"ERROR: the fit did not converge. {result.gates}\n{_advice(args, result)}", file=sys.stderr)
+        if path is None:
+            print(f"The fit was NOT saved (an existing {args.out} is untouched); "
+                  "pass --allow-unconverged to save it anyway.", file=sys.stderr)
         return 0 if args.allow_unconverged else EXIT_UNCONVERGED
     return 0
+
+
+def _advice(args: argparse.Namespace, result) -> str:
+    """What to try after a failed fit, given what was already tried."""
+    tips = []
+    if args.draws < 2000:
+        tips.append(f"more draws (--draws {4 * args.draws} --tune {4 * args.tune})")
+    if result.law.noise == "normal":
+        tips.append("heavy-tailed noise (--noise student_t) if a few runs miss the law by far")
+    tips.append('tighter priors in a file, e.g. a file holding the line  E = { dist = "LogNormal", mu = 0.5, sigma = 0.3 }  '
+                "passed as --priors FILE")
+    return "Try " + "; or ".join(tips) + "."
 
 
 def _load(path: str):
@@ -256,11 +327,26 @@ def _cmd_optimum(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     fit = _load(args.fit)
-    if len(args.d) != len(args.n) and 1 not in (len(args.d), len(args.n)):
-        raise BayescaleError("give one --d, or as many --d values as --n values")
-    prediction = fit.predict(prob=args.prob, seed=args.seed, N=args.n, D=args.d)
+    given = {"N": args.n, "D": args.d, "C": args.c, "U": args.u}
+    given = {k: v for k, v in given.items() if v is not None}
+    options = {"N": "--n", "D": "--d", "C": "--c", "U": "--unique-tokens"}
+    needs = [v for v in fit.law.variables if v not in given and not (v == "C" and {"N", "D"} <= set(given))]
+    if needs:
+        raise BayescaleError(f"the law {fit.law.name!r} needs {', '.join(options[v] for v in needs)} to predict a loss "
+                             f"(it uses {', '.join(fit.law.variables)})")
+    lengths = {len(v) for v in given.values()} - {1}
+    if len(lengths) > 1:
+        raise BayescaleError("give one value per option, or the same number of values to each of "
+                             + ", ".join(options[k] for k in given))
+    prediction = fit.predict(prob=args.prob, seed=args.seed, **given)
     print(json.dumps(prediction.to_records(), indent=2) if args.json else prediction)
     return 0
+
+
+def _require_unique_tokens(fit, unique_tokens: float | None) -> None:
+    if "U" in fit.law.variables and unique_tokens is None:
+        raise BayescaleError(f"the law {fit.law.name!r} needs the unique tokens available: add --unique-tokens U "
+                             "(e.g. --unique-tokens 2.5e10)")
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
@@ -283,12 +369,13 @@ def _cmd_inverse(args: argparse.Namespace) -> int:
     if (args.target_loss is None) == (args.observed_loss is None):
         raise BayescaleError("give either --target-loss L, or --observed-loss L with --n N")
     fit = _load(args.fit)
+    _require_unique_tokens(fit, args.unique_tokens)
     if args.target_loss is not None:
-        _print(compute_for_loss(fit, args.target_loss), args.json, args.prob)
+        _print(compute_for_loss(fit, args.target_loss, unique_tokens=args.unique_tokens), args.json, args.prob)
     else:
         if args.n is None:
             raise BayescaleError("--observed-loss needs --n, the model's parameter count")
-        _print(tokens_for_loss(fit, args.observed_loss, args.n), args.json, args.prob)
+        _print(tokens_for_loss(fit, args.observed_loss, args.n, unique_tokens=args.unique_tokens), args.json, args.prob)
     return 0
 
 
@@ -345,18 +432,44 @@ def _cmd_laws(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bayescale`` command; returns the exit status."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a bad option (argparse printed why)
+        return exc.code if isinstance(exc.code, int) else EXIT_INPUT
     commands = {"fit": _cmd_fit, "optimum": _cmd_optimum, "predict": _cmd_predict, "summary": _cmd_summary,
                 "inverse": _cmd_inverse, "compare": _cmd_compare, "backtest": _cmd_backtest,
                 "isoflop": _cmd_isoflop, "report": _cmd_report, "laws": _cmd_laws}
+    if not getattr(args, "quiet", False) and not getattr(args, "json", False):
+        _log_to_stderr()
     try:
         return commands[args.command](args)
     except BayescaleError as exc:
         print(f"bayescale {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except (RecursionError, OverflowError, MemoryError) as exc:
+        print(f"bayescale {args.command}: error: the input is too large or too deeply nested to handle "
+              f"({type(exc).__name__}); check the files and values you passed", file=sys.stderr)
+        return EXIT_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug of ours: one line, and the traceback with BAYESCALE_DEBUG=1
+        if os.environ.get("BAYESCALE_DEBUG"):
+            raise
+        print(f"bayescale {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+              "This is a bug in bayescale, not in your input; run again with BAYESCALE_DEBUG=1 for the details.",
+              file=sys.stderr)
+        return 1
+
+
+def _log_to_stderr() -> None:
+    """Show bayescale's warnings (retries, suspicious data) on stderr, one line each."""
+    logger = logging.getLogger("bayescale")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("note: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
 
 
 def run() -> None:

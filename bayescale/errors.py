@@ -33,3 +33,7 @@ class ConvergenceError(BayescaleError):
 
 class OptimumError(BayescaleError, ValueError):
     """The compute-optimal allocation is undefined or could not be found for this law."""
+
+
+class OutputPathError(BayescaleError, OSError):
+    """An output file cannot be written there: a directory, a missing or read-only folder."""

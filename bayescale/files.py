@@ -8,19 +8,52 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path"]
+from bayescale.errors import OutputPathError
+
+__all__ = ["atomic_path", "check_output_path"]
+
+
+def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
+    """Check that a file can be written at ``path`` without creating folders; return it as a Path.
+
+    Raises
+    ------
+    OutputPathError
+        If ``path`` is a directory, its folder is missing or is a file, or the folder is not
+        writable. The message names the path and what to do.
+    """
+    path = Path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise OutputPathError(f"the {what} path {path} is a directory; give a file name inside it, e.g. {path / 'out'}")
+    if not folder.exists():
+        # a regular file somewhere above the folder makes it impossible, not just missing
+        above = next((p for p in folder.parents if p.exists()), None)
+        if above is not None and not above.is_dir():
+            raise OutputPathError(f"cannot write the {what} {path}: {above} is a file, not a folder")
+        raise OutputPathError(f"cannot write the {what} {path}: the folder {folder} does not exist; create it first")
+    if not folder.is_dir():
+        raise OutputPathError(f"cannot write the {what} {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputPathError(f"cannot write the {what} {path}: the folder {folder} is not writable")
+    if path.exists() and not os.access(path, os.W_OK) and not os.access(folder, os.W_OK):
+        raise OutputPathError(f"cannot replace {path}: it is read-only")
+    return path
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, what: str = "output") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.
 
-    The temporary file lies in the same folder, so the rename is atomic. It gets the permissions
-    a new file would get (the umask), and it is removed if the block raises, even on Ctrl-C.
+    The folder must exist (see :func:`check_output_path`). The temporary file lies in the same
+    folder, so the rename is atomic. It gets the permissions a new file would get (the umask),
+    and it is removed if the block raises, even on Ctrl-C.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    path = check_output_path(path, what)
+    try:
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputPathError(f"cannot write the {what} {path}: {exc.strerror}") from None
     os.close(handle)
     try:
         yield Path(tmp)
@@ -28,6 +61,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputPathError(f"cannot write the {what} {path}: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -54,10 +54,15 @@ def test_compare_refuses_different_data_and_units():
 
     runs = read_runs(ROOT / "data" / "example_runs.csv")
     other = replace(runs, frame=runs.frame.iloc[:-1].reset_index(drop=True))
-    with pytest.raises(CompareError, match="different data"):
+    with pytest.raises(CompareError, match="different runs") as exc:
         compare_fits([fake_fit(runs), fake_fit(other)])
+    assert f"{runs.n_runs} runs" in str(exc.value) and f"{runs.n_runs - 1} runs" in str(exc.value)
+    assert "data hash" in str(exc.value)
+    same = fake_fit(runs)
+    with pytest.raises(CompareError, match="the same fit is given twice"):
+        compare_fits([same, same])
     bits = convert_runs(runs, "bits/token")
-    with pytest.raises(CompareError, match="different data|different loss units"):
+    with pytest.raises(CompareError, match="different runs|different loss units"):
         compare_fits([fake_fit(runs), fake_fit(bits)])
     with pytest.raises(CompareError, match="at least two"):
         compare_fits([fake_fit(runs)])
@@ -83,12 +88,21 @@ def test_compute_for_loss_inverts_the_optimum():
         assert record["D_opt"]["median"] == pytest.approx(compute / (6 * record["N_opt"]["median"]), rel=0.05)
 
 
-def test_unreachable_loss_is_said_not_guessed():
-    result = compute_for_loss(fake_fit(), [1.5])  # below the floor E = 1.69
+def test_unreachable_loss_is_said_not_guessed(tmp_path, capsys):
+    from bayescale.decisions.inverse import UnreachableLossError
+
+    fit = fake_fit()
+    with pytest.raises(UnreachableLossError, match="out of reach for 100% .*floor"):
+        compute_for_loss(fit, [1.5])  # below the floor E = 1.69 in every draw
+    # near the floor some draws reach it and some do not: answer, and say which share cannot
+    result = compute_for_loss(fit, [1.71])
     record = result.to_dict()[0]
-    assert record["unreachable"] > 0.99
-    assert record["C"]["median"] is None
+    assert 0.1 < record["unreachable"] < 0.5
+    assert record["C"]["upper"] is None and record["C"]["median"] > 1e20
     assert "never reach" in str(result)
+    path = fit.save(tmp_path / "f.nc")
+    assert main(["inverse", str(path), "--target-loss", "1.5"]) == 2
+    assert "out of reach" in capsys.readouterr().err
 
 
 def test_tokens_for_loss_recovers_the_tokens():

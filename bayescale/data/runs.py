@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayescale.data.checks import check_plausible
 from bayescale.errors import RunsError
 from bayescale.laws.flops import tokens_for_compute, training_flops
 
@@ -289,6 +290,8 @@ def read_runs(
         If the file cannot be read or the table fails validation.
     """
     p = Path(path)
+    if p.is_dir():
+        raise RunsError(f"cannot read '{p}': it is a directory; give the runs file inside it.")
     name = p.name.lower()
     if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
         kind = "csv"
@@ -306,6 +309,9 @@ def read_runs(
     except Exception as exc:  # any pandas/pyarrow/OS failure becomes a clean message
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RunsError(f"cannot read '{p}' as {kind}: {reason}. Accepted formats are {FORMATS}.") from exc
+    if kind == "csv" and df.shape[1] == 1 and ";" in str(df.columns[0]):
+        raise RunsError(f"'{p}' looks separated by ';' (header {str(df.columns[0])!r}); bayescale reads comma-separated "
+                        ".csv or tab-separated .tsv files: save it with commas (and '.' as the decimal point).")
     df = df.reset_index(drop=True)
     first = 2 if kind == "csv" else 1  # header is line 1 of a CSV
     labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
@@ -439,7 +445,8 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
         values[var] = values[var] * factor
     columns = dict(present)
     if "C" not in values:
-        values["C"] = training_flops(values["N"], values["D"])
+        with np.errstate(over="ignore"):  # an overflow is reported by check_plausible
+            values["C"] = training_flops(values["N"], values["D"])
         columns["C"] = "derived: 6ND"
     if "D" not in values:
         values["D"] = tokens_for_compute(values["C"], values["N"])
@@ -447,6 +454,7 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
     kept = list(FRAME_COLUMNS) + (["U"] if "U" in values else [])
     frame = pd.DataFrame({var: np.asarray(values[var], dtype=float) for var in kept})
     labels = labels.reset_index(drop=True)
+    check_plausible(frame, labels, source, columns, multipliers, _listed, FIX_HINT)
 
     dup = frame.duplicated(keep=False)
     if dup.any():

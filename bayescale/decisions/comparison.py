@@ -84,10 +84,17 @@ def compare_fits(fits: Sequence[Fit], labels: Sequence[str] | None = None) -> Co
 
     if len(fits) < 2:
         raise CompareError("compare needs at least two fits of the same runs")
+    ids = [fit.id for fit in fits]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise CompareError(f"the same fit is given twice (fit id {', '.join(repeated)}); compare fits of different laws "
+                           "or error models to the same runs")
     hashes = {fit.attrs["data_hash"] for fit in fits}
     if len(hashes) > 1:
-        sources = ", ".join(f"{fit.law.name} ({fit.attrs['data_source']})" for fit in fits)
-        raise CompareError(f"the fits were made on different data ({sources}); LOO compares laws only on the same runs")
+        sources = "; ".join(f"{fit.law.name}: {fit.runs.n_runs} runs from {fit.attrs['data_source']} "
+                            f"(data hash {fit.attrs['data_hash'].removeprefix('sha256:')[:12]})" for fit in fits)
+        raise CompareError(f"the fits were made on different runs ({sources}); LOO compares laws only on the same runs, "
+                           "so fit every law to the same table with the same filters")
     units = {fit.runs.loss_unit for fit in fits}
     if len(units) > 1:
         raise CompareError(f"the fits use different loss units ({', '.join(sorted(units))}); refit in one unit")

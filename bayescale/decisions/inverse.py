@@ -108,18 +108,46 @@ def _check_targets(targets) -> np.ndarray:
     return targets
 
 
-def compute_for_loss(fit: Fit, target_losses) -> InverseResult:
+class UnreachableLossError(BayescaleError, ValueError):
+    """Most posterior draws of the law never reach the target loss (it lies below the law's floor)."""
+
+
+def compute_for_loss(fit: Fit, target_losses, unique_tokens: float | None = None) -> InverseResult:
     """Compute (FLOPs) needed to reach each target loss at the compute-optimal allocation.
+
+    For a law in C alone (no N/D trade-off) it is the compute at which the law reaches the loss.
+
+    Parameters
+    ----------
+    fit : Fit
+    target_losses : float or sequence of float
+        In the fit's loss unit.
+    unique_tokens : float, optional
+        Unique tokens available, for data-constrained laws.
 
     Raises
     ------
+    UnreachableLossError
+        If more than half the posterior draws never reach a target (it is below their floor);
+        when fewer do, the answer says which fraction cannot (:meth:`InverseResult.unreachable`).
     OptimumError
-        If the law has no compute-optimal allocation (no N/D trade-off).
+        If the law has no compute-optimal allocation and is not a law in C alone.
     """
     targets = _check_targets(target_losses)
-    optimum = fit.optimum(_C_GRID)
+    law = fit.law
+    if law.variables == ("C",):
+        draws = {k: v[:, None] for k, v in fit.draws().items()}
+        with np.errstate(all="ignore"):
+            curves = np.asarray(law.loss(draws, fit.scales, C=_C_GRID))
+        curves = np.where(np.isfinite(curves), curves, np.inf)
+        compute = np.stack([_crossing(_C_GRID, curves, np.full(curves.shape[0], t)) for t in targets], axis=1)
+        _refuse_unreachable(targets, compute, curves)
+        return InverseResult(f"compute to reach a loss ({fit.runs.loss_unit}); the law has no N/D trade-off",
+                             targets, {"C": compute}, {"C": "FLOPs"})
+    optimum = fit.optimum(_C_GRID, unique_tokens=unique_tokens)
     curves = np.where(np.isfinite(optimum.L_opt), optimum.L_opt, np.inf)
     compute = np.stack([_crossing(_C_GRID, curves, np.full(curves.shape[0], t)) for t in targets], axis=1)
+    _refuse_unreachable(targets, compute, curves)
     # N*(C) is smooth in log C: interpolate each draw's N* at its own answer
     log_n = np.log(optimum.N_opt)
     n_opt = np.full_like(compute, np.nan)
@@ -136,7 +164,20 @@ def compute_for_loss(fit: Fit, target_losses) -> InverseResult:
     )
 
 
-def tokens_for_loss(fit: Fit, observed_loss: float, n_params: float, seed: int = 0) -> InverseResult:
+def _refuse_unreachable(targets: np.ndarray, compute: np.ndarray, curves: np.ndarray) -> None:
+    share = np.mean(~np.isfinite(compute), axis=0)
+    worst = int(np.argmax(share))
+    if share[worst] > 0.5:
+        floor = np.median(np.min(curves, axis=1))
+        raise UnreachableLossError(
+            f"a loss of {targets[worst]:g} is out of reach for {100 * share[worst]:.0f}% of the posterior draws: "
+            f"the fitted law flattens out near {floor:.4g} (its median floor, at up to 1e36 FLOPs). "
+            "Ask for a loss above the floor."
+        )
+
+
+def tokens_for_loss(fit: Fit, observed_loss: float, n_params: float, seed: int = 0,
+                    unique_tokens: float | None = None) -> InverseResult:
     """Training tokens implied by an observed loss of a model with ``n_params`` parameters.
 
     Each posterior draw solves L(N, D) = observed · exp(−σ·ε) for D, with ε a standard Normal
@@ -150,7 +191,8 @@ def tokens_for_loss(fit: Fit, observed_loss: float, n_params: float, seed: int =
     if "D" not in law.variables and "C" not in law.variables:
         raise BayescaleError(f"law {law.name!r} does not depend on tokens or compute; it cannot imply a token count")
     draws = {k: v[:, None] for k, v in fit.draws().items()}
-    variables = {"N": np.full(_D_GRID.shape, float(n_params)), "D": _D_GRID, "C": training_flops(n_params, _D_GRID), "U": _D_GRID}
+    variables = {"N": np.full(_D_GRID.shape, float(n_params)), "D": _D_GRID, "C": training_flops(n_params, _D_GRID),
+                 "U": _D_GRID if unique_tokens is None else np.full(_D_GRID.shape, float(unique_tokens))}
     with np.errstate(all="ignore"):
         curves = np.asarray(law.loss(draws, fit.scales, **{k: variables[k] for k in law.variables}))
     curves = np.where(np.isfinite(curves), curves, np.inf)

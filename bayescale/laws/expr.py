@@ -52,6 +52,8 @@ _UNARY: dict[type, Callable[[Any], Any]] = {
     ast.UAdd: lambda a: +a,
 }
 _MAX_LENGTH = 2000
+#: Deepest nesting of operations a formula may have (sums of many terms nest too).
+_MAX_DEPTH = 100
 
 
 def numpy_backend() -> dict[str, Callable[..., Any]]:
@@ -164,6 +166,8 @@ def parse(source: str, allowed_names: set[str] | frozenset[str] | None = None) -
     text = source.strip().replace("^", "**")
     try:
         tree = ast.parse(text, mode="eval").body
+    except (RecursionError, MemoryError):
+        raise FormulaError(f"the formula is nested too deeply to parse; keep it under {_MAX_DEPTH} levels") from None
     except SyntaxError as exc:
         # map the column in the rewritten text back to the formula as written (^ became **)
         written = [i for i, ch in enumerate(source.strip()) for _ in range(2 if ch == "^" else 1)]
@@ -171,8 +175,13 @@ def parse(source: str, allowed_names: set[str] | frozenset[str] | None = None) -
         raise FormulaError(
             f"formula is not valid arithmetic: {exc.msg}\n  {source.strip()}\n  {' ' * col}^"
         ) from None
+    depth = _depth(tree)
+    if depth > _MAX_DEPTH:
+        raise FormulaError(f"the formula nests {depth} operations deep (at most {_MAX_DEPTH}); "
+                           "write it with fewer terms or parentheses")
     names: set[str] = set()
     _check(tree, text, names)
+    _fold_constants(tree, text)
     if allowed_names is not None:
         unknown = names - set(allowed_names)
         if unknown:
@@ -181,6 +190,46 @@ def parse(source: str, allowed_names: set[str] | frozenset[str] | None = None) -
                 f"names are {sorted(allowed_names)} and the functions {sorted(FUNCTIONS)}"
             )
     return Expression(source=source.strip(), names=frozenset(names), _tree=tree)
+
+
+def _depth(tree: ast.AST) -> int:
+    """Nesting depth of the tree, walked without recursion (a hostile formula cannot overflow it)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if level <= _MAX_DEPTH + 1:
+            stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def _fold_constants(node: ast.AST, text: str) -> float | None:
+    """Evaluate the parts made of numbers only; an overflow or division by zero there is an error.
+
+    Returns the value of ``node`` when it is constant, else None.
+    """
+    try:
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            return CONSTANTS.get(node.id)
+        if isinstance(node, ast.UnaryOp):
+            value = _fold_constants(node.operand, text)
+            return None if value is None else _UNARY[type(node.op)](value)
+        if isinstance(node, ast.BinOp):
+            left, right = _fold_constants(node.left, text), _fold_constants(node.right, text)
+            if left is None or right is None:
+                return None
+            value = _BINARY[type(node.op)](left, right)
+            if isinstance(value, complex) or not math.isfinite(value):
+                raise OverflowError
+            return value
+        if isinstance(node, ast.Call):
+            for arg in node.args:
+                _fold_constants(arg, text)
+        return None
+    except (OverflowError, ZeroDivisionError, ValueError):
+        raise FormulaError(f"this number or constant expression is not a finite number{_point(text, node)}") from None
 
 
 def _point(text: str, node: ast.AST) -> str:
@@ -201,6 +250,12 @@ def _check(node: ast.AST, text: str, names: set[str]) -> None:
     elif isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, int | float):
             raise FormulaError(f"only numbers may appear as constants{_point(text, node)}")
+        try:
+            finite = math.isfinite(float(node.value))
+        except OverflowError:
+            finite = False
+        if not finite:
+            raise FormulaError(f"the number is too large to be a float{_point(text, node)}")
     elif isinstance(node, ast.Name):
         if node.id in FUNCTIONS:
             raise FormulaError(f"{node.id!r} is a function: call it as {node.id}(...){_point(text, node)}")

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayescale.errors import BayescaleError, OptimumError
-from bayescale.files import atomic_path
+from bayescale.files import atomic_path, check_output_path
 from bayescale.laws.flops import tokens_for_compute
 
 if TYPE_CHECKING:
@@ -238,7 +238,7 @@ def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence
         The fits, in the order their sections appear. With two or more, a PSIS-LOO comparison
         and overlaid frontiers follow.
     path : str or os.PathLike
-        The PDF to write (its folder is created). Written atomically.
+        The PDF to write; its folder must exist. Written atomically.
     budgets : sequence of float, optional
         Compute budgets (FLOPs) for the allocation tables; :data:`DEFAULT_BUDGETS` by default.
 
@@ -251,7 +251,10 @@ def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence
     ------
     BayescaleError
         If ``fits`` is empty or a budget is not a positive number.
+    OutputPathError
+        If the PDF cannot be written at ``path`` (checked before anything is computed).
     """
+    check_output_path(path, "report")
     fits = list(fits)
     if not fits:
         raise BayescaleError("a report needs at least one fit: pass the fit files made by 'bayescale fit'")
@@ -311,7 +314,7 @@ def _write_pdf(plan: list[tuple[str, Callable[[], Figure]]], path: Path, fits: S
                 "Creator": f"bayescale {__version__}", "Producer": f"bayescale {__version__} (matplotlib)",
                 "CreationDate": created, "ModDate": created,
                 "Keywords": " ".join(f"fit:{fit.id}" for fit in fits)}
-    with atomic_path(path) as tmp:
+    with atomic_path(path, "report") as tmp:
         with matplotlib.rc_context(_RC), _stable_pdf_numbers(), PdfPages(tmp, metadata=metadata) as pdf:
             for number, (title, build) in enumerate(plan, 1):
                 fig = build()

@@ -163,6 +163,11 @@ class Fit:
         return Gates.from_dict(json.loads(self.tree.attrs["gates_json"]))
 
     @property
+    def attempts(self) -> list[dict[str, Any]]:
+        """Settings and gate verdict of each sampling attempt (more than one when a gate failed)."""
+        return json.loads(self.tree.attrs.get("attempts_json", "[]"))
+
+    @property
     def sampler(self) -> dict[str, Any]:
         """Sampler settings of the final attempt."""
         return json.loads(self.tree.attrs["sampler_json"])
@@ -229,7 +234,7 @@ class Fit:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fit to netCDF atomically (a temporary file, then a rename)."""
         path = Path(path)
-        with atomic_path(path) as tmp:
+        with atomic_path(path, "fit file") as tmp:
             self.tree.to_netcdf(tmp, engine="h5netcdf")
         return path
 

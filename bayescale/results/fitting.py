@@ -123,9 +123,11 @@ def sample_until_converged(
         attempts.append({"settings": settings.to_dict(), "gates": gates.to_dict()})
         if gates.passed or attempt >= retries:
             break
-        log.info("gates failed (%s); sampling again with more draws", "; ".join(gates.failures))
         target = min(0.99, settings.target_accept + 0.05) if gates.divergences else settings.target_accept
         settings = replace(settings, draws=2 * settings.draws, tune=2 * settings.tune, target_accept=target)
+        log.warning("attempt %d missed the convergence gates (%s); sampling again with draws=%d, tune=%d, "
+                    "target_accept=%.2f", attempt + 1, "; ".join(gates.failures), settings.draws, settings.tune,
+                    settings.target_accept)
     return Sampled(posterior, stats, gates, settings, attempts)
 
 

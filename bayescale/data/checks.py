@@ -1,0 +1,84 @@
+"""Plausibility checks of a runs table: values no training run can have, and values that look
+like the wrong unit. Errors stop the read; warnings go to the ``bayescale`` logger.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from bayescale.errors import RunsError
+from bayescale.laws.flops import training_flops
+
+__all__ = ["check_plausible", "LIMITS", "LOSS_LIMIT"]
+
+log = logging.getLogger("bayescale.data")
+
+#: Largest believable value of each quantity: far beyond any model trained or planned.
+LIMITS = {"N": 1e16, "D": 1e18, "C": 1e33, "U": 1e18}
+#: Smallest value that does not look like a column in other units (billions of parameters, …).
+SMALL = {"N": 1e5, "D": 1e6, "C": 1e12}
+#: Largest believable loss in any supported unit: uniform guessing over a 1e6-token vocabulary
+#: costs 13.8 nats or 19.9 bits per token; a value above this is a perplexity or a bug.
+LOSS_LIMIT = 100.0
+#: A run whose loss is this many times above or below the median of the table gets a warning.
+OUTLIER_FACTOR = 3.0
+#: Given C may differ from 6ND (attention FLOPs, other counting rules), but not by this factor.
+C_MISMATCH = 10.0
+
+
+def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns: Mapping[str, str],
+                    multipliers: Mapping[str, float], listed: Callable[[list[str]], str], hint: str) -> None:
+    """Raise :class:`RunsError` for impossible values; log warnings for suspicious ones.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Columns N, D, C, loss (and U) in parameters, tokens and FLOPs, index ``0..n-1``.
+    labels : Series
+        The row label (``line 7``) of each row, same index.
+    columns : mapping
+        Our name -> the user's column, or ``"derived: …"``.
+    multipliers : mapping
+        Unit multipliers the user gave (``--n-unit`` …).
+    listed, hint
+        Formatting of row lists, and the advice appended to errors.
+    """
+    for var in [v for v in ("N", "D", "C", "U") if v in frame]:
+        values = frame[var].to_numpy()
+        bad = ~np.isfinite(values) | (values > LIMITS[var])
+        if bad.any():
+            rows = [f"{labels[i]} ({var}={values[i]:.3g})" for i in np.flatnonzero(bad)]
+            derived = " (computed as 6·N·D)" if str(columns.get(var, "")).startswith("derived") else ""
+            raise RunsError(f"{source} has {var} values{derived} beyond anything trained (> {LIMITS[var]:.0e} or overflowing): "
+                            f"{listed(rows)}. Check the column and its unit. {hint}")
+    loss = frame["loss"].to_numpy()
+    bad = loss > LOSS_LIMIT
+    if bad.any():
+        rows = [f"{labels[i]} (loss={loss[i]:.3g})" for i in np.flatnonzero(bad)]
+        raise RunsError(f"{source} has losses above {LOSS_LIMIT:g}, which no language model's cross-entropy reaches "
+                        f"(is the column a perplexity, or scaled?): {listed(rows)}. "
+                        f"Name the loss column with --loss-col and give its unit with --loss-unit. {hint}")
+    if "C" in columns and not str(columns["C"]).startswith("derived") and "D" in columns \
+            and not str(columns["D"]).startswith("derived"):
+        ratio = frame["C"].to_numpy() / training_flops(frame["N"].to_numpy(), frame["D"].to_numpy())
+        off = (ratio > C_MISMATCH) | (ratio < 1 / C_MISMATCH)
+        if off.any():
+            rows = [f"{labels[i]} (C/(6ND)={ratio[i]:.3g})" for i in np.flatnonzero(off)]
+            raise RunsError(f"{source}: the given compute C disagrees with 6·N·D by more than {C_MISMATCH:g}× in "
+                            f"{int(off.sum())} run(s): {listed(rows)}. A column is probably in other units: give "
+                            "them with --n-unit, --d-unit or --c-unit (e.g. --n-unit billion), or drop the C column.")
+    median = float(np.median(loss))
+    far = (loss > OUTLIER_FACTOR * median) | (loss < median / OUTLIER_FACTOR)
+    if far.any():
+        rows = [f"{labels[i]} (loss={loss[i]:.4g})" for i in np.flatnonzero(far)]
+        log.warning("%s: %d loss(es) lie more than %g× from the median %.4g: %s; check them, or leave them out "
+                    "with --where", source, int(far.sum()), OUTLIER_FACTOR, median, listed(rows))
+    for var, least in SMALL.items():
+        if var in frame and var not in multipliers and not str(columns.get(var, "")).startswith("derived"):
+            if float(frame[var].max()) < least:
+                log.warning("%s: every %s is below %.0e; if the column is in millions or billions, say so with "
+                            "--%s-unit (e.g. --%s-unit billion)", source, var, least, var.lower(), var.lower())

@@ -1,0 +1,206 @@
+"""Hostile input: every case gets a clear message, exit status 2, no traceback and no clobbered file.
+
+No case samples: each is refused before the sampler starts (or, for the unconverged fit, the
+sampler is replaced by a fake fit that fails its gates).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import fake_fit
+
+from bayescale.cli import EXIT_INPUT, EXIT_UNCONVERGED, main
+
+RUNS = "N,D,loss\n" + "\n".join(
+    f"{n:g},{d:g},{2 + 400 / n**0.34 + 400 / d**0.28:.5f}" for n in (1e7, 3e7, 1e8) for d in (1e9, 3e9, 1e10)
+)
+LAW = 'name = "x"\nformula = "{formula}"\n[parameters.E]\nprior = {{ dist = "Normal", mu = 0, sigma = 1 }}\n'
+PRIOR_LINE = "[E]\ndist = 'Normal'\nmu = 0\nsigma = 1\n"
+
+
+def _runs_files(tmp: Path) -> dict[str, tuple[str, str]]:
+    """name -> (file name, content) of runs tables that must be refused."""
+    lines = RUNS.splitlines()
+    return {
+        "empty file": ("empty.csv", ""),
+        "header only": ("header.csv", "N,D,loss\n"),
+        "semicolon separator": ("semi.csv", RUNS.replace(",", ";")),
+        "text in a numeric column": ("text.csv", RUNS.replace("1e+07", "ten million", 1)),
+        "NaN": ("nan.csv", RUNS + "\n2e8,1e10,nan"),
+        "inf": ("inf.csv", RUNS + "\n2e8,1e10,inf"),
+        "N of 1e300": ("huge_n.csv", RUNS + "\n1e300,1e10,2.5"),
+        "loss of 1e300": ("huge_loss.csv", RUNS + "\n2e8,1e10,1e300"),
+        "negative N": ("neg.csv", RUNS + "\n-2e8,1e10,2.5"),
+        "loss of 0": ("zero_loss.csv", RUNS + "\n2e8,1e10,0"),
+        "loss of 1e6": ("outlier.csv", RUNS + "\n2e8,1e10,1e6"),
+        "losses times 1e6": ("scaled.csv", "N,D,loss\n" + "\n".join(
+            f"{r.split(',')[0]},{r.split(',')[1]},{float(r.split(',')[2]) * 1e6:g}" for r in lines[1:])),
+        "duplicate rows": ("dup.csv", RUNS + "\n" + lines[1]),
+        "one model size": ("one_n.csv", "N,D,loss\n1e8,1e9,3.1\n1e8,3e9,3.0\n1e8,1e10,2.9\n1e8,3e10,2.8\n1e8,1e11,2.7\n1e8,3e11,2.6"),
+        "one token count": ("one_d.csv", "N,D,loss\n1e7,1e9,3.1\n3e7,1e9,3.0\n1e8,1e9,2.9\n3e8,1e9,2.8\n1e9,1e9,2.7\n3e9,1e9,2.6"),
+        "fewer runs than parameters": ("few.csv", "\n".join(lines[:4])),
+        "unknown extension": ("runs.xlsx", RUNS),
+        "corrupt parquet": ("bad.parquet", "PAR1 not really"),
+        "garbage": ("garbage.csv", (os.urandom(1 << 20)).decode("latin-1")),
+        "N in billions, C in FLOPs": ("units.csv", "N,D,C,loss\n" + "\n".join(
+            f"{n / 1e9:g},{d:g},{6 * n * d:g},{2 + 400 / n**0.34 + 400 / d**0.28:.5f}"
+            for n in (1e7, 3e7, 1e8) for d in (1e9, 3e9, 1e10))),
+    }
+
+
+def _law_files() -> dict[str, str]:
+    return {
+        "TOML syntax error": 'name = "x\nformula = ',
+        "formula syntax error": LAW.format(formula="E + A / N^"),
+        "__import__": LAW.format(formula="E + __import__('os')"),
+        "eval": LAW.format(formula="E + eval(N)"),
+        "attribute access": LAW.format(formula="E + N.real"),
+        "undefined parameter": LAW.format(formula="E + A / N"),
+        "unknown distribution": 'name = "x"\nformula = "E + N"\n[parameters.E]\nprior = { dist = "Weird", mu = 0 }\n',
+        "negative sigma": 'name = "x"\nformula = "E + N"\n[parameters.E]\nprior = { dist = "Normal", mu = 0, sigma = -1 }\n',
+        "5000 nested parentheses": LAW.format(formula="(" * 5000 + "E + N" + ")" * 5000),
+        "a 1 MB formula": LAW.format(formula="E + N" * 200_000),
+        "a 999-term sum": LAW.format(formula="E + " + " + ".join(["N"] * 999)),
+        "deep unary minus": LAW.format(formula="E + " + "-" * 1990 + "N"),
+        "10^400": LAW.format(formula="E + 10^400 * N"),
+        "a 1,500-digit number": LAW.format(formula="E + " + "7" * 1500 + " * N"),
+    }
+
+
+def _check(capsys, argv, expected=None, code=EXIT_INPUT):
+    got = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert got == code, (argv, got, err[-500:])
+    assert "Traceback" not in err + out
+    assert err.strip(), "an error must say what went wrong"
+    if expected:
+        assert expected.lower() in err.lower(), (argv, err)
+    return err
+
+
+@pytest.mark.parametrize("case", list(_runs_files(Path("."))))
+def test_bad_runs_tables(case, tmp_path, capsys):
+    name, content = _runs_files(tmp_path)[case]
+    path = tmp_path / name
+    path.write_text(content, encoding="latin-1" if case == "garbage" else "utf-8")
+    out = tmp_path / "fit.nc"
+    err = _check(capsys, ["fit", path, "--out", out])
+    assert not out.exists()
+    if case == "semicolon separator":
+        assert "';'" in err
+
+
+@pytest.mark.parametrize("case", list(_law_files()))
+def test_bad_law_files(case, tmp_path, capsys):
+    runs = tmp_path / "runs.csv"
+    runs.write_text(RUNS)
+    law = tmp_path / "law.toml"
+    law.write_text(_law_files()[case])
+    _check(capsys, ["fit", runs, "--law", law, "--out", tmp_path / "fit.nc"], "law.toml")
+    _check(capsys, ["laws", law], "law.toml")
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    return fake_fit().save(tmp_path_factory.mktemp("hostile") / "fit.nc")
+
+
+def test_bad_files_and_options(saved, tmp_path, capsys):
+    runs = tmp_path / "runs.csv"
+    runs.write_text(RUNS)
+    prior = tmp_path / "p.toml"
+    prior.write_text(PRIOR_LINE.replace("[E]", "[gamma]"))
+    truncated = tmp_path / "truncated.nc"
+    truncated.write_bytes(saved.read_bytes()[: saved.stat().st_size // 2])
+    foreign = tmp_path / "foreign.nc"
+    import xarray as xr
+
+    xr.Dataset({"x": ("i", [1.0, 2.0])}).to_netcdf(foreign, engine="h5netcdf")
+    corrupt = tmp_path / "corrupt.nc"
+    corrupt.write_bytes(b"\x89HDF\r\n" + os.urandom(4000))
+    newer = tmp_path / "newer.nc"
+    tree = fake_fit().tree.copy()
+    tree.attrs["bayescale_schema"] = 99
+    tree.to_netcdf(newer, engine="h5netcdf")
+    file_as_folder = tmp_path / "plain"
+    file_as_folder.write_text("x")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    cases = [
+        (["fit", tmp_path / "missing.csv"], "no such file"),
+        (["fit", tmp_path], "directory"),
+        (["fit", runs, "--n-col", "params"], "--n-col"),
+        (["fit", runs, "--exclude-where", "N"], "COLUMN=VALUE"),
+        (["fit", runs, "--exclude-where", "loss>0"], "COLUMN=VALUE"),
+        (["fit", runs, "--law", "nosuchlaw"], "chinchilla"),
+        (["fit", runs, "--priors", prior], "gamma"),
+        (["fit", runs, "--draws", "0"], "too small"),
+        (["fit", runs, "--chains", "0"], "too small"),
+        (["fit", runs, "--seed", "1.5"], "whole number"),
+        (["fit", runs, "--out", tmp_path], "directory"),
+        (["fit", runs, "--out", file_as_folder / "fit.nc"], "not a folder"),
+        (["fit", runs, "--out", tmp_path / "nowhere" / "fit.nc"], "does not exist"),
+        (["summary", truncated], "not a readable"),
+        (["summary", foreign], "not a bayescale fit"),
+        (["summary", corrupt], "not a readable"),
+        (["summary", newer], "schema 99"),
+        (["optimum", saved, "--compute", "-1e21"], "positive"),
+        (["optimum", saved, "--compute", "0"], "positive"),
+        (["optimum", saved, "--compute", "lots"], "not a number"),
+        (["optimum", saved, "--compute", "1e21", "--prob", "0"], "positive"),
+        (["optimum", saved, "--compute", "1e21", "--prob", "1.5"], "between 0 and 1"),
+        (["predict", saved, "--n", "1e9"], "--d"),
+        (["compare", saved, saved], "same fit"),
+        (["inverse", saved, "--target-loss", "1.0"], "out of reach"),
+        (["report", saved, "-o", tmp_path / "missing" / "r.pdf"], "does not exist"),
+        (["report", saved, "-o", file_as_folder / "r.pdf"], "not a folder"),
+    ]
+    if os.geteuid() != 0:  # root writes anywhere
+        cases.append((["report", saved, "-o", locked / "r.pdf"], "not writable"))
+    for argv, expected in cases:
+        _check(capsys, argv, expected)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_a_failed_fit_does_not_replace_a_good_one(tmp_path, capsys, monkeypatch):
+    import bayescale.results.fitting as fitting
+
+    runs = tmp_path / "runs.csv"
+    runs.write_text(RUNS)
+    good = fake_fit().save(tmp_path / "fit.nc")
+    before = good.read_bytes()
+    monkeypatch.setattr(fitting, "fit", lambda *a, **k: fake_fit(stuck_chain=True, diverged=3))
+    err = _check(capsys, ["fit", runs, "--out", good], "NOT saved", code=EXIT_UNCONVERGED)
+    assert "untouched" in err
+    assert good.read_bytes() == before
+    # with --allow-unconverged the user asked for it: saved, flagged, exit 0
+    assert main(["fit", str(runs), "--out", str(good), "--allow-unconverged", "-q"]) == 0
+    assert good.read_bytes() != before
+
+
+def test_suspicious_values_warn_with_the_option_to_use(tmp_path, caplog):
+    from bayescale.data.runs import read_runs
+
+    path = tmp_path / "billions.csv"
+    path.write_text("N,D,loss\n" + "\n".join(f"{n:g},{d:g},3.0" for n in (0.1, 0.3, 1.0) for d in (1e9, 1e10)))
+    with caplog.at_level("WARNING", logger="bayescale"):
+        read_runs(path)
+    assert "--n-unit" in caplog.text
+    outlier = tmp_path / "outlier.csv"
+    outlier.write_text(RUNS + "\n2e8,1e10,30")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="bayescale"):
+        read_runs(outlier)
+    assert "line 11" in caplog.text and "median" in caplog.text
+
+
+def test_a_bom_is_read(tmp_path):
+    from bayescale.data.runs import read_runs
+
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + RUNS.encode())
+    assert read_runs(path).n_runs == 9
