@@ -36,8 +36,6 @@ def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
         raise OutputPathError(f"cannot write the {what} {path}: {folder} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputPathError(f"cannot write the {what} {path}: the folder {folder} is not writable")
-    if path.exists() and not os.access(path, os.W_OK) and not os.access(folder, os.W_OK):
-        raise OutputPathError(f"cannot replace {path}: it is read-only")
     return path
 
 
