@@ -92,8 +92,22 @@ def _add_runs_options(p: argparse.ArgumentParser) -> None:
                        help=f"unit of the {var.upper()} column when it is not in {what}: a multiplier such as 1e9, "
                             f"or billion, trillion, … (default: {what})")
     p.add_argument("--loss-unit", default="nats/token", help="unit of the loss: nats/token (default), bits/token, bits/char, bits/byte")
-    p.add_argument("--exclude-where", action="append", default=[], metavar="COLUMN=VALUE",
-                   help="leave out rows where COLUMN equals VALUE; repeat for several")
+    p.add_argument("--exclude-where", action="append", default=[], metavar="CONDITION",
+                   help="leave out rows where CONDITION holds: COLUMN=VALUE, or with !=, <, <=, >, >= "
+                        "(quote it: 'epochs>100'); repeat for several")
+    p.add_argument("--where", action="append", default=[], metavar="CONDITION",
+                   help="keep only rows where CONDITION holds (same form as --exclude-where); repeat to require several")
+    p.add_argument("--group-col", help="column of group labels, for laws with per-group parameters (E[group])")
+    p.add_argument("--family-col", help="column of family labels, for laws with per-family parameters (E[family])")
+
+
+def _add_level_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--group", help="the group to answer for, with a law that has per-group parameters")
+    p.add_argument("--family", help="the family to answer for, with a law that has per-family parameters")
+
+
+def _levels(args: argparse.Namespace) -> dict[str, str]:
+    return {dim: getattr(args, dim) for dim in ("group", "family") if getattr(args, dim, None) is not None}
 
 
 def _add_sampler_options(p: argparse.ArgumentParser) -> None:
@@ -107,6 +121,7 @@ def _read_runs(args: argparse.Namespace):
     from bayescale.data.runs import read_runs
 
     extra = {"u_col": args.u_col} if args.u_col else {}
+    extra |= {"group_col": args.group_col, "family_col": args.family_col, "where": args.where}
     units = {var: getattr(args, f"{var.lower()}_unit") for var in ("N", "D", "C", "U")}
     extra["units"] = {var: unit for var, unit in units.items() if unit is not None}
     return read_runs(args.runs, n_col=args.n_col, d_col=args.d_col, c_col=args.c_col, loss_col=args.loss_col,
@@ -149,6 +164,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    p.add_argument("--log-likelihood", action="store_true",
+                   help="store the pointwise log-likelihood in the fit (large for big tables; computed when needed otherwise)")
+    _add_level_options(p)
 
     p = sub.add_parser("optimum", help="compute-optimal N*, D*, L* at given budgets",
                        description="For each compute budget C (FLOPs): N*, D* = C/(6N*), L* and D*/N*, "
@@ -160,6 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--unique-tokens", type=_positive_float, metavar="U",
                    help="unique tokens available (data-constrained laws): the allocation may repeat data")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per budget")
+    _add_level_options(p)
 
     p = sub.add_parser("predict", help="predicted loss at given N and D",
                        description="Loss predicted by the law at (N, D) pairs, with the law's interval and the "
@@ -173,6 +192,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
     p.add_argument("--seed", type=int, default=0, help="seed of the predictive noise draws")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_level_options(p)
 
     p = sub.add_parser("summary", help="posterior summary and convergence verdict of a fit")
     p.add_argument("fit", help="a fit saved by 'bayescale fit'")
@@ -265,11 +285,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if not args.quiet and not args.json:
         print(runs.describe(), file=sys.stderr)
         print(f"fitting {law.name}: L = {law.formula}", file=sys.stderr)
-    result = fit(runs, law, noise=args.noise, settings=settings)
+    result = fit(runs, law, noise=args.noise, settings=settings, log_likelihood=args.log_likelihood)
     converged = result.gates.passed
     path = result.save(args.out) if converged or args.allow_unconverged else None
     summary = result.summary(args.prob)
-    optimum = result.optimum(args.compute) if args.compute else None
+    optimum = result.optimum(args.compute, **_levels(args)) if args.compute else None
     if args.json:
         out = {**summary.to_dict(), "fit": None if path is None else str(path), "fit_id": result.id,
                "noise": result.law.noise, "attempts": len(result.attempts)}
@@ -317,7 +337,7 @@ def _load(path: str):
 def _cmd_optimum(args: argparse.Namespace) -> int:
     fit = _load(args.fit)
     extra = {"unique_tokens": args.unique_tokens} if args.unique_tokens else {}
-    optimum = fit.optimum(args.compute, method=args.method, **extra)
+    optimum = fit.optimum(args.compute, method=args.method, **extra, **_levels(args))
     if args.json:
         print(json.dumps(optimum.to_records(args.prob), indent=2))
     else:
@@ -338,7 +358,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if len(lengths) > 1:
         raise BayescaleError("give one value per option, or the same number of values to each of "
                              + ", ".join(options[k] for k in given))
-    prediction = fit.predict(prob=args.prob, seed=args.seed, **given)
+    prediction = fit.predict(prob=args.prob, seed=args.seed, **given, **_levels(args))
     print(json.dumps(prediction.to_records(), indent=2) if args.json else prediction)
     return 0
 

@@ -117,7 +117,7 @@ def test_bad_options_give_clear_errors(tmp_path, capsys):
         (["fit", path, "--law", "nosuchlaw"], "chinchilla"),
         (["fit", path, "--law", law], "law.toml"),
         (["fit", path, "--priors", priors], "gamma"),
-        (["fit", path, "--exclude-where", "N>3"], "COLUMN=VALUE"),
+        (["fit", path, "--exclude-where", "N~3"], "COLUMN=VALUE"),
         (["fit", path, "--n-col", "params"], "--n-col"),
         (["fit", path, "--draws", "5"], "too small"),
         (["summary", path], "not a readable netCDF"),

@@ -43,7 +43,7 @@ def test_compare_prefers_the_sharper_true_posterior():
     for label, fit in (("good", good), ("vague", vague)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pareto-k warnings; compare_fits reports them in words
-            assert table.loc[label, "elpd_loo"] == pytest.approx(loo(fit.tree).elpd, rel=1e-12)
+            assert table.loc[label, "elpd_loo"] == pytest.approx(loo(fit.loo_tree()).elpd, rel=1e-12)
     assert table["weight"].sum() == pytest.approx(1.0, abs=1e-9)
 
 

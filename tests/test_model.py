@@ -42,7 +42,7 @@ def test_gradient_is_finite_at_the_initial_point(runs):
 
 def test_model_data_are_normalized(runs):
     model = build_model(load_law("chinchilla"), runs)
-    observed = model.rvs_to_values[model[OBSERVED]].data
+    observed = model.rvs_to_values[model[OBSERVED]].get_value()
     np.testing.assert_allclose(observed, np.log(runs.loss))
     scales = scales_of(runs)
     assert scales.N_ref == pytest.approx(np.exp(np.mean(np.log(runs.N))))

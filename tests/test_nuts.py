@@ -26,13 +26,15 @@ def test_example_fit_passes_gates_and_covers_truth(example_nuts_fit):
 
 
 def test_pointwise_log_likelihood_matches_pymc(example_nuts_fit):
-    """The NumPy log-likelihood stored in the fit equals the PyMC model's, draw by draw."""
+    """The NumPy log-likelihood (computed from the draws: not stored by default) equals the PyMC
+    model's, draw by draw."""
     from bayescale.inference.model import OBSERVED, build_model
 
     fit = example_nuts_fit
     model = build_model(fit.law, fit.runs, fit.scales)
-    pointwise = model.compile_fn(model.logp(vars=[model[OBSERVED]], sum=False)[0])
-    stored = fit.tree["log_likelihood"][OBSERVED].to_numpy()
+    pointwise = model.compile_logp(vars=[model[OBSERVED]], sum=False)
+    assert "log_likelihood" not in fit.tree.children
+    stored = fit.log_likelihood()
     draws = fit.draws(flat=False)
     for chain, draw in [(0, 0), (1, 17), (3, 99)]:
         point = {}
@@ -40,7 +42,7 @@ def test_pointwise_log_likelihood_matches_pymc(example_nuts_fit):
             value = draws[rv.name][chain, draw]
             transform = model.rvs_to_transforms[rv]
             point[model.rvs_to_values[rv].name] = transform.forward(value).eval() if transform else value
-        np.testing.assert_allclose(pointwise(point), stored[chain, draw], rtol=1e-10)
+        np.testing.assert_allclose(pointwise(point)[0], stored[chain, draw], rtol=1e-10)
 
 
 def test_same_seed_same_posterior(example_nuts_fit):

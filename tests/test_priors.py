@@ -78,7 +78,7 @@ def test_cauchy_positive_location_accepted():
         ({"dist": "Normal", "mu": 0.0}, "missing ['sigma']"),
         ({"dist": "Normal", "mu": float("nan"), "sigma": 1.0}, "argument mu must be a finite number"),
         ({"dist": "Normal", "mu": float("inf"), "sigma": 1.0}, "argument mu must be a finite number"),
-        ({"dist": "Normal", "mu": "0", "sigma": 1.0}, "argument mu must be a finite number"),
+        ({"dist": "Normal", "mu": "0", "sigma": 1.0}, "argument mu must be a number or the name of a parameter"),
         ({"dist": "Normal", "mu": True, "sigma": 1.0}, "argument mu must be a finite number"),
         ({"dist": "Normal", "mu": 0.0, "sigma": 0.0}, "argument sigma must be > 0"),
         ({"dist": "HalfNormal", "sigma": -1.0}, "argument sigma must be > 0"),

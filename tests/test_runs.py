@@ -133,7 +133,7 @@ def test_exclude_where_numeric_and_string(tmp_path):
 def test_exclude_where_bad_syntax_and_unknown_column():
     with pytest.raises(RunsError) as err:
         runs_from_frame(table(), exclude_where=["tag"])
-    assert "--exclude-where COLUMN=VALUE" in str(err.value) and "N_params" in str(err.value)
+    assert "--exclude-where 'COLUMN=VALUE'" in str(err.value) and "N_params" in str(err.value)
     with pytest.raises(RunsError) as err:
         runs_from_frame(table(), exclude_where=["colour=red"])
     assert "colour" in str(err.value) and "tag" in str(err.value)
@@ -414,3 +414,21 @@ def test_cli_units_reach_the_runs(tmp_path):
     df.assign(N_params=df["N_params"] / 1e6).to_csv(tmp_path / "r.csv", index=False)
     args = _parser().parse_args(["isoflop", str(tmp_path / "r.csv"), "--n-unit", "M"])
     np.testing.assert_allclose(_read_runs(args).N, df["N_params"], rtol=1e-12)
+
+
+def test_row_filters_compare_and_keep_only(tmp_path):
+    df = table()
+    df["epochs"] = [1, 4, 100, 200, 1, 3]
+    # comparisons, parsed (never evaluated); >= is not read as >
+    assert runs_from_frame(df, exclude_where=["epochs>100"]).n_runs == 5
+    assert runs_from_frame(df, exclude_where=["epochs>=100"]).n_runs == 4
+    assert runs_from_frame(df, where=["epochs<=3"]).n_runs == 3
+    kept = runs_from_frame(df, where=["tag=a", "epochs!=1"])  # where-items are AND-ed
+    assert kept.n_runs == 1 and kept.excluded == 5
+    assert runs_from_frame(df, where=["tag != a"]).n_runs == 3
+    with pytest.raises(RunsError, match="holds text; compare it with = or != only"):
+        runs_from_frame(df, where=["tag>a"])
+    with pytest.raises(RunsError, match="no runs"):
+        runs_from_frame(df, where=["epochs>1000"])
+    with pytest.raises(RunsError, match="no column '__import__"):
+        runs_from_frame(df, where=["__import__('os')=1"])

@@ -27,7 +27,10 @@ CANDIDATES: dict[str, list[str]] = {
     "loss": ["loss", "final_loss", "L", "eval_loss", "val_loss"],
     "U": ["U", "U_unique_tokens", "unique_tokens"],
 }
-OPTIONS = {"N": "--n-col", "D": "--d-col", "C": "--c-col", "loss": "--loss-col", "U": "--u-col"}
+OPTIONS = {"N": "--n-col", "D": "--d-col", "C": "--c-col", "loss": "--loss-col", "U": "--u-col",
+           "group": "--group-col", "family": "--family-col"}
+#: Columns of category labels that become dims of shaped parameters (never detected: name them).
+LABEL_COLUMNS = ("group", "family")
 UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs", "U": "unique tokens"}
 COUNTED = {"N": "sizes", "D": "token counts", "C": "budgets", "U": "unique-token counts"}
 #: Columns of ``Runs.frame``, in order; ``U`` only when the table gives unique tokens.
@@ -56,10 +59,13 @@ class Runs:
     loss_unit : str
         One of ``LOSS_UNITS``.
     excluded : int
-        Number of rows left out by ``exclude_where``.
+        Number of rows left out by ``exclude_where`` and ``where``.
     multipliers : dict of str to float
         Our name -> the factor that turned the user's column into parameters, tokens or FLOPs
         (e.g. ``{"N": 1e9}`` for a column in billions); absent names were read as they are.
+    levels : dict of str to tuple of str
+        For each label column given (``group``, ``family``): its levels, sorted. The frame then
+        holds that column as integer codes into the levels.
     """
 
     frame: pd.DataFrame
@@ -68,6 +74,21 @@ class Runs:
     loss_unit: str = "nats/token"
     excluded: int = 0
     multipliers: dict[str, float] = field(default_factory=dict)
+    levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def codes(self, dim: str) -> np.ndarray:
+        """Integer code of each run's level of ``dim`` (``"group"`` or ``"family"``)."""
+        if dim not in self.levels:
+            raise RunsError(f"the runs have no {dim} column; name it with {OPTIONS[dim]} COLUMN "
+                            f"({dim}_col= in Python)")
+        return self.frame[dim].to_numpy(np.int64)
+
+    def code_of(self, dim: str, label: str) -> int:
+        """The code of one level of ``dim``; a clear error for an unknown label."""
+        levels = self.levels.get(dim, ())
+        if str(label) not in levels:
+            raise RunsError(f"no {dim} {label!r} in the runs; the {dim}s are {', '.join(levels) or '(none)'}")
+        return levels.index(str(label))
 
     @property
     def N(self) -> np.ndarray:
@@ -128,10 +149,12 @@ class Runs:
 
         U enters only when present, so tables without it keep the hashes they always had.
         """
-        columns = list(FRAME_COLUMNS) + (["U"] if self.has_U else [])
+        columns = list(FRAME_COLUMNS) + (["U"] if self.has_U else []) + list(self.levels)
         table = np.ascontiguousarray(self.frame[columns].to_numpy("<f8"))
         digest = hashlib.sha256(table.tobytes())
         digest.update(self.loss_unit.encode("utf-8"))
+        for dim, labels in self.levels.items():  # only when given: older hashes stay as they were
+            digest.update(f"{dim}={chr(31).join(labels)}".encode())
         return "sha256:" + digest.hexdigest()
 
     def check_identifiable(self, variables: Iterable[str], n_parameters: int, law_name: str) -> None:
@@ -190,7 +213,7 @@ class Runs:
         """A few human-readable lines: number of runs and the ranges of N, D, C and loss."""
         head = f"{self.n_runs} runs from {self.source}"
         if self.excluded:
-            head += f" ({self.excluded} left out by --exclude-where)"
+            head += f" ({self.excluded} left out by the row filters)"
         lines = [head]
         for var in ("N", "D", "C", "U")[: 4 if self.has_U else 3]:
             values = getattr(self, var)
@@ -207,6 +230,11 @@ class Runs:
                          f"{np.max(self.D / self.U):.3g} epochs)")
         lines.append(f"loss  {self.loss.min():.4g} – {self.loss.max():.4g} {self.loss_unit} "
                      f"(column {self.columns.get('loss', 'loss')})")
+        for dim, labels in self.levels.items():
+            counts = np.bincount(self.codes(dim), minlength=len(labels))
+            shown = ", ".join(f"{label} ({n})" for label, n in list(zip(labels, counts))[:MAX_LISTED])
+            more = f", … {len(labels) - MAX_LISTED} more" if len(labels) > MAX_LISTED else ""
+            lines.append(f"{dim:<5} {len(labels)} levels (column {self.columns.get(dim)}): {shown}{more}")
         return "\n".join(lines)
 
 
@@ -258,6 +286,9 @@ def read_runs(
     loss_unit: str = "nats/token",
     u_col: str | None = None,
     units: dict[str, float | str] | None = None,
+    group_col: str | None = None,
+    family_col: str | None = None,
+    where: Sequence[str] = (),
 ) -> Runs:
     """Read runs from a CSV/TSV/Parquet file, map its columns and validate every row.
 
@@ -268,9 +299,13 @@ def read_runs(
     n_col, d_col, c_col, loss_col : str, optional
         Column names for N, D, C and loss; detected from common names when omitted.
     exclude_where : sequence of str
-        Items ``"COLUMN=VALUE"``; a row matching any of them is left out.
+        Conditions ``"COLUMN=VALUE"`` (or ``!=``, ``<``, ``<=``, ``>``, ``>=``); a row matching any
+        of them is left out.
     loss_unit : str
         Unit of the loss column, one of ``LOSS_UNITS``.
+    where : sequence of str
+        Conditions of the same form; only rows matching all of them are kept
+        (``where=["setup=porian_a", "epochs>1"]``).
     u_col : str, optional
         Column of unique training tokens U, for data-constrained laws; detected from
         ``CANDIDATES["U"]`` when omitted, and absent from the runs when no column matches.
@@ -279,6 +314,9 @@ def read_runs(
         Column units as multipliers, for columns not in parameters, tokens or FLOPs: e.g.
         ``{"N": 1e9, "D": "trillion"}`` for N in billions and D in trillions (see
         :func:`parse_unit`). Keys among ``N, D, C, U``.
+    group_col, family_col : str, optional
+        Columns of labels (any values, read as text) that say which group or family each run
+        belongs to, for laws with per-group or per-family parameters.
 
     Returns
     -------
@@ -315,7 +353,8 @@ def read_runs(
     df = df.reset_index(drop=True)
     first = 2 if kind == "csv" else 1  # header is line 1 of a CSV
     labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
-    return _build(df, labels, str(path), n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col, units)
+    return _build(df, labels, str(path), n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col, units,
+                  {"group": group_col, "family": family_col}, where)
 
 
 def runs_from_frame(
@@ -330,6 +369,9 @@ def runs_from_frame(
     source: str = "<DataFrame>",
     u_col: str | None = None,
     units: dict[str, float | str] | None = None,
+    group_col: str | None = None,
+    family_col: str | None = None,
+    where: Sequence[str] = (),
 ) -> Runs:
     """Build validated ``Runs`` from a DataFrame; same rules as :func:`read_runs`.
 
@@ -338,7 +380,8 @@ def runs_from_frame(
     df = df.copy()
     labels = pd.Series([f"row {label}" for label in df.index])
     df = df.reset_index(drop=True)
-    return _build(df, labels, source, n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col, units)
+    return _build(df, labels, source, n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col, units,
+                  {"group": group_col, "family": family_col}, where)
 
 
 def _find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
@@ -356,39 +399,62 @@ def _find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
     return None
 
 
-def _exclude_mask(df: pd.DataFrame, items: Sequence[str]) -> pd.Series:
-    """Boolean mask of rows matching any ``COLUMN=VALUE`` item."""
+#: Comparisons a row filter may use, longest first so that ``>=`` is not read as ``>``.
+_OPERATORS = ("==", "!=", ">=", "<=", "=", ">", "<")
+
+
+def _condition_mask(df: pd.DataFrame, item: str, option: str) -> pd.Series:
+    """Rows where ``COLUMN OP VALUE`` holds (``OP`` one of ``= == != < <= > >=``).
+
+    Parsed, never evaluated: the column must exist; a numeric column compares as numbers, any
+    other as text (``=``/``!=`` only); a missing value never matches.
+    """
     available = ", ".join(repr(str(c)) for c in df.columns)
+    form = f"{option} 'COLUMN=VALUE' (or !=, <, <=, >, >=)"
+    if not isinstance(item, str):
+        raise RunsError(f"cannot understand {option} {item!r}: expected {form}; available columns: {available}.")
+    found = [(item.find(op), op) for op in _OPERATORS if op in item]
+    if not found:
+        raise RunsError(f"cannot understand {option} {item!r}: expected {form}; available columns: {available}.")
+    at, op = min(found, key=lambda pair: (pair[0], -len(pair[1])))
+    col, value = item[:at].strip(), item[at + len(op):].strip()
+    if col not in df.columns:
+        raise RunsError(f"{option} {item!r}: no column '{col}'; expected {form} with COLUMN one of: {available}.")
+    series = df[col]
+    if pd.api.types.is_bool_dtype(series):
+        series = series.astype(str).str.lower()
+        value = {"1": "true", "0": "false"}.get(value.lower(), value.lower())
+    elif pd.api.types.is_numeric_dtype(series):
+        try:
+            number = float(value)
+        except ValueError:
+            raise RunsError(f"{option} {item!r}: column '{col}' is numeric but {value!r} is not a number.") from None
+        compare = {"=": series.eq, "==": series.eq, "!=": series.ne, "<": series.lt, "<=": series.le,
+                   ">": series.gt, ">=": series.ge}[op]
+        return compare(number) & series.notna()
+    else:
+        series = series.map(lambda v: None if pd.isna(v) else str(v).strip())
+    if op not in ("=", "==", "!="):
+        raise RunsError(f"{option} {item!r}: column '{col}' holds text; compare it with = or != only.")
+    equal = (series == value) & series.notna()
+    return ~equal & series.notna() if op == "!=" else equal
+
+
+def _filter_mask(df: pd.DataFrame, exclude: Sequence[str], where: Sequence[str]) -> pd.Series:
+    """Rows to leave out: those matching any ``exclude`` item, or failing any ``where`` item."""
     mask = pd.Series(False, index=df.index)
-    for item in items:
-        if not isinstance(item, str) or "=" not in item:
-            raise RunsError(f"cannot understand exclude item {item!r}: expected the form "
-                            f"--exclude-where COLUMN=VALUE; available columns: {available}.")
-        col, value = (part.strip() for part in item.split("=", 1))
-        if col not in df.columns:
-            raise RunsError(f"--exclude-where {item!r}: no column '{col}'; expected the form "
-                            f"--exclude-where COLUMN=VALUE with COLUMN one of: {available}.")
-        series = df[col]
-        if pd.api.types.is_bool_dtype(series):
-            series = series.astype(str).str.lower()
-            value = {"1": "true", "0": "false"}.get(value.lower(), value.lower())
-            mask |= series == value
-        elif pd.api.types.is_numeric_dtype(series):
-            try:
-                number = float(value)
-            except ValueError:
-                raise RunsError(f"--exclude-where {item!r}: column '{col}' is numeric but {value!r} "
-                                f"is not a number; use --exclude-where COLUMN=VALUE.") from None
-            mask |= (series == number).fillna(False)
-        else:
-            mask |= series.map(lambda v, value=value: str(v).strip() == value).astype(bool)
+    for item in exclude:
+        mask |= _condition_mask(df, item, "--exclude-where")
+    for item in where:
+        mask |= ~_condition_mask(df, item, "--where")
     return mask
 
 
 def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, d_col: str | None,
            c_col: str | None, loss_col: str | None, exclude_where: Sequence[str],
            loss_unit: str, u_col: str | None = None,
-           units: dict[str, float | str] | None = None) -> Runs:
+           units: dict[str, float | str] | None = None, label_cols: dict[str, str | None] | None = None,
+           where: Sequence[str] = ()) -> Runs:
     """Map columns, apply exclusions, validate and derive; shared by both entry points."""
     if loss_unit not in LOSS_UNITS:
         raise RunsError(f"unknown loss unit {loss_unit!r}; allowed: {', '.join(LOSS_UNITS)}.")
@@ -412,16 +478,21 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
         if mapped[var] is None:
             raise RunsError(f"{option} was given, but {source} has no {var} column; name it with {OPTIONS[var]}.")
         multipliers[var] = parse_unit(unit, option)
-    used = [c for c in mapped.values() if c is not None]
+    label_cols = {dim: col for dim, col in (label_cols or {}).items() if col is not None}
+    for dim, col in label_cols.items():
+        if col not in df.columns:
+            raise RunsError(f"no column '{col}' (given with {OPTIONS[dim]}); available columns: {available}.")
+    used = [c for c in mapped.values() if c is not None] + list(label_cols.values())
     if len(set(used)) < len(used):
         raise RunsError(f"the same column is mapped to two quantities: {mapped}; "
                         f"pass distinct columns with --n-col, --d-col, --c-col, --u-col, --loss-col.")
 
-    mask = _exclude_mask(df, exclude_where)
+    where = [where] if isinstance(where, str) else list(where or ())
+    mask = _filter_mask(df, exclude_where, where)
     excluded = int(mask.sum())
     df, labels = df.loc[~mask], labels.loc[~mask]
     if len(df) == 0:
-        why = f" after leaving out {excluded} rows with --exclude-where" if excluded else ""
+        why = f" after leaving out {excluded} rows with --exclude-where / --where" if excluded else ""
         raise RunsError(f"no runs in {source}{why}; the table needs at least one data row.")
 
     present = {var: col for var, col in mapped.items() if col is not None}
@@ -454,6 +525,17 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
     kept = list(FRAME_COLUMNS) + (["U"] if "U" in values else [])
     frame = pd.DataFrame({var: np.asarray(values[var], dtype=float) for var in kept})
     labels = labels.reset_index(drop=True)
+    levels = {}
+    for dim, col in label_cols.items():
+        raw = df[col].reset_index(drop=True)
+        if raw.isna().any():
+            rows = [labels[i] for i in raw.index[raw.isna()]]
+            raise RunsError(f"{source}: column '{col}' ({OPTIONS[dim]}) is empty in {_listed(rows)}. {FIX_HINT}")
+        text = raw.map(lambda v: str(v).strip())
+        levels[dim] = tuple(sorted(text.unique()))
+        frame[dim] = text.map({label: i for i, label in enumerate(levels[dim])}).astype(np.int64)
+        columns[dim] = col
+        kept.append(dim)
     check_plausible(frame, labels, source, columns, multipliers, _listed, FIX_HINT)
 
     dup = frame.duplicated(keep=False)
@@ -465,4 +547,4 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
         same = "N, D, C, U and loss" if "U" in values else "N, D, C and loss"
         raise RunsError(f"{source} has duplicate runs (same {same}): {_listed(pairs)}. {FIX_HINT}")
     return Runs(frame=frame, source=source, columns=columns, loss_unit=loss_unit, excluded=excluded,
-                multipliers=multipliers)
+                multipliers=multipliers, levels=levels)

@@ -17,7 +17,7 @@ from bayescale.data.runs import Runs
 from bayescale.errors import BayescaleError
 from bayescale.inference.sampling import SamplerSettings
 from bayescale.laws.law import Law, load_law
-from bayescale.results.fitted import Fit
+from bayescale.results.fitted import Fit, law_inputs
 
 __all__ = ["Backtest", "backtest", "split_by_compute", "score_holdout"]
 
@@ -83,11 +83,12 @@ def score_holdout(fit: Fit, holdout: Runs, prob: float = 0.95) -> dict[str, floa
     """Score a fit on runs it did not see: log predictive density, coverage, median error."""
     law = fit.law
     draws = fit.draws()
-    variables = {name: holdout.frame[name].to_numpy() for name in law.variables}
+    variables = law_inputs(law, holdout)
     loglik = law.log_likelihood(draws, fit.scales, holdout.loss, **variables)  # (sample, run)
     peak = loglik.max(axis=0)
     lpd = peak + np.log(np.mean(np.exp(loglik - peak), axis=0))
-    prediction = fit.predict(prob=prob, **variables)
+    labels = {d: np.asarray(holdout.levels[d], dtype=object)[holdout.codes(d)] for d in law.dims}
+    prediction = fit.predict(prob=prob, **{k: v for k, v in variables.items() if k not in law.dims}, **labels)
     tail = (1.0 - prob) / 2.0
     lower, upper = np.quantile(prediction.predictive, [tail, 1.0 - tail], axis=0)
     median = np.median(prediction.mean, axis=0)

@@ -104,7 +104,7 @@ def compare_fits(fits: Sequence[Fit], labels: Sequence[str] | None = None) -> Co
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for label, fit in zip(labels, fits):
-            results[label] = loo(fit.tree)
+            results[label] = loo(fit.loo_tree())
             if not fit.gates.passed:
                 notes.append(f"{label} failed its convergence gates; its LOO is not to be trusted")
         # "none" returns raw numbers; None would round to rcParams' significant figures

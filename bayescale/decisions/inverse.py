@@ -112,6 +112,13 @@ class UnreachableLossError(BayescaleError, ValueError):
     """Most posterior draws of the law never reach the target loss (it lies below the law's floor)."""
 
 
+def _ungrouped(fit: Fit):
+    if fit.law.dims:
+        raise BayescaleError(f"inverse questions are not yet answered for laws with per-{fit.law.dims[0]} parameters "
+                             f"({fit.law.name!r}); use optimum and predict with --{fit.law.dims[0]}")
+    return fit.law
+
+
 def compute_for_loss(fit: Fit, target_losses, unique_tokens: float | None = None) -> InverseResult:
     """Compute (FLOPs) needed to reach each target loss at the compute-optimal allocation.
 
@@ -134,7 +141,7 @@ def compute_for_loss(fit: Fit, target_losses, unique_tokens: float | None = None
         If the law has no compute-optimal allocation and is not a law in C alone.
     """
     targets = _check_targets(target_losses)
-    law = fit.law
+    law = _ungrouped(fit)
     if law.variables == ("C",):
         draws = {k: v[:, None] for k, v in fit.draws().items()}
         with np.errstate(all="ignore"):
@@ -187,7 +194,7 @@ def tokens_for_loss(fit: Fit, observed_loss: float, n_params: float, seed: int =
     targets = _check_targets(observed_loss)
     if not n_params > 0:
         raise BayescaleError("--n must be a positive number of parameters")
-    law = fit.law
+    law = _ungrouped(fit)
     if "D" not in law.variables and "C" not in law.variables:
         raise BayescaleError(f"law {law.name!r} does not depend on tokens or compute; it cannot imply a token count")
     draws = {k: v[:, None] for k, v in fit.draws().items()}

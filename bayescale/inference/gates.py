@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import xarray as xr
 
-__all__ = ["Gates", "check_gates", "RHAT_LIMIT", "ESS_LIMIT"]
+__all__ = ["Gates", "check_gates", "labelled_draws", "RHAT_LIMIT", "ESS_LIMIT"]
 
 #: Largest acceptable rank-normalized split R-hat.
 RHAT_LIMIT = 1.01
@@ -59,6 +60,25 @@ class Gates:
         return "\n".join(lines)
 
 
+def labelled_draws(posterior: xr.Dataset) -> dict[str, np.ndarray]:
+    """``(chain, draw)`` draws of every scalar in ``posterior``.
+
+    A parameter with a dim gives one entry per level, labelled ``name[level]``.
+    """
+    out: dict[str, np.ndarray] = {}
+    for name in posterior.data_vars:
+        da = posterior[name].transpose("chain", "draw", ...)
+        extra = [d for d in da.dims if d not in ("chain", "draw")]
+        if not extra:
+            out[str(name)] = da.to_numpy()
+            continue
+        stacked = da.stack(_cell=extra).transpose("chain", "draw", "_cell")
+        for i, cell in enumerate(stacked["_cell"].to_numpy()):
+            label = ",".join(str(c) for c in (cell if isinstance(cell, tuple) else (cell,)))
+            out[f"{name}[{label}]"] = stacked.isel(_cell=i).to_numpy()
+    return out
+
+
 def check_gates(
     posterior: xr.Dataset,
     diverging: xr.DataArray,
@@ -70,14 +90,14 @@ def check_gates(
     Parameters
     ----------
     posterior : xarray.Dataset
-        Scalar parameters with dims ``(chain, draw)``.
+        Parameters with dims ``(chain, draw)``, and at most one more (checked level by level).
     diverging : xarray.DataArray
         Boolean divergence flags, dims ``(chain, draw)``.
     """
     from bayescale.inference.diagnostics import ess_bulk as bulk
     from bayescale.inference.diagnostics import rhat
 
-    draws = {k: posterior[k].transpose("chain", "draw").to_numpy() for k in posterior.data_vars}
+    draws = labelled_draws(posterior)
     r_hat = {k: rhat(v) for k, v in draws.items()}
     ess_bulk = {k: bulk(v) for k, v in draws.items()}
     divergences = int(diverging.sum())

@@ -7,8 +7,13 @@ log-loss scale through the law's error model (:mod:`bayescale.laws.noise`), e.g.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections import OrderedDict
+
 import numpy as np
 import pymc as pm
+import pytensor
 import pytensor.tensor as pt
 
 from bayescale.data.runs import Runs
@@ -16,7 +21,7 @@ from bayescale.laws.expr import pytensor_backend
 from bayescale.laws.law import Law, Scales
 from bayescale.laws.priors import Prior
 
-__all__ = ["build_model", "scales_of", "OBSERVED"]
+__all__ = ["build_model", "compiled_law_model", "law_data", "scales_of", "OBSERVED"]
 
 #: Name of the observed variable (and of the log-likelihood variable in a fit).
 OBSERVED = "log_loss"
@@ -32,36 +37,87 @@ def scales_of(runs: Runs) -> Scales:
     return Scales(N_ref=runs.N_ref, D_ref=runs.D_ref, C_ref=runs.C_ref, U_ref=u_ref)
 
 
-def _distribution(name: str, prior: Prior) -> pt.TensorVariable:
-    return getattr(pm, prior.dist)(name, **prior.args)
+def _distribution(name: str, prior: Prior, values: dict | None = None) -> pt.TensorVariable:
+    """A PyMC random variable for ``prior``; hierarchical arguments are looked up in ``values``."""
+    args = {k: (values or {})[v] if isinstance(v, str) else v for k, v in prior.args.items()}
+    return getattr(pm, prior.dist)(name, **args, dims=prior.dims or None)
+
+
+def law_data(law: Law, runs: Runs, scales: Scales) -> dict[str, np.ndarray]:
+    """The data a law's model reads: scaled run variables, dim codes and the observed log loss."""
+    data = {name: runs.frame[name].to_numpy(dtype=float) / getattr(scales, f"{name}_ref") for name in law.variables}
+    data |= {dim: runs.codes(dim) for dim in law.dims}
+    data[OBSERVED] = np.log(runs.loss)
+    return data
 
 
 def build_model(law: Law, runs: Runs, scales: Scales | None = None) -> pm.Model:
     """Return the PyMC model of ``law`` fitted to ``runs``.
+
+    The data sit in PyTensor shared variables named after the run variables, the dims and
+    :data:`OBSERVED` (see :func:`law_data`), so a compiled model can take new runs.
 
     Parameters
     ----------
     law : Law
         The law, with its priors and noise family.
     runs : Runs
-        The validated runs table.
+        The validated runs table; it must have a column for each dim of the law.
     scales : Scales, optional
         Reference scales; by default those of ``runs``.
     """
     scales = scales or scales_of(runs)
-    coords = {"run": np.arange(runs.n_runs)}
+    # law_data first: it names the missing column when the law has a dim the runs lack
+    data = {name: pytensor.shared(value, name=name) for name, value in law_data(law, runs, scales).items()}
+    coords = {dim: list(runs.levels[dim]) for dim in law.dims}
     with pm.Model(coords=coords) as model:
-        values: dict[str, object] = {}
+        values: dict[str, object] = dict(data)
         for name in law.parameters:
-            values[name] = _distribution(name, law.priors[name])
-        for name in law.variables:
-            column = runs.frame[name].to_numpy(dtype=float)
-            values[name] = pt.constant(column / getattr(scales, f"{name}_ref"))
-        mean_loss = law.formula.evaluate(values, pytensor_backend())
-        mu = pt.log(mean_loss)
-        noise = {name: _distribution(name, law.priors[name]) for name in law.noise_parameters}
-        law.error_model.observe(OBSERVED, mu, noise, np.log(runs.loss), dims="run")
+            values[name] = _distribution(name, law.priors[name], values)
+        mu = pt.log(law.formula.evaluate(values, pytensor_backend()))
+        noise = {name: _distribution(name, law.priors[name], values) for name in law.noise_parameters}
+        law.error_model.observe(OBSERVED, mu, noise, data[OBSERVED])
+    model.bayescale_data = data
     return model
+
+
+_COMPILED: OrderedDict[str, object] = OrderedDict()
+_COMPILED_MAX = 16
+
+
+def _structure_key(law: Law, runs: Runs) -> str:
+    """What the compiled graph depends on: formula, priors, error model, dims and their levels."""
+    spec = {"formula": law.formula.source, "priors": {k: law.priors[k].to_spec() for k in law.all_parameters},
+            "noise": law.noise, "variables": law.variables, "levels": {d: runs.levels[d] for d in law.dims}}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+def compiled_law_model(law: Law, runs: Runs, scales: Scales | None = None):
+    """The compiled model of ``law`` with the data of ``runs``, reused across calls in this process.
+
+    The first call for a law (formula, priors, error model) compiles it; later calls, with any
+    runs, swap the data into the compiled function. Refits in backtests, calibration and
+    simulation studies pay the compilation once.
+
+    Returns
+    -------
+    bayescale.inference.sampling.CompiledModel
+    """
+    from bayescale.inference.sampling import compile_model
+
+    scales = scales or scales_of(runs)
+    key = _structure_key(law, runs)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        model = build_model(law, runs, scales)
+        compiled = compile_model(model, law.priors, model.bayescale_data)
+        _COMPILED[key] = compiled
+        while len(_COMPILED) > _COMPILED_MAX:
+            _COMPILED.popitem(last=False)
+    else:
+        _COMPILED.move_to_end(key)
+        compiled.set_data(law_data(law, runs, scales))
+    return compiled
 
 
 

@@ -1,18 +1,27 @@
-"""Run NUTS on a PyMC model with nutpie's sampler and PyTensor's cached C backend.
+"""Run NUTS on a PyMC model with nutpie's sampler over one compiled PyTensor function.
 
-Why not ``pm.sample(nuts_sampler="nutpie")``: that path compiles the model with Numba on every
-run (about 4 s for a five-parameter law, most of a small fit), while PyTensor's C backend keeps
-compiled modules on disk, so a law compiled once loads in well under a second. nutpie's Rust NUTS
-calls the compiled log-density and gradient through a Python callback, and its low-rank mass
-matrix adaptation takes the E/A/alpha correlations of scaling laws in a few leapfrog steps
-(5 per draw on the Chinchilla table, against 27 with a diagonal mass matrix).
+Why not ``pm.sample(nuts_sampler="nutpie")``: that path compiles the model anew on every run
+(about 4 s for a five-parameter law, most of a small fit). Here the model's log density, its
+gradient and the constrained values are compiled once into one PyTensor function
+(:func:`compile_model`), with the data held in shared variables, so refits on new runs
+(backtests, calibration, simulation studies) swap the data and reuse the compiled function.
+nutpie's Rust NUTS calls that function through a Python callback; its low-rank mass matrix
+adaptation takes the E/A/alpha correlations of scaling laws in a few leapfrog steps (5 per draw
+on the Chinchilla table, against 27 with a diagonal mass matrix).
+
+Free variables may have shapes (a parameter per group): they are laid end to end in the
+sampler's flat vector and come back with their dims and coordinates.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import types
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pymc as pm
@@ -22,7 +31,7 @@ from pytensor.graph import clone_replace
 
 from bayescale.laws.priors import Prior
 
-__all__ = ["SamplerSettings", "sample"]
+__all__ = ["SamplerSettings", "CompiledModel", "compile_model", "sample", "cache_dir"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,25 @@ class SamplerSettings:
     def to_dict(self) -> dict:
         """The settings as a plain dict (for provenance)."""
         return asdict(self)
+
+
+def cache_dir() -> Path:
+    """bayescale's cache folder: ``$BAYESCALE_CACHE``, else ``$XDG_CACHE_HOME/bayescale``."""
+    explicit = os.environ.get("BAYESCALE_CACHE")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bayescale"
+
+
+def _configure_pytensor() -> None:
+    """Keep the Python source PyTensor generates for compiled functions in our cache folder.
+
+    By default each compiled function leaves its generated source in the system temporary
+    folder for good (15 to 30 files a fit). A folder of ours is content-addressed, shared by
+    fits and pruned by PyTensor. A user's own ``generated_src_dir`` is left alone.
+    """
+    if not pytensor.config.generated_src_dir:
+        pytensor.config.generated_src_dir = str(cache_dir() / "pytensor-src")
 
 
 def _unconstrained(prior: Prior, value: float) -> float:
@@ -95,13 +123,96 @@ def _import_nutpie():
     return nutpie
 
 
-def sample(model: pm.Model, priors: dict[str, Prior], settings: SamplerSettings):
-    """Sample ``model`` with NUTS and return nutpie's ``DataTree`` (posterior, sample_stats).
+@dataclass
+class CompiledModel:
+    """A model's log density, gradient and constrained values, compiled once.
+
+    Attributes
+    ----------
+    names : list of str
+        The free variables, in the order of the sampler's flat vector.
+    shapes : list of tuple
+        Their shapes.
+    dims, coords : dict
+        Dims of the shaped variables and the coordinates of those dims.
+    center : ndarray
+        Unconstrained starting point about which chains start.
+    data : dict
+        Name -> PyTensor shared variable holding data; :meth:`set_data` swaps it.
+    """
+
+    names: list[str]
+    shapes: list[tuple[int, ...]]
+    dims: dict[str, tuple[str, ...]]
+    coords: dict[str, Any]
+    center: np.ndarray
+    function: Any
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ndim(self) -> int:
+        """Length of the sampler's flat vector."""
+        return int(self.center.size)
+
+    def set_data(self, values: Mapping[str, np.ndarray]) -> None:
+        """Replace the data the compiled function reads (same names, any number of rows)."""
+        unknown = set(values) - set(self.data)
+        if unknown:
+            raise KeyError(f"no shared data named {sorted(unknown)}; this model holds {sorted(self.data)}")
+        for name, value in values.items():
+            self.data[name].set_value(np.asarray(value, dtype=self.data[name].dtype))
+
+
+def compile_model(model: pm.Model, priors: Mapping[str, Prior], data: Mapping[str, Any] | None = None) -> CompiledModel:
+    """Compile ``model`` for :func:`sample`.
 
     Parameters
     ----------
     model : pymc.Model
-        From :func:`bayescale.inference.model.build_model`; every free variable is a scalar with a prior.
+        Every free variable has a prior; shaped ones carry dims with coordinates in the model.
+    priors : mapping
+        Priors of the free variables with numeric arguments, by name: chains start near their
+        medians. Others start at PyMC's initial point.
+    data : mapping, optional
+        Name -> shared variable of the model, for :meth:`CompiledModel.set_data`.
+    """
+    _configure_pytensor()
+    free = list(model.free_RVs)
+    names = [rv.name for rv in free]
+    values = [model.rvs_to_values[rv] for rv in free]
+    start = model.initial_point()
+    shapes = [tuple(np.shape(start[v.name])) for v in values]
+    sizes = [int(np.prod(s)) for s in shapes]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    flat = pt.dvector("flat")
+    replacements = {v: flat[offsets[i]:offsets[i + 1]].reshape(shapes[i]) for i, v in enumerate(values)}
+    logp = model.logp()
+    grad = pt.concatenate([pt.grad(logp, v).ravel() for v in values])
+    constrained = model.replace_rvs_by_values(free)
+    outputs = clone_replace([logp, grad, *constrained], replacements)
+    function = pytensor.function([flat], outputs, mode="FAST_RUN", on_unused_input="ignore")
+    function.trust_input = True
+    pieces = []
+    for name, value, size in zip(names, values, sizes):
+        prior = priors.get(name)
+        if isinstance(prior, Prior) and prior.is_numeric:
+            pieces.append(np.full(size, _unconstrained(prior, float(np.median(prior.draw(2001, seed=0))))))
+        else:
+            pieces.append(np.ravel(start[value.name]).astype(float))
+    dims = {name: tuple(model.named_vars_to_dims.get(name, ())) for name in names}
+    used = {d for ds in dims.values() for d in ds}
+    coords = {d: list(model.coords[d]) for d in used}
+    return CompiledModel(names, shapes, {k: v for k, v in dims.items() if v}, coords,
+                         np.concatenate(pieces) if pieces else np.zeros(0), function, dict(data or {}))
+
+
+def sample(model: pm.Model | CompiledModel, priors: Mapping[str, Prior], settings: SamplerSettings):
+    """Sample ``model`` with NUTS and return nutpie's ``DataTree`` (posterior, sample_stats).
+
+    Parameters
+    ----------
+    model : pymc.Model or CompiledModel
+        A model (compiled here) or one compiled by :func:`compile_model`, to reuse.
     priors : dict
         The priors of the free variables, used to start each chain near the prior median.
     settings : SamplerSettings
@@ -109,17 +220,8 @@ def sample(model: pm.Model, priors: dict[str, Prior], settings: SamplerSettings)
     nutpie = _import_nutpie()
     from nutpie.compiled_pyfunc import from_pyfunc
 
-    free = list(model.free_RVs)
-    names = [rv.name for rv in free]
-    values = [model.rvs_to_values[rv] for rv in free]
-    flat = pt.dvector("flat")
-    replacements = {value: flat[i] for i, value in enumerate(values)}
-    logp = model.logp()
-    grad = pt.stack(pt.grad(logp, values))
-    constrained = model.replace_rvs_by_values(free)
-    outputs = clone_replace([logp, grad, *constrained], replacements)
-    fn = pytensor.function([flat], outputs, mode="FAST_RUN", on_unused_input="ignore")
-    fn.trust_input = True
+    compiled = model if isinstance(model, CompiledModel) else compile_model(model, priors)
+    fn, names = compiled.function, compiled.names
 
     def make_logp():
         def logp_and_grad(x):
@@ -135,25 +237,25 @@ def sample(model: pm.Model, priors: dict[str, Prior], settings: SamplerSettings)
 
         return expand
 
-    center = np.array(
-        [_unconstrained(priors[n], float(np.median(priors[n].draw(2001, seed=0)))) for n in names]
-    )
+    center = compiled.center
 
     def initial_point(seed):
         return center + np.random.default_rng(seed).uniform(-0.5, 0.5, center.size)
 
-    compiled = from_pyfunc(
-        len(names),
+    nutpie_model = from_pyfunc(
+        compiled.ndim,
         make_logp,
         make_expand,
         [np.dtype("float64")] * len(names),
-        [()] * len(names),
+        compiled.shapes,
         names,
+        coords=compiled.coords,
+        dims=compiled.dims,
         make_initial_point_fn=initial_point,
     )
     progress = sys.stderr.isatty() if settings.progressbar is None else settings.progressbar
     return nutpie.sample(
-        compiled,
+        nutpie_model,
         draws=settings.draws,
         tune=settings.tune,
         chains=settings.chains,

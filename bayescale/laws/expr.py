@@ -6,7 +6,8 @@ against a whitelist of node types, names and functions, and then evaluated by wa
 with a *backend*: NumPy for prediction and optima, PyTensor for the PyMC model. Nothing is ever
 passed to ``eval``.
 
-``^`` means power (as in the papers); ``**`` works too.
+``^`` means power (as in the papers); ``**`` works too. A parameter with one value per group of
+runs is indexed by its dim, ``E[group]``: the backend picks each run's value by the run's code.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ def numpy_backend() -> dict[str, Callable[..., Any]]:
         "log2": np.log2,
         "minimum": np.minimum,
         "maximum": np.maximum,
+        # a parameter of shape (..., levels) indexed by integer codes of shape (runs,); codes of
+        # None mean the parameter was already picked at one level
+        "index": lambda values, codes: values if codes is None else np.take(values, codes, axis=-1),
     }
 
 
@@ -93,6 +97,7 @@ def pytensor_backend() -> dict[str, Callable[..., Any]]:
         "log2": pt.log2,
         "minimum": pt.minimum,
         "maximum": pt.maximum,
+        "index": lambda values, codes: values[codes],
     }
 
 
@@ -105,12 +110,15 @@ class Expression:
     source : str
         The formula as written.
     names : frozenset of str
-        Every variable or parameter name the formula uses (functions and constants excluded).
+        Every variable or parameter name the formula uses (functions, constants and dims excluded).
+    indexed : dict
+        Parameter -> the dim that indexes it (``E[group]`` gives ``{"E": "group"}``).
     """
 
     source: str
     names: frozenset[str]
     _tree: ast.expr = field(repr=False, compare=False)
+    indexed: dict[str, str] = field(default_factory=dict, compare=False)
 
     def evaluate(self, values: Mapping[str, Any], backend: Mapping[str, Callable[..., Any]]) -> Any:
         """Evaluate the formula.
@@ -126,7 +134,7 @@ class Expression:
         -------
         The result, of whatever type the backend and values produce.
         """
-        missing = self.names - set(values)
+        missing = (self.names | set(self.indexed.values())) - set(values)
         if missing:
             raise FormulaError(
                 f"formula {self.source!r} needs values for {sorted(missing)}; "
@@ -180,7 +188,8 @@ def parse(source: str, allowed_names: set[str] | frozenset[str] | None = None) -
         raise FormulaError(f"the formula nests {depth} operations deep (at most {_MAX_DEPTH}); "
                            "write it with fewer terms or parentheses")
     names: set[str] = set()
-    _check(tree, text, names)
+    indexed: dict[str, str] = {}
+    _check(tree, text, names, indexed)
     _fold_constants(tree, text)
     if allowed_names is not None:
         unknown = names - set(allowed_names)
@@ -189,7 +198,7 @@ def parse(source: str, allowed_names: set[str] | frozenset[str] | None = None) -
                 f"formula {source.strip()!r} uses unknown name(s) {sorted(unknown)}; allowed "
                 f"names are {sorted(allowed_names)} and the functions {sorted(FUNCTIONS)}"
             )
-    return Expression(source=source.strip(), names=frozenset(names), _tree=tree)
+    return Expression(source=source.strip(), names=frozenset(names), _tree=tree, indexed=indexed)
 
 
 def _depth(tree: ast.AST) -> int:
@@ -237,16 +246,23 @@ def _point(text: str, node: ast.AST) -> str:
     return f"\n  {text}\n  {' ' * col}^"
 
 
-def _check(node: ast.AST, text: str, names: set[str]) -> None:
+def _check(node: ast.AST, text: str, names: set[str], indexed: dict[str, str]) -> None:
     if isinstance(node, ast.BinOp):
         if type(node.op) not in _BINARY:
             raise FormulaError(f"operator not allowed in a formula{_point(text, node)}")
-        _check(node.left, text, names)
-        _check(node.right, text, names)
+        _check(node.left, text, names, indexed)
+        _check(node.right, text, names, indexed)
     elif isinstance(node, ast.UnaryOp):
         if type(node.op) not in _UNARY:
             raise FormulaError(f"operator not allowed in a formula{_point(text, node)}")
-        _check(node.operand, text, names)
+        _check(node.operand, text, names, indexed)
+    elif isinstance(node, ast.Subscript):
+        param, dim = node.value, node.slice
+        if not (isinstance(param, ast.Name) and isinstance(dim, ast.Name)) or param.id in FUNCTIONS | CONSTANTS:
+            raise FormulaError(f"only a parameter can be indexed, and only by a dim: write E[group]{_point(text, node)}")
+        if indexed.setdefault(param.id, dim.id) != dim.id:
+            raise FormulaError(f"{param.id} is indexed by both {indexed[param.id]} and {dim.id}{_point(text, node)}")
+        names.add(param.id)
     elif isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, int | float):
             raise FormulaError(f"only numbers may appear as constants{_point(text, node)}")
@@ -274,7 +290,7 @@ def _check(node: ast.AST, text: str, names: set[str]) -> None:
                 f"{_point(text, node)}"
             )
         for arg in node.args:
-            _check(arg, text, names)
+            _check(arg, text, names, indexed)
     else:
         raise FormulaError(
             f"{type(node).__name__} is not allowed in a formula: use numbers, names, + - * / ^ "
@@ -298,4 +314,6 @@ def _evaluate(node: ast.expr, values: Mapping[str, Any], backend: Mapping[str, C
     if isinstance(node, ast.Call):
         args = [_evaluate(arg, values, backend) for arg in node.args]
         return backend[node.func.id](*args)
+    if isinstance(node, ast.Subscript):
+        return backend["index"](values[node.value.id], values[node.slice.id])
     raise FormulaError(f"cannot evaluate {type(node).__name__}")  # unreachable after _check

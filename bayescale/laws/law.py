@@ -7,6 +7,11 @@ formula each variable is measured in units of the data's reference scale (``N`` 
 priors, do not depend on the scale of the data. The optional ``[physical]`` table maps them back
 to the papers' units, and ``[optimum]`` may give the closed-form compute-optimal size.
 
+A parameter may have one value per group of runs (``dims = "group"``, written ``E[group]`` in the
+formula), with a hierarchical prior whose arguments are other parameters (``mu = "E_mu"``) or
+prior tables of their own (``mu = { dist = "Normal", mu = 0.5, sigma = 0.5 }``, which becomes the
+parameter ``E_mu``). Runs say which group each belongs to with a group (or family) column.
+
 A :class:`Law` holds no data and no results.
 """
 
@@ -27,10 +32,12 @@ from bayescale.laws.expr import Expression, numpy_backend, parse
 from bayescale.laws.noise import ErrorModel, error_models, get_error_model
 from bayescale.laws.priors import Prior, merge_priors
 
-__all__ = ["Law", "Scales", "VARIABLES", "available_laws", "load_law", "law_from_text"]
+__all__ = ["Law", "Scales", "VARIABLES", "DIMS", "available_laws", "load_law", "law_from_text"]
 
 #: Run variables a formula may use.
 VARIABLES = ("N", "D", "C", "U")
+#: Dims a parameter may have: each is a column of category labels in the runs table.
+DIMS = ("group", "family")
 _SCALE_NAMES = ("N_ref", "D_ref", "C_ref", "U_ref")
 _TOP_KEYS = {"schema", "name", "title", "description", "formula", "parameters", "noise",
              "physical", "optimum", "references"}
@@ -112,6 +119,15 @@ class Law:
         return self.error_model.parameters
 
     @property
+    def dims(self) -> tuple[str, ...]:
+        """Dims of the law's shaped parameters (``("group",)`` for a per-group law), in order."""
+        return tuple(d for d in DIMS if any(d in self.priors[p].dims for p in self.parameters))
+
+    def dims_of(self, name: str) -> tuple[str, ...]:
+        """Dims of one parameter (``()`` for a scalar)."""
+        return self.priors[name].dims
+
+    @property
     def all_parameters(self) -> tuple[str, ...]:
         """Law parameters followed by noise parameters: everything that gets a prior."""
         return self.parameters + self.noise_parameters
@@ -123,7 +139,11 @@ class Law:
 
     def with_priors(self, overrides: Mapping[str, Mapping[str, Any]], source: str = "priors") -> Law:
         """Return a copy with user priors merged over this law's (unknown names are errors)."""
-        return replace(self, priors=merge_priors(self.priors, overrides, source))
+        from bayescale.errors import PriorError
+
+        priors = merge_priors(self.priors, overrides, source)
+        order = _check_structure(self.formula, self.parameters, priors, lambda message: PriorError(f"{source}: {message}"))
+        return replace(self, priors=priors, parameters=order)
 
     def with_noise(self, name: str) -> Law:
         """Return a copy with another error model (a name from :func:`bayescale.error_models`).
@@ -144,13 +164,17 @@ class Law:
         scales : Scales
             Reference scales of the fit.
         **variables
-            ``N``, ``D``, ``C``, ``U`` in physical units, as the formula needs them.
+            ``N``, ``D``, ``C``, ``U`` in physical units, as the formula needs them, and for a
+            law with shaped parameters the integer codes of each dim (``group=…``). Without a
+            dim's codes, the shaped parameters are taken as already picked at one level.
         """
         values = dict(params)
         for name in self.variables:
             if name not in variables:
                 raise LawFileError(f"law {self.name!r} needs {name} to predict a loss")
             values[name] = np.asarray(variables[name], dtype=float) / getattr(scales, f"{name}_ref")
+        for dim in self.dims:
+            values[dim] = np.asarray(variables[dim], dtype=np.int64) if variables.get(dim) is not None else None
         return self.formula.evaluate(values, numpy_backend())
 
     def log_likelihood(
@@ -173,7 +197,9 @@ class Law:
         -------
         ndarray of shape ``S + (n,)``, matching the PyMC model's ``log_likelihood``.
         """
-        expanded = {k: np.asarray(v, dtype=float)[..., None] for k, v in params.items()}
+        shaped = {p for p in self.all_parameters if self.priors[p].dims}
+        expanded = {k: np.asarray(v, dtype=float) if k in shaped else np.asarray(v, dtype=float)[..., None]
+                    for k, v in params.items()}
         mu = np.log(self.loss(expanded, scales, **variables))
         return self.error_model.logpdf(np.log(np.asarray(loss, dtype=float)), mu, expanded)
 
@@ -248,29 +274,38 @@ def law_from_text(text: str, path: str = "<string>") -> Law:
     if not isinstance(params_table, dict) or not params_table:
         raise fail("[parameters] must have one table per parameter, each with a prior")
     noise_names = {p for model in error_models().values() for p in model.parameters}
-    reserved = set(VARIABLES) | set(_SCALE_NAMES) | noise_names | {"K"}
+    reserved = set(VARIABLES) | set(_SCALE_NAMES) | set(DIMS) | noise_names | {"K"}
     clash = reserved & set(params_table)
     if clash:
         raise fail(f"parameter name(s) {sorted(clash)} are reserved; rename them")
-
-    formula = _parse(data["formula"], set(VARIABLES) | set(params_table), fail, "formula")
-    variables = tuple(v for v in VARIABLES if v in formula.names)
-    unused = set(params_table) - formula.names
-    if unused:
-        raise fail(f"parameter(s) {sorted(unused)} are declared but not used in the formula")
-    if not variables:
-        raise fail(f"the formula uses none of the run variables {VARIABLES}")
 
     priors: dict[str, Prior] = {}
     descriptions: dict[str, str] = {}
     for pname, spec in params_table.items():
         if not isinstance(spec, dict) or "prior" not in spec:
             raise fail(f"parameter {pname!r} needs a prior, e.g. prior = {{ dist = \"LogNormal\", mu = 0, sigma = 1 }}")
-        extra = set(spec) - {"prior", "description"}
+        extra = set(spec) - {"prior", "description", "dims"}
         if extra:
             raise fail(f"parameter {pname!r}: unknown key(s) {sorted(extra)}")
-        priors[pname] = _prior(spec["prior"], f"parameter {pname!r}", fail)
+        prior_spec = spec["prior"]
+        if "dims" in spec and isinstance(prior_spec, dict):
+            prior_spec = {**prior_spec, "dims": spec["dims"]}
+        for hname, hspec in _hyperpriors(pname, prior_spec, fail):
+            if hname in params_table or hname in priors:
+                raise fail(f"the prior table of {pname!r} makes a parameter {hname!r}, which is declared twice")
+            priors[hname] = _prior(hspec, f"parameter {hname!r}", fail)
+            descriptions[hname] = f"hyperparameter of {pname}"
+        priors[pname] = _prior(prior_spec, f"parameter {pname!r}", fail)
         descriptions[pname] = str(spec.get("description", ""))
+    clash = reserved & set(priors)
+    if clash:
+        raise fail(f"parameter name(s) {sorted(clash)} are reserved; rename them")
+
+    formula = _parse(data["formula"], set(VARIABLES) | set(priors), fail, "formula")
+    variables = tuple(v for v in VARIABLES if v in formula.names)
+    if not variables:
+        raise fail(f"the formula uses none of the run variables {VARIABLES}")
+    parameters = _check_structure(formula, tuple(priors), priors, fail)
 
     if not isinstance(data.get("noise", {}), dict):
         raise fail('[noise] must be a table, e.g. [noise] family = "student_t"')
@@ -290,7 +325,7 @@ def law_from_text(text: str, path: str = "<string>") -> Law:
         for pname, phrase in model.descriptions.items():
             descriptions.setdefault(pname, phrase)
 
-    allowed_physical = set(params_table) | set(_SCALE_NAMES)
+    allowed_physical = set(parameters) | set(_SCALE_NAMES)
     physical = {
         key: _parse(expr, allowed_physical, fail, f"[physical] {key}")
         for key, expr in _table(data, "physical", fail).items()
@@ -300,7 +335,7 @@ def law_from_text(text: str, path: str = "<string>") -> Law:
         raise fail(f"[physical] names {sorted(bad)} are run variables, scales or noise parameters; "
                    f"[physical] gives a parameter in the papers' units, or a quantity derived from them")
     optimum = {
-        key: _parse(expr, set(params_table) | {"C"}, fail, f"[optimum] {key}")
+        key: _parse(expr, set(parameters) | {"C"}, fail, f"[optimum] {key}")
         for key, expr in _table(data, "optimum", fail).items()
     }
     if set(optimum) - {"N"}:
@@ -314,7 +349,7 @@ def law_from_text(text: str, path: str = "<string>") -> Law:
         title=str(data.get("title", name)),
         formula=formula,
         variables=variables,
-        parameters=tuple(params_table),
+        parameters=parameters,
         priors=priors,
         noise=family,
         descriptions=descriptions,
@@ -324,6 +359,59 @@ def law_from_text(text: str, path: str = "<string>") -> Law:
         source_text=text,
         path=path,
     )
+
+
+def _hyperpriors(pname: str, spec: Any, fail) -> list[tuple[str, dict]]:
+    """Turn prior tables given as arguments into parameters of their own, innermost first.
+
+    ``E``'s prior ``{ dist = "LogNormal", mu = { dist = "Normal", … }, … }`` makes the parameter
+    ``E_mu`` and leaves ``mu = "E_mu"`` in ``spec`` (which is changed in place).
+    """
+    out: list[tuple[str, dict]] = []
+    if not isinstance(spec, dict):
+        return out
+    for arg, value in list(spec.items()):
+        if isinstance(value, dict):
+            name = f"{pname}_{arg}"
+            value = dict(value)
+            out += _hyperpriors(name, value, fail)
+            out.append((name, value))
+            spec[arg] = name
+    return out
+
+
+def _check_structure(formula: Expression, names: tuple[str, ...], priors: Mapping[str, Prior], fail) -> tuple[str, ...]:
+    """Check dims, indexing and prior references; return the parameters, each after those its prior uses."""
+    for pname, dim in formula.indexed.items():
+        if pname in VARIABLES:
+            raise fail(f"the formula indexes the run variable {pname} ({pname}[{dim}]); only parameters with dims are indexed")
+        if dim not in DIMS:
+            raise fail(f"{pname}[{dim}]: {dim!r} is not a dim; parameters may have dims {', '.join(DIMS)}")
+    referenced: set[str] = set()
+    for pname in names:
+        prior, indexed = priors[pname], formula.indexed.get(pname)
+        if prior.dims and indexed is None:
+            raise fail(f"parameter {pname!r} has dims {list(prior.dims)}: write it {pname}[{prior.dims[0]}] in the formula")
+        if indexed and prior.dims != (indexed,):
+            raise fail(f"the formula writes {pname}[{indexed}], so {pname!r} needs dims = \"{indexed}\" next to its prior")
+        for ref in prior.references:
+            if ref not in priors or ref not in names:
+                raise fail(f"the prior of {pname!r} refers to {ref!r}, which is not a parameter of this law")
+            if priors[ref].dims:
+                raise fail(f"the prior of {pname!r} refers to {ref!r}, which has dims; a hyperparameter is a scalar")
+        referenced |= set(prior.references)
+    unused = set(names) - formula.names - referenced
+    if unused:
+        raise fail(f"parameter(s) {sorted(unused)} are declared but not used in the formula or a prior")
+    order: list[str] = []
+    pending = list(names)
+    while pending:
+        ready = [p for p in pending if set(priors[p].references) <= set(order)]
+        if not ready:
+            raise fail(f"the priors of {sorted(pending)} refer to each other in a cycle")
+        order += ready
+        pending = [p for p in pending if p not in ready]
+    return tuple(order)
 
 
 def _table(data: dict, key: str, fail) -> dict[str, str]:

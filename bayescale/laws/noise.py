@@ -61,7 +61,7 @@ class ErrorModel:
         """Draw log losses of new runs about ``mu`` (the posterior predictive, one per element)."""
         raise NotImplementedError
 
-    def observe(self, name: str, mu: Any, params: Mapping[str, Any], observed: np.ndarray, dims: str) -> Any:
+    def observe(self, name: str, mu: Any, params: Mapping[str, Any], observed: Any, dims: str | None = None) -> Any:
         """Add the likelihood of ``observed`` (log losses) to the PyMC model in context."""
         raise NotImplementedError
 
@@ -120,7 +120,7 @@ class Normal(ErrorModel):
         mu = np.asarray(mu, dtype=float)
         return mu + params["sigma"] * rng.standard_normal(mu.shape)
 
-    def observe(self, name, mu, params, observed, dims):
+    def observe(self, name, mu, params, observed, dims=None):
         import pymc as pm
 
         return pm.Normal(name, mu=mu, sigma=params["sigma"], observed=observed, dims=dims)
@@ -150,7 +150,7 @@ class StudentT(ErrorModel):
         nu = np.broadcast_to(params["nu"], mu.shape)
         return mu + params["sigma"] * rng.standard_t(nu)
 
-    def observe(self, name, mu, params, observed, dims):
+    def observe(self, name, mu, params, observed, dims=None):
         import pymc as pm
 
         return pm.StudentT(name, nu=params["nu"], mu=mu, sigma=params["sigma"], observed=observed, dims=dims)

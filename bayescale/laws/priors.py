@@ -1,7 +1,11 @@
 """Priors as data: a distribution name and its arguments, checked against a whitelist.
 
-A prior is written in TOML or JSON as ``{ dist = "LogNormal", mu = 0.0, sigma = 1.0 }``. This
-module knows nothing of PyMC: :mod:`bayescale.inference.model` turns a :class:`Prior` into a PyMC
+A prior is written in TOML or JSON as ``{ dist = "LogNormal", mu = 0.0, sigma = 1.0 }``. An
+argument may instead name another parameter (a hierarchical prior: ``mu = "E_mu"``), or be a
+prior table itself, which a law file turns into a parameter of its own. ``dims = "group"`` gives
+the parameter one value per level of a dim (one per group of runs, say).
+
+This module knows nothing of PyMC: :mod:`bayescale.inference.model` turns a :class:`Prior` into a PyMC
 distribution, and the NumPy draws here serve plots and tests.
 """
 
@@ -51,11 +55,14 @@ class Prior:
     dist : str
         A name from :data:`DISTRIBUTIONS`.
     args : dict
-        Its arguments, all floats.
+        Its arguments: floats, or names of other parameters (hierarchical priors).
+    dims : tuple of str
+        Dims of the parameter (``("group",)``: one value per group); ``()`` for a scalar.
     """
 
     dist: str
-    args: dict[str, float] = field(default_factory=dict)
+    args: dict[str, float | str] = field(default_factory=dict)
+    dims: tuple[str, ...] = ()
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any], where: str) -> Prior:
@@ -80,7 +87,12 @@ class Prior:
                 f"{', '.join(DISTRIBUTIONS)}"
             )
         expected, _ = DISTRIBUTIONS[dist]
-        args = {k: v for k, v in spec.items() if k != "dist"}
+        dims = spec.get("dims", ())
+        dims = (dims,) if isinstance(dims, str) else dims
+        if not isinstance(dims, list | tuple) or not all(isinstance(d, str) and d.isidentifier() for d in dims) \
+                or len(dims) > 1:
+            raise PriorError(f"prior of {where}: dims must name one dim, e.g. dims = \"group\", got {spec['dims']!r}")
+        args = {k: v for k, v in spec.items() if k not in ("dist", "dims")}
         unknown = set(args) - set(expected)
         missing = set(expected) - set(args)
         if unknown or missing:
@@ -89,17 +101,34 @@ class Prior:
                 + (f"unknown {sorted(unknown)} " if unknown else "")
                 + (f"missing {sorted(missing)}" if missing else "")
             )
-        clean: dict[str, float] = {}
+        clean: dict[str, float | str] = {}
         for name in expected:
             value = args[name]
+            if isinstance(value, str):
+                if not value.isidentifier():
+                    raise PriorError(f"prior of {where}: argument {name} must be a number or the name of a "
+                                     f"parameter, got {value!r}")
+                clean[name] = value
+                continue
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise PriorError(f"prior of {where}: argument {name} must be a finite number, got {value!r}")
             if name in _POSITIVE_ARGS and (dist, name) not in _REAL_ARGS and value <= 0:
                 raise PriorError(f"prior of {where}: argument {name} must be > 0, got {value}")
             clean[name] = float(value)
-        if "lower" in clean and clean["lower"] >= clean["upper"]:
+        bounds = [clean.get("lower"), clean.get("upper")]
+        if all(isinstance(b, float) for b in bounds) and bounds[0] >= bounds[1]:
             raise PriorError(f"prior of {where}: lower must be below upper")
-        return cls(dist=dist, args=clean)
+        return cls(dist=dist, args=clean, dims=tuple(dims))
+
+    @property
+    def is_numeric(self) -> bool:
+        """True when every argument is a number (not a hierarchical prior)."""
+        return not self.references
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Names of the parameters this prior's arguments refer to."""
+        return tuple(v for v in self.args.values() if isinstance(v, str))
 
     @property
     def support(self) -> str:
@@ -108,14 +137,16 @@ class Prior:
 
     def to_spec(self) -> dict[str, Any]:
         """Return the prior as a plain dict, the inverse of :meth:`from_spec`."""
-        return {"dist": self.dist, **self.args}
+        return {"dist": self.dist, **self.args, **({"dims": list(self.dims)} if self.dims else {})}
 
     def __str__(self) -> str:
-        inner = ", ".join(f"{k}={v:g}" for k, v in self.args.items())
-        return f"{self.dist}({inner})"
+        inner = ", ".join(f"{k}={v}" if isinstance(v, str) else f"{k}={v:g}" for k, v in self.args.items())
+        return f"{self.dist}({inner})" + (f" per {', '.join(self.dims)}" if self.dims else "")
 
     def draw(self, size: int, seed: int | np.random.Generator | None = None) -> np.ndarray:
         """Draw from the prior with NumPy (for prior-vs-posterior plots and tests)."""
+        if not self.is_numeric:
+            raise PriorError(f"{self} depends on other parameters ({', '.join(self.references)}); draw those first")
         rng = np.random.default_rng(seed)
         a = self.args
         match self.dist:

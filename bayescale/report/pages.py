@@ -82,7 +82,7 @@ def _provenance(fit: Fit) -> tuple[list[str], list[str]]:
     scales = fit.scales
     wrap = lambda text, width=88: textwrap.wrap(text, width, subsequent_indent="    ")  # noqa: E731
     left = ["DATA", *wrap(f"file      {a['data_source']}"), f"hash      {a['data_hash']}",
-            f"runs      {runs.n_runs} kept" + (f", {runs.excluded} left out by --exclude-where" if runs.excluded else ""),
+            f"runs      {runs.n_runs} kept" + (f", {runs.excluded} left out by the row filters" if runs.excluded else ""),
             *wrap("columns   " + ", ".join(f"{k} ← {v}" for k, v in columns.items())),
             f"loss unit {runs.loss_unit}", "", "LAW",
             f"name      {law.name}", *wrap(f"title     {law.title}"), *wrap(f"formula   L = {law.formula.source}"),

@@ -4,6 +4,10 @@ Schema history (every version stays loadable; old files live in ``tests/data``):
 
 1. posterior, sample_stats, log_likelihood, observed_data (``log_loss``), constant_data
    (N, D, C[, U], loss); provenance in the root attributes.
+2. Parameters may have one extra dim (``group`` or ``family``) with its levels as coordinates;
+   constant_data then holds each run's level code, and ``data_levels_json`` the levels. The
+   log_likelihood group is written only when asked for (:meth:`Fit.log_likelihood` computes it
+   from the draws otherwise).
 """
 
 from __future__ import annotations
@@ -27,11 +31,17 @@ from bayescale.laws.flops import training_flops
 from bayescale.laws.law import Law, Scales, law_from_text
 from bayescale.results.optimum import Optimum, compute_optimum, interval
 
-__all__ = ["Fit", "Summary", "Prediction", "SCHEMA_VERSION", "versions"]
+__all__ = ["Fit", "Summary", "Prediction", "SCHEMA_VERSION", "versions", "law_inputs"]
 
 #: Version of the saved-fit layout written by this bayescale.
-SCHEMA_VERSION = 1
-_READABLE = {1}
+SCHEMA_VERSION = 2
+_READABLE = {1, 2}
+
+
+def law_inputs(law: Law, runs: Runs) -> dict[str, np.ndarray]:
+    """What ``law.loss`` needs of each run: its variables (physical units) and dim codes."""
+    inputs = {name: runs.frame[name].to_numpy(dtype=float) for name in law.variables}
+    return inputs | {dim: runs.codes(dim) for dim in law.dims}
 
 
 def versions() -> dict[str, str]:
@@ -91,7 +101,7 @@ class Prediction:
         """One dict per point: inputs, ``loss`` (law's value) and ``predictive`` (with noise)."""
         out = []
         for i, row in enumerate(self.inputs.to_dict("records")):
-            record = {k: float(v) for k, v in row.items()}
+            record = {k: v if isinstance(v, str) else float(v) for k, v in row.items()}
             record["prob"] = self.prob
             for name, values in (("loss", self.mean), ("predictive", self.predictive)):
                 med, lo, hi = interval(values[:, i], self.prob)
@@ -103,7 +113,7 @@ class Prediction:
         pct = f"{100 * self.prob:g}%"
         lines = [f"predicted loss ({self.loss_unit}; median and {pct} interval)"]
         for r in self.to_records():
-            where = ", ".join(f"{k}={r[k]:.3g}" for k in self.inputs.columns)
+            where = ", ".join(f"{k}={r[k]}" if isinstance(r[k], str) else f"{k}={r[k]:.3g}" for k in self.inputs.columns)
             m, p = r["loss"], r["predictive"]
             lines.append(
                 f"  {where}: law {m['median']:.4f} [{m['lower']:.4f}, {m['upper']:.4f}]"
@@ -151,11 +161,13 @@ class Fit:
     def runs(self) -> Runs:
         """The runs table the law was fitted to."""
         constant = self.tree["constant_data"].to_dataset()
-        frame = pd.DataFrame({k: constant[k].to_numpy() for k in constant.data_vars})
+        levels = {k: tuple(v) for k, v in json.loads(self.tree.attrs.get("data_levels_json", "{}")).items()}
+        frame = pd.DataFrame({k: constant[k].to_numpy().astype(np.int64 if k in levels else np.float64)
+                              for k in constant.data_vars})
         columns = json.loads(self.tree.attrs.get("data_columns_json", "{}"))
         return Runs(frame=frame, source=self.tree.attrs["data_source"], columns=columns,
                     loss_unit=self.tree.attrs["loss_unit"], excluded=int(self.tree.attrs.get("data_excluded", 0)),
-                    multipliers=json.loads(self.tree.attrs.get("data_multipliers_json", "{}")))
+                    multipliers=json.loads(self.tree.attrs.get("data_multipliers_json", "{}")), levels=levels)
 
     @property
     def gates(self) -> Gates:
@@ -173,26 +185,84 @@ class Fit:
         return json.loads(self.tree.attrs["sampler_json"])
 
     # ---- draws ------------------------------------------------------------------------
-    def draws(self, flat: bool = True) -> dict[str, np.ndarray]:
-        """Posterior draws per parameter, shape ``(chain*draw,)`` or ``(chain, draw)``."""
+    def draws(self, flat: bool = True, **levels: str) -> dict[str, np.ndarray]:
+        """Posterior draws per parameter.
+
+        Parameters
+        ----------
+        flat : bool
+            Shape ``(chain*draw,)`` (``(chain*draw, level)`` for a shaped parameter), or
+            ``(chain, draw[, level])``.
+        **levels
+            Pick one level of each dim, e.g. ``group="c4"``: shaped parameters then come as
+            scalars per draw, as in a law without dims.
+        """
         post = self.tree["posterior"]
-        return {k: (post[k].to_numpy().reshape(-1) if flat else post[k].to_numpy()) for k in self.law.all_parameters}
+        out = {}
+        for name in self.law.all_parameters:
+            da = post[name].transpose("chain", "draw", ...)
+            dims = self.law.dims_of(name)
+            if dims and dims[0] in levels:
+                da = da.isel({dims[0]: self.runs.code_of(dims[0], levels[dims[0]])})
+            values = da.to_numpy()
+            out[name] = values.reshape(-1, *values.shape[2:]) if flat else values
+        return out
+
+    def _levels_for(self, levels: dict[str, Any], what: str) -> dict[str, str]:
+        unknown = set(levels) - set(self.law.dims)
+        if unknown:
+            raise BayescaleError(f"law {self.law.name!r} has no dim {sorted(unknown)}; its dims are {list(self.law.dims) or 'none'}")
+        missing = [d for d in self.law.dims if d not in levels]
+        if missing:
+            d = missing[0]
+            raise BayescaleError(f"law {self.law.name!r} has per-{d} parameters: say which {d} for {what}, "
+                                 f"e.g. {d}={self.runs.levels[d][0]!r} (one of {', '.join(self.runs.levels[d])})")
+        return levels
 
     def summary(self, prob: float = 0.95) -> Summary:
-        """Posterior medians and intervals with R-hat and bulk ESS."""
+        """Posterior medians and intervals with R-hat and bulk ESS (one row per level of a shaped parameter)."""
+        from bayescale.inference.gates import labelled_draws
+
         gates = self.gates
-        draws = self.draws()
         rows = {}
-        for name, values in draws.items():
-            med, lo, hi = interval(values, prob)
+        for name, values in labelled_draws(self.tree["posterior"].to_dataset()[list(self.law.all_parameters)]).items():
+            med, lo, hi = interval(values.reshape(-1), prob)
             rows[name] = {"median": med, "lower": lo, "upper": hi,
                           "r_hat": gates.r_hat[name], "ess_bulk": gates.ess_bulk[name]}
         physical = {}
-        for name, values in self.law.physical_parameters(draws, self.scales).items():
-            if name in self.law.physical:
-                med, lo, hi = interval(np.asarray(values), prob)
-                physical[name] = {"median": med, "lower": lo, "upper": hi}
+        picks = [{}] if not self.law.dims else [{d: lv} for d in self.law.dims for lv in self.runs.levels[d]]
+        for pick in picks:
+            suffix = f"[{next(iter(pick.values()))}]" if pick else ""
+            for name, values in self.law.physical_parameters(self.draws(**pick), self.scales).items():
+                if name in self.law.physical:
+                    med, lo, hi = interval(np.asarray(values), prob)
+                    physical[name + suffix] = {"median": med, "lower": lo, "upper": hi}
         return Summary(pd.DataFrame(rows).T, pd.DataFrame(physical).T, gates, prob)
+
+    def log_likelihood(self) -> np.ndarray:
+        """Pointwise log density of each run's log loss under each draw, shape ``(chain, draw, run)``.
+
+        Read from the file when the fit stored it, computed from the draws otherwise.
+        """
+        if "log_likelihood" in self.tree.children:
+            from bayescale.inference.model import OBSERVED
+
+            return self.tree["log_likelihood"][OBSERVED].to_numpy()
+        runs = self.runs
+        return self.law.log_likelihood(self.draws(flat=False), self.scales, runs.loss, **law_inputs(self.law, runs))
+
+    def loo_tree(self) -> xr.DataTree:
+        """The fit as ArviZ expects it for LOO: with a ``log_likelihood`` group."""
+        if "log_likelihood" in self.tree.children:
+            return self.tree
+        from bayescale.inference.model import OBSERVED
+
+        tree = self.tree.copy()
+        post = self.tree["posterior"]
+        coords = {"chain": post["chain"].to_numpy(), "draw": post["draw"].to_numpy(), "run": np.arange(self.runs.n_runs)}
+        tree["log_likelihood"] = xr.DataTree(xr.Dataset({OBSERVED: (("chain", "draw", "run"), self.log_likelihood())},
+                                                        coords=coords))
+        return tree
 
     def predict(self, prob: float = 0.95, seed: int = 0, **variables: Any) -> Prediction:
         """Predict the loss at new points, e.g. ``fit.predict(N=7e10, D=1.4e12)``.
@@ -204,8 +274,11 @@ class Fit:
         seed : int
             Seeds the noise draws of the posterior predictive.
         **variables
-            The law's variables (N, D, …) in physical units; C defaults to 6ND.
+            The law's variables (N, D, …) in physical units; C defaults to 6ND. A law with
+            per-group parameters also needs the group (a label, or one per point).
         """
+        labels = {d: variables.pop(d) for d in list(variables) if d in self.law.dims or d in ("group", "family")}
+        self._levels_for(labels, "the prediction")
         variables = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in variables.items()}
         if "C" not in variables and "N" in variables and "D" in variables:
             variables["C"] = training_flops(variables["N"], variables["D"])
@@ -213,21 +286,27 @@ class Fit:
         if missing:
             raise BayescaleError(f"law {self.law.name!r} needs {', '.join(missing)} to predict")
         frame = pd.DataFrame(np.broadcast_arrays(*variables.values()), index=list(variables)).T
-        draws = {k: v[:, None] for k, v in self.draws().items()}
+        draws = {k: v if self.law.dims_of(k) else v[:, None] for k, v in self.draws().items()}
         columns = {k: frame[k].to_numpy() for k in frame}
+        for dim, label in labels.items():
+            wanted = np.broadcast_to(np.asarray(label, dtype=object), (len(frame),))
+            columns[dim] = np.array([self.runs.code_of(dim, str(x)) for x in wanted], dtype=np.int64)
+            frame[dim] = [str(x) for x in wanted]
         mean = np.asarray(self.law.loss(draws, self.scales, **columns))
         rng = np.random.default_rng(seed)
         noise = {k: draws[k] for k in self.law.noise_parameters}
         predictive = np.exp(self.law.error_model.draw(np.log(mean), noise, rng))
         return Prediction(frame, mean, predictive, prob, self.runs.loss_unit)
 
-    def optimum(self, budgets: Any, method: str = "auto", unique_tokens: float | None = None) -> Optimum:
+    def optimum(self, budgets: Any, method: str = "auto", unique_tokens: float | None = None, **levels: str) -> Optimum:
         """Compute-optimal N*, D*, L* for each posterior draw at each budget (FLOPs).
 
         ``unique_tokens`` (the unique tokens available) is required by data-constrained laws,
         which then allow D* > U (repeated data); see :func:`bayescale.results.optimum.compute_optimum`.
+        A law with per-group parameters needs the group: ``fit.optimum(1e23, group="c4")``.
         """
-        return compute_optimum(self.law, self.draws(), self.scales, budgets, method, self.runs.loss_unit,
+        self._levels_for(levels, "the optimum")
+        return compute_optimum(self.law, self.draws(**levels), self.scales, budgets, method, self.runs.loss_unit,
                                unique_tokens=unique_tokens)
 
     # ---- files ------------------------------------------------------------------------
@@ -261,7 +340,8 @@ class Fit:
             raise FitFileError(f"{path} is netCDF but not a bayescale fit (no 'bayescale_schema' attribute)")
         if int(schema) not in _READABLE:
             raise FitFileError(f"{path} has schema {schema}; this bayescale reads {sorted(_READABLE)}: upgrade bayescale")
-        missing = {"posterior", "sample_stats", "log_likelihood", "observed_data", "constant_data"} - set(tree.children)
+        required = {"posterior", "sample_stats", "observed_data", "constant_data"} | ({"log_likelihood"} if int(schema) == 1 else set())
+        missing = required - set(tree.children)
         if missing:
             raise FitFileError(f"{path} lacks group(s) {sorted(missing)}: it is damaged, fit again")
         fit = cls(tree)

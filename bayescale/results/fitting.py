@@ -32,6 +32,7 @@ def fit(
     noise: str | None = None,
     settings: SamplerSettings | None = None,
     retries: int = 2,
+    log_likelihood: bool = False,
 ) -> Fit:
     """Fit a scaling law to a runs table with NUTS.
 
@@ -50,13 +51,17 @@ def fit(
     retries : int
         If a gate fails, sample again up to this many times with twice the draws and warm-up
         (and a higher target acceptance after divergences). Every attempt is recorded.
+    log_likelihood : bool
+        Store the pointwise log-likelihood (draws × runs) in the fit. Off by default, as it is
+        the largest part of a fit on a large table; :meth:`Fit.log_likelihood` computes it
+        from the draws when needed.
 
     Returns
     -------
     Fit
         Check ``fit.gates.passed``: a fit that misses a gate is returned, flagged, not raised.
     """
-    from bayescale.inference.model import build_model, scales_of
+    from bayescale.inference.model import compiled_law_model, scales_of
 
     law = load_law(law) if not isinstance(law, Law) else law
     if priors:
@@ -66,9 +71,10 @@ def fit(
     runs.check_identifiable(law.variables, len(law.all_parameters), law.name)
     settings = settings or SamplerSettings()
     scales = scales_of(runs)
-    model = build_model(law, runs, scales)
+    model = compiled_law_model(law, runs, scales)
     done = sample_until_converged(model, law.priors, list(law.all_parameters), settings, retries)
-    return assemble_fit(law, runs, scales, done.posterior, done.sample_stats, done.settings.to_dict(), done.attempts)
+    return assemble_fit(law, runs, scales, done.posterior, done.sample_stats, done.settings.to_dict(), done.attempts,
+                        log_likelihood=log_likelihood)
 
 
 class Sampled(NamedTuple):
@@ -95,7 +101,7 @@ def sample_until_converged(
 
     Parameters
     ----------
-    model : pymc.Model
+    model : pymc.Model or CompiledModel
         From :mod:`bayescale.inference.model`.
     priors : mapping
         The prior of every free variable, by name (for the initial points).
@@ -139,6 +145,7 @@ def assemble_fit(
     sample_stats: xr.Dataset,
     sampler: dict[str, Any],
     attempts: list[dict] | None = None,
+    log_likelihood: bool = False,
 ) -> Fit:
     """Put draws, data and provenance together into a :class:`Fit`.
 
@@ -152,10 +159,12 @@ def assemble_fit(
         Sampler settings, kept as provenance.
     attempts : list of dict, optional
         Settings and gate verdict of each sampling attempt.
+    log_likelihood : bool
+        Store the pointwise log-likelihood.
     """
     posterior = posterior[list(law.all_parameters)]
     gates = check_gates(posterior, sample_stats["diverging"])
-    tree = _assemble(law, runs, scales, posterior, sample_stats)
+    tree = _assemble(law, runs, scales, posterior, sample_stats, log_likelihood)
     config = {
         "law": law.name,
         "law_sha256": law.sha256,
@@ -182,6 +191,7 @@ def assemble_fit(
             "data_columns_json": json.dumps(runs.columns),
             "data_excluded": runs.excluded,
             "data_multipliers_json": json.dumps(runs.multipliers),
+            "data_levels_json": json.dumps({d: list(v) for d, v in runs.levels.items()}),
             "loss_unit": runs.loss_unit,
             "scales_json": json.dumps(scales.as_dict()),
             "sampler_json": json.dumps(config["sampler"]),
@@ -193,21 +203,22 @@ def assemble_fit(
     return Fit(tree)
 
 
-def _assemble(law: Law, runs: Runs, scales, posterior: xr.Dataset, stats: xr.Dataset) -> xr.DataTree:
+def _assemble(law: Law, runs: Runs, scales, posterior: xr.Dataset, stats: xr.Dataset,
+              log_likelihood: bool = False) -> xr.DataTree:
     from bayescale.inference.model import OBSERVED
+    from bayescale.results.fitted import law_inputs
 
-    draws = {name: posterior[name].to_numpy() for name in law.all_parameters}
-    variables = {name: runs.frame[name].to_numpy(dtype=float) for name in law.variables}
-    loglik = law.log_likelihood(draws, scales, runs.loss, **variables)
     run = np.arange(runs.n_runs)
-    coords = {"chain": posterior["chain"].to_numpy(), "draw": posterior["draw"].to_numpy(), "run": run}
-    constant = {name: ("run", runs.frame[name].to_numpy(dtype=float)) for name in runs.frame}
-    return xr.DataTree.from_dict(
-        {
-            "posterior": posterior,
-            "sample_stats": stats,
-            "log_likelihood": xr.Dataset({OBSERVED: (("chain", "draw", "run"), loglik)}, coords=coords),
-            "observed_data": xr.Dataset({OBSERVED: ("run", np.log(runs.loss))}, coords={"run": run}),
-            "constant_data": xr.Dataset(constant, coords={"run": run}),
-        }
-    )
+    constant = {name: ("run", runs.frame[name].to_numpy()) for name in runs.frame}
+    groups = {
+        "posterior": posterior,
+        "sample_stats": stats,
+        "observed_data": xr.Dataset({OBSERVED: ("run", np.log(runs.loss))}, coords={"run": run}),
+        "constant_data": xr.Dataset(constant, coords={"run": run}),
+    }
+    if log_likelihood:
+        draws = {name: posterior[name].transpose("chain", "draw", ...).to_numpy() for name in law.all_parameters}
+        loglik = law.log_likelihood(draws, scales, runs.loss, **law_inputs(law, runs))
+        coords = {"chain": posterior["chain"].to_numpy(), "draw": posterior["draw"].to_numpy(), "run": run}
+        groups["log_likelihood"] = xr.Dataset({OBSERVED: (("chain", "draw", "run"), loglik)}, coords=coords)
+    return xr.DataTree.from_dict(groups)
