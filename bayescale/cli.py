@@ -223,6 +223,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("runs", help="runs table: .csv, .tsv or .parquet")
     p.add_argument("--laws", default="chinchilla", help="comma-separated law names or files (default: chinchilla)")
     p.add_argument("--holdout-top", type=_prob, default=0.2, help="fraction of runs, by compute, held out (default: 0.2)")
+    p.add_argument("--workers", type=_count(1), default=1, help="processes to fit on, one law each (default: 1)")
+    p.add_argument("--engine", choices=["local", "ray", "dask"], default="local",
+                   help="where the worker processes run: this machine (default), Ray or Dask (optional extras)")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability for coverage (default: 0.95)")
     _add_runs_options(p)
     _add_sampler_options(p)
@@ -410,7 +413,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from bayescale.decisions.backtesting import backtest
 
     laws = [name.strip() for name in args.laws.split(",") if name.strip()]
-    result = backtest(_read_runs(args), laws, holdout_top=args.holdout_top, settings=_settings(args), prob=args.prob)
+    result = backtest(_read_runs(args), laws, holdout_top=args.holdout_top, settings=_settings(args), prob=args.prob,
+                      workers=args.workers, engine=args.engine)
     _print(result, args.json)
     return 0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bayescale.errors import OutputPathError
 
-__all__ = ["atomic_path", "check_output_path"]
+__all__ = ["atomic_path", "cache_dir", "check_output_path"]
 
 
 def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
@@ -65,3 +65,11 @@ def atomic_path(path: str | os.PathLike, what: str = "output") -> Iterator[Path]
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def cache_dir() -> Path:
+    """bayescale's cache folder: ``$BAYESCALE_CACHE``, else ``$XDG_CACHE_HOME/bayescale`` (``~/.cache``)."""
+    explicit = os.environ.get("BAYESCALE_CACHE")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bayescale"

@@ -102,6 +102,14 @@ def score_holdout(fit: Fit, holdout: Runs, prob: float = 0.95) -> dict[str, floa
     }
 
 
+def _fit_and_score(task: tuple) -> dict[str, float]:
+    """One task of :func:`backtest`: fit a law on the training runs and score the held-out ones."""
+    from bayescale.results.fitting import fit
+
+    law, train, holdout, settings, prob = task
+    return score_holdout(fit(train, law, settings=settings), holdout, prob)
+
+
 def backtest(
     runs: Runs,
     laws: Sequence[str | Law],
@@ -109,6 +117,8 @@ def backtest(
     holdout_top: float = 0.2,
     settings: SamplerSettings | None = None,
     prob: float = 0.95,
+    workers: int = 1,
+    engine: str = "local",
 ) -> Backtest:
     """Fit each law on the runs below a compute cutoff and score it on the rest.
 
@@ -122,16 +132,21 @@ def backtest(
     settings : SamplerSettings, optional
     prob : float
         Probability of the predictive intervals whose coverage is reported.
+    workers : int
+        Processes to fit on (one law per task); the scores do not depend on it.
+    engine : {"local", "ray", "dask"}
+        Where the processes run (see :func:`bayescale.inference.workers.run_tasks`).
     """
-    from bayescale.results.fitting import fit
+    from bayescale.inference.workers import run_tasks, task_seed
 
     if not laws:
         raise BayescaleError("name at least one law to backtest, e.g. --laws chinchilla,kaplan")
+    laws = [law if isinstance(law, Law) else load_law(law) for law in laws]
     train, holdout, cutoff = split_by_compute(runs, holdout_top)
-    rows = {}
-    for law in laws:
-        law = law if isinstance(law, Law) else load_law(law)
-        result = fit(train, law, settings=settings)
-        rows[law.name] = score_holdout(result, holdout, prob)
+    settings = settings or SamplerSettings()
+    tasks = [(law, train, holdout, replace(settings, seed=task_seed(settings.seed, i), progressbar=False), prob)
+             for i, law in enumerate(laws)]
+    scores = run_tasks(_fit_and_score, tasks, workers=workers, engine=engine)
+    rows = {law.name: score for law, score in zip(laws, scores)}
     table = pd.DataFrame(rows).T.sort_values("elpd", ascending=False)
     return Backtest(table, cutoff, train.n_runs, holdout.n_runs, prob)

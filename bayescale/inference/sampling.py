@@ -15,12 +15,10 @@ sampler's flat vector and come back with their dims and coordinates.
 
 from __future__ import annotations
 
-import os
 import sys
 import types
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,9 +27,10 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.graph import clone_replace
 
+from bayescale.files import cache_dir
 from bayescale.laws.priors import Prior
 
-__all__ = ["SamplerSettings", "CompiledModel", "compile_model", "sample", "cache_dir"]
+__all__ = ["SamplerSettings", "CompiledModel", "compile_model", "sample"]
 
 
 @dataclass(frozen=True)
@@ -63,14 +62,6 @@ class SamplerSettings:
     def to_dict(self) -> dict:
         """The settings as a plain dict (for provenance)."""
         return asdict(self)
-
-
-def cache_dir() -> Path:
-    """bayescale's cache folder: ``$BAYESCALE_CACHE``, else ``$XDG_CACHE_HOME/bayescale``."""
-    explicit = os.environ.get("BAYESCALE_CACHE")
-    if explicit:
-        return Path(explicit)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bayescale"
 
 
 def _configure_pytensor() -> None:
