@@ -234,15 +234,18 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("isoflop", help="isoFLOP analysis (Chinchilla Approach 2): N*(C) and D*(C) power laws",
                        description="Group runs by compute budget, fit a parabola in log N per budget and a power law "
                        "through the minima, N* = G·C^a and D* = A·C^b, with posteriors and intervals.")
-    p.add_argument("runs", help="runs table: .csv, .tsv or .parquet")
+    p.add_argument("runs", help="runs table (.csv, .tsv, .parquet), or an analysis saved with --out (.nc)")
     p.add_argument("--tolerance", type=_positive_float, default=0.05,
                    help="relative tolerance for putting runs in the same budget (default: 0.05)")
     p.add_argument("--compute", "-c", type=_positive_float, nargs="+", metavar="FLOPS", help="also give N*, D* at these budgets")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
     _add_runs_options(p)
     _add_sampler_options(p)
-    p.add_argument("--allow-unconverged", action="store_true", help="exit 0 even if a convergence gate fails")
+    p.add_argument("--allow-unconverged", action="store_true",
+                   help="save the analysis and exit 0 even if a convergence gate fails")
+    p.add_argument("--out", "-o", help="save the analysis here (netCDF, with provenance); give that file as RUNS to read it back")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
 
     p = sub.add_parser("report", help="write a PDF report of one fit or several",
                        description="Write a PDF report: provenance, data, fit against data, posterior, diagnostics, "
@@ -421,15 +424,37 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
 def _cmd_isoflop(args: argparse.Namespace) -> int:
     from bayescale.decisions.isoflop import fit_isoflop
+    from bayescale.files import check_output_path
 
-    result = fit_isoflop(_read_runs(args), tolerance=args.tolerance, settings=_settings(args))
-    if args.json:
+    if args.runs.endswith(".nc"):  # a saved analysis: print it again, e.g. at other budgets
+        from bayescale.decisions.isoflop import IsoflopFit
+
+        result = IsoflopFit.load(args.runs)
+        print(json.dumps(result.to_dict(args.prob, args.compute), indent=2) if args.json
+              else result.format(args.prob, args.compute))
+        return 0
+    if args.out:
+        check_output_path(args.out, "isoFLOP file")
+    runs = _read_runs(args)
+    if not args.quiet and not args.json:
+        print(runs.describe(), file=sys.stderr)
+        print(f"isoFLOP analysis: grouping runs within ±{100 * args.tolerance:g}% of compute", file=sys.stderr)
+    result = fit_isoflop(runs, tolerance=args.tolerance, settings=_settings(args))
+    converged = result.gates.passed
+    path = result.save(args.out) if args.out and (converged or args.allow_unconverged) else None
+    if args.quiet:
+        pass
+    elif args.json:
         print(json.dumps(result.to_dict(args.prob, args.compute), indent=2))
     else:
         print(result.format(args.prob, args.compute))
-    if not result.gates.passed:
+        if path is not None:
+            print(f"\nsaved {path} (id {result.id})")
+    if not converged:
         print(f"ERROR: the isoFLOP fit did not converge. {result.gates}\n"
               "Try more --draws/--tune; pass --allow-unconverged to accept it anyway.", file=sys.stderr)
+        if args.out:
+            print(f"The analysis was NOT saved (an existing {args.out} is untouched).", file=sys.stderr)
         return 0 if args.allow_unconverged else EXIT_UNCONVERGED
     return 0
 

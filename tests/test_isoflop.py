@@ -185,3 +185,58 @@ def test_cli_exit_status_follows_the_gates(tmp_path, monkeypatch, capsys):
     assert "did not converge" in capsys.readouterr().err
     assert main(["isoflop", str(EXAMPLE), "--allow-unconverged", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["gates"]["passed"] is False
+
+
+def _fake_isoflop(passed: bool = True):
+    import bayescale.decisions.isoflop as isoflop
+    from bayescale.inference.gates import Gates
+
+    rng = np.random.default_rng(0)
+    a = 0.5 + 0.01 * rng.standard_normal(40)
+    gates = Gates({"a": 1.001}, {"a": 900.0}, 0) if passed else Gates({"a": 1.2}, {"a": 50.0}, 0, failures=["R-hat"])
+    return isoflop.IsoflopFit(
+        a=a, b=1 - a, G=np.full(40, 0.1), A=np.full(40, 1 / 0.6), tau=np.full(40, 0.05), sigma=np.full(40, 0.01),
+        budgets=np.array([1e18, 1e19, 1e20]), runs_per_budget=np.array([9, 8, 9]),
+        N_opt=rng.uniform(1e8, 2e8, (40, 3)), D_opt=rng.uniform(1e9, 2e9, (40, 3)), L_opt=rng.uniform(3, 4, (40, 3)),
+        tolerance=0.05, gates=gates, notes=("left out C = 1e17",),
+        provenance={"data_source": "runs.csv", "data_hash": "sha256:abc", "id": "0123456789ab"})
+
+
+def test_an_analysis_saves_and_loads_with_its_provenance(tmp_path, capsys):
+    from bayescale.cli import main
+    from bayescale.decisions.isoflop import IsoflopFit
+    from bayescale.errors import FitFileError
+
+    result = _fake_isoflop()
+    loaded = IsoflopFit.load(result.save(tmp_path / "iso.nc"))
+    for name in ("a", "G", "N_opt", "L_opt", "budgets", "runs_per_budget"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(result, name))
+    assert loaded.provenance == result.provenance and loaded.notes == result.notes and loaded.id == "0123456789ab"
+    assert loaded.gates.passed
+    assert main(["isoflop", str(tmp_path / "iso.nc"), "-c", "1e21", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["id"] == "0123456789ab" and data["at_compute"][0]["compute"] == 1e21
+    (tmp_path / "junk.nc").write_bytes(b"not netcdf")
+    with pytest.raises(FitFileError, match="not a readable netCDF"):
+        IsoflopFit.load(tmp_path / "junk.nc")
+
+
+def test_a_failed_analysis_does_not_replace_a_saved_one(tmp_path, monkeypatch, capsys):
+    import bayescale.decisions.isoflop as isoflop
+    from bayescale.cli import main
+
+    path = tmp_path / "iso.nc"
+    path.write_bytes(b"a good earlier analysis")
+    monkeypatch.setattr(isoflop, "fit_isoflop", lambda *args, **kwargs: _fake_isoflop(passed=False))
+    assert main(["isoflop", str(EXAMPLE), "--out", str(path)]) == 3
+    assert "NOT saved" in capsys.readouterr().err and path.read_bytes() == b"a good earlier analysis"
+
+
+def test_repeated_sizes_with_different_losses_are_flagged():
+    from bayescale.decisions.isoflop import mixed_budgets
+
+    N = np.array([1e8, 2e8, 4e8, 1e8, 2e8, 4e8])
+    ids = np.zeros(6, dtype=int)
+    found = mixed_budgets(N, np.array([3.0, 2.9, 3.0, 3.2, 3.1, 3.2]), ids, np.array([1e19]))
+    assert len(found) == 1 and "N = 1e+08 appears 2 times" in found[0]
+    assert mixed_budgets(N, np.array([3.0, 2.9, 3.0, 3.001, 2.9, 3.0]), ids, np.array([1e19])) == []

@@ -15,8 +15,11 @@ are refused with a message (or, with ``drop_unusable=True``, left out and noted)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
@@ -28,7 +31,8 @@ from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute, trai
 from bayescale.laws.priors import Prior
 from bayescale.results.optimum import interval
 
-__all__ = ["IsoflopError", "IsoflopFit", "DEFAULT_PRIORS", "bin_budgets", "budget_problems", "fit_isoflop"]
+__all__ = ["IsoflopError", "IsoflopFit", "DEFAULT_PRIORS", "bin_budgets", "budget_problems", "mixed_budgets",
+           "fit_isoflop"]
 
 #: Priors in normalized units: ``a`` the exponent of N*(C); ``g`` log N*/N_ref at C_ref; ``tau``
 #: the scatter of the minima about the power law (log N); ``sigma`` the noise on log loss;
@@ -42,6 +46,7 @@ DEFAULT_PRIORS: dict[str, Prior] = {
     "k": Prior("LogNormal", {"mu": -2.5, "sigma": 1.5}),
 }
 _STANDARD = Prior("Normal", {"mu": 0.0, "sigma": 1.0})
+log = logging.getLogger(__name__)
 
 
 class IsoflopError(BayescaleError, ValueError):
@@ -107,6 +112,25 @@ def budget_problems(N: np.ndarray, loss: np.ndarray, ids: np.ndarray, budgets: n
     return problems
 
 
+def mixed_budgets(N: np.ndarray, loss: np.ndarray, ids: np.ndarray, budgets: np.ndarray, spread: float = 0.01) -> list[str]:
+    """Budgets where one model size appears more than once with losses more than ``spread`` apart.
+
+    One isoFLOP sweep has one loss per size and budget; repeats that disagree usually mean the
+    table mixes several setups (datasets, recipes) that should be analysed apart.
+    """
+    found = []
+    for b, c in enumerate(budgets):
+        n, losses = N[ids == b], loss[ids == b]
+        sizes, counts = np.unique(n, return_counts=True)
+        for size in sizes[counts > 1]:
+            same = losses[n == size]
+            if same.max() / same.min() - 1 > spread:
+                found.append(f"C = {c:.3g}: N = {size:.3g} appears {same.size} times with losses "
+                             f"{same.min():.4g} to {same.max():.4g}")
+                break
+    return found
+
+
 def _summary(values: np.ndarray, prob: float) -> dict[str, float]:
     med, lo, hi = interval(np.asarray(values), prob)
     return {"median": float(med), "lower": float(lo), "upper": float(hi)}
@@ -135,6 +159,8 @@ class IsoflopFit:
     loss_unit : str
     notes : tuple of str
         Budgets left out, and other things the reader should know.
+    provenance : dict
+        Data source and hash, sampler settings, versions, creation time and ``id``.
     """
 
     a: np.ndarray
@@ -152,6 +178,25 @@ class IsoflopFit:
     gates: Gates
     loss_unit: str = "nats/token"
     notes: tuple[str, ...] = ()
+    provenance: dict = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """A short id derived from the data, tolerance and sampler settings."""
+        return str(self.provenance.get("id", ""))
+
+    def save(self, path) -> Path:
+        """Write the analysis to netCDF (see :mod:`bayescale.decisions.isoflop_file`)."""
+        from bayescale.decisions.isoflop_file import save_isoflop
+
+        return save_isoflop(self, path)
+
+    @classmethod
+    def load(cls, path) -> IsoflopFit:
+        """Read an analysis saved by :meth:`save`."""
+        from bayescale.decisions.isoflop_file import load_isoflop
+
+        return load_isoflop(path)
 
     def at(self, compute: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
         """Draws of N* and D* on the power law at the given budgets, shape ``(sample, budget)``."""
@@ -173,7 +218,8 @@ class IsoflopFit:
         return {"method": "isoflop (Chinchilla Approach 2)", "formula": "N* = G C^a, D* = A C^b",
                 "prob": prob, "tolerance": self.tolerance, "loss_unit": self.loss_unit,
                 "power_law": law, "budgets": rows, "at_compute": at,
-                "gates": self.gates.to_dict(), "notes": list(self.notes)}
+                "gates": self.gates.to_dict(), "notes": list(self.notes), "id": self.id,
+                "data": {k: self.provenance.get(k) for k in ("data_source", "data_hash")}}
 
     def format(self, prob: float = 0.95, budgets: Sequence[float] | None = None) -> str:
         """A readable report: the power law, each budget's minimum, N* and D* at ``budgets``."""
@@ -235,7 +281,9 @@ def fit_isoflop(
         If the runs do not group into budgets, a budget does not bracket its minimum (unless
         ``drop_unusable``), or fewer than three usable budgets remain.
     """
+    from bayescale.decisions.isoflop_file import isoflop_id
     from bayescale.inference.model import build_isoflop_model
+    from bayescale.results.fitted import versions
     from bayescale.results.fitting import sample_until_converged
 
     ids = bin_budgets(runs.C, tolerance)
@@ -269,6 +317,13 @@ def fit_isoflop(
     if mismatch > np.log1p(0.01):
         notes.append(f"the runs' C differs from 6ND by up to {100 * np.expm1(mismatch):.2g}%; "
                      f"D* = C/(6N*) follows the 6ND convention")
+    mixed = mixed_budgets(N, loss, ids, centers)
+    if mixed:
+        message = (f"{len(mixed)} of {centers.size} budgets hold one model size several times with different losses "
+                   f"({mixed[0]}{'; …' if len(mixed) > 1 else ''}): the table may mix several setups; analyse each "
+                   "apart (e.g. --where COLUMN=VALUE)")
+        log.warning(message)
+        notes.append(message)
     log_n_ref, log_l_ref, log_c_ref = np.log(N).mean(), np.log(loss).mean(), np.log(centers).mean()
     unknown = set(priors or {}) - set(DEFAULT_PRIORS)
     if unknown:
@@ -286,7 +341,12 @@ def fit_isoflop(
     m = g[:, None] + a[:, None] * (np.log(centers) - log_c_ref)[None, :] + tau[:, None] * per("z")
     n_opt = np.exp(log_n_ref + m)
     G = np.exp(log_n_ref + g - a * log_c_ref)
+    provenance = {"data_source": runs.source, "data_hash": runs.data_hash, "tolerance": float(tolerance),
+                  "sampler": done.settings.to_dict(), "attempts": len(done.attempts), "versions": versions(),
+                  "created": datetime.now(UTC).isoformat(timespec="seconds")}
+    provenance["id"] = isoflop_id(provenance)
     return IsoflopFit(a=a, b=1.0 - a, G=G, A=1.0 / (FLOPS_PER_PARAM_TOKEN * G), tau=tau, sigma=draw["sigma"], budgets=centers,
                       runs_per_budget=np.bincount(ids, minlength=centers.size), N_opt=n_opt,
                       D_opt=tokens_for_compute(centers[None, :], n_opt), L_opt=np.exp(log_l_ref + per("h")),
-                      tolerance=float(tolerance), gates=gates, loss_unit=runs.loss_unit, notes=tuple(notes))
+                      tolerance=float(tolerance), gates=gates, loss_unit=runs.loss_unit, notes=tuple(notes),
+                      provenance=provenance)

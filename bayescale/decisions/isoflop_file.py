@@ -1,0 +1,85 @@
+"""Save and load isoFLOP analyses as netCDF, with provenance, like fits.
+
+Layout (``bayescale_isoflop`` schema 1): one Dataset with the draws of the power law
+(``a, b, G, A, tau, sigma``, dim ``sample``) and of each budget's minimum (``N_opt, D_opt,
+L_opt``, dims ``sample, budget``), the budgets and their run counts; the root attributes hold
+the tolerance, loss unit, gates, notes and provenance (data source and hash, sampler settings,
+versions, creation time, an id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import xarray as xr
+
+from bayescale.errors import FitFileError
+from bayescale.files import atomic_path
+from bayescale.inference.gates import Gates
+
+if TYPE_CHECKING:
+    from bayescale.decisions.isoflop import IsoflopFit
+
+__all__ = ["save_isoflop", "load_isoflop", "ISOFLOP_SCHEMA"]
+
+#: Version of the saved isoFLOP layout.
+ISOFLOP_SCHEMA = 1
+_SCALARS = ("a", "b", "G", "A", "tau", "sigma")
+_PER_BUDGET = ("N_opt", "D_opt", "L_opt")
+
+
+def isoflop_id(provenance: dict) -> str:
+    """A short id from the data hash, tolerance and sampler settings."""
+    key = {k: provenance.get(k) for k in ("data_hash", "tolerance", "sampler")}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def save_isoflop(result: IsoflopFit, path: str | os.PathLike) -> Path:
+    """Write ``result`` to netCDF atomically; an existing file is replaced only when all is written."""
+    data = {k: ("sample", np.asarray(getattr(result, k))) for k in _SCALARS}
+    data |= {k: (("sample", "budget"), np.asarray(getattr(result, k))) for k in _PER_BUDGET}
+    data["runs_per_budget"] = ("budget", np.asarray(result.runs_per_budget, dtype=np.int64))
+    ds = xr.Dataset(data, coords={"budget": np.asarray(result.budgets, dtype=float)})
+    ds.attrs = {"bayescale_isoflop": ISOFLOP_SCHEMA, "tolerance": float(result.tolerance),
+                "loss_unit": result.loss_unit, "gates_json": json.dumps(result.gates.to_dict()),
+                "notes_json": json.dumps(list(result.notes)), "provenance_json": json.dumps(result.provenance)}
+    path = Path(path)
+    with atomic_path(path, "isoFLOP file") as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+    return path
+
+
+def load_isoflop(path: str | os.PathLike) -> IsoflopFit:
+    """Read an analysis written by :func:`save_isoflop`.
+
+    Raises
+    ------
+    FitFileError
+        If the file is missing, unreadable, not an isoFLOP analysis, or of a newer schema.
+    """
+    from bayescale.decisions.isoflop import IsoflopFit
+
+    path = Path(path)
+    if not path.is_file():
+        raise FitFileError(f"no isoFLOP file at {path}: run 'bayescale isoflop RUNS --out {path}' first")
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as opened:
+            ds = opened.load()
+    except Exception as exc:  # h5py/xarray raise many types for a broken file
+        raise FitFileError(f"{path} is not a readable netCDF file ({type(exc).__name__}); it may be truncated: "
+                           "run the analysis again") from None
+    schema = ds.attrs.get("bayescale_isoflop")
+    if schema is None:
+        raise FitFileError(f"{path} is netCDF but not a bayescale isoFLOP analysis (a fit? use Fit.load)")
+    if int(schema) > ISOFLOP_SCHEMA:
+        raise FitFileError(f"{path} has isoFLOP schema {schema}; this bayescale reads {ISOFLOP_SCHEMA}: upgrade bayescale")
+    return IsoflopFit(**{k: ds[k].to_numpy() for k in (*_SCALARS, *_PER_BUDGET)},
+                      budgets=ds["budget"].to_numpy(), runs_per_budget=ds["runs_per_budget"].to_numpy(),
+                      tolerance=float(ds.attrs["tolerance"]), gates=Gates.from_dict(json.loads(ds.attrs["gates_json"])),
+                      loss_unit=str(ds.attrs["loss_unit"]), notes=tuple(json.loads(ds.attrs["notes_json"])),
+                      provenance=json.loads(ds.attrs["provenance_json"]))
