@@ -295,15 +295,17 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     converged = result.gates.passed
     path = result.save(args.out) if converged or args.allow_unconverged else None
     summary = result.summary(args.prob)
+    adequacy = result.adequacy()
     optimum = result.optimum(args.compute, **_levels(args)) if args.compute else None
     if args.json:
         out = {**summary.to_dict(), "fit": None if path is None else str(path), "fit_id": result.id,
-               "noise": result.law.noise, "attempts": len(result.attempts)}
+               "noise": result.law.noise, "attempts": len(result.attempts), "adequacy": adequacy.to_dict()}
         if optimum is not None:
             out["optimum"] = optimum.to_records(args.prob)
         print(json.dumps(out, indent=2))
     elif not args.quiet:
         print(summary)
+        print(adequacy)
         if len(result.attempts) > 1:
             print(f"\nsampled {len(result.attempts)} times: the first attempt(s) missed a gate, so draws were raised "
                   f"to {result.sampler.get('draws')} per chain")
@@ -377,8 +379,12 @@ def _require_unique_tokens(fit, unique_tokens: float | None) -> None:
 
 def _cmd_summary(args: argparse.Namespace) -> int:
     fit = _load(args.fit)
-    summary = fit.summary(args.prob)
-    print(json.dumps({**summary.to_dict(), "fit_id": fit.id, "law": fit.law.name}, indent=2) if args.json else summary)
+    summary, adequacy = fit.summary(args.prob), fit.adequacy()
+    if args.json:
+        print(json.dumps({**summary.to_dict(), "adequacy": adequacy.to_dict(), "fit_id": fit.id, "law": fit.law.name},
+                         indent=2))
+    else:
+        print(f"{summary}\n{adequacy}")
     return 0
 
 

@@ -239,6 +239,12 @@ class Fit:
                     physical[name + suffix] = {"median": med, "lower": lo, "upper": hi}
         return Summary(pd.DataFrame(rows).T, pd.DataFrame(physical).T, gates, prob)
 
+    def adequacy(self):
+        """Residual structure of the fit: does the law follow the runs? (:mod:`bayescale.results.adequacy`)."""
+        from bayescale.results.adequacy import check_adequacy
+
+        return check_adequacy(self.law, self.draws(), self.scales, self.runs, law_inputs(self.law, self.runs))
+
     def log_likelihood(self) -> np.ndarray:
         """Pointwise log density of each run's log loss under each draw, shape ``(chain, draw, run)``.
 
