@@ -78,7 +78,11 @@ def check_adequacy(law: Law, draws: dict[str, np.ndarray], scales: Scales, runs:
     """
     shaped = {p for p in law.all_parameters if law.dims_of(p)}
     expanded = {k: v if k in shaped else v[:, None] for k, v in draws.items()}
-    mu = np.median(np.log(law.loss(expanded, scales, **inputs)), axis=0)
+    samples = next(iter(draws.values())).shape[0]
+    step = max(1, 4_000_000 // samples)  # runs per chunk: draws × runs stays near 32 MB on large tables
+    mu = np.concatenate([
+        np.median(np.log(law.loss(expanded, scales, **{k: v[i:i + step] for k, v in inputs.items()})), axis=0)
+        for i in range(0, runs.n_runs, step)])
     residual = np.log(runs.loss) - mu
     sigma = float(np.median(draws["sigma"])) if "sigma" in draws else float(np.std(residual))
     axes = {v: getattr(runs, v) for v in ("N", "D", "C") if np.unique(getattr(runs, v)).size > 2}
