@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bayescale.errors import OutputPathError
 
-__all__ = ["atomic_path", "cache_dir", "check_output_path"]
+__all__ = ["atomic_path", "cache_dir", "check_output_path", "read_netcdf"]
 
 
 def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
@@ -73,3 +73,34 @@ def cache_dir() -> Path:
     if explicit:
         return Path(explicit)
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bayescale"
+
+
+def read_netcdf(path: str | os.PathLike, what: str, remedy: str, tree: bool = True):
+    """Read a whole netCDF file into memory: a ``DataTree`` (``tree``) or a ``Dataset``.
+
+    Parameters
+    ----------
+    what : str
+        What the file should be, for messages (``"fit file"``).
+    remedy : str
+        How to make the file again (``"bayescale fit RUNS --out PATH"``).
+
+    Raises
+    ------
+    FitFileError
+        If the file is missing or cannot be read as netCDF.
+    """
+    import xarray as xr
+
+    from bayescale.errors import FitFileError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FitFileError(f"no {what} at {path}: run '{remedy}' first")
+    try:
+        opener = xr.open_datatree if tree else xr.open_dataset
+        with opener(path, engine="h5netcdf") as opened:
+            return opened.load()
+    except Exception as exc:  # h5py/xarray raise many types for a broken file
+        raise FitFileError(f"{path} is not a readable netCDF {what} ({type(exc).__name__}: {exc}); "
+                           f"it may be truncated or corrupt: run '{remedy}' again") from None

@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from bayescale.errors import FitFileError
-from bayescale.files import atomic_path
+from bayescale.files import atomic_path, read_netcdf
 from bayescale.inference.gates import Gates
 
 if TYPE_CHECKING:
@@ -65,14 +65,7 @@ def load_isoflop(path: str | os.PathLike) -> IsoflopFit:
     from bayescale.decisions.isoflop import IsoflopFit
 
     path = Path(path)
-    if not path.is_file():
-        raise FitFileError(f"no isoFLOP file at {path}: run 'bayescale isoflop RUNS --out {path}' first")
-    try:
-        with xr.open_dataset(path, engine="h5netcdf") as opened:
-            ds = opened.load()
-    except Exception as exc:  # h5py/xarray raise many types for a broken file
-        raise FitFileError(f"{path} is not a readable netCDF file ({type(exc).__name__}); it may be truncated: "
-                           "run the analysis again") from None
+    ds = read_netcdf(path, "isoFLOP file", f"bayescale isoflop RUNS --out {path}", tree=False)
     schema = ds.attrs.get("bayescale_isoflop")
     if schema is None:
         raise FitFileError(f"{path} is netCDF but not a bayescale isoFLOP analysis (a fit? use Fit.load)")

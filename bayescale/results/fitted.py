@@ -25,7 +25,7 @@ import xarray as xr
 
 from bayescale.data.runs import Runs
 from bayescale.errors import BayescaleError, FitFileError
-from bayescale.files import atomic_path
+from bayescale.files import atomic_path, read_netcdf
 from bayescale.inference.gates import Gates
 from bayescale.laws.flops import training_flops
 from bayescale.laws.law import Law, Scales, law_from_text
@@ -333,14 +333,7 @@ class Fit:
             If the file is missing, not netCDF, not a bayescale fit, or of a newer schema.
         """
         path = Path(path)
-        if not path.is_file():
-            raise FitFileError(f"no fit file at {path}: run 'bayescale fit RUNS --out {path}' first")
-        try:
-            with xr.open_datatree(path, engine="h5netcdf") as opened:
-                tree = opened.load()
-        except Exception as exc:  # h5py/xarray raise many types for a broken file
-            raise FitFileError(f"{path} is not a readable netCDF fit file ({type(exc).__name__}: {exc}); "
-                               "it may be truncated or corrupt: fit again") from None
+        tree = read_netcdf(path, "fit file", f"bayescale fit RUNS --out {path}")
         schema = tree.attrs.get("bayescale_schema")
         if schema is None:
             raise FitFileError(f"{path} is netCDF but not a bayescale fit (no 'bayescale_schema' attribute)")
