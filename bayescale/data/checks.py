@@ -76,7 +76,7 @@ def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns
     if far.any():
         rows = [f"{labels[i]} (loss={loss[i]:.4g})" for i in np.flatnonzero(far)]
         log.warning("%s: %d loss(es) lie more than %g× from the median %.4g: %s; check them, or leave them out "
-                    "with --where", source, int(far.sum()), OUTLIER_FACTOR, median, listed(rows))
+                    "with --exclude-where 'COLUMN>VALUE'", source, int(far.sum()), OUTLIER_FACTOR, median, listed(rows))
     for var, least in SMALL.items():
         if var in frame and var not in multipliers and not str(columns.get(var, "")).startswith("derived"):
             if float(frame[var].max()) < least:
