@@ -143,7 +143,7 @@ def compute_for_loss(fit: Fit, target_losses, unique_tokens: float | None = None
     targets = _check_targets(target_losses)
     law = _ungrouped(fit)
     if law.variables == ("C",):
-        draws = {k: v[:, None] for k, v in fit.draws().items()}
+        draws = law.with_run_axis(fit.draws())
         with np.errstate(all="ignore"):
             curves = np.asarray(law.loss(draws, fit.scales, C=_C_GRID))
         curves = np.where(np.isfinite(curves), curves, np.inf)
@@ -197,7 +197,7 @@ def tokens_for_loss(fit: Fit, observed_loss: float, n_params: float, seed: int =
     law = _ungrouped(fit)
     if "D" not in law.variables and "C" not in law.variables:
         raise BayescaleError(f"law {law.name!r} does not depend on tokens or compute; it cannot imply a token count")
-    draws = {k: v[:, None] for k, v in fit.draws().items()}
+    draws = law.with_run_axis(fit.draws())
     variables = {"N": np.full(_D_GRID.shape, float(n_params)), "D": _D_GRID, "C": training_flops(n_params, _D_GRID),
                  "U": _D_GRID if unique_tokens is None else np.full(_D_GRID.shape, float(unique_tokens))}
     with np.errstate(all="ignore"):

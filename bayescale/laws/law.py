@@ -177,6 +177,15 @@ class Law:
             values[dim] = np.asarray(variables[dim], dtype=np.int64) if variables.get(dim) is not None else None
         return self.formula.evaluate(values, numpy_backend())
 
+    def with_run_axis(self, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Draws made ready to meet per-run variables: a trailing axis of length 1 on scalar parameters.
+
+        A shaped parameter keeps its last axis, the levels, which the formula's ``E[group]``
+        turns into one value per run.
+        """
+        return {k: np.asarray(v, dtype=float) if k in self.priors and self.priors[k].dims
+                else np.asarray(v, dtype=float)[..., None] for k, v in params.items()}
+
     def log_likelihood(
         self, params: Mapping[str, Any], scales: Scales, loss: np.ndarray, **variables: Any
     ) -> np.ndarray:
@@ -197,9 +206,7 @@ class Law:
         -------
         ndarray of shape ``S + (n,)``, matching the PyMC model's ``log_likelihood``.
         """
-        shaped = {p for p in self.all_parameters if self.priors[p].dims}
-        expanded = {k: np.asarray(v, dtype=float) if k in shaped else np.asarray(v, dtype=float)[..., None]
-                    for k, v in params.items()}
+        expanded = self.with_run_axis(params)
         mu = np.log(self.loss(expanded, scales, **variables))
         return self.error_model.logpdf(np.log(np.asarray(loss, dtype=float)), mu, expanded)
 

@@ -76,8 +76,7 @@ def check_adequacy(law: Law, draws: dict[str, np.ndarray], scales: Scales, runs:
     inputs : dict
         What ``law.loss`` needs of each run (:func:`bayescale.results.fitted.law_inputs`).
     """
-    shaped = {p for p in law.all_parameters if law.dims_of(p)}
-    expanded = {k: v if k in shaped else v[:, None] for k, v in draws.items()}
+    expanded = law.with_run_axis(draws)
     samples = next(iter(draws.values())).shape[0]
     step = max(1, 4_000_000 // samples)  # runs per chunk: draws × runs stays near 32 MB on large tables
     mu = np.concatenate([

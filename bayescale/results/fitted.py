@@ -28,7 +28,7 @@ from bayescale.errors import BayescaleError, FitFileError
 from bayescale.files import atomic_path, read_netcdf
 from bayescale.inference.gates import Gates
 from bayescale.laws.flops import training_flops
-from bayescale.laws.law import Law, Scales, law_from_text
+from bayescale.laws.law import DIMS, Law, Scales, law_from_text
 from bayescale.results.optimum import Optimum, compute_optimum, interval
 
 __all__ = ["Fit", "Summary", "Prediction", "SCHEMA_VERSION", "versions", "law_inputs"]
@@ -258,7 +258,8 @@ class Fit:
         return self.law.log_likelihood(self.draws(flat=False), self.scales, runs.loss, **law_inputs(self.law, runs))
 
     def loo_tree(self) -> xr.DataTree:
-        """The fit as ArviZ expects it for LOO: with a ``log_likelihood`` group."""
+        """The fit as ArviZ expects it for LOO: with a ``log_likelihood`` group (also what a fit
+        stores when asked to keep its log-likelihood)."""
         if "log_likelihood" in self.tree.children:
             return self.tree
         from bayescale.inference.model import OBSERVED
@@ -283,7 +284,7 @@ class Fit:
             The law's variables (N, D, …) in physical units; C defaults to 6ND. A law with
             per-group parameters also needs the group (a label, or one per point).
         """
-        labels = {d: variables.pop(d) for d in list(variables) if d in self.law.dims or d in ("group", "family")}
+        labels = {d: variables.pop(d) for d in list(variables) if d in DIMS}
         self._levels_for(labels, "the prediction")
         variables = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in variables.items()}
         if "C" not in variables and "N" in variables and "D" in variables:
@@ -292,7 +293,7 @@ class Fit:
         if missing:
             raise BayescaleError(f"law {self.law.name!r} needs {', '.join(missing)} to predict")
         frame = pd.DataFrame(np.broadcast_arrays(*variables.values()), index=list(variables)).T
-        draws = {k: v if self.law.dims_of(k) else v[:, None] for k, v in self.draws().items()}
+        draws = self.law.with_run_axis(self.draws())
         columns = {k: frame[k].to_numpy() for k in frame}
         for dim, label in labels.items():
             wanted = np.broadcast_to(np.asarray(label, dtype=object), (len(frame),))
