@@ -119,7 +119,7 @@ def test_the_graph_equals_the_numpy_log_likelihood_with_groups():
     assert model.named_vars_to_dims["E"] == ("group",)
 
 
-def _fake(runs, spread=0.01, seed=0):
+def _fake(runs, spread=0.01, seed=0, log_likelihood=False):
     from bayescale.inference.model import scales_of
     from bayescale.results.fitting import assemble_fit
 
@@ -133,7 +133,8 @@ def _fake(runs, spread=0.01, seed=0):
     posterior["E"] = (("chain", "draw", "group"), e * np.exp(spread * rng.standard_normal((*shape, 3))))
     coords = {"chain": np.arange(4), "draw": np.arange(300), "group": list(runs.levels["group"])}
     stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros(shape, bool))}, coords=coords)
-    return assemble_fit(law, runs, scales, xr.Dataset(posterior, coords=coords), stats, {"fake": True})
+    return assemble_fit(law, runs, scales, xr.Dataset(posterior, coords=coords), stats, {"fake": True},
+                        log_likelihood=log_likelihood)
 
 
 def test_a_grouped_fit_summarizes_predicts_and_optimizes_per_group(tmp_path):
@@ -169,6 +170,10 @@ def test_a_grouped_fit_summarizes_predicts_and_optimizes_per_group(tmp_path):
     assert loaded.runs.levels == fit.runs.levels and loaded.runs.data_hash == fit.runs.data_hash
     assert loaded.log_likelihood().shape == (4, 300, 72)
     assert np.all(np.isfinite(loaded.log_likelihood()))
+
+    kept = Fit.load(_fake(_runs(), log_likelihood=True).save(tmp_path / "kept.nc"))  # asked to store it
+    assert "log_likelihood" in kept.tree.children and kept.attrs["fit_id"] == fit.id
+    np.testing.assert_allclose(kept.log_likelihood(), loaded.log_likelihood(), rtol=1e-12)
 
 
 @pytest.mark.nuts

@@ -66,7 +66,11 @@ def build_model(law: Law, runs: Runs, scales: Scales | None = None) -> pm.Model:
     scales : Scales, optional
         Reference scales; by default those of ``runs``.
     """
-    scales = scales or scales_of(runs)
+    return _model_and_data(law, runs, scales or scales_of(runs))[0]
+
+
+def _model_and_data(law: Law, runs: Runs, scales: Scales) -> tuple[pm.Model, dict]:
+    """The model and its shared data variables, by name."""
     # law_data first: it names the missing column when the law has a dim the runs lack
     data = {name: pytensor.shared(value, name=name) for name, value in law_data(law, runs, scales).items()}
     coords = {dim: list(runs.levels[dim]) for dim in law.dims}
@@ -77,8 +81,7 @@ def build_model(law: Law, runs: Runs, scales: Scales | None = None) -> pm.Model:
         mu = pt.log(law.formula.evaluate(values, pytensor_backend()))
         noise = {name: _distribution(name, law.priors[name], values) for name in law.noise_parameters}
         law.error_model.observe(OBSERVED, mu, noise, data[OBSERVED])
-    model.bayescale_data = data
-    return model
+    return model, data
 
 
 _COMPILED: OrderedDict[str, object] = OrderedDict()
@@ -109,8 +112,8 @@ def compiled_law_model(law: Law, runs: Runs, scales: Scales | None = None):
     key = _structure_key(law, runs)
     compiled = _COMPILED.get(key)
     if compiled is None:
-        model = build_model(law, runs, scales)
-        compiled = compile_model(model, law.priors, model.bayescale_data)
+        model, data = _model_and_data(law, runs, scales)
+        compiled = compile_model(model, law.priors, data)
         _COMPILED[key] = compiled
         while len(_COMPILED) > _COMPILED_MAX:
             _COMPILED.popitem(last=False)
@@ -118,7 +121,6 @@ def compiled_law_model(law: Law, runs: Runs, scales: Scales | None = None):
         _COMPILED.move_to_end(key)
         compiled.set_data(law_data(law, runs, scales))
     return compiled
-
 
 
 def build_isoflop_model(
@@ -137,9 +139,9 @@ def build_isoflop_model(
 
     with ``x = log(N / N_ref)``, ``y = log(loss / L_ref)`` and ``c_b = log(C_b / C_ref)``. The
     scatter of the minima is non-centered (``z_b``), which keeps NUTS free of the funnel when the
-    minima lie close to the power law (``tau`` near 0). Every free variable is a scalar, as
-    :func:`bayescale.inference.sampling.sample` needs: ``a, g, tau, sigma`` and ``h_b, k_b, z_b`` for
-    ``b = 0 … B-1``, named ``h_0``, ``k_0``, ``z_0``, …
+    minima lie close to the power law (``tau`` near 0). The free variables are scalars:
+    ``a, g, tau, sigma`` and ``h_b, k_b, z_b`` for ``b = 0 … B-1``, named ``h_0``, ``k_0``,
+    ``z_0``, … (written before the sampler took shaped variables; one vector per name would do).
 
     Parameters
     ----------

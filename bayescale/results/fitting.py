@@ -164,7 +164,7 @@ def assemble_fit(
     """
     posterior = posterior[list(law.all_parameters)]
     gates = check_gates(posterior, sample_stats["diverging"])
-    tree = _assemble(law, runs, scales, posterior, sample_stats, log_likelihood)
+    tree = _assemble(runs, posterior, sample_stats)
     config = {
         "law": law.name,
         "law_sha256": law.sha256,
@@ -200,25 +200,20 @@ def assemble_fit(
             "versions_json": json.dumps(versions()),
         }
     )
-    return Fit(tree)
+    result = Fit(tree)
+    return Fit(result.loo_tree()) if log_likelihood else result
 
 
-def _assemble(law: Law, runs: Runs, scales, posterior: xr.Dataset, stats: xr.Dataset,
-              log_likelihood: bool = False) -> xr.DataTree:
+def _assemble(runs: Runs, posterior: xr.Dataset, stats: xr.Dataset) -> xr.DataTree:
     from bayescale.inference.model import OBSERVED
-    from bayescale.results.fitted import law_inputs
 
     run = np.arange(runs.n_runs)
     constant = {name: ("run", runs.frame[name].to_numpy()) for name in runs.frame}
-    groups = {
-        "posterior": posterior,
-        "sample_stats": stats,
-        "observed_data": xr.Dataset({OBSERVED: ("run", np.log(runs.loss))}, coords={"run": run}),
-        "constant_data": xr.Dataset(constant, coords={"run": run}),
-    }
-    if log_likelihood:
-        draws = {name: posterior[name].transpose("chain", "draw", ...).to_numpy() for name in law.all_parameters}
-        loglik = law.log_likelihood(draws, scales, runs.loss, **law_inputs(law, runs))
-        coords = {"chain": posterior["chain"].to_numpy(), "draw": posterior["draw"].to_numpy(), "run": run}
-        groups["log_likelihood"] = xr.Dataset({OBSERVED: (("chain", "draw", "run"), loglik)}, coords=coords)
-    return xr.DataTree.from_dict(groups)
+    return xr.DataTree.from_dict(
+        {
+            "posterior": posterior,
+            "sample_stats": stats,
+            "observed_data": xr.Dataset({OBSERVED: ("run", np.log(runs.loss))}, coords={"run": run}),
+            "constant_data": xr.Dataset(constant, coords={"run": run}),
+        }
+    )
