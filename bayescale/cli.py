@@ -107,7 +107,9 @@ def _add_level_options(p: argparse.ArgumentParser) -> None:
 
 
 def _levels(args: argparse.Namespace) -> dict[str, str]:
-    return {dim: getattr(args, dim) for dim in ("group", "family") if getattr(args, dim, None) is not None}
+    from bayescale.laws.law import DIMS
+
+    return {dim: getattr(args, dim) for dim in DIMS if getattr(args, dim, None) is not None}
 
 
 def _add_sampler_options(p: argparse.ArgumentParser) -> None:
@@ -295,7 +297,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     converged = result.gates.passed
     path = result.save(args.out) if converged or args.allow_unconverged else None
     summary = result.summary(args.prob)
-    adequacy = result.adequacy()
+    adequacy = result.adequacy() if args.json or not args.quiet else None  # residuals of every run: only when shown
     optimum = result.optimum(args.compute, **_levels(args)) if args.compute else None
     if args.json:
         out = {**summary.to_dict(), "fit": None if path is None else str(path), "fit_id": result.id,
@@ -435,9 +437,7 @@ def _cmd_isoflop(args: argparse.Namespace) -> int:
     if args.runs.endswith(".nc"):  # a saved analysis: print it again, e.g. at other budgets
         from bayescale.decisions.isoflop import IsoflopFit
 
-        result = IsoflopFit.load(args.runs)
-        print(json.dumps(result.to_dict(args.prob, args.compute), indent=2) if args.json
-              else result.format(args.prob, args.compute))
+        _show_isoflop(IsoflopFit.load(args.runs), args)
         return 0
     if args.out:
         check_output_path(args.out, "isoFLOP file")
@@ -448,14 +448,9 @@ def _cmd_isoflop(args: argparse.Namespace) -> int:
     result = fit_isoflop(runs, tolerance=args.tolerance, settings=_settings(args))
     converged = result.gates.passed
     path = result.save(args.out) if args.out and (converged or args.allow_unconverged) else None
-    if args.quiet:
-        pass
-    elif args.json:
-        print(json.dumps(result.to_dict(args.prob, args.compute), indent=2))
-    else:
-        print(result.format(args.prob, args.compute))
-        if path is not None:
-            print(f"\nsaved {path} (id {result.id})")
+    _show_isoflop(result, args)
+    if path is not None and not (args.quiet or args.json):
+        print(f"\nsaved {path} (id {result.id})")
     if not converged:
         print(f"ERROR: the isoFLOP fit did not converge. {result.gates}\n"
               "Try more --draws/--tune; pass --allow-unconverged to accept it anyway.", file=sys.stderr)
@@ -463,6 +458,13 @@ def _cmd_isoflop(args: argparse.Namespace) -> int:
             print(f"The analysis was NOT saved (an existing {args.out} is untouched).", file=sys.stderr)
         return 0 if args.allow_unconverged else EXIT_UNCONVERGED
     return 0
+
+
+def _show_isoflop(result, args: argparse.Namespace) -> None:
+    if args.json:
+        print(json.dumps(result.to_dict(args.prob, args.compute), indent=2))
+    elif not args.quiet:
+        print(result.format(args.prob, args.compute))
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

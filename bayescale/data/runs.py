@@ -29,8 +29,6 @@ CANDIDATES: dict[str, list[str]] = {
 }
 OPTIONS = {"N": "--n-col", "D": "--d-col", "C": "--c-col", "loss": "--loss-col", "U": "--u-col",
            "group": "--group-col", "family": "--family-col"}
-#: Columns of category labels that become dims of shaped parameters (never detected: name them).
-LABEL_COLUMNS = ("group", "family")
 UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs", "U": "unique tokens"}
 COUNTED = {"N": "sizes", "D": "token counts", "C": "budgets", "U": "unique-token counts"}
 #: Columns of ``Runs.frame``, in order; ``U`` only when the table gives unique tokens.
