@@ -213,3 +213,33 @@ def test_the_command_line_answers_per_group(tmp_path, capsys):
     assert "--group" in capsys.readouterr().err
     assert main(["summary", path]) == 0
     assert "E[web]" in capsys.readouterr().out
+
+
+def test_physical_parameters_with_two_dims_come_per_pair_of_levels():
+    from bayescale.inference.model import scales_of
+    from bayescale.results.fitting import assemble_fit
+
+    text = GROUPED.replace("E[group] + A / N^alpha", "E[group] + A[family] / N^alpha").replace(
+        "[parameters.A]\n", '[parameters.A]\ndims = "family"\n')
+    law = law_from_text(text)
+    assert law.dims == ("group", "family")
+    frame = _runs().frame.copy()
+    frame["source"] = np.array(["books", "code", "web"])[frame["group"]]
+    frame["arch"] = np.where(np.arange(len(frame)) % 2, "moe", "dense")
+    runs = runs_from_frame(frame[["N", "D", "loss", "source", "arch"]], group_col="source", family_col="arch")
+    rng = np.random.default_rng(0)
+    shape = (2, 100)
+    posterior = {k: (("chain", "draw"), v * np.exp(0.01 * rng.standard_normal(shape)))
+                 for k, v in {"E_mu": 0.4, "E_sigma": 0.2, "alpha": 0.34, "B": 0.5, "beta": 0.3, "sigma": 0.01}.items()}
+    posterior["E"] = (("chain", "draw", "group"), 1.5 + 0.01 * rng.standard_normal((*shape, 3)))
+    posterior["A"] = (("chain", "draw", "family"),
+                      np.array([0.4, 0.6]) * np.exp(0.01 * rng.standard_normal((*shape, 2))))
+    coords = {"chain": np.arange(2), "draw": np.arange(100), "group": list(runs.levels["group"]),
+              "family": list(runs.levels["family"])}
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros(shape, bool))}, coords=coords)
+    fit = assemble_fit(law, runs, scales_of(runs), xr.Dataset(posterior, coords=coords), stats, {"fake": True})
+    physical = fit.summary().physical
+    assert len(physical) == 6 and "A[web,moe]" in physical.index
+    scale = scales_of(runs).N_ref ** 0.34
+    assert physical.loc["A[code,moe]", "median"] == pytest.approx(0.6 * scale, rel=0.05)
+    assert physical.loc["A[code,dense]", "median"] == pytest.approx(0.4 * scale, rel=0.05)

@@ -12,6 +12,7 @@ Schema history (every version stays loadable; old files live in ``tests/data``):
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from dataclasses import dataclass
@@ -230,9 +231,10 @@ class Fit:
             rows[name] = {"median": med, "lower": lo, "upper": hi,
                           "r_hat": gates.r_hat[name], "ess_bulk": gates.ess_bulk[name]}
         physical = {}
-        picks = [{}] if not self.law.dims else [{d: lv} for d in self.law.dims for lv in self.runs.levels[d]]
-        for pick in picks:
-            suffix = f"[{next(iter(pick.values()))}]" if pick else ""
+        dims = self.law.dims
+        for combination in itertools.product(*(self.runs.levels[d] for d in dims)):  # one () without dims
+            pick = dict(zip(dims, combination))
+            suffix = f"[{','.join(combination)}]" if combination else ""
             for name, values in self.law.physical_parameters(self.draws(**pick), self.scales).items():
                 if name in self.law.physical:
                     med, lo, hi = interval(np.asarray(values), prob)
