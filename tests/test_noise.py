@@ -48,7 +48,7 @@ def test_pymc_likelihood_equals_numpy_logpdf(name):
     mu = np.log(np.array([2.0, 2.35, 2.9]))
     model = get_error_model(name)
     with pm.Model() as m:
-        model.observe("obs", mu, PARAMS[name], y, dims=None)
+        model.observe("obs", mu, PARAMS[name], y)
     logp = m.compile_logp(sum=False)({})
     np.testing.assert_allclose(np.asarray(logp[0]), model.logpdf(y, mu, PARAMS[name]), rtol=1e-8)
 

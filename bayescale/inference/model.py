@@ -47,6 +47,7 @@ def law_data(law: Law, runs: Runs, scales: Scales) -> dict[str, np.ndarray]:
     """The data a law's model reads: scaled run variables, dim codes and the observed log loss."""
     data = {name: runs.frame[name].to_numpy(dtype=float) / getattr(scales, f"{name}_ref") for name in law.variables}
     data |= {dim: runs.codes(dim) for dim in law.dims}
+    data |= law.error_model.run_data(runs)
     data[OBSERVED] = np.log(runs.loss)
     return data
 
@@ -80,7 +81,7 @@ def _model_and_data(law: Law, runs: Runs, scales: Scales) -> tuple[pm.Model, dic
             values[name] = _distribution(name, law.priors[name], values)
         mu = pt.log(law.formula.evaluate(values, pytensor_backend()))
         noise = {name: _distribution(name, law.priors[name], values) for name in law.noise_parameters}
-        law.error_model.observe(OBSERVED, mu, noise, data[OBSERVED])
+        law.error_model.observe(OBSERVED, mu, noise, data[OBSERVED], {k: data[k] for k in law.error_model.data_names})
     return model, data
 
 

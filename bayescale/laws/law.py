@@ -200,7 +200,8 @@ class Law:
         loss : ndarray of shape ``(n,)``
             Observed losses.
         **variables
-            Run variables of shape ``(n,)`` in physical units.
+            Run variables of shape ``(n,)`` in physical units, and the error model's run data
+            (its ``data_names``, e.g. group codes).
 
         Returns
         -------
@@ -208,7 +209,8 @@ class Law:
         """
         expanded = self.with_run_axis(params)
         mu = np.log(self.loss(expanded, scales, **variables))
-        return self.error_model.logpdf(np.log(np.asarray(loss, dtype=float)), mu, expanded)
+        data = {k: variables[k] for k in self.error_model.data_names if k in variables}
+        return self.error_model.logpdf(np.log(np.asarray(loss, dtype=float)), mu, expanded, data)
 
     def physical_parameters(self, params: Mapping[str, Any], scales: Scales) -> dict[str, Any]:
         """Map normalized parameter values to the units of the papers (N in parameters, …)."""

@@ -52,16 +52,34 @@ class ErrorModel:
     parameters: ClassVar[tuple[str, ...]] = ()
     defaults: ClassVar[dict[str, dict[str, Any]]] = {}
     descriptions: ClassVar[dict[str, str]] = {}
+    #: Names of per-run data the error model reads besides the log losses (see :meth:`run_data`).
+    data_names: ClassVar[tuple[str, ...]] = ()
 
-    def logpdf(self, y: np.ndarray, mu: np.ndarray, params: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Log density of observed log losses ``y`` given the law's log loss ``mu`` (broadcasting)."""
+    def run_data(self, runs: Any) -> dict[str, np.ndarray]:
+        """Per-run data the likelihood needs besides the losses (e.g. group codes), by name."""
+        return {}
+
+    def logpdf(self, y: np.ndarray, mu: np.ndarray, params: Mapping[str, np.ndarray],
+               data: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """Pointwise log density of observed log losses ``y`` given the law's log loss ``mu``.
+
+        For independent errors this is the density of each run; where runs are correlated
+        (grouped effects) it is each run's density given the other runs (its leave-one-out term).
+        """
         raise NotImplementedError
 
-    def draw(self, mu: np.ndarray, params: Mapping[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
-        """Draw log losses of new runs about ``mu`` (the posterior predictive, one per element)."""
+    def draw(self, mu: np.ndarray, params: Mapping[str, np.ndarray], rng: np.random.Generator,
+             context: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """Draw log losses of new runs about ``mu`` (the posterior predictive, one per element).
+
+        ``context`` describes where the new runs lie relative to the fitted ones (see
+        :func:`bayescale.laws.extrapolation.prediction_context`); error models that widen away
+        from the data read it, others ignore it.
+        """
         raise NotImplementedError
 
-    def observe(self, name: str, mu: Any, params: Mapping[str, Any], observed: Any, dims: str | None = None) -> Any:
+    def observe(self, name: str, mu: Any, params: Mapping[str, Any], observed: Any,
+                data: Mapping[str, Any] | None = None) -> Any:
         """Add the likelihood of ``observed`` (log losses) to the PyMC model in context."""
         raise NotImplementedError
 
@@ -112,18 +130,18 @@ class Normal(ErrorModel):
     defaults = {"sigma": _SIGMA}
     descriptions = {"sigma": _SIGMA_TEXT}
 
-    def logpdf(self, y, mu, params):
+    def logpdf(self, y, mu, params, data=None):
         z = (y - mu) / params["sigma"]
         return -0.5 * z**2 - np.log(params["sigma"]) - 0.5 * np.log(2 * np.pi)
 
-    def draw(self, mu, params, rng):
+    def draw(self, mu, params, rng, context=None):
         mu = np.asarray(mu, dtype=float)
         return mu + params["sigma"] * rng.standard_normal(mu.shape)
 
-    def observe(self, name, mu, params, observed, dims=None):
+    def observe(self, name, mu, params, observed, data=None):
         import pymc as pm
 
-        return pm.Normal(name, mu=mu, sigma=params["sigma"], observed=observed, dims=dims)
+        return pm.Normal(name, mu=mu, sigma=params["sigma"], observed=observed)
 
 
 @register
@@ -137,7 +155,7 @@ class StudentT(ErrorModel):
     defaults = {"sigma": _SIGMA, "nu": {"dist": "Gamma", "alpha": 2.0, "beta": 0.1}}
     descriptions = {"sigma": _SIGMA_TEXT, "nu": "Student-t degrees of freedom (dimensionless)"}
 
-    def logpdf(self, y, mu, params):
+    def logpdf(self, y, mu, params, data=None):
         from scipy.special import gammaln
 
         sigma, nu = params["sigma"], params["nu"]
@@ -145,12 +163,16 @@ class StudentT(ErrorModel):
         return (gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
                 - np.log(sigma) - (nu + 1) / 2 * np.log1p(z**2 / nu))
 
-    def draw(self, mu, params, rng):
+    def draw(self, mu, params, rng, context=None):
         mu = np.asarray(mu, dtype=float)
         nu = np.broadcast_to(params["nu"], mu.shape)
         return mu + params["sigma"] * rng.standard_t(nu)
 
-    def observe(self, name, mu, params, observed, dims=None):
+    def observe(self, name, mu, params, observed, data=None):
         import pymc as pm
 
-        return pm.StudentT(name, nu=params["nu"], mu=mu, sigma=params["sigma"], observed=observed, dims=dims)
+        return pm.StudentT(name, nu=params["nu"], mu=mu, sigma=params["sigma"], observed=observed)
+
+
+# error models with grouped effects and extrapolation discrepancy register themselves on import
+from bayescale.laws import noise_grouped as _noise_grouped  # noqa: E402,F401

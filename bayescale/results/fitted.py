@@ -40,9 +40,9 @@ _READABLE = {1, 2}
 
 
 def law_inputs(law: Law, runs: Runs) -> dict[str, np.ndarray]:
-    """What ``law.loss`` needs of each run: its variables (physical units) and dim codes."""
+    """What ``law.loss`` and its error model need of each run: variables (physical units), dim codes, group codes."""
     inputs = {name: runs.frame[name].to_numpy(dtype=float) for name in law.variables}
-    return inputs | {dim: runs.codes(dim) for dim in law.dims}
+    return inputs | {dim: runs.codes(dim) for dim in law.dims} | law.error_model.run_data(runs)
 
 
 def versions() -> dict[str, str]:
@@ -304,8 +304,16 @@ class Fit:
         mean = np.asarray(self.law.loss(draws, self.scales, **columns))
         rng = np.random.default_rng(seed)
         noise = {k: draws[k] for k in self.law.noise_parameters}
-        predictive = np.exp(self.law.error_model.draw(np.log(mean), noise, rng))
+        context = self.context(**{k: frame[k].to_numpy() for k in ("N", "D", "C") if k in frame})
+        predictive = np.exp(self.law.error_model.draw(np.log(mean), noise, rng, context))
         return Prediction(frame, mean, predictive, prob, self.runs.loss_unit)
+
+    def context(self, N: Any = None, D: Any = None, C: Any = None) -> dict[str, np.ndarray]:
+        """Where points lie relative to the fitted runs (decades beyond them), for error models
+        whose predictions widen away from the data (:func:`bayescale.laws.extrapolation.distances`)."""
+        from bayescale.laws.extrapolation import distances
+
+        return distances(self.runs, N, D, C)
 
     def optimum(self, budgets: Any, method: str = "auto", unique_tokens: float | None = None, **levels: str) -> Optimum:
         """Compute-optimal N*, D*, L* for each posterior draw at each budget (FLOPs).

@@ -1,0 +1,106 @@
+"""Error models that admit the law is an approximation: grouped effects, and a discrepancy that grows
+away from the fitted runs.
+
+``grouped``: runs that share a configuration (by default a model size N; or the runs' group
+column) share an offset on log loss::
+
+    log L_obs[i] = log L(N_i, D_i) + u[g(i)] + sigma·ε_i,    u[g] ~ Normal(0, tau)
+
+The offsets are integrated out in closed form (each group's runs are jointly Normal with
+covariance sigma² I + tau² 11ᵀ), so the sampler sees two noise parameters and no funnel. A new
+configuration (every extrapolated model size) draws a new offset, so predictions carry tau.
+
+``discrepancy``: the same likelihood, and predictions far from the fitted runs widen by a
+discrepancy term whose scale was learned across real ladders (:mod:`bayescale.laws.extrapolation`).
+In the fitted runs the distance is zero, so the data say nothing about that term: its prior is
+everything, which is why it is learned from other tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bayescale.laws.noise import _SIGMA, _SIGMA_TEXT, ErrorModel, register
+
+__all__ = ["noise_groups", "grouped_logpdf"]
+
+#: The data the grouped likelihood reads: a group code per run and the size of each group.
+GROUP, GROUP_SIZE = "noise_group", "noise_group_size"
+
+
+def noise_groups(runs: Any) -> np.ndarray:
+    """Group code of each run: the runs' ``group`` column when there is one, else its model size N."""
+    if "group" in getattr(runs, "levels", {}):
+        return np.asarray(runs.codes("group"), dtype=np.int64)
+    _, codes = np.unique(runs.frame["N"].to_numpy(dtype=float), return_inverse=True)
+    return codes.astype(np.int64)
+
+
+def _group_sums(r: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-group sums of ``r`` along its last axis, and each run's own group's sum (same shape as r)."""
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+    sums = np.add.reduceat(r[..., order], starts, axis=-1)
+    return sums, sums[..., np.searchsorted(sorted_codes[starts], codes)]
+
+
+def grouped_logpdf(y: np.ndarray, mu: np.ndarray, sigma: Any, tau: Any, codes: np.ndarray) -> np.ndarray:
+    """Each run's log density given the other runs of its group (the non-factorized LOO term).
+
+    With the group offset integrated out, run i's loss given the other m runs of its group is
+    Normal with mean mu_i + tau² S/(sigma² + m tau²) and variance sigma² + sigma² tau²/(sigma² + m tau²),
+    where S is the sum of their residuals (Bürkner, Gabry and Vehtari 2021, for such models).
+    """
+    r = np.asarray(y, dtype=float) - np.asarray(mu, dtype=float)
+    codes = np.asarray(codes, dtype=np.int64)
+    _, own = _group_sums(r, codes)
+    m = np.bincount(codes)[codes] - 1.0
+    s2, t2 = np.asarray(sigma, dtype=float) ** 2, np.asarray(tau, dtype=float) ** 2
+    denominator = s2 + m * t2
+    mean = t2 * (own - r) / denominator
+    var = s2 + s2 * t2 / denominator
+    return -0.5 * (r - mean) ** 2 / var - 0.5 * np.log(2 * np.pi * var)
+
+
+@register
+class Grouped(ErrorModel):
+    """Normal noise with a shared offset per configuration (model size, or the group column)."""
+
+    name = "grouped"
+    title = "grouped effects: runs of one configuration share an offset on log loss"
+    equation = "log L_obs = log L + u[config] + sigma·ε, u ~ Normal(0, tau), ε ~ Normal(0, 1)"
+    parameters = ("sigma", "tau")
+    defaults = {"sigma": _SIGMA, "tau": {"dist": "HalfNormal", "sigma": 0.05}}
+    descriptions = {"sigma": _SIGMA_TEXT, "tau": "scale of the offsets shared by runs of one configuration"}
+    data_names = (GROUP, GROUP_SIZE)
+
+    def run_data(self, runs):
+        codes = noise_groups(runs)
+        return {GROUP: codes, GROUP_SIZE: np.bincount(codes).astype(float)}
+
+    def logpdf(self, y, mu, params, data=None):
+        if not data or GROUP not in data:
+            raise ValueError("the grouped error model needs each run's group code (run_data)")
+        return grouped_logpdf(y, mu, params["sigma"], params["tau"], data[GROUP])
+
+    def draw(self, mu, params, rng, context=None):
+        mu = np.asarray(mu, dtype=float)
+        # every predicted point is taken as a new configuration: a fresh offset and fresh noise
+        return mu + params["tau"] * rng.standard_normal(mu.shape) + params["sigma"] * rng.standard_normal(mu.shape)
+
+    def observe(self, name, mu, params, observed, data=None):
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        codes, sizes = data[GROUP], data[GROUP_SIZE]
+        r = observed - mu
+        sums = pt.inc_subtensor(pt.zeros_like(sizes)[codes], r)
+        s2, t2 = params["sigma"] ** 2, params["tau"] ** 2
+        spread = s2 + sizes * t2
+        quadratic = (pt.sum(r**2) - pt.sum(t2 * sums**2 / spread)) / s2
+        n, groups = r.shape[0], sizes.shape[0]
+        log_det = (n - groups) * pt.log(s2) + pt.sum(pt.log(spread))
+        return pm.Potential(name, -0.5 * (quadratic + log_det + n * np.log(2 * np.pi)))

@@ -1,0 +1,71 @@
+"""Grouped effects integrated out: NumPy and PyMC densities against the multivariate Normal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from bayescale.laws.noise import get_error_model
+from bayescale.laws.noise_grouped import GROUP, GROUP_SIZE, grouped_logpdf
+
+SIGMA, TAU = 0.02, 0.03
+CODES = np.array([0, 0, 1, 2, 2, 2, 0])
+RNG = np.random.default_rng(3)
+MU = np.log(RNG.uniform(2, 3, CODES.size))
+Y = MU + RNG.normal(0, 0.04, CODES.size)
+
+
+def covariance(codes, sigma, tau):
+    same = codes[:, None] == codes[None, :]
+    return sigma**2 * np.eye(codes.size) + tau**2 * same
+
+
+def test_pointwise_density_is_each_run_given_the_rest_of_its_group():
+    cov = covariance(CODES, SIGMA, TAU)
+    expected = []
+    for i in range(CODES.size):
+        others = [j for j in range(CODES.size) if j != i]
+        joint = stats.multivariate_normal(MU, cov).logpdf(Y)
+        rest = stats.multivariate_normal(MU[others], cov[np.ix_(others, others)]).logpdf(Y[others])
+        expected.append(joint - rest)
+    np.testing.assert_allclose(grouped_logpdf(Y, MU, SIGMA, TAU, CODES), expected, rtol=1e-10)
+
+
+def test_pointwise_density_broadcasts_over_draws():
+    sigma = np.array([[0.02], [0.05]])
+    tau = np.array([[0.03], [0.01]])
+    out = grouped_logpdf(Y, MU, sigma, tau, CODES)
+    assert out.shape == (2, CODES.size)
+    np.testing.assert_allclose(out[1], grouped_logpdf(Y, MU, 0.05, 0.01, CODES), rtol=1e-12)
+
+
+def test_without_tau_it_is_independent_normal_noise():
+    np.testing.assert_allclose(grouped_logpdf(Y, MU, SIGMA, 0.0, CODES), stats.norm.logpdf(Y, MU, SIGMA), rtol=1e-12)
+
+
+def test_pymc_likelihood_is_the_joint_multivariate_normal():
+    import pymc as pm
+
+    model = get_error_model("grouped")
+    data = {GROUP: CODES, GROUP_SIZE: np.bincount(CODES).astype(float)}
+    with pm.Model() as m:
+        model.observe("obs", MU, {"sigma": SIGMA, "tau": TAU}, Y, data)
+    logp = float(m.compile_logp()({}))
+    assert logp == pytest.approx(stats.multivariate_normal(MU, covariance(CODES, SIGMA, TAU)).logpdf(Y), rel=1e-10)
+
+
+def test_a_new_configuration_scatters_with_sigma_and_tau():
+    draws = get_error_model("grouped").draw(np.zeros(50_000), {"sigma": SIGMA, "tau": TAU}, np.random.default_rng(0))
+    assert draws.std() == pytest.approx(np.hypot(SIGMA, TAU), rel=0.02)
+
+
+def test_groups_are_model_sizes_unless_the_runs_have_a_group_column(tmp_path):
+    import bayescale as bs
+
+    path = tmp_path / "runs.csv"
+    path.write_text("N,D,loss,setup\n1e8,1e9,3.0,a\n1e8,2e9,2.9,b\n2e8,1e9,2.8,a\n4e8,1e9,2.7,b\n")
+    by_size = get_error_model("grouped").run_data(bs.read_runs(path))
+    assert list(by_size[GROUP]) == [0, 0, 1, 2] and list(by_size[GROUP_SIZE]) == [2, 1, 1]
+    by_column = get_error_model("grouped").run_data(bs.read_runs(path, group_col="setup"))
+    assert list(by_column[GROUP]) == [0, 1, 0, 1]
