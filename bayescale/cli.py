@@ -329,7 +329,7 @@ def _advice(args: argparse.Namespace, result) -> str:
     tips = []
     if args.draws < 2000:
         tips.append(f"more draws (--draws {4 * args.draws} --tune {4 * args.tune})")
-    if result.law.noise == "normal":
+    if result.law.noise in ("normal", "discrepancy", "grouped"):
         tips.append("heavy-tailed noise (--noise student_t) if a few runs miss the law by far")
     tips.append('tighter priors in a file, e.g. a file holding the line  E = { dist = "LogNormal", mu = 0.5, sigma = 0.3 }  '
                 "passed as --priors FILE")

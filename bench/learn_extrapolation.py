@@ -34,8 +34,43 @@ PRIOR = ROOT / "bayescale" / "laws" / "extrapolation_prior.json"
 NODES, WEIGHTS = np.polynomial.hermite.hermgauss(24)
 
 
-def distance(frame: pd.DataFrame, w: float) -> np.ndarray:
-    return frame.d_compute.to_numpy() + w * frame.d_ratio.to_numpy()
+FEATURES = ("compute", "ratio", "size", "tokens")
+
+
+RELATIVE = False
+
+
+def distance(frame: pd.DataFrame, w) -> np.ndarray:
+    """g = sum of the decades beyond the fitted runs, each feature with its weight (times the
+    fitted noise scale sigma when RELATIVE: laws that fit worse fail faster outside)."""
+    g = sum(w[f] * frame[f"d_{f}"].to_numpy() for f in w)
+    return g * frame.sigma.to_numpy() if RELATIVE else g
+
+
+def with_all_distances(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the distances an older collection lacks (the split is deterministic, so recompute it)."""
+    import sys
+
+    if all(f"d_{f}" in frame and frame[f"d_{f}"].notna().all() for f in FEATURES):
+        return frame
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from ladders import ladders
+    from lfo_collect import HOLDOUT_TOP
+
+    from bayescale.decisions.backtesting import split_by_compute
+    from bayescale.laws.extrapolation import distances
+
+    parts = []
+    for ladder in ladders():
+        train, held, _ = split_by_compute(ladder.read(), HOLDOUT_TOP)
+        far = distances(train, N=held.N, D=held.D, C=held.C)
+        for noise in frame.noise.unique():
+            part = frame[(frame.ladder == ladder.name) & (frame.noise == noise)].copy()
+            assert np.allclose(part.N.to_numpy(), held.N)
+            for f in FEATURES:
+                part[f"d_{f}"] = far[f]
+            parts.append(part)
+    return pd.concat(parts, ignore_index=True)
 
 
 def ladder_loglik(r, s, g, mu, omega):
@@ -47,52 +82,63 @@ def ladder_loglik(r, s, g, mu, omega):
     return peak + np.log(np.sum(WEIGHTS * np.exp(terms - peak)) / np.sqrt(np.pi))
 
 
-def learn(frame: pd.DataFrame) -> dict:
+def learn(frame: pd.DataFrame, features: tuple[str, ...]) -> dict:
+    """Maximum marginal likelihood of (mu, omega, weights); the first feature's weight is 1."""
     groups = [(g.y.to_numpy() - g.pred_median.to_numpy(), g.pred_sd.to_numpy(), g) for _, g in frame.groupby("ladder")]
 
+    def weights(theta):
+        return {features[0]: 1.0} | {f: float(np.exp(t)) for f, t in zip(features[1:], theta[2:])}
+
     def loss(theta):
-        mu, log_omega, log_w = theta
-        w = np.exp(log_w)
+        mu, log_omega = theta[:2]
+        w = weights(theta)
         return -sum(ladder_loglik(r, s, distance(g, w), mu, np.exp(log_omega)) for r, s, g in groups)
 
-    best = optimize.minimize(loss, x0=[np.log(0.02), np.log(0.7), 0.0], method="Nelder-Mead",
-                             options={"xatol": 1e-4, "fatol": 1e-6, "maxiter": 4000})
-    mu, log_omega, log_w = best.x
-    return {"mu": float(mu), "omega": float(np.exp(log_omega)), "w_ratio": float(np.exp(log_w)),
+    bounds = [(-9.0, 2.0), (np.log(0.05), np.log(3.0))]  # omega ≤ 3: k within e^±6 at 95% + [(-4.0, 4.0)] * (len(features) - 1)
+    starts = [[mu, np.log(om)] + [0.0] * (len(features) - 1) for mu in (-5.0, -3.0, -1.0) for om in (0.3, 1.0)]
+    best = min((optimize.minimize(loss, x0=x0, method="L-BFGS-B", bounds=bounds) for x0 in starts),
+               key=lambda res: res.fun)
+    return {"mu": float(best.x[0]), "omega": float(np.exp(best.x[1])), "weights": weights(best.x),
             "ladders": int(len(groups)), "runs": int(len(frame))}
 
 
 def predictive(frame: pd.DataFrame, prior: dict | None, draws: int = 4000, seed: int = 0) -> dict:
-    """95% interval of each run under the fitted model's predictive plus the learned discrepancy."""
+    """95% interval and log density of each run under the fitted model's predictive (Normal
+    approximation) plus the learned discrepancy."""
     r = frame.y.to_numpy() - frame.pred_median.to_numpy()
     s = frame.pred_sd.to_numpy()
     if prior is None:
         lo, hi = frame.lo95.to_numpy() - frame.pred_median.to_numpy(), frame.hi95.to_numpy() - frame.pred_median.to_numpy()
-        sd = s
+        lpd = stats.norm.logpdf(r, 0, s)
     else:
         rng = np.random.default_rng(seed)
         k = np.exp(prior["mu"] + prior["omega"] * rng.standard_normal(draws))
-        g = distance(frame, prior["w_ratio"])
+        g = distance(frame, prior["weights"])
         sample = s[None, :] * rng.standard_normal((draws, len(r))) + k[:, None] * g[None, :] * rng.standard_normal((draws, len(r)))
         lo, hi = np.quantile(sample, [0.025, 0.975], axis=0)
-        sd = sample.std(axis=0)
+        mixture_sd = np.sqrt(s[None, :] ** 2 + (k[:, None] * g[None, :]) ** 2)  # exact: a Normal per k
+        lpd = np.log(np.mean(stats.norm.pdf(r[None, :], 0, mixture_sd), axis=0))
     inside = (r >= lo) & (r <= hi)
     score = (hi - lo) + 40 * (np.maximum(lo - r, 0) + np.maximum(r - hi, 0))
-    lpd = stats.norm.logpdf(r, 0, sd)
     return {"inside": inside, "width": hi - lo, "score": score, "lpd": lpd}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--noise", default="grouped")
+    parser.add_argument("--features", default="compute,ratio", help="distances in g, comma-separated")
+    parser.add_argument("--relative", action="store_true", help="scale the discrepancy by the fitted sigma")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    frame = pd.read_csv(RUNS)
+    global RELATIVE
+    RELATIVE = args.relative
+    features = tuple(args.features.split(","))
+    frame = with_all_distances(pd.read_csv(RUNS))
     frame = frame[frame.noise == args.noise].reset_index(drop=True)
     rows = []
     for source in sorted(frame.source.unique()):
         train, test = frame[frame.source != source], frame[frame.source == source]
-        prior = learn(train)
+        prior = learn(train, features)
         for label, p in (("fitted model", None), ("+ discrepancy (LOSO)", prior)):
             out = predictive(test, p)
             for ladder, idx in test.groupby("ladder").groups.items():
@@ -100,7 +146,7 @@ def main() -> int:
                 rows.append({"source": source, "ladder": ladder, "model": label, "runs": len(pos),
                              "coverage": out["inside"][pos].mean(), "width": out["width"][pos].mean(),
                              "interval_score": out["score"][pos].mean(), "lpd": out["lpd"][pos].mean(),
-                             **({"mu": p["mu"], "omega": p["omega"], "w_ratio": p["w_ratio"]} if p else {})})
+                             **({"mu": p["mu"], "omega": p["omega"], **p["weights"]} if p else {})})
     table = pd.DataFrame(rows)
     pd.set_option("display.width", 200)
     per = table.pivot_table(index=["source", "ladder", "runs"], columns="model", values=["coverage", "interval_score"])
@@ -113,12 +159,15 @@ def main() -> int:
         include_groups=False)
     print("\npooled over held-out runs (leave-one-source-out):")
     print(pooled.to_string(float_format=lambda v: f"{v:.3g}"))
+    loso = {model: {k: round(float(v), 4) for k, v in row.items()} for model, row in pooled.iterrows()}
     print("\npriors learned without each source:")
-    print(table.dropna(subset=["mu"]).groupby("source")[["mu", "omega", "w_ratio"]].first().to_string(float_format=lambda v: f"{v:.3g}"))
+    print(table.dropna(subset=["mu"]).groupby("source")[["mu", "omega", *features]].first().to_string(float_format=lambda v: f"{v:.3g}"))
     if args.write:
-        prior = learn(frame)
+        prior = learn(frame, features)
         prior.update({
-            "form": "delta ~ Normal(0, (k * (d_compute + w_ratio * d_ratio))^2), log k ~ Normal(mu, omega)",
+            "form": "delta ~ Normal(0, (k * [sigma if relative] * sum_f weights[f] * d_f)^2), log k ~ Normal(mu, omega)",
+            "relative": RELATIVE,
+            "leave_one_source_out": loso,
             "error_model": args.noise,
             "learned_from": sorted(frame.ladder.unique()),
             "sources": sorted(frame.source.unique()),

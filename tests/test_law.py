@@ -43,7 +43,7 @@ def test_chinchilla_structure(chin):
     assert chin.name == "chinchilla"
     assert chin.variables == ("N", "D")
     assert chin.parameters == ("E", "A", "alpha", "B", "beta")
-    assert chin.noise == "normal"
+    assert chin.noise == "discrepancy"  # the default error model (noise.DEFAULT_NOISE)
     assert chin.noise_parameters == ("sigma",)
     assert chin.all_parameters == ("E", "A", "alpha", "B", "beta", "sigma")
     assert set(chin.priors) >= set(chin.all_parameters) | {"nu"}
@@ -108,7 +108,7 @@ def test_with_noise(chin):
     t = chin.with_noise("student_t")
     assert t.noise == "student_t"
     assert t.all_parameters == chin.parameters + ("sigma", "nu")
-    assert chin.noise == "normal"  # original untouched
+    assert chin.noise == "discrepancy"  # original untouched
     with pytest.raises(LawFileError, match="unknown error model 'cauchy'"):
         chin.with_noise("cauchy")
 
@@ -228,7 +228,7 @@ PRIOR_E = 'prior = { dist = "LogNormal", mu = 0.5, sigma = 1.0 }'
         (GOOD + '\n[noise]\nfamily = "cauchy"\n', ["[noise] family", "'cauchy'"]),
         (GOOD + '\n[noise]\nsigma = { dist = "HalfNormal", sigma = -1 }\n',
          ["noise parameter 'sigma'", "must be > 0"]),
-        (GOOD + '\n[noise]\ntau = { dist = "HalfNormal", sigma = 1 }\n', ["[noise]: unknown key(s) ['tau']"]),
+        (GOOD + '\n[noise]\nrho = { dist = "HalfNormal", sigma = 1 }\n', ["[noise]: unknown key(s) ['rho']"]),
         (_replace('"E + A / N^alpha + B / D^beta"', '"E + A + B + alpha + beta"'),
          ["uses none of the run variables"]),
         (GOOD + '\n[physical]\nE = "E * N"\n', ["[physical] E", "unknown name(s) ['N']"]),

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from bayescale.laws.noise import get_error_model
-from bayescale.laws.noise_grouped import GROUP, GROUP_SIZE, grouped_logpdf
+from bayescale.laws.approximate import GROUP, GROUP_SIZE, grouped_logpdf
 
 SIGMA, TAU = 0.02, 0.03
 CODES = np.array([0, 0, 1, 2, 2, 2, 0])
@@ -69,3 +69,34 @@ def test_groups_are_model_sizes_unless_the_runs_have_a_group_column(tmp_path):
     assert list(by_size[GROUP]) == [0, 0, 1, 2] and list(by_size[GROUP_SIZE]) == [2, 1, 1]
     by_column = get_error_model("grouped").run_data(bs.read_runs(path, group_col="setup"))
     assert list(by_column[GROUP]) == [0, 1, 0, 1]
+
+
+def test_discrepancy_is_zero_inside_the_runs_and_grows_with_distance():
+    from bayescale.laws.extrapolation import discrepancy_draws
+
+    prior = {"mu": np.log(0.5), "omega": 0.0, "weights": {"compute": 1.0}, "relative": True}
+    context = {"compute": np.array([0.0, 1.0, 2.0]), "ratio": np.zeros(3)}
+    draws = discrepancy_draws(context, (20_000, 3), np.random.default_rng(0), sigma=0.02, prior=prior)
+    assert np.all(draws[:, 0] == 0)
+    np.testing.assert_allclose(draws[:, 1:].std(axis=0), [0.5 * 0.02 * 1, 0.5 * 0.02 * 2], rtol=0.03)
+    assert discrepancy_draws(None, (4, 3), np.random.default_rng(0)).sum() == 0
+
+
+def test_the_shipped_prior_says_where_it_came_from():
+    from bayescale.laws.extrapolation import extrapolation_prior
+
+    prior = extrapolation_prior()
+    assert prior["omega"] > 0 and set(prior["weights"]) <= {"compute", "ratio", "size", "tokens"}
+    assert len(prior["learned_from"]) >= 10 and "leave_one_source_out" in prior and prior["method"]
+
+
+def test_discrepancy_predictions_widen_beyond_the_fitted_runs():
+    """A fake fit's predictive interval at 100x the largest compute is wider than inside the runs."""
+    model = get_error_model("discrepancy")
+    rng = np.random.default_rng(1)
+    params = {"sigma": np.full((4000, 1), 0.01)}
+    inside = model.draw(np.zeros((4000, 1)), params, rng, {"compute": np.zeros(1), "ratio": np.zeros(1)})
+    beyond = model.draw(np.zeros((4000, 1)), params, rng, {"compute": np.full(1, 2.0), "ratio": np.zeros(1)})
+    width = lambda d: np.subtract(*np.quantile(d, [0.975, 0.025]))  # noqa: E731
+    assert width(inside) == pytest.approx(2 * 1.96 * 0.01, rel=0.1)
+    assert width(beyond) > 1.5 * width(inside)

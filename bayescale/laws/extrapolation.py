@@ -10,11 +10,12 @@ Distances are in decades, zero inside the fitted runs' range:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-__all__ = ["distances"]
+__all__ = ["distances", "extrapolation_prior", "discrepancy_draws"]
 
 
 def _outside(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -51,3 +52,42 @@ def distances(runs: Any, N: Any = None, D: Any = None, C: Any = None) -> dict[st
             log_f = np.log10(fitted)
             far[key] = np.broadcast_to(_outside(np.log10(np.asarray(given, dtype=float)), log_f.min(), log_f.max()), shape)
     return far
+
+
+def extrapolation_prior() -> dict:
+    """The learned prior of the discrepancy term (``extrapolation_prior.json``, shipped with the package).
+
+    ``log k ~ Normal(mu, omega)``: beyond the fitted runs, a law's log-loss prediction drifts from
+    the truth with standard deviation ``k · sigma`` per decade of ``g = sum_f weights[f] · d_f``
+    (``sigma`` the fit's own scatter when ``relative``). The rest is provenance: which ladders,
+    how, when, and the leave-one-source-out scores.
+    """
+    import json
+    from importlib.resources import files
+
+    return json.loads(files("bayescale.laws").joinpath("extrapolation_prior.json").read_text())
+
+
+def discrepancy_draws(context: Mapping[str, np.ndarray] | None, shape: tuple[int, ...], rng: np.random.Generator,
+                      sigma: Any = 1.0, prior: Mapping[str, Any] | None = None) -> np.ndarray:
+    """Draws of the discrepancy term on log loss for points at ``context`` distances.
+
+    Parameters
+    ----------
+    context : mapping or None
+        Distances from :func:`distances`; ``None`` (no idea where the points are) draws zeros.
+    shape : tuple
+        Shape of the predictive draws, ``(sample, …, point)``. Each sample gets one rate ``k``
+        (a draw's points agree on how fast the law is failing), each point its own deviate.
+    sigma : float or ndarray
+        The fit's noise scale per sample (broadcasting with ``shape``), for a relative prior.
+    prior : mapping, optional
+        By default :func:`extrapolation_prior`.
+    """
+    if not context:
+        return np.zeros(shape)
+    prior = prior or extrapolation_prior()
+    g = sum(float(w) * np.asarray(context[f], dtype=float) for f, w in prior["weights"].items())
+    k = np.exp(prior["mu"] + prior["omega"] * rng.standard_normal(shape[:1] + (1,) * (len(shape) - 1)))
+    scale = k * np.asarray(sigma, dtype=float) if prior.get("relative", False) else k
+    return scale * np.broadcast_to(g, shape) * rng.standard_normal(shape)

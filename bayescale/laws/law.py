@@ -29,7 +29,7 @@ import numpy as np
 
 from bayescale.errors import LawFileError
 from bayescale.laws.expr import Expression, numpy_backend, parse
-from bayescale.laws.noise import ErrorModel, error_models, get_error_model
+from bayescale.laws.noise import DEFAULT_NOISE, ErrorModel, error_models, get_error_model
 from bayescale.laws.priors import Prior, merge_priors
 
 __all__ = ["Law", "Scales", "VARIABLES", "DIMS", "available_laws", "load_law", "law_from_text"]
@@ -100,7 +100,7 @@ class Law:
     variables: tuple[str, ...]
     parameters: tuple[str, ...]
     priors: dict[str, Prior]
-    noise: str = "normal"
+    noise: str = DEFAULT_NOISE
     descriptions: dict[str, str] = field(default_factory=dict)
     physical: dict[str, Expression] = field(default_factory=dict)
     optimum: dict[str, Expression] = field(default_factory=dict)
@@ -319,7 +319,7 @@ def law_from_text(text: str, path: str = "<string>") -> Law:
     if not isinstance(data.get("noise", {}), dict):
         raise fail('[noise] must be a table, e.g. [noise] family = "student_t"')
     noise_table = dict(data.get("noise", {}))
-    family = noise_table.pop("family", "normal")
+    family = noise_table.pop("family", DEFAULT_NOISE)
     if family not in error_models():
         raise fail(f"[noise] family must be one of {sorted(error_models())}, got {family!r}")
     # A law file may give the prior of any registered error model's parameter, so that

@@ -44,8 +44,9 @@ def fit(
         A law, the name of a built-in law, or the path of a law file.
     priors : mapping, optional
         Prior overrides merged over the law's defaults (unknown names are errors).
-    noise : {"normal", "student_t"}, optional
-        Noise family on log loss; the law file's by default.
+    noise : str, optional
+        Error model on log loss, a name from :func:`bayescale.error_models` (``"discrepancy"``,
+        ``"normal"``, ``"student_t"``, ``"grouped"``); the law file's by default.
     settings : SamplerSettings, optional
         Chains, draws, seed, …
     retries : int

@@ -10,8 +10,8 @@ The offsets are integrated out in closed form (each group's runs are jointly Nor
 covariance sigma² I + tau² 11ᵀ), so the sampler sees two noise parameters and no funnel. A new
 configuration (every extrapolated model size) draws a new offset, so predictions carry tau.
 
-``discrepancy``: the same likelihood, and predictions far from the fitted runs widen by a
-discrepancy term whose scale was learned across real ladders (:mod:`bayescale.laws.extrapolation`).
+``discrepancy``: independent Normal noise in the fitted runs, and predictions beyond them widen
+by a discrepancy term whose rate was learned across real ladders (:mod:`bayescale.laws.extrapolation`).
 In the fitted runs the distance is zero, so the data say nothing about that term: its prior is
 everything, which is why it is learned from other tables.
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from bayescale.laws.noise import _SIGMA, _SIGMA_TEXT, ErrorModel, register
+from bayescale.laws.noise import _SIGMA, _SIGMA_TEXT, ErrorModel, Normal, register
 
 __all__ = ["noise_groups", "grouped_logpdf"]
 
@@ -104,3 +104,26 @@ class Grouped(ErrorModel):
         n, groups = r.shape[0], sizes.shape[0]
         log_det = (n - groups) * pt.log(s2) + pt.sum(pt.log(spread))
         return pm.Potential(name, -0.5 * (quadratic + log_det + n * np.log(2 * np.pi)))
+
+
+@register
+class Discrepancy(Normal):
+    """Independent Normal noise in the fitted runs; beyond them, a law discrepancy that grows.
+
+    The likelihood is :class:`~bayescale.laws.noise.Normal`'s (in the fitted runs the distance is
+    zero). A prediction adds ``delta ~ Normal(0, (k · sigma · d)²)``: ``d`` the decades of compute
+    beyond the fitted runs, ``sigma`` the fit's own scatter (a law that fits its runs worse fails
+    faster outside them) and ``k`` drawn per posterior draw from a prior learned by
+    leave-future-out on real ladders (:func:`bayescale.laws.extrapolation.extrapolation_prior`).
+    """
+
+    name = "discrepancy"
+    title = "Normal noise + a law discrepancy that grows beyond the fitted runs (rate learned on real ladders)"
+    equation = ("log L_obs = log L + delta + sigma·ε, ε ~ Normal(0, 1); delta ~ Normal(0, k·sigma·d), "
+                "d = decades of compute beyond the fitted runs, log k ~ Normal(mu, omega) from real ladders")
+
+    def draw(self, mu, params, rng, context=None):
+        from bayescale.laws.extrapolation import discrepancy_draws
+
+        new_run = super().draw(mu, params, rng)
+        return new_run + discrepancy_draws(context, new_run.shape, rng, params["sigma"])
