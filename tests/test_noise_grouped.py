@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bayescale.laws.noise import get_error_model
 from bayescale.laws.approximate import GROUP, GROUP_SIZE, grouped_logpdf
+from bayescale.laws.noise import get_error_model
 
 SIGMA, TAU = 0.02, 0.03
 CODES = np.array([0, 0, 1, 2, 2, 2, 0])
