@@ -31,7 +31,8 @@ class Backtest:
     table : pandas.DataFrame
         Per law: ``elpd`` (summed log predictive density of the held-out log losses),
         ``elpd_per_run``, ``coverage`` (fraction of held-out losses inside the ``prob``
-        posterior-predictive interval), ``median_rel_error`` (mean |median − observed| / observed),
+        posterior-predictive interval), ``mean_width`` and ``interval_score`` of those intervals
+        (loss units), ``median_rel_error`` (mean |median − observed| / observed),
         ``gates`` (whether the fit passed its convergence gates).
     cutoff : float
         Runs with C ≥ cutoff (FLOPs) were held out.
@@ -80,11 +81,22 @@ def split_by_compute(runs: Runs, holdout_top: float) -> tuple[Runs, Runs, float]
 
 
 def score_holdout(fit: Fit, holdout: Runs, prob: float = 0.95) -> dict[str, float]:
-    """Score a fit on runs it did not see: log predictive density, coverage, median error."""
+    """Score a fit on runs it did not see: log predictive density, coverage, width, interval score, median error.
+
+    ``mean_width`` and ``interval_score`` are in the loss's unit; the interval score (Gneiting and
+    Raftery 2007) is the width plus 2/(1 - prob) times the distance by which a run falls outside:
+    lower is better, and a narrow interval that misses pays for it. The log predictive density is
+    that of a new run (:meth:`~bayescale.laws.noise.ErrorModel.new_run_logpdf`): with the error
+    model's widening beyond the fitted runs, as the intervals have it.
+    """
     law = fit.law
     draws = fit.draws()
     variables = law_inputs(law, holdout)
-    loglik = law.log_likelihood(draws, fit.scales, holdout.loss, **variables)  # (sample, run)
+    expanded = law.with_run_axis(draws)
+    mu = np.log(law.loss(expanded, fit.scales, **variables))
+    noise = {k: expanded[k] for k in law.noise_parameters}
+    context = fit.context(**{k: variables[k] for k in ("N", "D", "C") if k in variables})
+    loglik = law.error_model.new_run_logpdf(np.log(holdout.loss), mu, noise, np.random.default_rng(0), context)
     peak = loglik.max(axis=0)
     lpd = peak + np.log(np.mean(np.exp(loglik - peak), axis=0))
     labels = {d: np.asarray(holdout.levels[d], dtype=object)[holdout.codes(d)] for d in law.dims}
@@ -93,10 +105,14 @@ def score_holdout(fit: Fit, holdout: Runs, prob: float = 0.95) -> dict[str, floa
     lower, upper = np.quantile(prediction.predictive, [tail, 1.0 - tail], axis=0)
     median = np.median(prediction.mean, axis=0)
     observed = holdout.loss
+    alpha = 1.0 - prob
+    miss = np.maximum(lower - observed, 0.0) + np.maximum(observed - upper, 0.0)
     return {
         "elpd": float(lpd.sum()),
         "elpd_per_run": float(lpd.mean()),
         "coverage": float(np.mean((observed >= lower) & (observed <= upper))),
+        "mean_width": float(np.mean(upper - lower)),
+        "interval_score": float(np.mean((upper - lower) + 2.0 / alpha * miss)),
         "median_rel_error": float(np.mean(np.abs(median - observed) / observed)),
         "gates": bool(fit.gates.passed),
     }

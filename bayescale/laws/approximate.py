@@ -86,6 +86,10 @@ class Grouped(ErrorModel):
             raise ValueError("the grouped error model needs each run's group code (run_data)")
         return grouped_logpdf(y, mu, params["sigma"], params["tau"], data[GROUP])
 
+    def new_run_logpdf(self, y, mu, params, rng, context=None):
+        scale = np.hypot(params["sigma"], params["tau"])
+        return -0.5 * ((np.asarray(y) - mu) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
+
     def draw(self, mu, params, rng, context=None):
         mu = np.asarray(mu, dtype=float)
         # every predicted point is taken as a new configuration: a fresh offset and fresh noise
@@ -127,3 +131,10 @@ class Discrepancy(Normal):
 
         new_run = super().draw(mu, params, rng)
         return new_run + discrepancy_draws(context, new_run.shape, rng, params["sigma"])
+
+    def new_run_logpdf(self, y, mu, params, rng, context=None):
+        from bayescale.laws.extrapolation import discrepancy_scale
+
+        shape = np.broadcast_shapes(np.shape(y), np.shape(mu), np.shape(params["sigma"]))
+        scale = np.hypot(params["sigma"], discrepancy_scale(context, shape, rng, params["sigma"]))
+        return -0.5 * ((np.asarray(y) - mu) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)

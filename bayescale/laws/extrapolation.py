@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["distances", "extrapolation_prior", "discrepancy_draws"]
+__all__ = ["distances", "extrapolation_prior", "discrepancy_scale", "discrepancy_draws"]
 
 
 def _outside(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -68,17 +68,17 @@ def extrapolation_prior() -> dict:
     return json.loads(files("bayescale.laws").joinpath("extrapolation_prior.json").read_text())
 
 
-def discrepancy_draws(context: Mapping[str, np.ndarray] | None, shape: tuple[int, ...], rng: np.random.Generator,
+def discrepancy_scale(context: Mapping[str, np.ndarray] | None, shape: tuple[int, ...], rng: np.random.Generator,
                       sigma: Any = 1.0, prior: Mapping[str, Any] | None = None) -> np.ndarray:
-    """Draws of the discrepancy term on log loss for points at ``context`` distances.
+    """Standard deviation of the discrepancy term on log loss, per sample and point.
 
     Parameters
     ----------
     context : mapping or None
-        Distances from :func:`distances`; ``None`` (no idea where the points are) draws zeros.
+        Distances from :func:`distances`; ``None`` (no idea where the points are) gives zeros.
     shape : tuple
-        Shape of the predictive draws, ``(sample, …, point)``. Each sample gets one rate ``k``
-        (a draw's points agree on how fast the law is failing), each point its own deviate.
+        Shape ``(sample, …, point)`` of the draws it scales. Each sample gets one rate ``k``
+        from the prior: a draw's points agree on how fast the law is failing.
     sigma : float or ndarray
         The fit's noise scale per sample (broadcasting with ``shape``), for a relative prior.
     prior : mapping, optional
@@ -89,5 +89,11 @@ def discrepancy_draws(context: Mapping[str, np.ndarray] | None, shape: tuple[int
     prior = prior or extrapolation_prior()
     g = sum(float(w) * np.asarray(context[f], dtype=float) for f, w in prior["weights"].items())
     k = np.exp(prior["mu"] + prior["omega"] * rng.standard_normal(shape[:1] + (1,) * (len(shape) - 1)))
-    scale = k * np.asarray(sigma, dtype=float) if prior.get("relative", False) else k
-    return scale * np.broadcast_to(g, shape) * rng.standard_normal(shape)
+    rate = k * np.asarray(sigma, dtype=float) if prior.get("relative", False) else k
+    return rate * np.broadcast_to(g, shape)
+
+
+def discrepancy_draws(context: Mapping[str, np.ndarray] | None, shape: tuple[int, ...], rng: np.random.Generator,
+                      sigma: Any = 1.0, prior: Mapping[str, Any] | None = None) -> np.ndarray:
+    """Draws of the discrepancy term on log loss (see :func:`discrepancy_scale`), one per element of ``shape``."""
+    return discrepancy_scale(context, shape, rng, sigma, prior) * rng.standard_normal(shape)

@@ -87,6 +87,12 @@ class ErrorModel:
         """Add the likelihood of ``observed`` (log losses) to the PyMC model in context."""
         raise NotImplementedError
 
+    def new_run_logpdf(self, y: np.ndarray, mu: np.ndarray, params: Mapping[str, np.ndarray],
+                       rng: np.random.Generator, context: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """Log density of the log losses ``y`` of new runs (a new configuration each, at ``context``):
+        the density :meth:`draw` samples from. Independent errors: :meth:`logpdf`."""
+        return self.logpdf(y, mu, params)
+
     def __repr__(self) -> str:
         return f"<ErrorModel {self.name}: {', '.join(self.parameters)}>"
 

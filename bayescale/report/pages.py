@@ -61,18 +61,20 @@ def allocation_rows(optimum: Optimum, prob: float, largest_run: float) -> list[l
         ratio = record["compute"] / largest_run
         reach = "within the runs" if ratio <= 1 else f"{ratio:,.0f}× largest run" if ratio < 1e7 else \
             f"{sci(ratio, 2)}× largest run"
+        new_run = (_interval(record, "L_opt_predictive", lambda v: f"{v:.3f}")
+                   if "L_opt_predictive" in record else "not computed")
         rows.append([sci(record["compute"]), reach, _interval(record, "N_opt"), _interval(record, "D_opt"),
-                     _interval(record, "L_opt", lambda v: f"{v:.4f}"),
+                     _interval(record, "L_opt", lambda v: f"{v:.4f}"), new_run,
                      _interval(record, "tokens_per_param", lambda v: f"{v:.3g}")])
     return rows
 
 
 def _allocation_columns(unit: str) -> list[str]:
-    return ["C (FLOPs)", "extrapolation", "N* (parameters)", "D* (tokens)", f"L* ({unit})",
-            "D*/N* (tokens/param.)"]
+    return ["C (FLOPs)", "extrapolation", "N* (parameters)", "D* (tokens)", f"L* law ({unit})",
+            "L* a run there", "D*/N* (tok./param.)"]
 
 
-_ALLOC_WIDTHS = [0.08, 0.17, 0.2, 0.2, 0.19, 0.16]
+_ALLOC_WIDTHS = [0.08, 0.13, 0.17, 0.17, 0.17, 0.16, 0.12]
 
 
 def _provenance(fit: Fit) -> tuple[list[str], list[str]]:
@@ -133,9 +135,10 @@ def title_page(fit: Fit, res: FitResults) -> Figure:
         plot_table(allocation_rows(res.at_budgets, res.summary.prob, fit.runs.C.max()),
                    _allocation_columns(fit.runs.loss_unit), ax=ax, fontsize=8.5, col_widths=_ALLOC_WIDTHS,
                    title=f"What the budget buys: compute-optimal allocation (median and {pct} credible interval)")
-        middle.text(0.0, 0.01, "Intervals are the uncertainty of the fitted law (not run-to-run noise). Extrapolation: "
-                    "the budget over the largest run's compute; the further out, the more the answer rests on the "
-                    "law's form holding.", fontsize=7.5, color="0.25")
+        middle.text(0.0, 0.01, "N*, D*, L* law: the uncertainty of the fitted law. L* a run there: what one run "
+                    f"trained at (N*, D*) would score under the error model '{fit.law.noise}' (run-to-run noise, and "
+                    "beyond the runs the law's own discrepancy). Extrapolation: the budget over the largest run's compute.",
+                    fontsize=7.5, color="0.25")
     else:
         ax.axis("off")
         ax.text(0, 0.8, "No compute-optimal allocation: " + "\n".join(textwrap.wrap(res.optimum_error, 140)),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -315,16 +315,25 @@ class Fit:
 
         return distances(self.runs, N, D, C)
 
-    def optimum(self, budgets: Any, method: str = "auto", unique_tokens: float | None = None, **levels: str) -> Optimum:
+    def optimum(self, budgets: Any, method: str = "auto", unique_tokens: float | None = None, seed: int = 0,
+                **levels: str) -> Optimum:
         """Compute-optimal N*, D*, L* for each posterior draw at each budget (FLOPs).
 
         ``unique_tokens`` (the unique tokens available) is required by data-constrained laws,
         which then allow D* > U (repeated data); see :func:`bayescale.results.optimum.compute_optimum`.
         A law with per-group parameters needs the group: ``fit.optimum(1e23, group="c4")``.
+        ``L_opt_predictive`` (what a run trained at N*, D* would score: the error model's noise,
+        and its discrepancy beyond the fitted runs) uses ``seed`` for its draws.
         """
         self._levels_for(levels, "the optimum")
-        return compute_optimum(self.law, self.draws(**levels), self.scales, budgets, method, self.runs.loss_unit,
-                               unique_tokens=unique_tokens)
+        draws = self.draws(**levels)
+        found = compute_optimum(self.law, draws, self.scales, budgets, method, self.runs.loss_unit,
+                                unique_tokens=unique_tokens)
+        noise = {k: np.asarray(draws[k], dtype=float).reshape(-1, 1) for k in self.law.noise_parameters}
+        context = self.context(N=found.N_opt, D=found.D_opt, C=np.broadcast_to(found.compute, found.N_opt.shape))
+        with np.errstate(invalid="ignore"):
+            log_new = self.law.error_model.draw(np.log(found.L_opt), noise, np.random.default_rng(seed), context)
+        return replace(found, L_opt_predictive=np.exp(log_new))
 
     # ---- files ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:

@@ -49,6 +49,10 @@ class Optimum:
     loss_unit : str
     unique_tokens : float or None
         Unique tokens available, for data-constrained laws; then ``epochs`` = D*/U is reported too.
+    L_opt_predictive : ndarray of shape ``(sample, budget)`` or None
+        What a run trained at (N*, D*) would score: L* with the error model's run-to-run noise
+        and, for error models that widen away from the data, the law's discrepancy there.
+        Set by :meth:`bayescale.results.fitted.Fit.optimum`; ``L_opt`` is the law's value alone.
     """
 
     compute: np.ndarray
@@ -59,6 +63,7 @@ class Optimum:
     method: str
     loss_unit: str = "nats/token"
     unique_tokens: float | None = None
+    L_opt_predictive: np.ndarray | None = None
 
     @property
     def epochs(self) -> np.ndarray | None:
@@ -66,7 +71,8 @@ class Optimum:
         return None if self.unique_tokens is None else self.D_opt / self.unique_tokens
 
     def _quantities(self) -> tuple[str, ...]:
-        return _QUANTITIES + (("epochs",) if self.unique_tokens is not None else ())
+        return (_QUANTITIES + (("L_opt_predictive",) if self.L_opt_predictive is not None else ())
+                + (("epochs",) if self.unique_tokens is not None else ()))
 
     def to_records(self, prob: float = 0.95) -> list[dict]:
         """One dict per budget: ``compute``, ``prob`` and median/lower/upper of each quantity.
@@ -87,7 +93,8 @@ class Optimum:
     def format(self, prob: float = 0.95) -> str:
         """A table of medians and intervals, one block per budget."""
         pct = f"{100 * prob:g}%"
-        units = {"N_opt": "parameters", "D_opt": "tokens", "L_opt": self.loss_unit,
+        units = {"N_opt": "parameters", "D_opt": "tokens", "L_opt": f"{self.loss_unit} (the law)",
+                 "L_opt_predictive": f"{self.loss_unit} (a run trained there)",
                  "tokens_per_param": "tokens/param", "epochs": "passes over the unique tokens"}
         lines = [f"compute-optimal allocation ({self.method}; median and {pct} interval)"]
         if self.unique_tokens is not None:
@@ -96,7 +103,7 @@ class Optimum:
             lines.append(f"C = {record['compute']:.3g} FLOPs")
             for name in self._quantities():
                 r = record[name]
-                fmt = ".4g" if name == "L_opt" else ".3g"
+                fmt = ".4g" if name.startswith("L_opt") else ".3g"
                 lines.append(
                     f"  {name:<17}{r['median']:>11{fmt}}   [{r['lower']:{fmt}}, {r['upper']:{fmt}}]  {units[name]}"
                 )
