@@ -43,6 +43,8 @@ _LAZY = {
     # decisions
     "compare_fits": "bayescale.decisions.comparison",
     "backtest": "bayescale.decisions.backtesting",
+    "calibrate": "bayescale.decisions.calibration",
+    "Calibration": "bayescale.decisions.calibration",
     "compute_for_loss": "bayescale.decisions.inverse",
     "tokens_for_loss": "bayescale.decisions.inverse",
     "fit_isoflop": "bayescale.decisions.isoflop",

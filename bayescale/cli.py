@@ -229,8 +229,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=["local", "ray", "dask"], default="local",
                    help="where the worker processes run: this machine (default), Ray or Dask (optional extras)")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability for coverage (default: 0.95)")
+    p.add_argument("--out", help="save the scores as JSON (for 'bayescale report FIT.nc --with BT.json')")
     _add_runs_options(p)
     _add_sampler_options(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("calibrate", help="how often this fit's kind of interval holds the truth (simulation + backtest)",
+                       description="Refit synthetic tables drawn from the fit's posterior predictive at your runs, and "
+                       "backtest your runs with a rolling origin: coverage (with Monte-Carlo error) of the parameters, "
+                       "of N* and of the predictive intervals of held-out top-compute runs.")
+    p.add_argument("fit", help="a fit saved by 'bayescale fit'")
+    p.add_argument("--simulations", type=_count(2), default=20, help="synthetic tables to refit (default: 20)")
+    p.add_argument("--compute", "-c", type=_positive_float, nargs="+", metavar="FLOPS",
+                   help="budgets for N* coverage (default: 10x and 100x the largest run)")
+    p.add_argument("--holdout-top", type=_prob, default=0.25, help="fraction of runs, by compute, held out (default: 0.25)")
+    p.add_argument("--bins", type=_count(1), default=3, help="rolling origins of the backtest (default: 3)")
+    p.add_argument("--sensitivity", action="store_true", help="also refit with priors twice as wide and half as wide")
+    p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the synthetic tables and the refits")
+    p.add_argument("--workers", type=_count(1), default=1, help="processes to refit on (default: 1)")
+    p.add_argument("--engine", choices=["local", "ray", "dask"], default="local",
+                   help="where the worker processes run: this machine (default), Ray or Dask (optional extras)")
+    p.add_argument("--out", help="save the calibration as JSON (for 'bayescale report FIT.nc --with CAL.json')")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("isoflop", help="isoFLOP analysis (Chinchilla Approach 2): N*(C) and D*(C) power laws",
@@ -422,11 +442,37 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from bayescale.decisions.backtesting import backtest
+    from bayescale.files import check_output_path
 
+    if args.out:
+        check_output_path(args.out, "backtest file")
     laws = [name.strip() for name in args.laws.split(",") if name.strip()]
     result = backtest(_read_runs(args), laws, holdout_top=args.holdout_top, settings=_settings(args), prob=args.prob,
                       workers=args.workers, engine=args.engine)
+    if args.out:
+        result.save(args.out)
     _print(result, args.json)
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from bayescale.decisions.calibration import calibrate
+    from bayescale.files import check_output_path
+
+    if args.out:
+        check_output_path(args.out, "calibration file")
+    fit = _load(args.fit)
+    if not args.json:
+        print(f"calibrating: {args.simulations} synthetic tables and {args.bins} backtest origins, one refit each "
+              f"({args.workers} worker(s))", file=sys.stderr)
+    result = calibrate(fit, args.simulations, budgets=args.compute, holdout_top=args.holdout_top, bins=args.bins,
+                       prob=args.prob, seed=args.seed, workers=args.workers, engine=args.engine,
+                       sensitivity=args.sensitivity)
+    if args.out:
+        result.save(args.out)
+    _print(result, args.json)
+    if args.out and not args.json:
+        print(f"\nsaved {args.out}")
     return 0
 
 
@@ -495,6 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT
     commands = {"fit": _cmd_fit, "optimum": _cmd_optimum, "predict": _cmd_predict, "summary": _cmd_summary,
                 "inverse": _cmd_inverse, "compare": _cmd_compare, "backtest": _cmd_backtest,
+                "calibrate": _cmd_calibrate,
                 "isoflop": _cmd_isoflop, "report": _cmd_report, "laws": _cmd_laws}
     if not getattr(args, "quiet", False) and not getattr(args, "json", False):
         _log_to_stderr()

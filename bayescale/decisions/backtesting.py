@@ -7,8 +7,11 @@ intervals, and the relative error of the predicted median.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -53,6 +56,15 @@ class Backtest:
             laws[name] = {k: (bool(v) if k == "gates" else float(v)) for k, v in row.items()}
         return {"cutoff": self.cutoff, "n_train": self.n_train, "n_holdout": self.n_holdout,
                 "prob": self.prob, "laws": laws}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`to_dict` as JSON (``"kind": "bayescale backtest"``), atomically."""
+        from bayescale.files import atomic_path
+
+        path = Path(path)
+        with atomic_path(path, "backtest file") as tmp:
+            Path(tmp).write_text(json.dumps({"kind": "bayescale backtest", "schema": 1, **self.to_dict()}, indent=2) + "\n")
+        return path
 
     def __str__(self) -> str:
         head = (f"backtest: fitted on {self.n_train} runs with C < {self.cutoff:.3g} FLOPs, "

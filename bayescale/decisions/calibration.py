@@ -1,0 +1,303 @@
+"""Calibration as an output: how often does a fit's kind of interval hold the truth?
+
+Two measurements, both on the user's own design:
+
+- **simulated**: K synthetic tables drawn from the fit's posterior predictive at the user's runs
+  (a posterior draw as the truth, the error model's noise on top), each refitted on its runs
+  below the top ``holdout_top`` of compute. Reported: the coverage of the parameters' intervals,
+  of N* at the budgets, and of the predictive intervals of the held-out top-compute runs, each
+  with its Monte-Carlo standard error. The truth here is the law itself, so this checks the
+  sampler and the priors, not the law's form.
+- **backtest**: the user's real runs with a rolling origin: fit below each of the top compute
+  bins in turn and score that bin (coverage, mean width, interval score, elpd per run). This is
+  what tells whether the law's form holds beyond the runs.
+
+Refits reuse one compiled model (:func:`bayescale.inference.model.compiled_law_model`) and run on
+a process pool or a distributed engine; results do not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bayescale.errors import BayescaleError
+
+__all__ = ["Calibration", "calibrate"]
+
+_MIN_HOLDOUT = 2
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Coverage of a fit's intervals, simulated and on its own runs (see the module's docstring).
+
+    Attributes
+    ----------
+    simulated : dict
+        ``N_opt``, ``holdout_loss`` and ``parameters.<name>``, each ``{"coverage", "mc_se"}``,
+        plus ``simulations``, ``converged_refits`` and ``budgets``.
+    backtest : dict
+        Pooled ``coverage``, ``mean_width``, ``interval_score``, ``elpd_per_run``, ``runs``, and
+        ``rolling``: one entry per origin.
+    converged : bool
+        Whether the calibrated fit itself passed its convergence gates.
+    prob : float
+    fit_id : str
+    noise : str
+        The error model whose intervals were measured.
+    """
+
+    simulated: dict
+    backtest: dict
+    converged: bool
+    prob: float
+    fit_id: str
+    noise: str
+    sensitivity: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-able form (what ``bayescale calibrate --json`` prints and ``--out`` saves)."""
+        out = {"kind": "bayescale calibration", "schema": 1, "fit_id": self.fit_id, "noise": self.noise,
+               "prob": self.prob, "converged": self.converged, "simulated": self.simulated, "backtest": self.backtest}
+        if self.sensitivity:
+            out["sensitivity"] = self.sensitivity
+        return out
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`to_dict` as JSON, atomically."""
+        from bayescale.files import atomic_path
+
+        path = Path(path)
+        with atomic_path(path, "calibration file") as tmp:
+            Path(tmp).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Calibration:
+        """Read a file written by :meth:`save`."""
+        from bayescale.errors import FitFileError
+
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise FitFileError(f"cannot read the calibration file {path}: {exc}; write one with "
+                               "bayescale calibrate FIT.nc --out CAL.json") from None
+        if not isinstance(data, dict) or data.get("kind") != "bayescale calibration":
+            raise FitFileError(f"{path} is not a bayescale calibration file (bayescale calibrate FIT.nc --out CAL.json)")
+        if data.get("schema", 0) > 1:
+            raise FitFileError(f"{path} was written by a newer bayescale (schema {data['schema']}); upgrade to read it")
+        return cls(data["simulated"], data["backtest"], data["converged"], data["prob"], data["fit_id"],
+                   data["noise"], data.get("sensitivity", {}))
+
+    def __str__(self) -> str:
+        pct = f"{100 * self.prob:g}%"
+        sim = self.simulated
+        lines = [f"calibration of {pct} intervals (error model '{self.noise}', fit {self.fit_id})"]
+        if not self.converged:
+            lines.append("WARNING: the calibrated fit did not pass its convergence gates; these figures describe a "
+                         "fit you should not use")
+        lines.append(f"simulated ({sim['simulations']} synthetic tables at your design, {sim['converged_refits']} "
+                     f"refits converged; truth = a posterior draw):")
+        rows = [("N* at " + ", ".join(f"{b:.3g}" for b in sim["budgets"]) + " FLOPs", sim.get("N_opt")),
+                ("held-out top-compute losses", sim.get("holdout_loss"))]
+        rows += [(f"parameter {name}", value) for name, value in sim["parameters"].items()]
+        for label, value in rows:
+            if value:
+                lines.append(f"  {label:<40} coverage {value['coverage']:.2f} ± {value['mc_se']:.2f}")
+        bt = self.backtest
+        lines.append(f"backtest on your runs (rolling origin, {bt['runs']} held-out runs in {len(bt['rolling'])} bins):")
+        lines.append(f"  coverage {bt['coverage']:.2f}, mean width {bt['mean_width']:.3g}, interval score "
+                     f"{bt['interval_score']:.3g}, elpd per run {bt['elpd_per_run']:.3g}")
+        for origin in bt["rolling"]:
+            lines.append(f"    fit on C < {origin['cutoff']:.3g}: {origin['n_holdout']} runs, coverage "
+                         f"{origin['coverage']:.2f}, interval score {origin['interval_score']:.3g}")
+        for name, moves in self.sensitivity.items():
+            lines.append(f"prior sensitivity ({name}): " + ", ".join(f"{k} {v:+.1%}" for k, v in moves.items()))
+        lines.append(f"Monte-Carlo error: ± is one standard error over {sim['simulations']} simulations; "
+                     "use --simulations for more")
+        return "\n".join(lines)
+
+
+def _coverage(inside: np.ndarray) -> dict[str, float]:
+    """Mean of per-simulation coverages and its Monte-Carlo standard error."""
+    inside = np.asarray(inside, dtype=float)
+    inside = inside[np.isfinite(inside)]
+    if inside.size == 0:
+        return {}
+    k = inside.size
+    p = float(inside.mean())
+    spread = inside.std(ddof=1) if k > 1 else 0.0
+    # a binary coverage of 0 or 1 in every simulation has no spread: bound the error by one run in K
+    return {"coverage": p, "mc_se": float(max(spread / np.sqrt(k), np.sqrt(max(p * (1 - p), 1.0 / k) / k)))}
+
+
+def _simulate_one(task: tuple) -> dict:
+    """One synthetic table: draw the truth, simulate losses, refit below the top compute, score."""
+    from bayescale.decisions.backtesting import score_holdout, split_by_compute
+    from bayescale.results.fitted import law_inputs
+    from bayescale.results.fitting import fit as fit_law
+    from bayescale.results.optimum import compute_optimum, interval
+
+    law, runs, scales, truth, budgets, holdout_top, settings, prob, seed = task
+    rng = np.random.default_rng(seed)
+    expanded = law.with_run_axis(truth)
+    mu = np.log(law.loss(expanded, scales, **law_inputs(law, runs)))
+    noise = {k: expanded[k] for k in law.noise_parameters}
+    frame = runs.frame.copy()
+    frame["loss"] = np.exp(law.error_model.draw(mu, noise, rng))
+    synthetic = replace(runs, frame=frame)
+    train, held, _ = split_by_compute(synthetic, holdout_top)
+    refit = fit_law(train, law, settings=settings)
+    # compare in the papers' units: the refit's reference scales (its runs' geometric means) are not the fit's
+    draws = {**refit.draws(), **refit.law.physical_parameters(refit.draws(), refit.scales)}
+    true_values = {**truth, **law.physical_parameters(truth, scales)}
+    out: dict[str, Any] = {"converged": bool(refit.gates.passed)}
+    for name in law.all_parameters:
+        _, lo, hi = interval(np.asarray(draws[name]), prob)
+        value = np.asarray(true_values[name], dtype=float)
+        out[name] = float(np.mean((value >= lo) & (value <= hi)))
+    if budgets is not None and not law.dims:
+        true_n = compute_optimum(law, {k: np.atleast_1d(v) for k, v in truth.items()}, scales, budgets).N_opt[0]
+        found = refit.optimum(budgets).N_opt
+        _, lo, hi = interval(found, prob)
+        out["N_opt"] = float(np.mean((true_n >= lo) & (true_n <= hi)))
+    out["holdout_loss"] = score_holdout(refit, held, prob)["coverage"]
+    return out
+
+
+def _rolling_backtest(fit: Any, bins: int, holdout_top: float, settings: Any, prob: float, workers: int,
+                      engine: str) -> dict:
+    """Fit below each of the top compute bins in turn; score that bin."""
+    from bayescale.inference.workers import run_tasks, task_seed
+
+    runs = fit.runs
+    order = np.sort(runs.C)
+    edges = [order[min(runs.n_runs - 1, int(np.floor(q * runs.n_runs)))]
+             for q in np.linspace(1.0 - holdout_top, 1.0, bins + 1)[:-1]]
+    edges = sorted(set(float(e) for e in edges))
+    tasks = []
+    for i, cutoff in enumerate(edges):
+        upper = edges[i + 1] if i + 1 < len(edges) else np.inf
+        train_mask, held_mask = runs.C < cutoff, (runs.C >= cutoff) & (runs.C < upper)
+        if train_mask.sum() < len(fit.law.all_parameters) + 2 or held_mask.sum() < 1:
+            continue
+        train = replace(runs, frame=runs.frame[train_mask].reset_index(drop=True))
+        held = replace(runs, frame=runs.frame[held_mask].reset_index(drop=True))
+        tasks.append((fit.law, train, held, replace(settings, seed=task_seed(settings.seed, 10_000 + i),
+                                                    progressbar=False), prob, cutoff))
+    if not tasks:
+        raise BayescaleError(f"the table is too small to hold anything out: {runs.n_runs} runs, of which too few lie "
+                             f"below the top {holdout_top:.0%} of compute to fit a law with "
+                             f"{len(fit.law.all_parameters)} parameters; add runs or lower --holdout-top")
+    scores = run_tasks(_score_origin, tasks, workers=workers, engine=engine)
+    weights = np.array([s["n_holdout"] for s in scores], dtype=float)
+    pooled = {k: float(np.average([s[k] for s in scores], weights=weights))
+              for k in ("coverage", "mean_width", "interval_score", "elpd_per_run", "median_rel_error")}
+    return {**pooled, "runs": int(weights.sum()), "rolling": scores}
+
+
+def _score_origin(task: tuple) -> dict:
+    from bayescale.decisions.backtesting import score_holdout
+    from bayescale.results.fitting import fit as fit_law
+
+    law, train, held, settings, prob, cutoff = task
+    scores = score_holdout(fit_law(train, law, settings=settings), held, prob)
+    return {"cutoff": cutoff, "n_train": train.n_runs, "n_holdout": held.n_runs, **scores}
+
+
+def calibrate(
+    fit: Any,
+    simulations: int = 20,
+    *,
+    budgets: Any = None,
+    holdout_top: float = 0.25,
+    bins: int = 3,
+    prob: float = 0.95,
+    seed: int = 0,
+    workers: int = 1,
+    engine: str = "local",
+    sensitivity: bool = False,
+    settings: Any = None,
+) -> Calibration:
+    """Measure how often the fit's kind of interval holds the truth (see the module's docstring).
+
+    Parameters
+    ----------
+    fit : Fit
+        A fit (:func:`bayescale.fit` or :meth:`bayescale.Fit.load`).
+    simulations : int
+        Synthetic tables to refit (K). The Monte-Carlo error of a coverage is about
+        ``sqrt(p (1 - p) / K)``: 0.05 at K = 20 for p = 0.95.
+    budgets : sequence of float, optional
+        Budgets (FLOPs) at which N* coverage is measured; by default 10× and 100× the largest run.
+    holdout_top : float
+        Fraction of runs, largest compute first, held out (simulated tables and backtest).
+    bins : int
+        Rolling origins of the backtest: the held-out top is cut into this many compute bins.
+    prob : float
+        Probability of the intervals.
+    seed : int
+        Seeds the truths, the synthetic noise and every refit (task by task).
+    workers, engine
+        Processes for the refits (:func:`bayescale.inference.workers.run_tasks`).
+    sensitivity : bool
+        Also refit with every prior's scale doubled and halved and report how far N* and L*
+        move (:func:`bayescale.decisions.sensitivity.prior_sensitivity`).
+    settings : SamplerSettings, optional
+        Sampler settings of the refits; by default those the fit was sampled with.
+    """
+    from bayescale.decisions.backtesting import split_by_compute
+    from bayescale.inference.sampling import SamplerSettings
+    from bayescale.inference.workers import run_tasks, task_seed
+
+    if not (isinstance(simulations, int | np.integer) and simulations >= 2):
+        raise BayescaleError("--simulations must be an integer of at least 2 (20 by default)")
+    if not 0 < prob < 1:
+        raise BayescaleError("--prob must lie strictly between 0 and 1, e.g. 0.95")
+    if not fit.gates.passed:
+        import logging
+
+        logging.getLogger("bayescale").warning(
+            "calibrating a fit that did not pass its convergence gates; the output says so")
+    runs, law = fit.runs, fit.law
+    _, held, _ = split_by_compute(runs, holdout_top)
+    if runs.n_runs - held.n_runs < len(law.all_parameters) + 2 or held.n_runs < _MIN_HOLDOUT:
+        raise BayescaleError(f"the table is too small to hold anything out: {runs.n_runs} runs, {held.n_runs} in the "
+                             f"top {holdout_top:.0%} of compute; a law with {len(law.all_parameters)} parameters needs "
+                             "more below it. Add runs or change --holdout-top")
+    if settings is None:
+        settings = SamplerSettings(**{k: v for k, v in fit.sampler.items() if k in SamplerSettings.__dataclass_fields__})
+    settings = replace(settings, progressbar=False)
+    has_optimum = {"N", "D"} <= set(law.variables) and "U" not in law.variables and not law.dims
+    if budgets is None and has_optimum:
+        budgets = np.array([10.0, 100.0]) * float(runs.C.max())
+    budgets = None if not has_optimum else np.atleast_1d(np.asarray(budgets, dtype=float))
+    draws = fit.draws()
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(next(iter(draws.values()))), simulations)
+    tasks = [(law, runs, fit.scales, {k: v[j] for k, v in draws.items()}, budgets, holdout_top,
+              replace(settings, seed=task_seed(seed, i)), prob, task_seed(seed, 100_000 + i))
+             for i, j in enumerate(picks)]
+    results = run_tasks(_simulate_one, tasks, workers=workers, engine=engine)
+    simulated = {
+        "simulations": simulations,
+        "converged_refits": int(sum(r["converged"] for r in results)),
+        "budgets": [] if budgets is None else [float(b) for b in budgets],
+        "holdout_loss": _coverage([r["holdout_loss"] for r in results]),
+        "parameters": {name: _coverage([r[name] for r in results]) for name in law.all_parameters},
+    }
+    if budgets is not None:
+        simulated["N_opt"] = _coverage([r["N_opt"] for r in results])
+    backtest = _rolling_backtest(fit, bins, holdout_top, settings, prob, workers, engine)
+    moves = {}
+    if sensitivity:
+        from bayescale.decisions.sensitivity import prior_sensitivity
+
+        moves = prior_sensitivity(fit, budgets, settings=settings)
+    return Calibration(simulated, backtest, bool(fit.gates.passed), prob, fit.id, law.noise, moves)

@@ -1,0 +1,86 @@
+"""Calibration as an output: result objects without a sampler, then one small real run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import fake_fit
+
+from bayescale.decisions.calibration import Calibration, _coverage, calibrate
+from bayescale.decisions.sensitivity import scaled_priors
+from bayescale.errors import BayescaleError, FitFileError
+
+SIMULATED = {"simulations": 20, "converged_refits": 19, "budgets": [1e23],
+             "N_opt": {"coverage": 0.9, "mc_se": 0.07}, "holdout_loss": {"coverage": 0.95, "mc_se": 0.03},
+             "parameters": {"E": {"coverage": 0.85, "mc_se": 0.08}}}
+BACKTEST = {"coverage": 0.8, "mean_width": 0.06, "interval_score": 0.13, "elpd_per_run": 2.9, "median_rel_error": 0.01,
+            "runs": 60, "rolling": [{"cutoff": 3.8e20, "n_holdout": 20, "coverage": 0.9, "interval_score": 0.15}]}
+
+
+def test_coverage_and_its_monte_carlo_error():
+    out = _coverage([1, 1, 0, 1])
+    assert out["coverage"] == 0.75 and out["mc_se"] == pytest.approx(0.5 / 2, rel=1e-9)
+    # every simulation covered: the error is bounded by one simulation in K, not zero
+    assert _coverage([1.0] * 25)["mc_se"] == pytest.approx(np.sqrt(1 / 25 / 25))
+    assert _coverage([np.nan]) == {}
+
+
+def test_saved_calibration_reads_back_and_prints_what_matters(tmp_path):
+    result = Calibration(SIMULATED, BACKTEST, False, 0.95, "abc123", "discrepancy", {"priors x2": {"N_opt@1e+23": 0.02}})
+    path = result.save(tmp_path / "cal.json")
+    again = Calibration.load(path)
+    assert again == result
+    text = str(again)
+    assert "WARNING" in text and "did not pass" in text  # an unconverged fit says so
+    assert "coverage 0.90 ± 0.07" in text and "+2.0%" in text and "20 simulations" in text
+    data = json.loads(path.read_text())
+    assert data["simulated"]["N_opt"]["coverage"] == 0.9 and data["converged"] is False
+
+
+def test_a_foreign_json_is_not_a_calibration(tmp_path):
+    path = tmp_path / "other.json"
+    path.write_text('{"laws": {}}')
+    with pytest.raises(FitFileError, match="not a bayescale calibration"):
+        Calibration.load(path)
+    path.write_text('{"kind": "bayescale calibration", "schema": 9}')
+    with pytest.raises(FitFileError, match="newer bayescale"):
+        Calibration.load(path)
+
+
+def test_sensitivity_scales_every_prior_width():
+    from bayescale.laws.law import load_law
+
+    law = load_law("chinchilla")
+    wide = scaled_priors(law, 2.0)
+    assert wide["E"]["sigma"] == pytest.approx(2 * law.priors["E"].args["sigma"])
+    assert wide["sigma"]["sigma"] == pytest.approx(2 * law.priors["sigma"].args["sigma"])
+    assert law.with_priors(wide).priors["alpha"].args["mu"] == law.priors["alpha"].args["mu"]
+
+
+def test_a_table_too_small_to_hold_out_is_refused():
+    from dataclasses import replace
+
+    fit = fake_fit()
+    frame = fit.runs.frame.sort_values("C")
+    small = replace(fit.runs, frame=frame.iloc[:: len(frame) // 7].reset_index(drop=True))
+    assert small.frame["C"].nunique() > 3
+    with pytest.raises(BayescaleError, match="too small to hold anything out"):
+        calibrate(fake_fit(small), simulations=2)
+    with pytest.raises(BayescaleError, match="--simulations"):
+        calibrate(fit, simulations=1)
+
+
+@pytest.mark.nuts
+def test_calibrate_refits_synthetic_tables_and_backtests(tmp_path):
+    from bayescale.inference.sampling import SamplerSettings
+
+    quick = SamplerSettings(chains=4, draws=300, tune=300)
+    result = calibrate(fake_fit(), simulations=2, bins=1, seed=3, settings=quick)
+    data = result.to_dict()
+    assert data["simulated"]["simulations"] == 2 and set(data["simulated"]["parameters"]) == {"E", "A", "alpha", "B", "beta", "sigma"}
+    for entry in [data["simulated"]["N_opt"], data["simulated"]["holdout_loss"], *data["simulated"]["parameters"].values()]:
+        assert 0.0 <= entry["coverage"] <= 1.0 and entry["mc_se"] > 0
+    assert len(data["backtest"]["rolling"]) == 1 and data["backtest"]["runs"] > 0
+    assert data["backtest"]["interval_score"] >= data["backtest"]["mean_width"] > 0
