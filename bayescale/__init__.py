@@ -44,6 +44,8 @@ _LAZY = {
     "compare_fits": "bayescale.decisions.comparison",
     "backtest": "bayescale.decisions.backtesting",
     "calibrate": "bayescale.decisions.calibration",
+    "ensemble": "bayescale.decisions.ensemble",
+    "Ensemble": "bayescale.decisions.ensemble",
     "Calibration": "bayescale.decisions.calibration",
     "compute_for_loss": "bayescale.decisions.inverse",
     "tokens_for_loss": "bayescale.decisions.inverse",

@@ -172,8 +172,13 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("optimum", help="compute-optimal N*, D*, L* at given budgets",
                        description="For each compute budget C (FLOPs): N*, D* = C/(6N*), L* and D*/N*, "
-                       "with medians and equal-tailed credible intervals over the posterior.")
-    p.add_argument("fit", help="a fit saved by 'bayescale fit'")
+                       "with medians and equal-tailed credible intervals over the posterior. Several fits of "
+                       "different laws to the same runs are stacked into one mixture (law uncertainty).")
+    p.add_argument("fit", nargs="+", help="a fit saved by 'bayescale fit', or several of different laws to the same runs")
+    p.add_argument("--weights", choices=["loo", "lfo"], default="loo",
+                   help="stacking weights of several fits: PSIS-LOO (default) or leave-future-out (refits each law)")
+    p.add_argument("--holdout-top", type=_prob, default=0.25,
+                   help="with --weights lfo: fraction of runs, by compute, held out (default: 0.25)")
     p.add_argument("--compute", "-c", type=_positive_float, nargs="+", required=True, metavar="FLOPS", help="budgets in FLOPs, e.g. 1e21 5.76e23")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
     p.add_argument("--method", choices=["auto", "closed", "numeric"], default="auto", help="closed form (when the law has one) or numeric")
@@ -365,9 +370,17 @@ def _load(path: str):
 
 
 def _cmd_optimum(args: argparse.Namespace) -> int:
-    fit = _load(args.fit)
     extra = {"unique_tokens": args.unique_tokens} if args.unique_tokens else {}
-    optimum = fit.optimum(args.compute, method=args.method, **extra, **_levels(args))
+    if len(args.fit) > 1:
+        from bayescale.decisions.ensemble import ensemble
+
+        if _levels(args):
+            raise BayescaleError("--group/--family pick a level of one fit; give one fit, or stack fits without them")
+        optimum = ensemble([_load(path) for path in args.fit], args.compute, weights=args.weights,
+                           holdout_top=args.holdout_top, **extra)
+    else:
+        fit = _load(args.fit[0])
+        optimum = fit.optimum(args.compute, method=args.method, **extra, **_levels(args))
     if args.json:
         print(json.dumps(optimum.to_records(args.prob), indent=2))
     else:

@@ -12,7 +12,7 @@ import pandas as pd
 from bayescale.errors import BayescaleError
 from bayescale.results.fitted import Fit
 
-__all__ = ["CompareError", "Comparison", "compare_fits"]
+__all__ = ["CompareError", "Comparison", "compare_fits", "check_compatible"]
 
 _COLUMNS = ["rank", "elpd_loo", "se", "elpd_diff", "dse", "weight", "p_loo", "bad_k"]
 
@@ -82,22 +82,7 @@ def compare_fits(fits: Sequence[Fit], labels: Sequence[str] | None = None) -> Co
     """
     from arviz_stats import compare, loo
 
-    if len(fits) < 2:
-        raise CompareError("compare needs at least two fits of the same runs")
-    ids = [fit.id for fit in fits]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
-    if repeated:
-        raise CompareError(f"the same fit is given twice (fit id {', '.join(repeated)}); compare fits of different laws "
-                           "or error models to the same runs")
-    hashes = {fit.attrs["data_hash"] for fit in fits}
-    if len(hashes) > 1:
-        sources = "; ".join(f"{fit.law.name}: {fit.runs.n_runs} runs from {fit.attrs['data_source']} "
-                            f"(data hash {fit.attrs['data_hash'].removeprefix('sha256:')[:12]})" for fit in fits)
-        raise CompareError(f"the fits were made on different runs ({sources}); LOO compares laws only on the same runs, "
-                           "so fit every law to the same table with the same filters")
-    units = {fit.runs.loss_unit for fit in fits}
-    if len(units) > 1:
-        raise CompareError(f"the fits use different loss units ({', '.join(sorted(units))}); refit in one unit")
+    unit = check_compatible(fits, "compare")
     labels = list(labels) if labels is not None else _labels(fits)
     notes: list[str] = []
     results = {}
@@ -117,4 +102,31 @@ def compare_fits(fits: Sequence[Fit], labels: Sequence[str] | None = None) -> Co
     table = table.rename(columns={"elpd": "elpd_loo", "p": "p_loo"})
     table["bad_k"] = pd.Series(bad)
     table["rank"] = table["rank"].astype(int)
-    return Comparison(table[_COLUMNS], units.pop(), hashes.pop(), tuple(notes))
+    return Comparison(table[_COLUMNS], unit, fits[0].attrs["data_hash"], tuple(notes))
+
+
+def check_compatible(fits: Sequence[Fit], what: str = "compare") -> str:
+    """Refuse fits that cannot be weighed against each other; return their common loss unit.
+
+    Raises
+    ------
+    CompareError
+        Fewer than two fits, the same fit twice, fits of different runs or loss units.
+    """
+    if len(fits) < 2:
+        raise CompareError(f"{what} needs at least two fits of the same runs")
+    ids = [fit.id for fit in fits]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise CompareError(f"the same fit is given twice (fit id {', '.join(repeated)}); give fits of different laws "
+                           "or error models to the same runs")
+    hashes = {fit.attrs["data_hash"] for fit in fits}
+    if len(hashes) > 1:
+        sources = "; ".join(f"{fit.law.name}: {fit.runs.n_runs} runs from {fit.attrs['data_source']} "
+                            f"(data hash {fit.attrs['data_hash'].removeprefix('sha256:')[:12]})" for fit in fits)
+        raise CompareError(f"the fits were made on different runs ({sources}); laws are weighed only on the same runs, "
+                           "so fit every law to the same table with the same filters")
+    units = {fit.runs.loss_unit for fit in fits}
+    if len(units) > 1:
+        raise CompareError(f"the fits use different loss units ({', '.join(sorted(units))}); refit in one unit")
+    return units.pop()

@@ -1,0 +1,189 @@
+"""Law uncertainty: combine fits of different laws to the same runs into one answer.
+
+Each law's per-draw optimum is resampled in proportion to its stacking weight (Yao, Vehtari,
+Simpson and Gelman 2018): weights that maximise the log score of the mixture's predictions,
+from PSIS-LOO (``"loo"``, the runs themselves) or from leave-future-out (``"lfo"``: each law
+refitted below the top compute and scored on it, which rewards laws that extrapolate). The
+mixture's intervals then hold the spread between laws as well as within them; ``law_share``
+says how much of each interval's width the choice of law accounts for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from bayescale.results.optimum import Optimum, interval
+
+__all__ = ["Ensemble", "ensemble", "stacking_weights"]
+
+_MIXTURE_DRAWS = 4000
+
+
+def stacking_weights(lpd: np.ndarray) -> np.ndarray:
+    """Weights on the simplex maximising ``sum_i log sum_k w_k exp(lpd[i, k])`` (runs × models)."""
+    from scipy.optimize import minimize
+    from scipy.special import logsumexp, softmax
+
+    lpd = np.asarray(lpd, dtype=float)
+    k = lpd.shape[1]
+
+    def loss(z):
+        w = softmax(np.r_[0.0, z])
+        return -np.sum(logsumexp(lpd, b=w[None, :], axis=1))
+
+    best = minimize(loss, np.zeros(k - 1), method="BFGS")
+    return softmax(np.r_[0.0, best.x])
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """The stacked mixture of several laws' optima.
+
+    Attributes
+    ----------
+    optimum : Optimum
+        Mixture draws of N*, D*, L* (and L* predictive) per budget.
+    weights : dict
+        Law label -> stacking weight.
+    method : str
+        ``"loo"`` or ``"lfo"``.
+    per_law : dict
+        Law label -> that law's own :class:`Optimum`.
+    """
+
+    optimum: Optimum
+    weights: dict[str, float]
+    method: str
+    per_law: dict[str, Optimum]
+
+    def law_share(self, prob: float = 0.95) -> list[dict[str, float]]:
+        """Per budget: 1 − (weighted mean of the laws' own interval widths) / (the mixture's width).
+
+        0 means the laws agree and the width is each law's own uncertainty; near 1, the laws
+        disagree and the choice of law is most of the uncertainty. N* and D* widths are in log.
+        """
+        out = []
+        for j in range(self.optimum.compute.size):
+            shares = {}
+            for name, log in (("N_opt", True), ("D_opt", True), ("L_opt", False)):
+                def width(values):
+                    _, lo, hi = interval(np.log(values) if log else values, prob)
+                    return hi - lo
+                mixture = width(getattr(self.optimum, name)[:, j])
+                within = sum(w * width(getattr(self.per_law[k], name)[:, j]) for k, w in self.weights.items())
+                shares[name] = float(np.clip(1.0 - within / mixture, 0.0, 1.0)) if mixture > 0 else 0.0
+            out.append(shares)
+        return out
+
+    def to_records(self, prob: float = 0.95) -> list[dict]:
+        """As :meth:`Optimum.to_records`, with ``weights``, ``weights_from`` and ``law_share``."""
+        records = self.optimum.to_records(prob)
+        for record, share in zip(records, self.law_share(prob)):
+            record.update({"weights": dict(self.weights), "weights_from": self.method, "law_share": share})
+        return records
+
+    def to_dict(self, prob: float = 0.95) -> list[dict]:
+        """JSON-able form: the records."""
+        return self.to_records(prob)
+
+    def format(self, prob: float = 0.95) -> str:
+        """The mixture's table, the weights and the share of the width that is the choice of law."""
+        how = "PSIS-LOO" if self.method == "loo" else "leave-future-out"
+        lines = [f"stacked over {len(self.weights)} laws (weights from {how}): "
+                 + ", ".join(f"{k} {w:.2f}" for k, w in self.weights.items()), self.optimum.format(prob)]
+        for budget, share in zip(self.optimum.compute, self.law_share(prob)):
+            lines.append(f"C = {budget:.3g}: the choice of law is {share['N_opt']:.0%} of the N* interval's width, "
+                         f"{share['L_opt']:.0%} of L*'s")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def _lfo_pointwise(fits: Sequence[Any], holdout_top: float, settings: Any) -> np.ndarray:
+    """Held-out log predictive density of each run (rows) under each law refitted below the cutoff (columns)."""
+    from bayescale.decisions.backtesting import split_by_compute
+    from bayescale.results.fitted import law_inputs
+    from bayescale.results.fitting import fit as fit_law
+
+    columns = []
+    for fit in fits:
+        train, held, _ = split_by_compute(fit.runs, holdout_top)
+        refit = fit_law(train, fit.law, settings=settings)
+        law = refit.law
+        variables = law_inputs(law, held)
+        expanded = law.with_run_axis(refit.draws())
+        mu = np.log(law.loss(expanded, refit.scales, **variables))
+        noise = {k: expanded[k] for k in law.noise_parameters}
+        context = refit.context(**{k: variables[k] for k in ("N", "D", "C") if k in variables})
+        lpd = law.error_model.new_run_logpdf(np.log(held.loss), mu, noise, np.random.default_rng(0), context)
+        peak = lpd.max(axis=0)
+        columns.append(peak + np.log(np.mean(np.exp(lpd - peak), axis=0)))
+    return np.stack(columns, axis=1)
+
+
+def ensemble(
+    fits: Sequence[Any],
+    budgets: Any,
+    *,
+    weights: str = "loo",
+    holdout_top: float = 0.25,
+    unique_tokens: float | None = None,
+    seed: int = 0,
+    settings: Any = None,
+) -> Ensemble:
+    """Stack fits of different laws to the same runs and give N*, D*, L* from the mixture.
+
+    Parameters
+    ----------
+    fits : sequence of Fit
+        Two or more fits of the same runs (same data hash) in one loss unit.
+    budgets : sequence of float
+        Compute budgets in FLOPs.
+    weights : {"loo", "lfo"}
+        Stacking on PSIS-LOO densities of the runs, or on the densities of the top
+        ``holdout_top`` compute runs under each law refitted below them.
+    seed : int
+        Seeds the resampling of the mixture and the predictive draws.
+    settings : SamplerSettings, optional
+        For the ``"lfo"`` refits; by default each fit's own.
+
+    Raises
+    ------
+    bayescale.decisions.comparison.CompareError
+        If the fits are fewer than two, repeated, of different runs or loss units.
+    """
+    from bayescale.decisions.comparison import _labels, check_compatible, compare_fits
+    from bayescale.errors import BayescaleError
+    from bayescale.inference.sampling import SamplerSettings
+
+    check_compatible(fits, "an ensemble")
+    if weights not in ("loo", "lfo"):
+        raise BayescaleError(f"unknown weights {weights!r}: use 'loo' (PSIS-LOO) or 'lfo' (leave-future-out)")
+    labels = _labels(fits)
+    if weights == "loo":
+        table = compare_fits(fits, labels).table
+        w = np.array([float(table.loc[label, "weight"]) for label in labels])
+    else:
+        if settings is None:
+            settings = SamplerSettings(**{k: v for k, v in fits[0].sampler.items()
+                                          if k in SamplerSettings.__dataclass_fields__})
+        w = stacking_weights(_lfo_pointwise(fits, holdout_top, replace(settings, progressbar=False)))
+    w = w / w.sum()
+    per_law = {label: fit.optimum(budgets, unique_tokens=unique_tokens, seed=seed) if "U" in fit.law.variables
+               else fit.optimum(budgets, seed=seed) for label, fit in zip(labels, fits)}
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(_MIXTURE_DRAWS, w)
+    picks = {label: rng.integers(0, per_law[label].N_opt.shape[0], n) for label, n in zip(labels, counts)}
+
+    def stack(name: str) -> np.ndarray:
+        return np.concatenate([getattr(per_law[label], name)[picks[label]] for label in labels], axis=0)
+
+    first = per_law[labels[0]]
+    mixture = Optimum(first.compute, stack("N_opt"), stack("D_opt"), stack("L_opt"), stack("tokens_per_param"),
+                      "stacked mixture of laws", first.loss_unit, first.unique_tokens, stack("L_opt_predictive"))
+    return Ensemble(mixture, {label: float(x) for label, x in zip(labels, w)}, weights, per_law)
