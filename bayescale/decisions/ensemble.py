@@ -39,6 +39,11 @@ def stacking_weights(lpd: np.ndarray) -> np.ndarray:
     return softmax(np.r_[0.0, best.x])
 
 
+def _width(values: np.ndarray, prob: float, log: bool) -> float:
+    _, lo, hi = interval(np.log(values) if log else values, prob)
+    return float(hi - lo)
+
+
 @dataclass(frozen=True)
 class Ensemble:
     """The stacked mixture of several laws' optima.
@@ -70,11 +75,8 @@ class Ensemble:
         for j in range(self.optimum.compute.size):
             shares = {}
             for name, log in (("N_opt", True), ("D_opt", True), ("L_opt", False)):
-                def width(values):
-                    _, lo, hi = interval(np.log(values) if log else values, prob)
-                    return hi - lo
-                mixture = width(getattr(self.optimum, name)[:, j])
-                within = sum(w * width(getattr(self.per_law[k], name)[:, j]) for k, w in self.weights.items())
+                mixture = _width(getattr(self.optimum, name)[:, j], prob, log)
+                within = sum(w * _width(getattr(self.per_law[k], name)[:, j], prob, log) for k, w in self.weights.items())
                 shares[name] = float(np.clip(1.0 - within / mixture, 0.0, 1.0)) if mixture > 0 else 0.0
             out.append(shares)
         return out
