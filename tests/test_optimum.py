@@ -307,3 +307,12 @@ def test_optimum_with_unique_tokens_repeats_data(dc):
     assert record["epochs"]["median"] == pytest.approx(opt.D_opt[0, 0] / 5e9)
     text = opt.format()
     assert "U = 5e+09 unique tokens" in text and text.count("epochs") == budgets.size
+
+
+def test_losses_print_to_the_decimals_their_interval_supports():
+    from bayescale.results.optimum import decimals_for
+
+    assert decimals_for(1.98, 2.01) == 3      # width 0.03: two figures of it
+    assert decimals_for(1.9, 2.3) == 2
+    assert decimals_for(1.0, 1.0) == 4        # no width: the old fixed format
+    assert decimals_for(0.0, 1e-9) == 6       # capped

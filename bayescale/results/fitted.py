@@ -30,7 +30,7 @@ from bayescale.files import atomic_path, read_netcdf
 from bayescale.inference.gates import Gates
 from bayescale.laws.flops import training_flops
 from bayescale.laws.law import DIMS, Law, Scales, law_from_text
-from bayescale.results.optimum import Optimum, compute_optimum, interval
+from bayescale.results.optimum import Optimum, compute_optimum, decimals_for, interval
 
 __all__ = ["Fit", "Summary", "Prediction", "SCHEMA_VERSION", "versions", "law_inputs"]
 
@@ -116,9 +116,10 @@ class Prediction:
         for r in self.to_records():
             where = ", ".join(f"{k}={r[k]}" if isinstance(r[k], str) else f"{k}={r[k]:.3g}" for k in self.inputs.columns)
             m, p = r["loss"], r["predictive"]
+            a, b = decimals_for(m["lower"], m["upper"]), decimals_for(p["lower"], p["upper"])
             lines.append(
-                f"  {where}: law {m['median']:.4f} [{m['lower']:.4f}, {m['upper']:.4f}]"
-                f"; new run {p['median']:.4f} [{p['lower']:.4f}, {p['upper']:.4f}]"
+                f"  {where}: law {m['median']:.{a}f} [{m['lower']:.{a}f}, {m['upper']:.{a}f}]"
+                f"; new run {p['median']:.{b}f} [{p['lower']:.{b}f}, {p['upper']:.{b}f}]"
             )
         return "\n".join(lines)
 

@@ -20,11 +20,19 @@ from bayescale.errors import OptimumError
 from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute
 from bayescale.laws.law import Law, Scales
 
-__all__ = ["Optimum", "compute_optimum", "interval"]
+__all__ = ["Optimum", "compute_optimum", "interval", "decimals_for"]
 
 _QUANTITIES = ("N_opt", "D_opt", "L_opt", "tokens_per_param")
 _GRID = 97
 _GOLDEN_STEPS = 60
+
+
+def decimals_for(lower: float, upper: float, digits: int = 2) -> int:
+    """Decimals that show an interval of this width to ``digits`` significant figures (0 to 6)."""
+    width = abs(float(upper) - float(lower))
+    if not np.isfinite(width) or width <= 0:
+        return 4
+    return int(np.clip(digits - 1 - np.floor(np.log10(width)), 0, 6))
 
 
 def interval(values: np.ndarray, prob: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -103,7 +111,8 @@ class Optimum:
             lines.append(f"C = {record['compute']:.3g} FLOPs")
             for name in self._quantities():
                 r = record[name]
-                fmt = ".4g" if name.startswith("L_opt") else ".3g"
+                # losses to the decimals their interval supports; sizes and ratios to 3 figures
+                fmt = f".{decimals_for(r['lower'], r['upper'])}f" if name.startswith("L_opt") else ".3g"
                 lines.append(
                     f"  {name:<17}{r['median']:>11{fmt}}   [{r['lower']:{fmt}}, {r['upper']:{fmt}}]  {units[name]}"
                 )
