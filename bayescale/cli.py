@@ -280,6 +280,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("fits", nargs="+", help="fits saved by 'bayescale fit'")
     p.add_argument("--output", "-o", required=True, help="PDF path, e.g. reports/NAME.pdf")
     p.add_argument("--compute", "-c", type=_positive_float, nargs="+", metavar="FLOPS", help="budgets for the allocation table")
+    p.add_argument("--with", dest="with_files", action="append", default=[], metavar="FILE",
+                   help="add a page for a saved calibration or backtest (calibrate/backtest --out); repeatable")
 
     p = sub.add_parser("laws", help="list the built-in laws", description="List the built-in laws, or show one in full.")
     p.add_argument("name", nargs="?", help="show this law (name or .toml path)")
@@ -529,7 +531,8 @@ def _show_isoflop(result, args: argparse.Namespace) -> None:
 def _cmd_report(args: argparse.Namespace) -> int:
     from bayescale.report.writer import write_report
 
-    path = write_report([_load(path) for path in args.fits], args.output, budgets=args.compute)
+    path = write_report([_load(path) for path in args.fits], args.output, budgets=args.compute,
+                        with_files=args.with_files)
     print(f"wrote {path}")
     return 0
 

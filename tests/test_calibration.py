@@ -16,7 +16,8 @@ SIMULATED = {"simulations": 20, "converged_refits": 19, "budgets": [1e23],
              "N_opt": {"coverage": 0.9, "mc_se": 0.07}, "holdout_loss": {"coverage": 0.95, "mc_se": 0.03},
              "parameters": {"E": {"coverage": 0.85, "mc_se": 0.08}}}
 BACKTEST = {"coverage": 0.8, "mean_width": 0.06, "interval_score": 0.13, "elpd_per_run": 2.9, "median_rel_error": 0.01,
-            "runs": 60, "rolling": [{"cutoff": 3.8e20, "n_holdout": 20, "coverage": 0.9, "interval_score": 0.15}]}
+            "runs": 60, "rolling": [{"cutoff": 3.8e20, "n_train": 150, "n_holdout": 20, "coverage": 0.9, "mean_width": 0.06,
+                                     "interval_score": 0.15, "elpd_per_run": 3.2, "median_rel_error": 0.01}]}
 
 
 def test_coverage_and_its_monte_carlo_error():

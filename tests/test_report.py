@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -252,3 +253,28 @@ def test_modules_do_not_import_matplotlib():
     code = ("import sys, bayescale.report.writer, bayescale.report.plots, bayescale.report.posterior, bayescale.report.pages; "
             "sys.exit('matplotlib' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_saved_calibration_and_backtest_add_one_page_each(compute_fit, tmp_path):
+    from test_calibration import BACKTEST, SIMULATED
+
+    from bayescale.decisions.calibration import Calibration
+
+    cal = Calibration(SIMULATED, BACKTEST, True, 0.95, compute_fit.id, "discrepancy").save(tmp_path / "cal.json")
+    bt = tmp_path / "bt.json"
+    bt.write_text(json.dumps({"kind": "bayescale backtest", "schema": 1, "cutoff": 1e21, "n_train": 40, "n_holdout": 10,
+                              "prob": 0.95, "laws": {"chinchilla": {"elpd_per_run": 2.0, "coverage": 0.9, "mean_width": 0.1,
+                                                                    "interval_score": 0.2, "median_rel_error": 0.01,
+                                                                    "gates": True}}}))
+    path = write_report([compute_fit], tmp_path / "with.pdf", with_files=[cal, bt])
+    assert page_count(path) == PAGES_PER_FIT + 2
+
+
+def test_a_with_file_that_is_not_a_saved_result_is_refused_before_writing(compute_fit, tmp_path):
+    from bayescale.errors import FitFileError
+
+    other = tmp_path / "other.json"
+    other.write_text("[1, 2]")
+    with pytest.raises(FitFileError, match="neither a bayescale calibration nor a backtest"):
+        write_report([compute_fit], tmp_path / "no.pdf", with_files=[other])
+    assert not (tmp_path / "no.pdf").exists()

@@ -229,7 +229,8 @@ def _check_budgets(budgets: Sequence[float] | None) -> np.ndarray:
     return np.unique(values)
 
 
-def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence[float] | None = None) -> Path:
+def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence[float] | None = None,
+                 with_files: Sequence[str | os.PathLike] = ()) -> Path:
     """Write a PDF report of one fit or several.
 
     Parameters
@@ -241,6 +242,9 @@ def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence
         The PDF to write; its folder must exist. Written atomically.
     budgets : sequence of float, optional
         Compute budgets (FLOPs) for the allocation tables; :data:`DEFAULT_BUDGETS` by default.
+    with_files : sequence of path
+        Saved calibrations (``bayescale calibrate --out``) or backtests (``bayescale backtest
+        --out``), one page each at the end; shown as saved, not recomputed.
 
     Returns
     -------
@@ -260,6 +264,9 @@ def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence
         raise BayescaleError("a report needs at least one fit: pass the fit files made by 'bayescale fit'")
     values = _check_budgets(budgets)
     from bayescale.report import pages
+    from bayescale.report.saved_pages import read_saved, saved_pages
+
+    saved = [read_saved(p) for p in with_files]  # a bad file is refused before anything is drawn
 
     results = [fit_results(fit, values) for fit in fits]
     plan: list[tuple[str, Callable[[], Figure]]] = []
@@ -270,6 +277,7 @@ def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence
     if len(fits) > 1:
         comparison, reason = _comparison(fits)
         plan += pages.comparison_pages(fits, results, comparison, reason)
+    plan += saved_pages(saved)
     return _write_pdf(plan, Path(path), fits)
 
 
