@@ -117,3 +117,18 @@ def test_new_run_density_matches_what_draw_samples():
     assert density[1] == pytest.approx(hist, rel=0.15)
     grouped = get_error_model("grouped").new_run_logpdf(y, mu, {"sigma": 0.02, "tau": 0.03}, rng)
     np.testing.assert_allclose(grouped, stats.norm.logpdf(y, 0, np.hypot(0.02, 0.03)))
+
+
+def test_groups_that_cannot_be_told_apart_are_refused(tmp_path):
+    import bayescale as bs
+    from bayescale.errors import RunsError
+
+    path = tmp_path / "runs.csv"
+    path.write_text("N,D,loss,setup,run\n1e8,1e9,3.0,a,1\n2e8,2e9,2.9,a,2\n4e8,1e9,2.8,a,3\n8e8,1e9,2.7,a,4\n")
+    model = get_error_model("grouped")
+    with pytest.raises(RunsError, match="at least two groups.*--group-col"):
+        model.run_data(bs.read_runs(path, group_col="setup"))
+    with pytest.raises(RunsError, match="groups of several runs.*4 groups of one"):
+        model.run_data(bs.read_runs(path, group_col="run"))
+    with pytest.raises(RunsError, match="its own model size N"):
+        model.run_data(bs.read_runs(path))

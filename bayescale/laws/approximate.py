@@ -78,8 +78,20 @@ class Grouped(ErrorModel):
     data_names = (GROUP, GROUP_SIZE)
 
     def run_data(self, runs):
+        from bayescale.errors import RunsError
+
         codes = noise_groups(runs)
-        return {GROUP: codes, GROUP_SIZE: np.bincount(codes).astype(float)}
+        sizes = np.bincount(codes)
+        what = "group column" if "group" in getattr(runs, "levels", {}) else "model size N (the default grouping)"
+        if sizes.size < 2:
+            raise RunsError(f"the grouped error model needs at least two groups, but every run has the same {what}; "
+                            "name a column that tells configurations apart with --group-col (group_col=...), or use "
+                            "--noise discrepancy")
+        if sizes.max() < 2:
+            raise RunsError(f"the grouped error model needs groups of several runs, but every run has its own {what} "
+                            f"({sizes.size} groups of one); name a coarser column with --group-col (group_col=...), "
+                            "or use --noise discrepancy")
+        return {GROUP: codes, GROUP_SIZE: sizes.astype(float)}
 
     def logpdf(self, y, mu, params, data=None):
         if not data or GROUP not in data:
