@@ -163,3 +163,14 @@ def test_units():
         convert_loss(1.0, "nats/token", "bits/char")
     with pytest.raises(UnitError, match="unknown"):
         convert_loss(1.0, "nats", "bits/token")
+
+
+def test_compute_for_a_run_is_wider_than_for_the_law(example_fake_fit):
+    """C_run (one run trained at the optimum reaching the loss) carries noise and discrepancy: wider than C."""
+    from bayescale.decisions.inverse import compute_for_loss
+
+    result = compute_for_loss(example_fake_fit, [2.0])
+    law = np.log(np.nanquantile(result.values["C"][:, 0], [0.1, 0.9]))
+    run = np.log(np.nanquantile(result.values["C_run"][:, 0], [0.1, 0.9]))
+    assert run[1] - run[0] > law[1] - law[0]
+    assert np.exp(law[0]) < np.nanmedian(result.values["C_run"][:, 0]) < np.exp(law[1])

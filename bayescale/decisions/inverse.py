@@ -119,7 +119,7 @@ def _ungrouped(fit: Fit):
     return fit.law
 
 
-def compute_for_loss(fit: Fit, target_losses, unique_tokens: float | None = None) -> InverseResult:
+def compute_for_loss(fit: Fit, target_losses, unique_tokens: float | None = None, seed: int = 0) -> InverseResult:
     """Compute (FLOPs) needed to reach each target loss at the compute-optimal allocation.
 
     For a law in C alone (no N/D trade-off) it is the compute at which the law reaches the loss.
@@ -131,6 +131,9 @@ def compute_for_loss(fit: Fit, target_losses, unique_tokens: float | None = None
         In the fit's loss unit.
     unique_tokens : float, optional
         Unique tokens available, for data-constrained laws.
+    seed : int
+        Seeds the draws of ``C_run``: the compute at which one run, trained at the optimum,
+        would reach the loss (the error model's noise and discrepancy, one deviate per draw).
 
     Raises
     ------
@@ -155,6 +158,13 @@ def compute_for_loss(fit: Fit, target_losses, unique_tokens: float | None = None
     curves = np.where(np.isfinite(optimum.L_opt), optimum.L_opt, np.inf)
     compute = np.stack([_crossing(_C_GRID, curves, np.full(curves.shape[0], t)) for t in targets], axis=1)
     _refuse_unreachable(targets, compute, curves)
+    # what one run trained at the optimum would need: its noise, and beyond the runs the law's discrepancy
+    noise = {k: np.asarray(v, dtype=float).reshape(-1, 1) for k, v in fit.draws().items() if k in law.noise_parameters}
+    context = fit.context(N=optimum.N_opt, D=optimum.D_opt, C=np.broadcast_to(_C_GRID, optimum.N_opt.shape))
+    with np.errstate(all="ignore"):
+        runs_curves = np.exp(law.error_model.curve_draws(np.log(curves), noise, np.random.default_rng(seed), context))
+    runs_curves = np.where(np.isfinite(runs_curves), runs_curves, np.inf)
+    compute_run = np.stack([_crossing(_C_GRID, runs_curves, np.full(curves.shape[0], t)) for t in targets], axis=1)
     # N*(C) is smooth in log C: interpolate each draw's N* at its own answer
     log_n = np.log(optimum.N_opt)
     n_opt = np.full_like(compute, np.nan)
@@ -166,8 +176,8 @@ def compute_for_loss(fit: Fit, target_losses, unique_tokens: float | None = None
     return InverseResult(
         f"compute to reach a loss ({unit}) at the compute-optimal allocation",
         targets,
-        {"C": compute, "N_opt": n_opt, "D_opt": d_opt},
-        {"C": "FLOPs", "N_opt": "parameters", "D_opt": "tokens"},
+        {"C": compute, "N_opt": n_opt, "D_opt": d_opt, "C_run": compute_run},
+        {"C": "FLOPs (the law)", "N_opt": "parameters", "D_opt": "tokens", "C_run": "FLOPs (a run trained there)"},
     )
 
 
@@ -187,9 +197,11 @@ def tokens_for_loss(fit: Fit, observed_loss: float, n_params: float, seed: int =
                     unique_tokens: float | None = None) -> InverseResult:
     """Training tokens implied by an observed loss of a model with ``n_params`` parameters.
 
-    Each posterior draw solves L(N, D) = observed · exp(−σ·ε) for D, with ε a standard Normal
-    draw (seeded), so the interval carries both the law's uncertainty and the run-to-run noise
-    of a single observed loss. Laws with unique tokens U assume no repetition (U = D).
+    Each posterior draw solves L(N, D) · exp(ε) = observed for D, with ε one (seeded) draw of the
+    error model's deviation of a single run (:meth:`~bayescale.laws.noise.ErrorModel.curve_draws`:
+    run-to-run noise, and beyond the fitted runs the law's discrepancy), so the interval carries
+    the law's uncertainty and that of one observed loss. Laws with unique tokens U assume no
+    repetition (U = D).
     """
     targets = _check_targets(observed_loss)
     if not n_params > 0:
@@ -203,10 +215,12 @@ def tokens_for_loss(fit: Fit, observed_loss: float, n_params: float, seed: int =
     with np.errstate(all="ignore"):
         curves = np.asarray(law.loss(draws, fit.scales, **{k: variables[k] for k in law.variables}))
     curves = np.where(np.isfinite(curves), curves, np.inf)
-    rng = np.random.default_rng(seed)
-    noise = {k: draws[k][:, 0] for k in law.noise_parameters}
-    offset = law.error_model.draw(np.zeros(curves.shape[0]), noise, rng)  # log L_obs - log L_law
-    tokens = np.stack([_crossing(_D_GRID, curves, t * np.exp(-offset)) for t in targets], axis=1)
+    noise = {k: draws[k] for k in law.noise_parameters}
+    context = fit.context(N=variables["N"], D=_D_GRID, C=variables["C"])
+    with np.errstate(all="ignore"):  # one run's deviate per draw, along the token grid
+        curves = np.exp(law.error_model.curve_draws(np.log(curves), noise, np.random.default_rng(seed), context))
+    curves = np.where(np.isfinite(curves), curves, np.inf)
+    tokens = np.stack([_crossing(_D_GRID, curves, np.full(curves.shape[0], t)) for t in targets], axis=1)
     unit = fit.runs.loss_unit
     return InverseResult(
         f"training tokens implied by an observed loss ({unit}) at N = {n_params:.3g}",

@@ -144,6 +144,13 @@ class Discrepancy(Normal):
         new_run = super().draw(mu, params, rng)
         return new_run + discrepancy_draws(context, new_run.shape, rng, params["sigma"])
 
+    def curve_draws(self, mu, params, rng, context=None):
+        from bayescale.laws.extrapolation import discrepancy_scale
+
+        mu = np.asarray(mu, dtype=float)
+        scale = discrepancy_scale(context, mu.shape, rng, params["sigma"])
+        return super().curve_draws(mu, params, rng) + scale * rng.standard_normal(mu.shape[:-1] + (1,))
+
     def new_run_logpdf(self, y, mu, params, rng, context=None):
         from bayescale.laws.extrapolation import discrepancy_scale
 

@@ -87,6 +87,18 @@ class ErrorModel:
         """Add the likelihood of ``observed`` (log losses) to the PyMC model in context."""
         raise NotImplementedError
 
+    def curve_draws(self, mu: np.ndarray, params: Mapping[str, np.ndarray], rng: np.random.Generator,
+                    context: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """Draws of one run's log loss along a curve of configurations ``mu`` of shape ``(sample, point)``.
+
+        Unlike :meth:`draw`, each sample gets one deviate shared by every point of its curve (the
+        same run, asked "where along the curve would it reach the target?"), so curves keep their
+        shape. By default the run-to-run noise of :meth:`draw` at one point, added along the curve.
+        """
+        mu = np.asarray(mu, dtype=float)
+        offset = self.draw(np.zeros(mu.shape[:-1] + (1,)), {k: np.asarray(v)[..., :1] for k, v in params.items()}, rng)
+        return mu + offset
+
     def new_run_logpdf(self, y: np.ndarray, mu: np.ndarray, params: Mapping[str, np.ndarray],
                        rng: np.random.Generator, context: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """Log density of the log losses ``y`` of new runs (a new configuration each, at ``context``):
