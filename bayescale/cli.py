@@ -303,6 +303,7 @@ def _warn_if_failed(fit) -> None:
 def _cmd_fit(args: argparse.Namespace) -> int:
     from bayescale.files import check_output_path
     from bayescale.laws.law import load_law
+    from bayescale.laws.noise import get_error_model
     from bayescale.laws.priors import read_prior_file
     from bayescale.results.fitting import fit
 
@@ -319,7 +320,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         law = law.with_priors(priors, args.priors)
     if not args.quiet and not args.json:
         print(runs.describe(), file=sys.stderr)
-        print(f"fitting {law.name}: L = {law.formula}", file=sys.stderr)
+        noise = get_error_model(args.noise or law.noise)
+        print(f"fitting {law.name}: L = {law.formula}\nerror model {noise.name}: {noise.title}", file=sys.stderr)
     result = fit(runs, law, noise=args.noise, settings=settings, log_likelihood=args.log_likelihood)
     converged = result.gates.passed
     path = result.save(args.out) if converged or args.allow_unconverged else None
@@ -418,10 +420,11 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     fit = _load(args.fit)
     summary, adequacy = fit.summary(args.prob), fit.adequacy()
     if args.json:
-        print(json.dumps({**summary.to_dict(), "adequacy": adequacy.to_dict(), "fit_id": fit.id, "law": fit.law.name},
-                         indent=2))
+        print(json.dumps({**summary.to_dict(), "adequacy": adequacy.to_dict(), "fit_id": fit.id, "law": fit.law.name,
+                          "noise": fit.law.noise}, indent=2))
     else:
-        print(f"{summary}\n{adequacy}")
+        model = fit.law.error_model
+        print(f"law {fit.law.name}, error model {model.name}: {model.title}\n{summary}\n{adequacy}")
     return 0
 
 
