@@ -132,3 +132,20 @@ def test_groups_that_cannot_be_told_apart_are_refused(tmp_path):
         model.run_data(bs.read_runs(path, group_col="run"))
     with pytest.raises(RunsError, match="its own model size N"):
         model.run_data(bs.read_runs(path))
+
+
+def test_heteroskedastic_noise_scales_with_compute():
+    import pymc as pm
+
+    from bayescale.laws.approximate import CENTERED_COMPUTE
+
+    model = get_error_model("hetero")
+    x = np.array([-1.0, 0.0, 1.0, 2.0, -0.5, 0.3, 0.1])
+    params = {"sigma": 0.02, "gamma": 0.4}
+    expected = stats.norm.logpdf(Y, MU, 0.02 * np.exp(0.4 * x))
+    np.testing.assert_allclose(model.logpdf(Y, MU, params, {CENTERED_COMPUTE: x}), expected)
+    with pm.Model() as m:
+        model.observe("obs", MU, params, Y, {CENTERED_COMPUTE: x})
+    assert float(m.compile_logp()({})) == pytest.approx(expected.sum(), rel=1e-10)
+    far = model.draw(np.zeros(20_000), params, np.random.default_rng(0), {CENTERED_COMPUTE: np.full(20_000, 2.0)})
+    assert far.std() == pytest.approx(0.02 * np.exp(0.8), rel=0.03)

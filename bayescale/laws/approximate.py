@@ -157,3 +157,51 @@ class Discrepancy(Normal):
         shape = np.broadcast_shapes(np.shape(y), np.shape(mu), np.shape(params["sigma"]))
         scale = np.hypot(params["sigma"], discrepancy_scale(context, shape, rng, params["sigma"]))
         return -0.5 * ((np.asarray(y) - mu) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
+
+
+#: The data the heteroskedastic likelihood reads: log10 C of each run minus the runs' mean.
+CENTERED_COMPUTE = "centered_compute"
+
+
+@register
+class Heteroskedastic(ErrorModel):
+    """Normal noise whose scale changes with compute: sigma · exp(gamma · (log10 C − mean log10 C))."""
+
+    name = "hetero"
+    title = "Normal noise on log loss with a scale that grows or shrinks with compute"
+    equation = "log L_obs = log L + sigma·exp(gamma·x)·ε, x = log10 C − mean log10 C of the runs, ε ~ Normal(0, 1)"
+    parameters = ("sigma", "gamma")
+    defaults = {"sigma": _SIGMA, "gamma": {"dist": "Normal", "mu": 0.0, "sigma": 0.5}}
+    descriptions = {"sigma": _SIGMA_TEXT + " at the runs' mean compute",
+                    "gamma": "change of log noise scale per decade of compute"}
+    data_names = (CENTERED_COMPUTE,)
+
+    def run_data(self, runs):
+        log_c = np.log10(runs.C)
+        return {CENTERED_COMPUTE: log_c - log_c.mean()}
+
+    @staticmethod
+    def _scale(params, x):
+        return params["sigma"] * np.exp(params["gamma"] * np.asarray(x, dtype=float))
+
+    def logpdf(self, y, mu, params, data=None):
+        if not data or CENTERED_COMPUTE not in data:
+            raise ValueError("the hetero error model needs each run's compute (run_data)")
+        scale = self._scale(params, data[CENTERED_COMPUTE])
+        return -0.5 * ((y - mu) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
+
+    def draw(self, mu, params, rng, context=None):
+        mu = np.asarray(mu, dtype=float)
+        x = 0.0 if not context else context.get(CENTERED_COMPUTE, 0.0)
+        return mu + self._scale(params, x) * rng.standard_normal(mu.shape)
+
+    def new_run_logpdf(self, y, mu, params, rng, context=None):
+        x = 0.0 if not context else context.get(CENTERED_COMPUTE, 0.0)
+        return self.logpdf(y, mu, params, {CENTERED_COMPUTE: np.broadcast_to(x, np.shape(y))})
+
+    def observe(self, name, mu, params, observed, data=None):
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        scale = params["sigma"] * pt.exp(params["gamma"] * data[CENTERED_COMPUTE])
+        return pm.Normal(name, mu=mu, sigma=scale, observed=observed)

@@ -6,6 +6,8 @@ Distances are in decades, zero inside the fitted runs' range:
 - ``ratio``: log10 of tokens per parameter D/N outside the fitted runs' range of D/N;
 - ``size``: log10 N beyond the fitted model sizes;
 - ``tokens``: log10 D beyond the fitted token counts.
+
+and one position, signed: ``centered_compute``, log10 C minus the fitted runs' mean log10 C.
 """
 
 from __future__ import annotations
@@ -39,9 +41,10 @@ def distances(runs: Any, N: Any = None, D: Any = None, C: Any = None) -> dict[st
     shape = np.broadcast_shapes(*(v.shape for v in given)) if given else ()
     if C is None and N is not None and D is not None:
         C = training_flops(np.asarray(N, dtype=float), np.asarray(D, dtype=float))
-    far = {key: np.zeros(shape) for key in ("compute", "ratio", "size", "tokens")}
+    far = {key: np.zeros(shape) for key in ("compute", "ratio", "size", "tokens", "centered_compute")}
     if C is not None:
         log_c = np.log10(runs.C)
+        far["centered_compute"] = np.broadcast_to(np.log10(np.asarray(C, dtype=float)) - log_c.mean(), shape)
         far["compute"] = np.broadcast_to(_outside(np.log10(np.asarray(C, dtype=float)), log_c.min(), log_c.max()), shape)
     if N is not None and D is not None:
         log_r = np.log10(runs.D / runs.N)
