@@ -52,6 +52,10 @@ _LAZY = {
     "fit_isoflop": "bayescale.decisions.isoflop",
     "IsoflopFit": "bayescale.decisions.isoflop",
     "simulate_isoflop": "bayescale.decisions.simulation",
+    # planning
+    "plan": "bayescale.planning.plan",
+    "Plan": "bayescale.planning.plan",
+    "get_accelerator": "bayescale.planning.cluster",
     # report
     "write_report": "bayescale.report.writer",
 }

@@ -258,6 +258,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="save the calibration as JSON (for 'bayescale report FIT.nc --with CAL.json')")
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    p = sub.add_parser("plan", help="plan a run: cluster, days and dollars <-> budget, N*, D*, L* with intervals",
+                       description="Without a fit: the arithmetic of a run (--n, --d) on a cluster: compute, implied MFU "
+                       "or days, GPU-hours, cost. With a fit: what --days (or --budget-usd, or --compute) buy on a "
+                       "cluster, or what a --target-loss takes; peak FLOP/s are the dense figures of the accelerator "
+                       "catalogue ('bayescale plan --list-gpus').")
+    p.add_argument("fit", nargs="?", help="a fit saved by 'bayescale fit' (optional)")
+    p.add_argument("--gpus", type=_count(1), help="number of accelerators")
+    p.add_argument("--gpu", help="accelerator id from the catalogue, e.g. a100, h100, h200, b200, mi250x, mi300x")
+    p.add_argument("--dtype", choices=["bf16", "fp16", "fp8"], default="bf16", help="training precision (default: bf16)")
+    p.add_argument("--peak-flops", type=_positive_float, help="dense peak FLOP/s per accelerator, instead of --gpu")
+    p.add_argument("--accelerators", metavar="FILE", help="a TOML catalogue of your own accelerators")
+    p.add_argument("--mfu", type=float, help="model FLOPs utilisation in (0, 1], counting 6ND")
+    p.add_argument("--days", type=float, help="training time in days")
+    p.add_argument("--compute", "-c", type=float, help="a budget in FLOPs instead of --days")
+    p.add_argument("--price-per-gpu-hour", type=float, metavar="USD", help="price of one accelerator-hour")
+    p.add_argument("--budget-usd", type=float, help="money to spend, instead of --days (needs --price-per-gpu-hour)")
+    p.add_argument("--target-loss", type=float, help="loss to reach (with a fit), in the fit's loss unit")
+    p.add_argument("--n", type=float, help="model parameters (arithmetic without a fit)")
+    p.add_argument("--d", type=float, help="training tokens (arithmetic without a fit)")
+    p.add_argument("--flops-per-token", type=_positive_float, default=6.0,
+                   help="FLOPs per parameter and token actually executed, for the HFU (8 with full recomputation)")
+    p.add_argument("--inference-tokens", type=float, default=0.0,
+                   help="tokens to be served over the model's life: with --target-loss, the cheapest lifetime allocation")
+    p.add_argument("--max-tokens", type=float, help="training tokens available (a cap on D)")
+    p.add_argument("--unique-tokens", type=_positive_float, metavar="U", help="unique tokens (data-constrained laws)")
+    p.add_argument("--list-gpus", action="store_true", help="list the accelerator catalogue and exit")
+    p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the predictive draws")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
     p = sub.add_parser("isoflop", help="isoFLOP analysis (Chinchilla Approach 2): N*(C) and D*(C) power laws",
                        description="Group runs by compute budget, fit a parabola in log N per budget and a power law "
                        "through the minima, N* = G·C^a and D* = A·C^b, with posteriors and intervals.")
@@ -494,6 +524,25 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from bayescale.planning.cluster import accelerators
+    from bayescale.planning.plan import plan
+
+    if args.list_gpus:
+        for key, acc in accelerators(args.accelerators).items():
+            peaks = ", ".join(f"{d} {v:g}" for d, v in acc.peak_tflops.items())
+            print(f"{key:<8} {acc.name:<32} dense TFLOP/s: {peaks}\n         source: {acc.source}")
+        return 0
+    fit = _load(args.fit) if args.fit else None
+    result = plan(fit, gpus=args.gpus, gpu=args.gpu, mfu=args.mfu, days=args.days, dtype=args.dtype,
+                  peak_flops=args.peak_flops, price_per_gpu_hour=args.price_per_gpu_hour, budget_usd=args.budget_usd,
+                  target_loss=args.target_loss, n=args.n, d=args.d, flops_per_token=args.flops_per_token,
+                  inference_tokens=args.inference_tokens, max_tokens=args.max_tokens, unique_tokens=args.unique_tokens,
+                  compute=args.compute, accelerators=args.accelerators, prob=args.prob, seed=args.seed)
+    _print(result, args.json)
+    return 0
+
+
 def _cmd_isoflop(args: argparse.Namespace) -> int:
     from bayescale.decisions.isoflop import fit_isoflop
     from bayescale.files import check_output_path
@@ -560,7 +609,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT
     commands = {"fit": _cmd_fit, "optimum": _cmd_optimum, "predict": _cmd_predict, "summary": _cmd_summary,
                 "inverse": _cmd_inverse, "compare": _cmd_compare, "backtest": _cmd_backtest,
-                "calibrate": _cmd_calibrate,
+                "calibrate": _cmd_calibrate, "plan": _cmd_plan,
                 "isoflop": _cmd_isoflop, "report": _cmd_report, "laws": _cmd_laws}
     if not getattr(args, "quiet", False) and not getattr(args, "json", False):
         _log_to_stderr()

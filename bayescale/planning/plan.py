@@ -1,0 +1,258 @@
+"""Plan a training run: cluster, days and dollars ↔ budget, with the posterior carried through.
+
+:func:`plan` answers, by what it is given:
+
+- ``n`` and ``d`` (no fit): the arithmetic of a run on a cluster: compute, and the implied MFU
+  (with ``days``) or the days (with ``mfu``), GPU-hours and cost;
+- a fit and a cluster with ``days`` (or ``budget_usd``): the budget, and N*, D*, L* (law and a
+  run's) at it, optionally under a token cap;
+- a fit and ``target_loss``: the compute, days, GPU-hours and cost to reach it at the optimum;
+  with ``inference_tokens``, the allocation with the fewest lifetime FLOPs instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, training_flops
+from bayescale.planning.cluster import Cluster, PlanError, get_accelerator, implied_utilisation
+from bayescale.results.optimum import interval
+
+__all__ = ["Plan", "plan", "make_cluster"]
+
+
+def _summary(values: Any, prob: float) -> dict[str, float | None]:
+    """median/lower/upper of draws; a number gives median = lower = upper."""
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 0:
+        v = float(values)
+        return {"median": v, "lower": v, "upper": v}
+    with np.errstate(invalid="ignore"):  # draws that never get there count as unbounded
+        med, lo, hi = interval(np.where(np.isfinite(values), values, np.inf), prob)
+    return {k: (float(v) if np.isfinite(v) else None) for k, v in (("median", med), ("lower", lo), ("upper", hi))}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a plan found: one record per budget or target, and the cluster it assumed.
+
+    Attributes
+    ----------
+    question : str
+    records : list of dict
+        Numbers (points) and ``{"median", "lower", "upper"}`` objects (uncertain quantities).
+    units : dict
+        Unit of each quantity.
+    cluster : str
+    """
+
+    question: str
+    records: list[dict]
+    units: dict[str, str]
+    cluster: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict | list[dict]:
+        """JSON: one object of numbers for arithmetic, else a list with one object per budget/target."""
+        return self.records[0] if self.question == "arithmetic" else self.records
+
+    def __str__(self) -> str:
+        lines = [f"plan: {self.question}" + (f" on {self.cluster}" if self.cluster else "")]
+        for record in self.records:
+            lines.append("")
+            for key, value in record.items():
+                unit = self.units.get(key, "")
+                if isinstance(value, dict):
+                    fmt = (lambda v: "unbounded" if v is None else f"{v:.4g}")
+                    lines.append(f"  {key:<22}{fmt(value['median']):>12}   [{fmt(value['lower'])}, {fmt(value['upper'])}]  {unit}")
+                elif isinstance(value, float | int) and not isinstance(value, bool):
+                    lines.append(f"  {key:<22}{value:>12.4g}   {unit}")
+                else:
+                    lines.append(f"  {key:<22}{value!s:>12}   {unit}")
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def make_cluster(gpus: int | None, gpu: str | None, mfu: float | None, dtype: str = "bf16",
+                 peak_flops: float | None = None, accelerators: str | None = None) -> Cluster | None:
+    """A :class:`Cluster` from the options, or None when no GPUs are given."""
+    if gpus is None:
+        if gpu is not None or peak_flops is not None:
+            raise PlanError("--gpu and --peak-flops describe the GPUs of a cluster: also give --gpus COUNT")
+        return None
+    if peak_flops is None:
+        if gpu is None:
+            raise PlanError("name the accelerator with --gpu (e.g. --gpu h100) or give its dense peak with --peak-flops")
+        accelerator = get_accelerator(gpu, accelerators)
+        peak, label = accelerator.peak_flops(dtype), f"{gpus} × {accelerator.id} ({dtype}, dense peak)"
+    else:
+        peak, label = float(peak_flops), f"{gpus} GPUs at {peak_flops:.4g} FLOP/s peak"
+    return Cluster(int(gpus), peak, 1.0 if mfu is None else float(mfu), label)
+
+
+def _costs(cluster: Cluster, compute: Any, price: float | None, prob: float) -> dict:
+    out = {"days": _summary(cluster.days(compute), prob), "gpu_hours": _summary(cluster.gpu_hours(compute), prob)}
+    if price is not None:
+        out["cost"] = _summary(cluster.gpu_hours(compute) * price, prob)
+    return out
+
+
+def plan(
+    fit: Any = None,
+    *,
+    gpus: int | None = None,
+    gpu: str | None = None,
+    mfu: float | None = None,
+    days: float | None = None,
+    dtype: str = "bf16",
+    peak_flops: float | None = None,
+    price_per_gpu_hour: float | None = None,
+    budget_usd: float | None = None,
+    target_loss: float | None = None,
+    n: float | None = None,
+    d: float | None = None,
+    flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
+    inference_tokens: float = 0.0,
+    max_tokens: float | None = None,
+    unique_tokens: float | None = None,
+    compute: float | None = None,
+    accelerators: str | None = None,
+    prob: float = 0.95,
+    seed: int = 0,
+) -> Plan:
+    """Answer a planning question (see the module's docstring).
+
+    Raises
+    ------
+    PlanError
+        Contradictory or missing options, values out of range, an unknown accelerator.
+    """
+    for name, value in (("--compute", compute), ("--days", days), ("--price-per-gpu-hour", price_per_gpu_hour), ("--budget-usd", budget_usd),
+                        ("--target-loss", target_loss), ("--n", n), ("--d", d), ("--max-tokens", max_tokens)):
+        if value is not None and not (np.isfinite(value) and value > 0):
+            raise PlanError(f"{name} must be a positive number, got {value!r}")
+    if inference_tokens < 0 or not np.isfinite(inference_tokens):
+        raise PlanError(f"--inference-tokens must be zero or a positive number of tokens, got {inference_tokens!r}")
+    if mfu is not None and not 0 < mfu <= 1:
+        raise PlanError(f"--mfu must lie in (0, 1], e.g. 0.4; got {mfu!r}")
+    cluster = make_cluster(gpus, gpu, mfu, dtype, peak_flops, accelerators)
+    if fit is None:
+        return _arithmetic(cluster, n, d, days, mfu, flops_per_token, price_per_gpu_hour)
+    if n is not None or d is not None:
+        raise PlanError("--n/--d ask for the arithmetic of a given run; with a fit, ask for a budget (--days or "
+                        "--budget-usd on a cluster) or a --target-loss")
+    if target_loss is not None:
+        return _for_target(fit, cluster, target_loss, inference_tokens, price_per_gpu_hour, prob, seed, unique_tokens)
+    if compute is not None:
+        if days is not None or budget_usd is not None:
+            raise PlanError("--compute fixes the budget; --days and --budget-usd would fix it too: give one of them")
+        if cluster is not None and mfu is None:
+            raise PlanError("to turn --compute into days on the cluster, give --mfu (e.g. 0.4)")
+        return _for_budget(fit, cluster, compute, price_per_gpu_hour, max_tokens, unique_tokens, prob, seed)
+    if cluster is None or mfu is None:
+        raise PlanError("a plan from a fit needs a cluster: --gpus N --gpu NAME --mfu 0.4, and --days or --budget-usd "
+                        "(or a budget in FLOPs with --compute)")
+    if (days is None) == (budget_usd is None):
+        raise PlanError("give the training time with --days, or the money with --budget-usd (and --price-per-gpu-hour)")
+    if budget_usd is not None:
+        if price_per_gpu_hour is None:
+            raise PlanError("--budget-usd needs --price-per-gpu-hour to turn dollars into GPU-hours")
+        days = budget_usd / price_per_gpu_hour / cluster.gpus / 24.0
+    return _for_budget(fit, cluster, cluster.compute(float(days)), price_per_gpu_hour, max_tokens, unique_tokens,
+                       prob, seed)
+
+
+def _arithmetic(cluster, n, d, days, mfu, flops_per_token, price) -> Plan:
+    if n is None or d is None:
+        raise PlanError("without a fit, give the run: --n PARAMETERS --d TOKENS (and a cluster: --gpus, --gpu, "
+                        "--days or --mfu)")
+    compute = float(training_flops(n, d))
+    record: dict[str, Any] = {"N": float(n), "D": float(d), "compute": compute, "tokens_per_param": d / n}
+    units = {"N": "parameters", "D": "tokens", "compute": "FLOPs (6ND)", "tokens_per_param": "tokens/param",
+             "days": "days", "gpu_hours": "GPU-hours", "cost": "USD", "mfu": "of dense peak (6ND)",
+             "hfu": f"of dense peak ({flops_per_token:g}ND)"}
+    if cluster is not None:
+        if days is not None and mfu is None:
+            record["mfu"] = implied_utilisation(n, d, cluster.gpus, cluster.peak_flops, days)
+            if flops_per_token != FLOPS_PER_PARAM_TOKEN:
+                record["hfu"] = implied_utilisation(n, d, cluster.gpus, cluster.peak_flops, days, flops_per_token)
+            record["days"] = float(days)
+            hours = cluster.gpus * days * 24.0
+        elif mfu is not None and days is None:
+            record["mfu"] = float(mfu)
+            record["days"] = float(cluster.days(compute))
+            hours = float(cluster.gpu_hours(compute))
+        else:
+            raise PlanError("give --days (to get the implied MFU) or --mfu (to get the days), not both")
+        record["gpu_hours"] = hours
+        if price is not None:
+            record["cost"] = hours * price
+    return Plan("arithmetic", [record], units, cluster.label if cluster else "")
+
+
+def _for_budget(fit, cluster, compute, price, max_tokens, unique_tokens, prob, seed) -> Plan:
+    extra = {"unique_tokens": unique_tokens} if unique_tokens is not None else {}
+    optimum = fit.optimum([compute], seed=seed, **extra)
+    record: dict[str, Any] = {"compute": float(compute)}
+    if cluster is not None:
+        record |= {"days": float(cluster.days(compute)), "gpu_hours": float(cluster.gpu_hours(compute))}
+        if price is not None:
+            record["cost"] = record["gpu_hours"] * price
+    notes = []
+    n_opt, d_opt, l_opt = optimum.N_opt[:, 0], optimum.D_opt[:, 0], optimum.L_opt[:, 0]
+    if max_tokens is not None:
+        if "U" in fit.law.variables:
+            raise PlanError(f"law {fit.law.name!r} models repeated data through --unique-tokens; give that instead of "
+                            "--max-tokens")
+        from bayescale.planning.allocation import capped_optimum
+
+        capped = capped_optimum(fit.law, fit.draws(), fit.scales, compute, n_opt, max_tokens)
+        record["cap_binds"] = float(np.mean(capped["binds"]))
+        record["loss_cost_of_cap"] = _summary(capped["L"] - l_opt, prob)
+        notes.append(f"the token cap {max_tokens:.3g} binds in {record['cap_binds']:.0%} of the posterior draws")
+        n_opt, d_opt, l_opt = capped["N"], capped["D"], capped["L"]
+    record |= {"N_opt": _summary(n_opt, prob), "D_opt": _summary(d_opt, prob), "L_opt": _summary(l_opt, prob),
+               "L_opt_predictive": _summary(optimum.L_opt_predictive[:, 0], prob) if max_tokens is None else None,
+               "tokens_per_param": _summary(d_opt / n_opt, prob)}
+    record = {k: v for k, v in record.items() if v is not None}
+    units = {"compute": "FLOPs", "days": "days", "gpu_hours": "GPU-hours", "cost": "USD", "N_opt": "parameters",
+             "D_opt": "tokens", "L_opt": f"{fit.runs.loss_unit} (the law)",
+             "L_opt_predictive": f"{fit.runs.loss_unit} (a run)", "tokens_per_param": "tokens/param",
+             "cap_binds": "of draws", "loss_cost_of_cap": fit.runs.loss_unit}
+    what = f"what {record['days']:.4g} days buy" if cluster is not None else f"what {compute:.3g} FLOPs buy"
+    return Plan(what, [record], units, cluster.label if cluster is not None else "", notes)
+
+
+def _for_target(fit, cluster, target, inference_tokens, price, prob, seed, unique_tokens) -> Plan:
+    units = {"compute": "FLOPs (training, the law)", "compute_run": "FLOPs (training, a run)",
+             "compute_inference": "FLOPs (serving)", "N_opt": "parameters", "D_opt": "tokens",
+             "days": "days", "gpu_hours": "GPU-hours", "cost": "USD", "tokens_per_param": "tokens/param"}
+    if inference_tokens > 0:
+        from bayescale.planning.allocation import inference_optimum
+
+        if "U" in fit.law.variables or not {"N", "D"} <= set(fit.law.variables):
+            raise PlanError(f"--inference-tokens needs a law in N and D without unique tokens; {fit.law.name!r} "
+                            f"uses {', '.join(fit.law.variables)}")
+        found = inference_optimum(fit.law, fit.draws(), fit.scales, target, inference_tokens)
+        compute = found.compute_training
+        record = {"loss": target, "inference_tokens": inference_tokens, "compute": _summary(compute, prob),
+                  "compute_inference": _summary(found.compute_inference, prob), "N_opt": _summary(found.N, prob),
+                  "D_opt": _summary(found.D, prob), "tokens_per_param": _summary(found.D / found.N, prob)}
+        question = f"the cheapest lifetime allocation reaching loss {target:g} with {inference_tokens:.3g} tokens served"
+    else:
+        from bayescale.decisions.inverse import compute_for_loss
+
+        answer = compute_for_loss(fit, [target], unique_tokens=unique_tokens, seed=seed)
+        compute = answer.values["C"][:, 0]
+        record = {"loss": target, "unreachable": float(answer.unreachable()[0]), "compute": _summary(compute, prob),
+                  "compute_run": _summary(answer.values["C_run"][:, 0], prob)}
+        if "N_opt" in answer.values:
+            record |= {"N_opt": _summary(answer.values["N_opt"][:, 0], prob),
+                       "D_opt": _summary(answer.values["D_opt"][:, 0], prob)}
+        question = f"what it takes to reach loss {target:g}"
+    if cluster is not None:
+        record |= _costs(cluster, compute, price, prob)
+    return Plan(question, [record], units, cluster.label if cluster else "")

@@ -1,0 +1,122 @@
+"""Planning: the accelerator catalogue, cluster arithmetic (the seeds' examples), constrained allocations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import TRUE, fake_fit
+
+from bayescale.laws.flops import training_flops
+from bayescale.laws.law import Scales, load_law
+from bayescale.planning.allocation import capped_optimum, inference_optimum
+from bayescale.planning.cluster import Cluster, PlanError, accelerators, get_accelerator, implied_utilisation
+from bayescale.planning.plan import plan
+from bayescale.results.optimum import compute_optimum
+
+HOFFMANN = {k: np.array([v]) for k, v in TRUE.items()}  # Hoffmann et al. 2022, Approach 3
+
+
+def test_catalogue_holds_dense_peaks_with_sources():
+    catalogue = accelerators()
+    assert {"a100", "h100", "h200", "b200", "mi250", "mi250x", "mi300x"} <= set(catalogue)
+    for acc in catalogue.values():
+        assert acc.source and acc.peak_tflops["bf16"] > 0
+        for dtype, sparse in acc.sparse_tflops.items():
+            assert sparse == pytest.approx(2 * acc.peak_tflops[dtype], rel=1e-3)  # 2:4 sparsity doubles
+    # the common mistake: H100 SXM's 1979 TFLOP/s BF16 is the sparse figure; dense is 989.4
+    assert get_accelerator("H100").peak_flops("bf16") == pytest.approx(989.4e12)
+    assert get_accelerator("h100").peak_flops("fp8") == pytest.approx(1978.9e12)
+
+
+def test_unknown_accelerator_lists_the_known_ones():
+    with pytest.raises(PlanError, match="unknown accelerator 'v100'; known: a100, b200"):
+        get_accelerator("v100")
+    with pytest.raises(PlanError, match="no fp8 figure"):
+        get_accelerator("a100").peak_flops("fp8")
+
+
+def test_chinchilla_70b_on_1_4t_tokens_is_the_gopher_budget():
+    """Hoffmann et al. 2022: Chinchilla (70B, 1.4T tokens) used Gopher's budget, 5.76e23 FLOPs (Table 3)."""
+    assert training_flops(70e9, 1.4e12) == pytest.approx(5.88e23)
+    assert training_flops(70e9, 1.4e12) == pytest.approx(5.76e23, rel=0.025)  # 6ND vs the paper's own count
+
+
+def test_gpt3_on_1024_a100_for_34_days():
+    """Narayanan et al. 2021 (arXiv:2104.04473, sec. 5.1): GPT-3 (175B, 300B tokens) on 1024 A100s at
+    140 TFLOP/s per GPU takes about 34 days, counting 8ND FLOPs (full activation recomputation)."""
+    a100 = get_accelerator("a100").peak_flops()
+    hfu = implied_utilisation(175e9, 300e9, 1024, a100, 34, flops_per_token=8)
+    assert hfu * 312 == pytest.approx(140, rel=0.01)         # the paper's 140 TFLOP/s per GPU
+    mfu = implied_utilisation(175e9, 300e9, 1024, a100, 34)
+    assert mfu == pytest.approx(0.75 * hfu) and mfu == pytest.approx(0.336, abs=0.001)
+    out = plan(n=175e9, d=300e9, gpus=1024, gpu="a100", days=34, flops_per_token=8).to_dict()
+    assert out["mfu"] == pytest.approx(mfu) and out["hfu"] == pytest.approx(hfu)
+
+
+def test_llama3_405b():
+    """Llama 3 paper (arXiv:2407.21783): 405B parameters on 15.6T tokens, 3.8e25 FLOPs, 16K H100s."""
+    assert training_flops(405e9, 15.6e12) == pytest.approx(3.8e25, rel=0.01)
+    out = plan(n=405e9, d=15.6e12, gpus=16384, gpu="h100", mfu=0.4).to_dict()
+    assert out["days"] == pytest.approx(3.79e25 / (16384 * 989.4e12 * 0.4) / 86400, rel=1e-3)  # ≈ 68 days
+
+
+def test_amd_llama_135m_implied_utilisation():
+    """AMD-Llama-135M: 670B tokens in six days on four MI250 nodes, taken as 4 MI250 each (16 GPUs)."""
+    mfu = implied_utilisation(135e6, 670e9, 16, get_accelerator("mi250").peak_flops(), 6)
+    assert mfu == pytest.approx(6 * 135e6 * 670e9 / (16 * 362.1e12 * 6 * 86400))
+    assert 0.15 < mfu < 0.2
+
+
+def test_a_100t_model_on_700t_tokens_takes_millennia_on_10_eflops():
+    """The seeds' 100T-parameter model on 700T tokens, on a 10 EFLOP/s (FP16) machine at 40% MFU."""
+    cluster = Cluster(1, 10e18, 0.4)
+    assert float(cluster.days(training_flops(100e12, 700e12))) / 365.25 == pytest.approx(3327, rel=0.01)
+
+
+def test_bad_cluster_options_are_refused():
+    with pytest.raises(PlanError, match="--mfu must lie in"):
+        plan(n=1e9, d=2e10, gpus=8, gpu="h100", mfu=1.5)
+    with pytest.raises(PlanError, match="--gpus must be a positive"):
+        Cluster(0, 1e15, 0.4)
+    with pytest.raises(PlanError, match="not both"):
+        plan(n=1e9, d=2e10, gpus=8, gpu="h100", mfu=0.4, days=3)
+    with pytest.raises(PlanError, match="--days must be a positive"):
+        plan(n=1e9, d=2e10, gpus=8, gpu="h100", days=-1)
+    with pytest.raises(PlanError, match="--compute fixes the budget"):
+        plan(fake_fit(), compute=1e23, days=3, gpus=8, gpu="h100", mfu=0.4)
+
+
+def test_without_inference_demand_the_lifetime_optimum_is_the_compute_optimum():
+    law = load_law("chinchilla")
+    optimum = compute_optimum(law, HOFFMANN, Scales(), [1e23])
+    target = float(optimum.L_opt[0, 0])
+    found = inference_optimum(law, HOFFMANN, Scales(), target, 0.0)
+    assert found.N[0] == pytest.approx(optimum.N_opt[0, 0], rel=0.01)
+    served = inference_optimum(law, HOFFMANN, Scales(), target, 2e12)
+    assert served.N[0] < 0.9 * found.N[0] and served.D[0] > found.D[0]  # smaller, trained longer
+    total_at_free = 6 * found.N[0] * found.D[0] + 2 * found.N[0] * 2e12
+    assert served.compute_total[0] < total_at_free
+
+
+def test_a_token_cap_binds_only_when_the_optimum_wants_more_tokens():
+    law = load_law("chinchilla")
+    optimum = compute_optimum(law, HOFFMANN, Scales(), [1e23])
+    d_free = optimum.D_opt[0, 0]
+    loose = capped_optimum(law, HOFFMANN, Scales(), 1e23, optimum.N_opt[:, 0], 2 * d_free)
+    tight = capped_optimum(law, HOFFMANN, Scales(), 1e23, optimum.N_opt[:, 0], d_free / 4)
+    assert not loose["binds"][0] and loose["L"][0] == pytest.approx(optimum.L_opt[0, 0])
+    assert tight["binds"][0] and tight["D"][0] == pytest.approx(d_free / 4) and tight["L"][0] > optimum.L_opt[0, 0]
+
+
+def test_plan_from_a_fit_gives_intervals_days_and_cost():
+    fit = fake_fit()
+    result = plan(fit, gpus=1024, gpu="h100", mfu=0.4, days=30, price_per_gpu_hour=2.0)
+    record = result.to_dict()[0]
+    assert record["compute"] == pytest.approx(1024 * 989.4e12 * 0.4 * 30 * 86400)
+    assert record["cost"] == pytest.approx(1024 * 30 * 24 * 2.0)
+    assert record["N_opt"]["lower"] < record["N_opt"]["median"] < record["N_opt"]["upper"]
+    assert record["L_opt_predictive"]["upper"] - record["L_opt_predictive"]["lower"] > \
+        record["L_opt"]["upper"] - record["L_opt"]["lower"]
+    reach = plan(fit, target_loss=2.2, gpus=1024, gpu="h100", mfu=0.4).to_dict()[0]
+    assert reach["days"]["lower"] < reach["days"]["median"] < reach["days"]["upper"]
+    assert "2.2" in str(plan(fit, target_loss=2.2))
