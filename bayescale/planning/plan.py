@@ -35,6 +35,10 @@ def _summary(values: Any, prob: float) -> dict[str, float | None]:
     return {k: (float(v) if np.isfinite(v) else None) for k, v in (("median", med), ("lower", lo), ("upper", hi))}
 
 
+def _fmt(value: float | None) -> str:
+    return "unbounded" if value is None else f"{value:.4g}"
+
+
 @dataclass(frozen=True)
 class Plan:
     """What a plan found: one record per budget or target, and the cluster it assumed.
@@ -66,8 +70,8 @@ class Plan:
             for key, value in record.items():
                 unit = self.units.get(key, "")
                 if isinstance(value, dict):
-                    fmt = (lambda v: "unbounded" if v is None else f"{v:.4g}")
-                    lines.append(f"  {key:<22}{fmt(value['median']):>12}   [{fmt(value['lower'])}, {fmt(value['upper'])}]  {unit}")
+                    lines.append(f"  {key:<22}{_fmt(value['median']):>12}   [{_fmt(value['lower'])}, "
+                                 f"{_fmt(value['upper'])}]  {unit}")
                 elif isinstance(value, float | int) and not isinstance(value, bool):
                     lines.append(f"  {key:<22}{value:>12.4g}   {unit}")
                 else:
