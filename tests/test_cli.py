@@ -176,3 +176,29 @@ def test_exclude_where_on_real_table(tmp_path, capsys):
 
     runs = read_runs(CHINCHILLA, exclude_where=["epoch_excluded_outlier=1"])
     assert runs.n_runs == 240 and runs.excluded == 5
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--gpus", "8", "--gpu", "v100", "--n", "1e9", "--d", "2e10", "--days", "1"], "unknown accelerator 'v100'; known:"),
+    (["--gpus", "8", "--gpu", "h100", "--n", "1e9", "--d", "2e10", "--mfu", "1.5"], "--mfu must lie in (0, 1]"),
+    (["--gpus", "8", "--gpu", "h100", "--n", "1e9", "--d", "2e10", "--days", "0"], "--days must be a positive"),
+    (["--gpus", "8", "--n", "1e9", "--d", "2e10", "--days", "1"], "name the accelerator with --gpu"),
+    (["--n", "1e9"], "give the run: --n PARAMETERS --d TOKENS"),
+])
+def test_plan_bad_input_exits_2_with_a_reason(capsys, argv, expected):
+    code, out, err = run(capsys, "plan", *argv)
+    assert code == 2 and expected in err and "Traceback" not in err
+
+
+def test_plan_arithmetic_json_is_one_object_of_numbers(capsys):
+    code, out, err = run(capsys, "plan", "--n", "175e9", "--d", "300e9", "--gpus", "1024", "--gpu", "a100",
+                         "--days", "34", "--price-per-gpu-hour", "1.5", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["compute"] == pytest.approx(3.15e23) and data["cost"] == pytest.approx(1024 * 34 * 24 * 1.5)
+    assert 0.33 < data["mfu"] < 0.34
+
+
+def test_plan_from_a_fit_and_stacked_optimum(saved_fit, capsys):
+    code, out, err = run(capsys, "plan", saved_fit, "--gpus", "64", "--gpu", "h100", "--mfu", "0.4", "--days", "10", "--json")
+    record = json.loads(out)[0]
+    assert code == 0 and set(record["N_opt"]) == {"median", "lower", "upper"} and record["days"] == 10
