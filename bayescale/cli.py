@@ -282,6 +282,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--inference-tokens", type=float, default=0.0,
                    help="tokens to be served over the model's life: with --target-loss, the cheapest lifetime allocation")
     p.add_argument("--max-tokens", type=float, help="training tokens available (a cap on D)")
+    p.add_argument("--candidate-n", type=_positive_float, metavar="N",
+                   help="judge training N parameters at the budget: loss penalty, wasted compute, P(N* > N)")
     p.add_argument("--unique-tokens", type=_positive_float, metavar="U", help="unique tokens (data-constrained laws)")
     p.add_argument("--list-gpus", action="store_true", help="list the accelerator catalogue and exit")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
@@ -538,7 +540,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
                   peak_flops=args.peak_flops, price_per_gpu_hour=args.price_per_gpu_hour, budget_usd=args.budget_usd,
                   target_loss=args.target_loss, n=args.n, d=args.d, flops_per_token=args.flops_per_token,
                   inference_tokens=args.inference_tokens, max_tokens=args.max_tokens, unique_tokens=args.unique_tokens,
-                  compute=args.compute, accelerators=args.accelerators, prob=args.prob, seed=args.seed)
+                  compute=args.compute, candidate_n=args.candidate_n, accelerators=args.accelerators, prob=args.prob,
+                  seed=args.seed)
     _print(result, args.json)
     return 0
 

@@ -120,3 +120,24 @@ def test_plan_from_a_fit_gives_intervals_days_and_cost():
     reach = plan(fit, target_loss=2.2, gpus=1024, gpu="h100", mfu=0.4).to_dict()[0]
     assert reach["days"]["lower"] < reach["days"]["median"] < reach["days"]["upper"]
     assert "2.2" in str(plan(fit, target_loss=2.2))
+
+
+def test_expected_loss_allocation_and_a_candidates_waste():
+    from bayescale.planning.decision import judge_candidate, recommend
+
+    fit = fake_fit()
+    n_opt = fit.optimum([1e22]).N_opt[:, 0]
+    best = recommend(fit, 1e22)
+    lo, hi = np.quantile(n_opt, [0.025, 0.975])
+    assert lo < best["N_recommended"] < hi
+    assert best["D_recommended"] == pytest.approx(1e22 / (6 * best["N_recommended"]))
+    at_best = judge_candidate(fit, 1e22, best["N_recommended"])
+    far = judge_candidate(fit, 1e22, best["N_recommended"] / 5)
+    assert np.nanmean(at_best["wasted_compute"]) < 0.01 < np.nanmean(far["wasted_compute"]) < 1
+    assert np.all(far["loss_penalty"] >= 0) and far["p_nstar_above"] == 1.0
+    # no other single size has a lower expected loss
+    from bayescale.planning.decision import _loss
+
+    for factor in (0.8, 1.25):
+        other = _loss(fit, fit.draws(), np.array([[best["N_recommended"] * factor]]), 1e22, {}).mean()
+        assert other > best["expected_loss"]

@@ -4,8 +4,10 @@
 
 - ``n`` and ``d`` (no fit): the arithmetic of a run on a cluster: compute, and the implied MFU
   (with ``days``) or the days (with ``mfu``), GPU-hours and cost;
-- a fit and a cluster with ``days`` (or ``budget_usd``): the budget, and N*, D*, L* (law and a
-  run's) at it, optionally under a token cap;
+- a fit and a cluster with ``days`` (or ``budget_usd``, or a ``compute`` budget): N*, D*, L*
+  (law and a run's) at it, the size that minimises the expected loss (``N_recommended``), and
+  for a ``candidate_n`` its loss penalty, wasted compute and P(N* > candidate); optionally under
+  a token cap;
 - a fit and ``target_loss``: the compute, days, GPU-hours and cost to reach it at the optimum;
   with ``inference_tokens``, the allocation with the fewest lifetime FLOPs instead.
 """
@@ -123,6 +125,7 @@ def plan(
     max_tokens: float | None = None,
     unique_tokens: float | None = None,
     compute: float | None = None,
+    candidate_n: float | None = None,
     accelerators: str | None = None,
     prob: float = 0.95,
     seed: int = 0,
@@ -155,7 +158,7 @@ def plan(
             raise PlanError("--compute fixes the budget; --days and --budget-usd would fix it too: give one of them")
         if cluster is not None and mfu is None:
             raise PlanError("to turn --compute into days on the cluster, give --mfu (e.g. 0.4)")
-        return _for_budget(fit, cluster, compute, price_per_gpu_hour, max_tokens, unique_tokens, prob, seed)
+        return _for_budget(fit, cluster, compute, price_per_gpu_hour, max_tokens, unique_tokens, prob, seed, candidate_n)
     if cluster is None or mfu is None:
         raise PlanError("a plan from a fit needs a cluster: --gpus N --gpu NAME --mfu 0.4, and --days or --budget-usd "
                         "(or a budget in FLOPs with --compute)")
@@ -166,7 +169,7 @@ def plan(
             raise PlanError("--budget-usd needs --price-per-gpu-hour to turn dollars into GPU-hours")
         days = budget_usd / price_per_gpu_hour / cluster.gpus / 24.0
     return _for_budget(fit, cluster, cluster.compute(float(days)), price_per_gpu_hour, max_tokens, unique_tokens,
-                       prob, seed)
+                       prob, seed, candidate_n)
 
 
 def _arithmetic(cluster, n, d, days, mfu, flops_per_token, price) -> Plan:
@@ -197,7 +200,7 @@ def _arithmetic(cluster, n, d, days, mfu, flops_per_token, price) -> Plan:
     return Plan("arithmetic", [record], units, cluster.label if cluster else "")
 
 
-def _for_budget(fit, cluster, compute, price, max_tokens, unique_tokens, prob, seed) -> Plan:
+def _for_budget(fit, cluster, compute, price, max_tokens, unique_tokens, prob, seed, candidate_n=None) -> Plan:
     extra = {"unique_tokens": unique_tokens} if unique_tokens is not None else {}
     optimum = fit.optimum([compute], seed=seed, **extra)
     record: dict[str, Any] = {"compute": float(compute)}
@@ -218,6 +221,16 @@ def _for_budget(fit, cluster, compute, price, max_tokens, unique_tokens, prob, s
         record["loss_cost_of_cap"] = _summary(capped["L"] - l_opt, prob)
         notes.append(f"the token cap {max_tokens:.3g} binds in {record['cap_binds']:.0%} of the posterior draws")
         n_opt, d_opt, l_opt = capped["N"], capped["D"], capped["L"]
+    if max_tokens is None:
+        from bayescale.planning.decision import judge_candidate, recommend
+
+        record |= recommend(fit, compute, unique_tokens)
+        if candidate_n is not None:
+            judged = judge_candidate(fit, compute, candidate_n, unique_tokens)
+            record |= {"candidate_N": float(candidate_n), "loss_penalty": _summary(judged["loss_penalty"], prob),
+                       "wasted_compute": _summary(judged["wasted_compute"], prob),
+                       "expected_wasted_compute": float(np.nanmean(judged["wasted_compute"])),
+                       "p_nstar_above_candidate": judged["p_nstar_above"]}
     record |= {"N_opt": _summary(n_opt, prob), "D_opt": _summary(d_opt, prob), "L_opt": _summary(l_opt, prob),
                "L_opt_predictive": _summary(optimum.L_opt_predictive[:, 0], prob) if max_tokens is None else None,
                "tokens_per_param": _summary(d_opt / n_opt, prob)}
@@ -225,7 +238,11 @@ def _for_budget(fit, cluster, compute, price, max_tokens, unique_tokens, prob, s
     units = {"compute": "FLOPs", "days": "days", "gpu_hours": "GPU-hours", "cost": "USD", "N_opt": "parameters",
              "D_opt": "tokens", "L_opt": f"{fit.runs.loss_unit} (the law)",
              "L_opt_predictive": f"{fit.runs.loss_unit} (a run)", "tokens_per_param": "tokens/param",
-             "cap_binds": "of draws", "loss_cost_of_cap": fit.runs.loss_unit}
+             "cap_binds": "of draws", "loss_cost_of_cap": fit.runs.loss_unit,
+             "N_recommended": "parameters (minimises the expected loss)", "D_recommended": "tokens",
+             "expected_loss": fit.runs.loss_unit, "candidate_N": "parameters", "loss_penalty": fit.runs.loss_unit,
+             "wasted_compute": "of the budget", "expected_wasted_compute": "of the budget",
+             "p_nstar_above_candidate": "probability"}
     what = f"what {record['days']:.4g} days buy" if cluster is not None else f"what {compute:.3g} FLOPs buy"
     return Plan(what, [record], units, cluster.label if cluster is not None else "", notes)
 
