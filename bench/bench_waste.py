@@ -1,0 +1,82 @@
+"""Compute wasted by each way of choosing N at a held-out isoFLOP budget, on the 15 Porian sweeps.
+
+For each sweep: hold out the top budget, fit the Chinchilla law on the rest (default settings),
+and choose N at the held-out budget by (a) the plug-in median N*, (b) the size minimising the
+posterior expected loss (``N_recommended``), (c) 20 tokens per parameter. Score: the held-out
+budget's own curve (a parabola of log loss in log N, least squares) gives each choice's loss
+penalty over the curve's vertex; the slope s of the optimal log loss against log compute between
+the two top budgets (their parabolas' minima) turns it into wasted compute, 1 − exp(−penalty/|s|).
+
+    .venv/bin/python bench/bench_waste.py        # about 15 fits
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ladders import DATA  # noqa: E402
+
+
+def parabola(log_n: np.ndarray, log_loss: np.ndarray) -> np.ndarray:
+    coef = np.polyfit(log_n, log_loss, 2)
+    return coef if coef[0] > 0 else None
+
+
+def main() -> int:
+    import bayescale as bs
+    from bayescale.planning.decision import recommend
+
+    path = DATA / "porian_isoflops" / "porian_isoflop_points.csv"
+    if not path.exists():
+        print(f"no shared data at {DATA}")
+        return 0
+    rows = []
+    for config in range(15):
+        start = time.perf_counter()
+        runs = bs.read_runs(path, c_col="flops_budget", where=[f"config_id={config}"])
+        budgets = np.unique(runs.C)
+        top, prev = budgets[-1], budgets[-2]
+        curves = {}
+        for b in (top, prev):
+            sel = runs.C == b
+            curves[b] = parabola(np.log(runs.N[sel]), np.log(runs.loss[sel]))
+        if curves[top] is None or curves[prev] is None:
+            print(f"config {config}: a top budget's curve is not convex; skipped", flush=True)
+            continue
+        vertex = {b: -c[1] / (2 * c[0]) for b, c in curves.items()}
+        minimum = {b: np.polyval(curves[b], vertex[b]) for b in curves}
+        slope = (minimum[top] - minimum[prev]) / (np.log(top) - np.log(prev))
+        train = replace(runs, frame=runs.frame[runs.C < top].reset_index(drop=True))
+        fit = bs.fit(train, "chinchilla", settings=bs.SamplerSettings(progressbar=False))
+        choices = {"plug-in median N*": float(np.nanmedian(fit.optimum([top]).N_opt[:, 0])),
+                   "expected-loss N": recommend(fit, top)["N_recommended"],
+                   "20 tokens/param": float(np.sqrt(top / (6 * 20)))}
+        row = {"config": config, "vertex N": float(np.exp(vertex[top])), "gates": fit.gates.passed}
+        for name, n in choices.items():
+            penalty = np.polyval(curves[top], np.log(n)) - minimum[top]
+            row[name] = float(1 - np.exp(-penalty / abs(slope))) if slope < 0 else float("nan")
+        rows.append(row)
+        print(f"config {config:2d}: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                                                   for k, v in row.items() if k != "config")
+              + f" ({time.perf_counter() - start:.0f} s)", flush=True)
+    names = ["plug-in median N*", "expected-loss N", "20 tokens/param"]
+    print("\n| config | vertex N | " + " | ".join(names) + " | gates |")
+    print("|---|---|" + "---|" * len(names) + "---|")
+    for row in rows:
+        print(f"| {row['config']} | {row['vertex N']:.3g} | " + " | ".join(f"{100 * row[n]:.1f}%" for n in names)
+              + f" | {'pass' if row['gates'] else 'FAIL'} |")
+    means = {n: np.nanmean([r[n] for r in rows]) for n in names}
+    print("| mean | | " + " | ".join(f"{100 * means[n]:.1f}%" for n in names) + " | |")
+    beats = sum(r["expected-loss N"] <= r["20 tokens/param"] for r in rows)
+    print(f"\nexpected-loss N wastes no more than the 20-tokens rule on {beats} of {len(rows)} sweeps")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
