@@ -111,12 +111,12 @@ def test_bad_options_give_clear_errors(tmp_path, capsys):
     law = tmp_path / "law.toml"
     law.write_text('name = "x"\nformula = "E + A / N^alpha + import(os)"\n[parameters.E]\nprior = { dist = "Normal", mu = 0, sigma = 1 }\n')
     priors = tmp_path / "p.toml"
-    priors.write_text("[gamma]\ndist = 'Normal'\nmu = 0\nsigma = 1\n")
+    priors.write_text("[zeta]\ndist = 'Normal'\nmu = 0\nsigma = 1\n")
     cases = [
         (["fit", tmp_path / "missing.csv"], "missing.csv"),
         (["fit", path, "--law", "nosuchlaw"], "chinchilla"),
         (["fit", path, "--law", law], "law.toml"),
-        (["fit", path, "--priors", priors], "gamma"),
+        (["fit", path, "--priors", priors], "zeta"),
         (["fit", path, "--exclude-where", "N~3"], "COLUMN=VALUE"),
         (["fit", path, "--n-col", "params"], "--n-col"),
         (["fit", path, "--draws", "5"], "too small"),

@@ -141,7 +141,7 @@ def test_heteroskedastic_noise_scales_with_compute():
 
     model = get_error_model("hetero")
     x = np.array([-1.0, 0.0, 1.0, 2.0, -0.5, 0.3, 0.1])
-    params = {"sigma": 0.02, "gamma": 0.4}
+    params = {"sigma": 0.02, "sigma_trend": 0.4}
     expected = stats.norm.logpdf(Y, MU, 0.02 * np.exp(0.4 * x))
     np.testing.assert_allclose(model.logpdf(Y, MU, params, {CENTERED_COMPUTE: x}), expected)
     with pm.Model() as m:

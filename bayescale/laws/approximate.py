@@ -165,15 +165,15 @@ CENTERED_COMPUTE = "centered_compute"
 
 @register
 class Heteroskedastic(ErrorModel):
-    """Normal noise whose scale changes with compute: sigma · exp(gamma · (log10 C − mean log10 C))."""
+    """Normal noise whose scale changes with compute: sigma · exp(sigma_trend · (log10 C − mean log10 C))."""
 
     name = "hetero"
     title = "Normal noise on log loss with a scale that grows or shrinks with compute"
-    equation = "log L_obs = log L + sigma·exp(gamma·x)·ε, x = log10 C − mean log10 C of the runs, ε ~ Normal(0, 1)"
-    parameters = ("sigma", "gamma")
-    defaults = {"sigma": _SIGMA, "gamma": {"dist": "Normal", "mu": 0.0, "sigma": 0.5}}
+    equation = "log L_obs = log L + sigma·exp(sigma_trend·x)·ε, x = log10 C − mean log10 C of the runs, ε ~ Normal(0, 1)"
+    parameters = ("sigma", "sigma_trend")
+    defaults = {"sigma": _SIGMA, "sigma_trend": {"dist": "Normal", "mu": 0.0, "sigma": 0.5}}
     descriptions = {"sigma": _SIGMA_TEXT + " at the runs' mean compute",
-                    "gamma": "change of log noise scale per decade of compute"}
+                    "sigma_trend": "change of log noise scale per decade of compute"}
     data_names = (CENTERED_COMPUTE,)
 
     def run_data(self, runs):
@@ -182,7 +182,7 @@ class Heteroskedastic(ErrorModel):
 
     @staticmethod
     def _scale(params, x):
-        return params["sigma"] * np.exp(params["gamma"] * np.asarray(x, dtype=float))
+        return params["sigma"] * np.exp(params["sigma_trend"] * np.asarray(x, dtype=float))
 
     def logpdf(self, y, mu, params, data=None):
         if not data or CENTERED_COMPUTE not in data:
@@ -203,5 +203,5 @@ class Heteroskedastic(ErrorModel):
         import pymc as pm
         import pytensor.tensor as pt
 
-        scale = params["sigma"] * pt.exp(params["gamma"] * data[CENTERED_COMPUTE])
+        scale = params["sigma"] * pt.exp(params["sigma_trend"] * data[CENTERED_COMPUTE])
         return pm.Normal(name, mu=mu, sigma=scale, observed=observed)
