@@ -22,7 +22,7 @@ from bayescale.inference.sampling import SamplerSettings
 from bayescale.laws.law import Law, load_law
 from bayescale.results.fitted import Fit, law_inputs
 
-__all__ = ["Backtest", "backtest", "split_by_compute", "score_holdout"]
+__all__ = ["Backtest", "backtest", "split_by_compute", "score_holdout", "holdout_lpd"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,20 @@ def split_by_compute(runs: Runs, holdout_top: float) -> tuple[Runs, Runs, float]
     return subset(~held), subset(held), cutoff
 
 
+def holdout_lpd(fit: Fit, holdout: Runs) -> np.ndarray:
+    """Log predictive density of each held-out run's log loss: a new run's density under each draw
+    (:meth:`~bayescale.laws.noise.ErrorModel.new_run_logpdf`), averaged over the draws."""
+    law = fit.law
+    variables = law_inputs(law, holdout)
+    expanded = law.with_run_axis(fit.draws())
+    mu = np.log(law.loss(expanded, fit.scales, **variables))
+    noise = {k: expanded[k] for k in law.noise_parameters}
+    context = fit.context(**{k: variables[k] for k in ("N", "D", "C") if k in variables})
+    loglik = law.error_model.new_run_logpdf(np.log(holdout.loss), mu, noise, np.random.default_rng(0), context)
+    peak = loglik.max(axis=0)
+    return peak + np.log(np.mean(np.exp(loglik - peak), axis=0))
+
+
 def score_holdout(fit: Fit, holdout: Runs, prob: float = 0.95) -> dict[str, float]:
     """Score a fit on runs it did not see: log predictive density, coverage, width, interval score, median error.
 
@@ -102,15 +116,8 @@ def score_holdout(fit: Fit, holdout: Runs, prob: float = 0.95) -> dict[str, floa
     model's widening beyond the fitted runs, as the intervals have it.
     """
     law = fit.law
-    draws = fit.draws()
     variables = law_inputs(law, holdout)
-    expanded = law.with_run_axis(draws)
-    mu = np.log(law.loss(expanded, fit.scales, **variables))
-    noise = {k: expanded[k] for k in law.noise_parameters}
-    context = fit.context(**{k: variables[k] for k in ("N", "D", "C") if k in variables})
-    loglik = law.error_model.new_run_logpdf(np.log(holdout.loss), mu, noise, np.random.default_rng(0), context)
-    peak = loglik.max(axis=0)
-    lpd = peak + np.log(np.mean(np.exp(loglik - peak), axis=0))
+    lpd = holdout_lpd(fit, holdout)
     labels = {d: np.asarray(holdout.levels[d], dtype=object)[holdout.codes(d)] for d in law.dims}
     prediction = fit.predict(prob=prob, **{k: v for k, v in variables.items() if k not in law.dims}, **labels)
     tail = (1.0 - prob) / 2.0

@@ -108,23 +108,13 @@ class Ensemble:
 
 def _lfo_pointwise(fits: Sequence[Any], holdout_top: float, settings: Any) -> np.ndarray:
     """Held-out log predictive density of each run (rows) under each law refitted below the cutoff (columns)."""
-    from bayescale.decisions.backtesting import split_by_compute
-    from bayescale.results.fitted import law_inputs
+    from bayescale.decisions.backtesting import holdout_lpd, split_by_compute
     from bayescale.results.fitting import fit as fit_law
 
     columns = []
     for fit in fits:
         train, held, _ = split_by_compute(fit.runs, holdout_top)
-        refit = fit_law(train, fit.law, settings=settings)
-        law = refit.law
-        variables = law_inputs(law, held)
-        expanded = law.with_run_axis(refit.draws())
-        mu = np.log(law.loss(expanded, refit.scales, **variables))
-        noise = {k: expanded[k] for k in law.noise_parameters}
-        context = refit.context(**{k: variables[k] for k in ("N", "D", "C") if k in variables})
-        lpd = law.error_model.new_run_logpdf(np.log(held.loss), mu, noise, np.random.default_rng(0), context)
-        peak = lpd.max(axis=0)
-        columns.append(peak + np.log(np.mean(np.exp(lpd - peak), axis=0)))
+        columns.append(holdout_lpd(fit_law(train, fit.law, settings=settings), held))
     return np.stack(columns, axis=1)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from bayescale.laws.noise import _SIGMA, _SIGMA_TEXT, ErrorModel, Normal, register
+from bayescale.laws.noise import _SIGMA, _SIGMA_TEXT, ErrorModel, Normal, normal_logpdf, register
 
 __all__ = ["noise_groups", "grouped_logpdf"]
 
@@ -100,7 +100,7 @@ class Grouped(ErrorModel):
 
     def new_run_logpdf(self, y, mu, params, rng, context=None):
         scale = np.hypot(params["sigma"], params["tau"])
-        return -0.5 * ((np.asarray(y) - mu) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
+        return normal_logpdf(y, mu, scale)
 
     def draw(self, mu, params, rng, context=None):
         mu = np.asarray(mu, dtype=float)
@@ -156,7 +156,7 @@ class Discrepancy(Normal):
 
         shape = np.broadcast_shapes(np.shape(y), np.shape(mu), np.shape(params["sigma"]))
         scale = np.hypot(params["sigma"], discrepancy_scale(context, shape, rng, params["sigma"]))
-        return -0.5 * ((np.asarray(y) - mu) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
+        return normal_logpdf(y, mu, scale)
 
 
 #: The data the heteroskedastic likelihood reads: log10 C of each run minus the runs' mean.
@@ -188,7 +188,7 @@ class Heteroskedastic(ErrorModel):
         if not data or CENTERED_COMPUTE not in data:
             raise ValueError("the hetero error model needs each run's compute (run_data)")
         scale = self._scale(params, data[CENTERED_COMPUTE])
-        return -0.5 * ((y - mu) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
+        return normal_logpdf(y, mu, scale)
 
     def draw(self, mu, params, rng, context=None):
         mu = np.asarray(mu, dtype=float)

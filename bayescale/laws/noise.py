@@ -137,6 +137,12 @@ def get_error_model(name: str) -> ErrorModel:
                            "(--noise NAME, or [noise] family = NAME in a law file)") from None
 
 
+def normal_logpdf(y: Any, mu: Any, scale: Any) -> np.ndarray:
+    """Log density of Normal(mu, scale) at y, broadcasting."""
+    z = (np.asarray(y, dtype=float) - mu) / scale
+    return -0.5 * z**2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
+
+
 _SIGMA = {"dist": "HalfNormal", "sigma": 0.1}
 _SIGMA_TEXT = "noise scale of log loss (dimensionless)"
 
@@ -153,8 +159,7 @@ class Normal(ErrorModel):
     descriptions = {"sigma": _SIGMA_TEXT}
 
     def logpdf(self, y, mu, params, data=None):
-        z = (y - mu) / params["sigma"]
-        return -0.5 * z**2 - np.log(params["sigma"]) - 0.5 * np.log(2 * np.pi)
+        return normal_logpdf(y, mu, params["sigma"])
 
     def draw(self, mu, params, rng, context=None):
         mu = np.asarray(mu, dtype=float)
