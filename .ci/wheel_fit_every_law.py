@@ -1,7 +1,8 @@
 """Run by .ci/wheel_check.sh inside a fresh venv holding only the built wheel (plus the deps).
 
 Checks that bayescale comes from that wheel (not the checkout), that every built-in law file
-shipped inside it, and that every law fits a table simulated from itself, gates passing.
+shipped inside it, that every law fits a table simulated from itself, gates passing, and that the
+package data the defaults read (the discrepancy prior, the accelerator catalogue) shipped too.
 """
 
 from __future__ import annotations
@@ -51,8 +52,18 @@ def main() -> int:
         print(f"  {name:<18} {fit.gates}".splitlines()[0])
         if not fit.gates.passed:
             failed.append(name)
+        if {"N", "D"} <= set(law.variables) and "U" not in law.variables:
+            # beyond the runs the default error model reads its learned prior, shipped in the wheel
+            inside = fit.predict(N=1e8, D=1e10).predictive[:, 0]
+            beyond = fit.predict(N=1e11, D=1e13).predictive[:, 0]
+            if not np.std(np.log(beyond)) > np.std(np.log(inside)):
+                failed.append(f"{name} (predictions do not widen beyond the runs)")
+    from bayescale.planning.cluster import accelerators
+
+    if "h100" not in accelerators():
+        failed.append("the accelerator catalogue")
     if failed:
-        print(f"FAIL: {', '.join(failed)} did not converge", file=sys.stderr)
+        print(f"FAIL: {', '.join(failed)}", file=sys.stderr)
         return 1
     print("wheel check passed")
     return 0
