@@ -56,6 +56,7 @@ _LAZY = {
     "plan": "bayescale.planning.plan",
     "Plan": "bayescale.planning.plan",
     "get_accelerator": "bayescale.planning.cluster",
+    "PublishedLaw": "bayescale.planning.published",
     # report
     "write_report": "bayescale.report.writer",
 }

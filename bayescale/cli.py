@@ -285,6 +285,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--candidate-n", type=_positive_float, metavar="N",
                    help="judge training N parameters at the budget: loss penalty, wasted compute, P(N* > N)")
     p.add_argument("--unique-tokens", type=_positive_float, metavar="U", help="unique tokens (data-constrained laws)")
+    p.add_argument("--law", help="with --params instead of a fit: a built-in law or law file")
+    p.add_argument("--params", help="published constants in physical units, e.g. E=1.69,A=406.4,B=410.7,alpha=0.34,beta=0.28")
+    p.add_argument("--loss-unit", default="nats/token", help="unit of the published law's loss (default: nats/token)")
     p.add_argument("--list-gpus", action="store_true", help="list the accelerator catalogue and exit")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
     p.add_argument("--seed", type=int, default=0, help="seeds the predictive draws")
@@ -535,7 +538,14 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             peaks = ", ".join(f"{d} {v:g}" for d, v in acc.peak_tflops.items())
             print(f"{key:<8} {acc.name:<32} dense TFLOP/s: {peaks}\n         source: {acc.source}")
         return 0
-    fit = _load(args.fit) if args.fit else None
+    if args.params or args.law:
+        from bayescale.planning.published import PublishedLaw, parse_params
+
+        if args.fit or not (args.params and args.law):
+            raise BayescaleError("published constants need --law NAME and --params NAME=VALUE,…, and no fit file")
+        fit = PublishedLaw(args.law, parse_params(args.params), args.loss_unit)
+    else:
+        fit = _load(args.fit) if args.fit else None
     result = plan(fit, gpus=args.gpus, gpu=args.gpu, mfu=args.mfu, days=args.days, dtype=args.dtype,
                   peak_flops=args.peak_flops, price_per_gpu_hour=args.price_per_gpu_hour, budget_usd=args.budget_usd,
                   target_loss=args.target_loss, n=args.n, d=args.d, flops_per_token=args.flops_per_token,

@@ -141,3 +141,21 @@ def test_expected_loss_allocation_and_a_candidates_waste():
     for factor in (0.8, 1.25):
         other = _loss(fit, fit.draws(), np.array([[best["N_recommended"] * factor]]), 1e22, {}).mean()
         assert other > best["expected_loss"]
+
+
+def test_published_constants_plan_like_a_fit_with_point_intervals():
+    from bayescale.errors import BayescaleError
+    from bayescale.planning.published import PublishedLaw, parse_params
+
+    published = PublishedLaw("chinchilla", parse_params("E=1.69,A=406.4,B=410.7,alpha=0.34,beta=0.28"))
+    record = plan(published, compute=5.76e23).to_dict()[0]
+    expected = compute_optimum(load_law("chinchilla"), HOFFMANN, Scales(), [5.76e23])
+    assert record["N_opt"]["lower"] == record["N_opt"]["median"] == record["N_opt"]["upper"]
+    assert record["N_opt"]["median"] == pytest.approx(expected.N_opt[0, 0])
+    assert record["N_recommended"] == pytest.approx(expected.N_opt[0, 0], rel=1e-3)
+    reach = plan(published, target_loss=2.0).to_dict()[0]
+    assert reach["compute"]["lower"] == reach["compute"]["upper"]
+    with pytest.raises(BayescaleError, match="missing alpha, B, beta"):
+        PublishedLaw("chinchilla", {"E": 1.69, "A": 406.4})
+    with pytest.raises(BayescaleError, match="NAME=NUMBER"):
+        parse_params("E=1.69,A=__import__")
