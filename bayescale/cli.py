@@ -235,6 +235,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="where the worker processes run: this machine (default), Ray or Dask (optional extras)")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability for coverage (default: 0.95)")
     p.add_argument("--out", help="save the scores as JSON (for 'bayescale report FIT.nc --with BT.json')")
+    p.add_argument("--rolling", type=_count(0), default=0, metavar="BINS",
+                   help="also score each law with rolling origins: the held-out top cut into BINS compute bins")
     _add_runs_options(p)
     _add_sampler_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -501,7 +503,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         check_output_path(args.out, "backtest file")
     laws = [name.strip() for name in args.laws.split(",") if name.strip()]
     result = backtest(_read_runs(args), laws, holdout_top=args.holdout_top, settings=_settings(args), prob=args.prob,
-                      workers=args.workers, engine=args.engine)
+                      workers=args.workers, engine=args.engine, rolling=args.rolling)
     if args.out:
         result.save(args.out)
     _print(result, args.json)

@@ -85,3 +85,19 @@ def test_calibrate_refits_synthetic_tables_and_backtests(tmp_path):
         assert 0.0 <= entry["coverage"] <= 1.0 and entry["mc_se"] > 0
     assert len(data["backtest"]["rolling"]) == 1 and data["backtest"]["runs"] > 0
     assert data["backtest"]["interval_score"] >= data["backtest"]["mean_width"] > 0
+
+
+def test_backtest_json_keeps_its_shape_and_adds_rolling_origins(tmp_path):
+    import pandas as pd
+
+    from bayescale.decisions.backtesting import Backtest
+
+    table = pd.DataFrame({"chinchilla": {"elpd": 10.0, "elpd_per_run": 2.0, "coverage": 0.9, "mean_width": 0.1,
+                                         "interval_score": 0.2, "median_rel_error": 0.01, "gates": True}}).T
+    plain = Backtest(table, 1e21, 40, 5, 0.95)
+    assert "rolling" not in plain.to_dict() and plain.to_dict()["laws"]["chinchilla"]["interval_score"] == 0.2
+    rolled = Backtest(table, 1e21, 40, 5, 0.95, {"chinchilla": BACKTEST})
+    assert rolled.to_dict()["rolling"]["chinchilla"]["rolling"][0]["cutoff"] == 3.8e20
+    assert "rolling origins, chinchilla" in str(rolled)
+    saved = json.loads(rolled.save(tmp_path / "bt.json").read_text())
+    assert saved["kind"] == "bayescale backtest" and saved["laws"]["chinchilla"]["gates"] is True

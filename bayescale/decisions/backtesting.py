@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from bayescale.inference.sampling import SamplerSettings
 from bayescale.laws.law import Law, load_law
 from bayescale.results.fitted import Fit, law_inputs
 
-__all__ = ["Backtest", "backtest", "split_by_compute", "score_holdout", "holdout_lpd"]
+__all__ = ["Backtest", "backtest", "split_by_compute", "score_holdout", "holdout_lpd", "rolling_backtest"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class Backtest:
         Runs with C ≥ cutoff (FLOPs) were held out.
     n_train, n_holdout : int
     prob : float
+    rolling : dict
+        Law name -> :func:`rolling_backtest` result, when rolling origins were asked for.
     """
 
     table: pd.DataFrame
@@ -48,14 +50,18 @@ class Backtest:
     n_train: int
     n_holdout: int
     prob: float
+    rolling: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-able form."""
         laws = {}
         for name, row in self.table.iterrows():
             laws[name] = {k: (bool(v) if k == "gates" else float(v)) for k, v in row.items()}
-        return {"cutoff": self.cutoff, "n_train": self.n_train, "n_holdout": self.n_holdout,
-                "prob": self.prob, "laws": laws}
+        out = {"cutoff": self.cutoff, "n_train": self.n_train, "n_holdout": self.n_holdout,
+               "prob": self.prob, "laws": laws}
+        if self.rolling:
+            out["rolling"] = self.rolling
+        return out
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write :meth:`to_dict` as JSON (``"kind": "bayescale backtest"``), atomically."""
@@ -69,7 +75,12 @@ class Backtest:
     def __str__(self) -> str:
         head = (f"backtest: fitted on {self.n_train} runs with C < {self.cutoff:.3g} FLOPs, "
                 f"scored on {self.n_holdout} held-out runs ({100 * self.prob:g}% predictive intervals)")
-        return head + "\n" + self.table.to_string(float_format=lambda v: f"{v:.4g}")
+        text = head + "\n" + self.table.to_string(float_format=lambda v: f"{v:.4g}")
+        for name, result in self.rolling.items():
+            text += (f"\nrolling origins, {name}: " + "; ".join(
+                f"C < {o['cutoff']:.3g}: coverage {o['coverage']:.2f} ({o['n_holdout']} runs)" for o in result["rolling"])
+                + f"; pooled coverage {result['coverage']:.2f}, interval score {result['interval_score']:.3g}")
+        return text
 
 
 def split_by_compute(runs: Runs, holdout_top: float) -> tuple[Runs, Runs, float]:
@@ -154,6 +165,7 @@ def backtest(
     prob: float = 0.95,
     workers: int = 1,
     engine: str = "local",
+    rolling: int = 0,
 ) -> Backtest:
     """Fit each law on the runs below a compute cutoff and score it on the rest.
 
@@ -171,6 +183,9 @@ def backtest(
         Processes to fit on (one law per task); the scores do not depend on it.
     engine : {"local", "ray", "dask"}
         Where the processes run (see :func:`bayescale.inference.workers.run_tasks`).
+    rolling : int
+        Also backtest each law with this many rolling origins (:func:`rolling_backtest`): the
+        held-out top cut into compute bins, each scored by a fit below it. 0: none.
     """
     from bayescale.inference.workers import run_tasks, task_seed
 
@@ -184,4 +199,48 @@ def backtest(
     scores = run_tasks(_fit_and_score, tasks, workers=workers, engine=engine)
     rows = {law.name: score for law, score in zip(laws, scores)}
     table = pd.DataFrame(rows).T.sort_values("elpd", ascending=False)
-    return Backtest(table, cutoff, train.n_runs, holdout.n_runs, prob)
+    origins = {law.name: rolling_backtest(runs, law, rolling, holdout_top, settings, prob, workers, engine)
+               for law in laws} if rolling else {}
+    return Backtest(table, cutoff, train.n_runs, holdout.n_runs, prob, origins)
+
+
+def rolling_backtest(runs: Runs, law: Law, bins: int, holdout_top: float, settings: SamplerSettings, prob: float = 0.95,
+                     workers: int = 1, engine: str = "local") -> dict:
+    """Fit below each of ``bins`` compute bins of the top ``holdout_top`` in turn and score that bin.
+
+    Returns pooled ``coverage``, ``mean_width``, ``interval_score``, ``elpd_per_run``,
+    ``median_rel_error`` (weighted by held-out runs), ``runs``, and ``rolling``: one entry per origin.
+    """
+    from bayescale.inference.workers import run_tasks, task_seed
+
+    order = np.sort(runs.C)
+    edges = [order[min(runs.n_runs - 1, int(np.floor(q * runs.n_runs)))]
+             for q in np.linspace(1.0 - holdout_top, 1.0, bins + 1)[:-1]]
+    edges = sorted(set(float(e) for e in edges))
+    tasks = []
+    for i, cutoff in enumerate(edges):
+        upper = edges[i + 1] if i + 1 < len(edges) else np.inf
+        train_mask, held_mask = runs.C < cutoff, (runs.C >= cutoff) & (runs.C < upper)
+        if train_mask.sum() < len(law.all_parameters) + 2 or held_mask.sum() < 1:
+            continue
+        train = replace(runs, frame=runs.frame[train_mask].reset_index(drop=True))
+        held = replace(runs, frame=runs.frame[held_mask].reset_index(drop=True))
+        tasks.append((law, train, held, replace(settings, seed=task_seed(settings.seed, 10_000 + i),
+                                                    progressbar=False), prob, cutoff))
+    if not tasks:
+        raise BayescaleError(f"the table is too small to hold anything out: {runs.n_runs} runs, of which too few lie "
+                             f"below the top {holdout_top:.0%} of compute to fit a law with "
+                             f"{len(law.all_parameters)} parameters; add runs or lower --holdout-top")
+    scores = run_tasks(_score_origin, tasks, workers=workers, engine=engine)
+    weights = np.array([s["n_holdout"] for s in scores], dtype=float)
+    pooled = {k: float(np.average([s[k] for s in scores], weights=weights))
+              for k in ("coverage", "mean_width", "interval_score", "elpd_per_run", "median_rel_error")}
+    return {**pooled, "runs": int(weights.sum()), "rolling": scores}
+
+
+def _score_origin(task: tuple) -> dict:
+    from bayescale.results.fitting import fit as fit_law
+
+    law, train, held, settings, prob, cutoff = task
+    scores = score_holdout(fit_law(train, law, settings=settings), held, prob)
+    return {"cutoff": cutoff, "n_train": train.n_runs, "n_holdout": held.n_runs, **scores}

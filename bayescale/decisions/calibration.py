@@ -171,46 +171,6 @@ def _simulate_one(task: tuple) -> dict:
     return out
 
 
-def _rolling_backtest(fit: Any, bins: int, holdout_top: float, settings: Any, prob: float, workers: int,
-                      engine: str) -> dict:
-    """Fit below each of the top compute bins in turn; score that bin."""
-    from bayescale.inference.workers import run_tasks, task_seed
-
-    runs = fit.runs
-    order = np.sort(runs.C)
-    edges = [order[min(runs.n_runs - 1, int(np.floor(q * runs.n_runs)))]
-             for q in np.linspace(1.0 - holdout_top, 1.0, bins + 1)[:-1]]
-    edges = sorted(set(float(e) for e in edges))
-    tasks = []
-    for i, cutoff in enumerate(edges):
-        upper = edges[i + 1] if i + 1 < len(edges) else np.inf
-        train_mask, held_mask = runs.C < cutoff, (runs.C >= cutoff) & (runs.C < upper)
-        if train_mask.sum() < len(fit.law.all_parameters) + 2 or held_mask.sum() < 1:
-            continue
-        train = replace(runs, frame=runs.frame[train_mask].reset_index(drop=True))
-        held = replace(runs, frame=runs.frame[held_mask].reset_index(drop=True))
-        tasks.append((fit.law, train, held, replace(settings, seed=task_seed(settings.seed, 10_000 + i),
-                                                    progressbar=False), prob, cutoff))
-    if not tasks:
-        raise BayescaleError(f"the table is too small to hold anything out: {runs.n_runs} runs, of which too few lie "
-                             f"below the top {holdout_top:.0%} of compute to fit a law with "
-                             f"{len(fit.law.all_parameters)} parameters; add runs or lower --holdout-top")
-    scores = run_tasks(_score_origin, tasks, workers=workers, engine=engine)
-    weights = np.array([s["n_holdout"] for s in scores], dtype=float)
-    pooled = {k: float(np.average([s[k] for s in scores], weights=weights))
-              for k in ("coverage", "mean_width", "interval_score", "elpd_per_run", "median_rel_error")}
-    return {**pooled, "runs": int(weights.sum()), "rolling": scores}
-
-
-def _score_origin(task: tuple) -> dict:
-    from bayescale.decisions.backtesting import score_holdout
-    from bayescale.results.fitting import fit as fit_law
-
-    law, train, held, settings, prob, cutoff = task
-    scores = score_holdout(fit_law(train, law, settings=settings), held, prob)
-    return {"cutoff": cutoff, "n_train": train.n_runs, "n_holdout": held.n_runs, **scores}
-
-
 def calibrate(
     fit: Any,
     simulations: int = 20,
@@ -294,7 +254,9 @@ def calibrate(
     }
     if budgets is not None:
         simulated["N_opt"] = _coverage([r["N_opt"] for r in results])
-    backtest = _rolling_backtest(fit, bins, holdout_top, settings, prob, workers, engine)
+    from bayescale.decisions.backtesting import rolling_backtest
+
+    backtest = rolling_backtest(fit.runs, fit.law, bins, holdout_top, settings, prob, workers, engine)
     moves = {}
     if sensitivity:
         from bayescale.decisions.sensitivity import prior_sensitivity
