@@ -98,7 +98,8 @@ def sample_until_converged(
     """Sample, check the gates, and sample again with more effort while a gate fails.
 
     Each retry doubles the draws and warm-up, and after divergences raises the target
-    acceptance by 0.05 (at most 0.99). The last attempt is returned whatever its verdict.
+    acceptance by 0.05 (at most 0.99) and trades a low-rank mass matrix for a diagonal one. The
+    last attempt is returned whatever its verdict.
 
     Parameters
     ----------
@@ -131,10 +132,14 @@ def sample_until_converged(
         if gates.passed or attempt >= retries:
             break
         target = min(0.99, settings.target_accept + 0.05) if gates.divergences else settings.target_accept
-        settings = replace(settings, draws=2 * settings.draws, tune=2 * settings.tune, target_accept=target)
+        # a low-rank mass matrix that diverges has learned a curved posterior badly: a diagonal one
+        # takes smaller, safer steps there (banana-shaped E-A-alpha posteriors of narrow tables)
+        adaptation = "diag" if gates.divergences and settings.adaptation == "low_rank" else settings.adaptation
+        settings = replace(settings, draws=2 * settings.draws, tune=2 * settings.tune, target_accept=target,
+                           adaptation=adaptation)
         log.warning("attempt %d missed the convergence gates (%s); sampling again with draws=%d, tune=%d, "
-                    "target_accept=%.2f", attempt + 1, "; ".join(gates.failures), settings.draws, settings.tune,
-                    settings.target_accept)
+                    "target_accept=%.2f, %s mass matrix", attempt + 1, "; ".join(gates.failures), settings.draws,
+                    settings.tune, settings.target_accept, settings.adaptation)
     return Sampled(posterior, stats, gates, settings, attempts)
 
 
