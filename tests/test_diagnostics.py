@@ -82,6 +82,7 @@ def test_sampling_retries_with_more_effort_until_the_gates_pass(monkeypatch):
     assert len(seen) == 2 and done.gates.passed
     assert (done.settings.draws, done.settings.tune) == (600, 400)
     assert done.settings.target_accept == pytest.approx(0.95)
+    assert (first.adaptation, done.settings.adaptation) == ("low_rank", "diag")  # after divergences
     assert [a["gates"]["passed"] for a in done.attempts] == [False, True]
     assert done.posterior["a"].shape == (4, 600)
     seen.clear()
