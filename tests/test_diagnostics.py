@@ -82,9 +82,12 @@ def test_sampling_retries_with_more_effort_until_the_gates_pass(monkeypatch):
     assert len(seen) == 2 and done.gates.passed
     assert (done.settings.draws, done.settings.tune) == (600, 400)
     assert done.settings.target_accept == pytest.approx(0.95)
-    assert (first.adaptation, done.settings.adaptation) == ("low_rank", "diag")  # after divergences
+    assert done.settings.adaptation == "low_rank"  # a retry that is not the last keeps the low-rank mass matrix
     assert [a["gates"]["passed"] for a in done.attempts] == [False, True]
     assert done.posterior["a"].shape == (4, 600)
+    seen.clear()
+    done = sample_until_converged(None, {}, ["a"], first, retries=1)
+    assert done.settings.adaptation == "diag"  # the last retry, after divergences, uses a diagonal mass matrix
     seen.clear()
     rng = np.random.default_rng(0)
     done = sample_until_converged(None, {}, ["a"], first, retries=0)  # no retry allowed

@@ -98,8 +98,8 @@ def sample_until_converged(
     """Sample, check the gates, and sample again with more effort while a gate fails.
 
     Each retry doubles the draws and warm-up, and after divergences raises the target
-    acceptance by 0.05 (at most 0.99) and trades a low-rank mass matrix for a diagonal one. The
-    last attempt is returned whatever its verdict.
+    acceptance by 0.05 (at most 0.99); the last retry, after any divergences, trades a low-rank
+    mass matrix for a diagonal one. The last attempt is returned whatever its verdict.
 
     Parameters
     ----------
@@ -132,9 +132,11 @@ def sample_until_converged(
         if gates.passed or attempt >= retries:
             break
         target = min(0.99, settings.target_accept + 0.05) if gates.divergences else settings.target_accept
-        # a low-rank mass matrix that diverges has learned a curved posterior badly: a diagonal one
-        # takes smaller, safer steps there (banana-shaped E-A-alpha posteriors of narrow tables)
-        adaptation = "diag" if gates.divergences and settings.adaptation == "low_rank" else settings.adaptation
+        # a low-rank mass matrix that keeps diverging has learned a curved posterior badly: the last
+        # attempt uses a diagonal one, slower but safer there (banana-shaped E-A-alpha posteriors)
+        diverged = any(a["gates"]["divergences"] for a in attempts)
+        last = attempt + 1 == retries
+        adaptation = "diag" if last and diverged and settings.adaptation == "low_rank" else settings.adaptation
         settings = replace(settings, draws=2 * settings.draws, tune=2 * settings.tune, target_accept=target,
                            adaptation=adaptation)
         log.warning("attempt %d missed the convergence gates (%s); sampling again with draws=%d, tune=%d, "
