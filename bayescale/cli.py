@@ -174,7 +174,10 @@ def _parser() -> argparse.ArgumentParser:
                        description="For each compute budget C (FLOPs): N*, D* = C/(6N*), L* and D*/N*, "
                        "with medians and equal-tailed credible intervals over the posterior. Several fits of "
                        "different laws to the same runs are stacked into one mixture (law uncertainty).")
-    p.add_argument("fit", nargs="+", help="a fit saved by 'bayescale fit', or several of different laws to the same runs")
+    p.add_argument("fit", nargs="*", help="a fit saved by 'bayescale fit', or several of different laws to the same runs")
+    p.add_argument("--law", help="with --params instead of a fit: a built-in law or law file")
+    p.add_argument("--params", help="published constants in physical units, e.g. E=1.69,A=406.4,B=410.7,alpha=0.34,beta=0.28")
+    p.add_argument("--loss-unit", default="nats/token", help="unit of the published law's loss (default: nats/token)")
     p.add_argument("--weights", choices=["loo", "lfo"], default="loo",
                    help="stacking weights of several fits: PSIS-LOO (default) or leave-future-out (refits each law)")
     p.add_argument("--holdout-top", type=_prob, default=0.25,
@@ -410,9 +413,22 @@ def _load(path: str):
     return fit
 
 
+def _published(args: argparse.Namespace):
+    """A law's published constants from --law and --params, standing in for a fit."""
+    from bayescale.planning.published import PublishedLaw, parse_params
+
+    if args.fit or not (args.params and args.law):
+        raise BayescaleError("published constants need --law NAME and --params NAME=VALUE,…, and no fit file")
+    return PublishedLaw(args.law, parse_params(args.params), args.loss_unit)
+
+
 def _cmd_optimum(args: argparse.Namespace) -> int:
     extra = {"unique_tokens": args.unique_tokens} if args.unique_tokens else {}
-    if len(args.fit) > 1:
+    if args.params or args.law:
+        optimum = _published(args).optimum(args.compute, method=args.method, **extra)
+    elif not args.fit:
+        raise BayescaleError("give a fit file (bayescale fit RUNS --out FIT.nc), or a law's constants with --law and --params")
+    elif len(args.fit) > 1:
         from bayescale.decisions.ensemble import ensemble
 
         if _levels(args):
@@ -541,11 +557,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             print(f"{key:<8} {acc.name:<32} dense TFLOP/s: {peaks}\n         source: {acc.source}")
         return 0
     if args.params or args.law:
-        from bayescale.planning.published import PublishedLaw, parse_params
-
-        if args.fit or not (args.params and args.law):
-            raise BayescaleError("published constants need --law NAME and --params NAME=VALUE,…, and no fit file")
-        fit = PublishedLaw(args.law, parse_params(args.params), args.loss_unit)
+        fit = _published(args)
     else:
         fit = _load(args.fit) if args.fit else None
     result = plan(fit, gpus=args.gpus, gpu=args.gpu, mfu=args.mfu, days=args.days, dtype=args.dtype,

@@ -202,3 +202,13 @@ def test_plan_from_a_fit_and_stacked_optimum(saved_fit, capsys):
     code, out, err = run(capsys, "plan", saved_fit, "--gpus", "64", "--gpu", "h100", "--mfu", "0.4", "--days", "10", "--json")
     record = json.loads(out)[0]
     assert code == 0 and set(record["N_opt"]) == {"median", "lower", "upper"} and record["days"] == 10
+
+
+def test_optimum_from_published_constants(capsys):
+    code, out, err = run(capsys, "optimum", "--law", "chinchilla", "--params", "E=1.69,A=406.4,B=410.7,alpha=0.34,beta=0.28",
+                         "-c", "5.76e23", "--json")
+    record = json.loads(out)[0]
+    assert code == 0 and record["N_opt"]["lower"] == record["N_opt"]["median"] == record["N_opt"]["upper"]
+    assert 3e10 < record["N_opt"]["median"] < 3.5e10  # Hoffmann et al.'s Approach-3 constants, closed form
+    code, out, err = run(capsys, "optimum", "-c", "1e23")
+    assert code == 2 and "give a fit file" in err
