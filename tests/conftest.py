@@ -16,7 +16,7 @@ TRUE = {"E": 1.69, "A": 406.4, "alpha": 0.34, "B": 410.7, "beta": 0.28}
 
 
 def fake_fit(runs=None, *, chains: int = 4, draws: int = 500, spread: float = 0.02,
-             diverged: int = 0, stuck_chain: bool = False, seed: int = 0):
+             diverged: int = 0, stuck_chain: bool = False, seed: int = 0, noise: str | None = None):
     """A Fit built from independent draws around the true law, without compiling anything.
 
     Parameters
@@ -25,6 +25,8 @@ def fake_fit(runs=None, *, chains: int = 4, draws: int = 500, spread: float = 0.
         Relative standard deviation of the draws around the true (normalized) values.
     stuck_chain : bool
         Shift one chain so that R-hat fails.
+    noise : str, optional
+        Another error model than the law file's; its extra parameters sit at 0.01.
     """
     from bayescale.data.runs import read_runs
     from bayescale.inference.model import scales_of
@@ -32,6 +34,7 @@ def fake_fit(runs=None, *, chains: int = 4, draws: int = 500, spread: float = 0.
     from bayescale.results.fitting import assemble_fit
 
     law = load_law("chinchilla")
+    law = law.with_noise(noise) if noise else law
     runs = runs or read_runs(ROOT / "data" / "example_runs.csv")
     scales = scales_of(runs)
     center = {
@@ -42,6 +45,7 @@ def fake_fit(runs=None, *, chains: int = 4, draws: int = 500, spread: float = 0.
         "beta": TRUE["beta"],
         "sigma": 0.01,
     }
+    center |= {name: 0.01 for name in law.noise_parameters if name not in center}
     rng = np.random.default_rng(seed)
     posterior = {}
     for name, value in center.items():

@@ -149,3 +149,16 @@ def test_heteroskedastic_noise_scales_with_compute():
     assert float(m.compile_logp()({})) == pytest.approx(expected.sum(), rel=1e-10)
     far = model.draw(np.zeros(20_000), params, np.random.default_rng(0), {CENTERED_COMPUTE: np.full(20_000, 2.0)})
     assert far.std() == pytest.approx(0.02 * np.exp(0.8), rel=0.03)
+
+
+def test_held_out_runs_of_a_grouped_fit_are_scored_whatever_their_groups():
+    """Group codes describe the fitted runs; held-out runs (each its own size here) are new configurations."""
+    from conftest import fake_fit
+
+    from bayescale.decisions.backtesting import score_holdout, split_by_compute
+
+    fit = fake_fit(noise="grouped")
+    _, held, _ = split_by_compute(fit.runs, 0.25)
+    assert np.unique(held.N).size > held.n_runs / 2
+    scores = score_holdout(fit, held)
+    assert 0.0 <= scores["coverage"] <= 1.0 and np.isfinite(scores["elpd_per_run"])

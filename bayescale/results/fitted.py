@@ -40,9 +40,9 @@ _READABLE = {1, 2}
 
 
 def law_inputs(law: Law, runs: Runs) -> dict[str, np.ndarray]:
-    """What ``law.loss`` and its error model need of each run: variables (physical units), dim codes, group codes."""
+    """What ``law.loss`` needs of each run: its variables (physical units) and dim codes."""
     inputs = {name: runs.frame[name].to_numpy(dtype=float) for name in law.variables}
-    return inputs | {dim: runs.codes(dim) for dim in law.dims} | law.error_model.run_data(runs)
+    return inputs | {dim: runs.codes(dim) for dim in law.dims}
 
 
 def versions() -> dict[str, str]:
@@ -258,7 +258,9 @@ class Fit:
 
             return self.tree["log_likelihood"][OBSERVED].to_numpy()
         runs = self.runs
-        return self.law.log_likelihood(self.draws(flat=False), self.scales, runs.loss, **law_inputs(self.law, runs))
+        # the error model's run data (group codes) describe the fitted runs: only their likelihood reads it
+        return self.law.log_likelihood(self.draws(flat=False), self.scales, runs.loss, **law_inputs(self.law, runs),
+                                       **self.law.error_model.run_data(runs))
 
     def loo_tree(self) -> xr.DataTree:
         """The fit as ArviZ expects it for LOO: with a ``log_likelihood`` group (also what a fit
