@@ -12,6 +12,7 @@ and one position, signed: ``centered_compute``, log10 C minus the fitted runs' m
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,9 +67,16 @@ def extrapolation_prior() -> dict:
     how, when, and the leave-one-source-out scores.
     """
     import json
+
+    return json.loads(_prior_text())
+
+
+@functools.cache
+def _prior_text() -> str:
+    """The shipped prior file, read once per process (every prediction beyond the runs asks for it)."""
     from importlib.resources import files
 
-    return json.loads(files("bayescale.laws").joinpath("extrapolation_prior.json").read_text())
+    return files("bayescale.laws").joinpath("extrapolation_prior.json").read_text()
 
 
 def discrepancy_scale(context: Mapping[str, np.ndarray] | None, shape: tuple[int, ...], rng: np.random.Generator,

@@ -77,7 +77,7 @@ class ErrorModel:
         """Draw log losses of new runs about ``mu`` (the posterior predictive, one per element).
 
         ``context`` describes where the new runs lie relative to the fitted ones (see
-        :func:`bayescale.laws.extrapolation.prediction_context`); error models that widen away
+        :func:`bayescale.laws.extrapolation.distances`, from :meth:`Fit.context`); error models that widen away
         from the data read it, others ignore it.
         """
         raise NotImplementedError
