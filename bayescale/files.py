@@ -104,3 +104,45 @@ def read_netcdf(path: str | os.PathLike, what: str, remedy: str, tree: bool = Tr
     except Exception as exc:  # h5py/xarray raise many types for a broken file
         raise FitFileError(f"{path} is not a readable netCDF {what} ({type(exc).__name__}: {exc}); "
                            f"it may be truncated or corrupt: run '{remedy}' again") from None
+
+
+def write_json(path: str | os.PathLike, data: dict, what: str) -> Path:
+    """Write ``data`` as indented JSON at ``path``, atomically (see :func:`atomic_path`)."""
+    import json
+
+    path = Path(path)
+    with atomic_path(path, what) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def read_saved_json(path: str | os.PathLike, kinds: tuple[str, ...], wrong_kind: str, remedy: str) -> dict:
+    """Read a JSON result bayescale saved (``{"kind": …, "schema": 1, …}``), checking its kind and schema.
+
+    Parameters
+    ----------
+    kinds : tuple of str
+        The accepted values of ``"kind"``.
+    wrong_kind : str
+        What to say of a file of another kind, after its path (``"is not a bayescale calibration file"``).
+    remedy : str
+        How to write a good one.
+
+    Raises
+    ------
+    FitFileError
+        If the file cannot be read, is not JSON, is of another kind, or of a newer schema.
+    """
+    import json
+
+    from bayescale.errors import FitFileError
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FitFileError(f"cannot read {path}: {exc}; {remedy}") from None
+    if not isinstance(data, dict) or data.get("kind") not in kinds:
+        raise FitFileError(f"{path} {wrong_kind}; {remedy}")
+    if data.get("schema", 0) > 1:
+        raise FitFileError(f"{path} was written by a newer bayescale (schema {data['schema']}); upgrade to read it")
+    return data

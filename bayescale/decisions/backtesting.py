@@ -7,7 +7,6 @@ intervals, and the relative error of the predicted median.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -65,12 +64,9 @@ class Backtest:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write :meth:`to_dict` as JSON (``"kind": "bayescale backtest"``), atomically."""
-        from bayescale.files import atomic_path
+        from bayescale.files import write_json
 
-        path = Path(path)
-        with atomic_path(path, "backtest file") as tmp:
-            Path(tmp).write_text(json.dumps({"kind": "bayescale backtest", "schema": 1, **self.to_dict()}, indent=2) + "\n")
-        return path
+        return write_json(path, {"kind": "bayescale backtest", "schema": 1, **self.to_dict()}, "backtest file")
 
     def __str__(self) -> str:
         head = (f"backtest: fitted on {self.n_train} runs with C < {self.cutoff:.3g} FLOPs, "
@@ -239,8 +235,7 @@ def rolling_backtest(runs: Runs, law: Law, bins: int, holdout_top: float, settin
 
 
 def _score_origin(task: tuple) -> dict:
-    from bayescale.results.fitting import fit as fit_law
-
+    """One origin of :func:`rolling_backtest`: :func:`_fit_and_score`, labelled with where it stands."""
     law, train, held, settings, prob, cutoff = task
-    scores = score_holdout(fit_law(train, law, settings=settings), held, prob)
-    return {"cutoff": cutoff, "n_train": train.n_runs, "n_holdout": held.n_runs, **scores}
+    return {"cutoff": cutoff, "n_train": train.n_runs, "n_holdout": held.n_runs,
+            **_fit_and_score((law, train, held, settings, prob))}

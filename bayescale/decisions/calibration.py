@@ -18,7 +18,6 @@ a process pool or a distributed engine; results do not depend on the number of w
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -71,27 +70,17 @@ class Calibration:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write :meth:`to_dict` as JSON, atomically."""
-        from bayescale.files import atomic_path
+        from bayescale.files import write_json
 
-        path = Path(path)
-        with atomic_path(path, "calibration file") as tmp:
-            Path(tmp).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return path
+        return write_json(path, self.to_dict(), "calibration file")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Calibration:
         """Read a file written by :meth:`save`."""
-        from bayescale.errors import FitFileError
+        from bayescale.files import read_saved_json
 
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise FitFileError(f"cannot read the calibration file {path}: {exc}; write one with "
-                               "bayescale calibrate FIT.nc --out CAL.json") from None
-        if not isinstance(data, dict) or data.get("kind") != "bayescale calibration":
-            raise FitFileError(f"{path} is not a bayescale calibration file (bayescale calibrate FIT.nc --out CAL.json)")
-        if data.get("schema", 0) > 1:
-            raise FitFileError(f"{path} was written by a newer bayescale (schema {data['schema']}); upgrade to read it")
+        data = read_saved_json(path, ("bayescale calibration",), "is not a bayescale calibration file",
+                               "write one with bayescale calibrate FIT.nc --out CAL.json")
         return cls(data["simulated"], data["backtest"], data["converged"], data["prob"], data["fit_id"],
                    data["noise"], data.get("sensitivity", {}))
 
@@ -155,7 +144,8 @@ def _simulate_one(task: tuple) -> dict:
     train, held, _ = split_by_compute(synthetic, holdout_top)
     refit = fit_law(train, law, settings=settings)
     # compare in the papers' units: the refit's reference scales (its runs' geometric means) are not the fit's
-    draws = {**refit.draws(), **refit.law.physical_parameters(refit.draws(), refit.scales)}
+    draws = refit.draws()
+    draws |= refit.law.physical_parameters(draws, refit.scales)
     true_values = {**truth, **law.physical_parameters(truth, scales)}
     out: dict[str, Any] = {"converged": bool(refit.gates.passed)}
     for name in law.all_parameters:
@@ -232,7 +222,7 @@ def calibrate(
                              f"top {holdout_top:.0%} of compute; a law with {len(law.all_parameters)} parameters needs "
                              "more below it. Add runs or change --holdout-top")
     if settings is None:
-        settings = SamplerSettings(**{k: v for k, v in fit.sampler.items() if k in SamplerSettings.__dataclass_fields__})
+        settings = SamplerSettings.from_dict(fit.sampler)
     settings = replace(settings, progressbar=False)
     has_optimum = {"N", "D"} <= set(law.variables) and "U" not in law.variables and not law.dims
     if budgets is None and has_optimum:

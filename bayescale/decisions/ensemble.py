@@ -162,8 +162,7 @@ def ensemble(
         w = np.array([float(table.loc[label, "weight"]) for label in labels])
     else:
         if settings is None:
-            settings = SamplerSettings(**{k: v for k, v in fits[0].sampler.items()
-                                          if k in SamplerSettings.__dataclass_fields__})
+            settings = SamplerSettings.from_dict(fits[0].sampler)
         w = stacking_weights(_lfo_pointwise(fits, holdout_top, replace(settings, progressbar=False)))
     w = w / w.sum()
     per_law = {label: fit.optimum(budgets, unique_tokens=unique_tokens, seed=seed) if "U" in fit.law.variables

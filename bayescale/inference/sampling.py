@@ -63,6 +63,11 @@ class SamplerSettings:
         """The settings as a plain dict (for provenance)."""
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SamplerSettings:
+        """Settings from :meth:`to_dict` (e.g. a saved fit's ``sampler``); other keys are ignored."""
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
 
 def _configure_pytensor() -> None:
     """Keep the Python source PyTensor generates for compiled functions in our cache folder.

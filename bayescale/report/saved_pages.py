@@ -4,13 +4,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import textwrap
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bayescale.errors import FitFileError
+from bayescale.files import read_saved_json
 from bayescale.report.plots import plot_table
 
 if TYPE_CHECKING:
@@ -29,16 +27,8 @@ def read_saved(path: str | os.PathLike) -> dict:
     FitFileError
         If the file is missing, not JSON, or not one of those two kinds.
     """
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FitFileError(f"cannot read {path}: {exc}; --with takes files written by "
-                           "'bayescale calibrate --out' or 'bayescale backtest --out'") from None
-    if not isinstance(data, dict) or data.get("kind") not in KINDS:
-        raise FitFileError(f"{path} is neither a bayescale calibration nor a backtest; --with takes files written "
-                           "by 'bayescale calibrate --out' or 'bayescale backtest --out'")
-    if data.get("schema", 0) > 1:
-        raise FitFileError(f"{path} was written by a newer bayescale (schema {data['schema']}); upgrade to read it")
+    data = read_saved_json(path, KINDS, "is neither a bayescale calibration nor a backtest",
+                           "--with takes files written by 'bayescale calibrate --out' or 'bayescale backtest --out'")
     data["path"] = str(path)
     return data
 
