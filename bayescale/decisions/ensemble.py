@@ -107,14 +107,19 @@ class Ensemble:
 
 
 def _lfo_pointwise(fits: Sequence[Any], holdout_top: float, settings: Any) -> np.ndarray:
-    """Held-out log predictive density of each run (rows) under each law refitted below the cutoff (columns)."""
+    """Held-out log predictive density of each run (rows) under each law refitted below the cutoff (columns).
+
+    ``settings`` of the refits, or None: each fit's own.
+    """
     from bayescale.decisions.backtesting import holdout_lpd, split_by_compute
+    from bayescale.inference.sampling import SamplerSettings
     from bayescale.results.fitting import fit as fit_law
 
     columns = []
     for fit in fits:
         train, held, _ = split_by_compute(fit.runs, holdout_top)
-        columns.append(holdout_lpd(fit_law(train, fit.law, settings=settings), held))
+        own = replace(settings or SamplerSettings.from_dict(fit.sampler), progressbar=False)
+        columns.append(holdout_lpd(fit_law(train, fit.law, settings=own), held))
     return np.stack(columns, axis=1)
 
 
@@ -151,7 +156,6 @@ def ensemble(
     """
     from bayescale.decisions.comparison import _labels, check_compatible, compare_fits
     from bayescale.errors import BayescaleError
-    from bayescale.inference.sampling import SamplerSettings
 
     check_compatible(fits, "an ensemble")
     if weights not in ("loo", "lfo"):
@@ -161,9 +165,7 @@ def ensemble(
         table = compare_fits(fits, labels).table
         w = np.array([float(table.loc[label, "weight"]) for label in labels])
     else:
-        if settings is None:
-            settings = SamplerSettings.from_dict(fits[0].sampler)
-        w = stacking_weights(_lfo_pointwise(fits, holdout_top, replace(settings, progressbar=False)))
+        w = stacking_weights(_lfo_pointwise(fits, holdout_top, settings))
     w = w / w.sum()
     per_law = {label: fit.optimum(budgets, unique_tokens=unique_tokens, seed=seed) if "U" in fit.law.variables
                else fit.optimum(budgets, seed=seed) for label, fit in zip(labels, fits)}

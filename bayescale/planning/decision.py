@@ -28,11 +28,23 @@ def _loss(fit: Any, draws: dict, n: np.ndarray, budget: float, extra: dict) -> n
     return np.where(np.isfinite(value), value, np.inf)
 
 
-def recommend(fit: Any, budget: float, unique_tokens: float | None = None, grid: int = 241) -> dict[str, float]:
-    """N, D minimising the posterior mean loss at ``budget`` (a log grid over the draws' N* range, refined)."""
+def _optimum_at(fit: Any, budget: float, unique_tokens: float | None, optimum: Any) -> Any:
+    """The fit's optimum at ``budget``: the one given (already computed by the caller), or computed here."""
+    if optimum is not None:
+        return optimum
+    return fit.optimum([budget], **({"unique_tokens": unique_tokens} if unique_tokens is not None else {}))
+
+
+def recommend(fit: Any, budget: float, unique_tokens: float | None = None, grid: int = 241,
+              optimum: Any = None) -> dict[str, float]:
+    """N, D minimising the posterior mean loss at ``budget`` (a log grid over the draws' N* range, refined).
+
+    ``optimum`` is the fit's :class:`~bayescale.results.optimum.Optimum` at ``[budget]`` when the
+    caller has it already.
+    """
     extra = {"U": float(unique_tokens)} if unique_tokens is not None else {}
     draws = fit.draws()
-    n_opt = fit.optimum([budget], **({"unique_tokens": unique_tokens} if unique_tokens is not None else {})).N_opt[:, 0]
+    n_opt = _optimum_at(fit, budget, unique_tokens, optimum).N_opt[:, 0]
     lo, hi = np.nanquantile(n_opt, [0.001, 0.999])
     log_n = np.linspace(np.log(lo) - 0.5, np.log(hi) + 0.5, grid)
     expected = np.mean(_loss(fit, draws, np.exp(log_n)[None, :], budget, extra), axis=0)
@@ -61,12 +73,15 @@ def wasted_compute(fit: Any, budget: float, loss: np.ndarray, unique_tokens: flo
     return np.clip(out, 0.0, 1.0)
 
 
-def judge_candidate(fit: Any, budget: float, n_candidate: float, unique_tokens: float | None = None) -> dict[str, Any]:
-    """Loss penalty, wasted compute and P(N* > candidate) of training ``n_candidate`` parameters at ``budget``."""
+def judge_candidate(fit: Any, budget: float, n_candidate: float, unique_tokens: float | None = None,
+                    optimum: Any = None) -> dict[str, Any]:
+    """Loss penalty, wasted compute and P(N* > candidate) of training ``n_candidate`` parameters at ``budget``.
+
+    ``optimum``: as in :func:`recommend`.
+    """
     extra_u = {"U": float(unique_tokens)} if unique_tokens is not None else {}
-    extra = {"unique_tokens": unique_tokens} if unique_tokens is not None else {}
     draws = fit.draws()
-    optimum = fit.optimum([budget], **extra)
+    optimum = _optimum_at(fit, budget, unique_tokens, optimum)
     loss = _loss(fit, draws, np.array([[float(n_candidate)]]), budget, extra_u)[:, 0]
     return {"loss_penalty": loss - optimum.L_opt[:, 0], "wasted_compute": wasted_compute(fit, budget, loss, unique_tokens),
             "p_nstar_above": float(np.nanmean(optimum.N_opt[:, 0] > n_candidate))}

@@ -224,9 +224,9 @@ def _for_budget(fit, cluster, compute, price, max_tokens, unique_tokens, prob, s
     if max_tokens is None:
         from bayescale.planning.decision import judge_candidate, recommend
 
-        record |= recommend(fit, compute, unique_tokens)
+        record |= recommend(fit, compute, unique_tokens, optimum=optimum)
         if candidate_n is not None:
-            judged = judge_candidate(fit, compute, candidate_n, unique_tokens)
+            judged = judge_candidate(fit, compute, candidate_n, unique_tokens, optimum=optimum)
             record |= {"candidate_N": float(candidate_n), "loss_penalty": _summary(judged["loss_penalty"], prob),
                        "wasted_compute": _summary(judged["wasted_compute"], prob),
                        "expected_wasted_compute": float(np.nanmean(judged["wasted_compute"])),
