@@ -112,6 +112,13 @@ def _levels(args: argparse.Namespace) -> dict[str, str]:
     return {dim: getattr(args, dim) for dim in DIMS if getattr(args, dim, None) is not None}
 
 
+def _add_published_options(p: argparse.ArgumentParser) -> None:
+    """A law's published constants instead of a fit (read by :func:`_published`)."""
+    p.add_argument("--law", help="with --params instead of a fit: a built-in law or law file")
+    p.add_argument("--params", help="published constants in physical units, e.g. E=1.69,A=406.4,B=410.7,alpha=0.34,beta=0.28")
+    p.add_argument("--loss-unit", default="nats/token", help="unit of the published law's loss (default: nats/token)")
+
+
 def _add_sampler_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_seed, default=0, help="random seed; the same seed gives the same posterior (default: 0)")
     p.add_argument("--chains", type=_count(2), default=4, help="chains (default: 4)")
@@ -175,9 +182,7 @@ def _parser() -> argparse.ArgumentParser:
                        "with medians and equal-tailed credible intervals over the posterior. Several fits of "
                        "different laws to the same runs are stacked into one mixture (law uncertainty).")
     p.add_argument("fit", nargs="*", help="a fit saved by 'bayescale fit', or several of different laws to the same runs")
-    p.add_argument("--law", help="with --params instead of a fit: a built-in law or law file")
-    p.add_argument("--params", help="published constants in physical units, e.g. E=1.69,A=406.4,B=410.7,alpha=0.34,beta=0.28")
-    p.add_argument("--loss-unit", default="nats/token", help="unit of the published law's loss (default: nats/token)")
+    _add_published_options(p)
     p.add_argument("--weights", choices=["loo", "lfo"], default="loo",
                    help="stacking weights of several fits: PSIS-LOO (default) or leave-future-out (refits each law)")
     p.add_argument("--holdout-top", type=_prob, default=0.25,
@@ -290,9 +295,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--candidate-n", type=_positive_float, metavar="N",
                    help="judge training N parameters at the budget: loss penalty, wasted compute, P(N* > N)")
     p.add_argument("--unique-tokens", type=_positive_float, metavar="U", help="unique tokens (data-constrained laws)")
-    p.add_argument("--law", help="with --params instead of a fit: a built-in law or law file")
-    p.add_argument("--params", help="published constants in physical units, e.g. E=1.69,A=406.4,B=410.7,alpha=0.34,beta=0.28")
-    p.add_argument("--loss-unit", default="nats/token", help="unit of the published law's loss (default: nats/token)")
+    _add_published_options(p)
     p.add_argument("--list-gpus", action="store_true", help="list the accelerator catalogue and exit")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
     p.add_argument("--seed", type=int, default=0, help="seeds the predictive draws")
