@@ -162,3 +162,21 @@ def test_held_out_runs_of_a_grouped_fit_are_scored_whatever_their_groups():
     assert np.unique(held.N).size > held.n_runs / 2
     scores = score_holdout(fit, held)
     assert 0.0 <= scores["coverage"] <= 1.0 and np.isfinite(scores["elpd_per_run"])
+
+
+def test_distances_are_decades_outside_the_fitted_runs():
+    from conftest import fake_fit
+
+    from bayescale.laws.extrapolation import distances
+
+    runs = fake_fit().runs
+    n, d = float(np.median(runs.N)), float(np.median(runs.D))
+    inside = distances(runs, N=n, D=d)
+    assert all(float(inside[k]) == 0.0 for k in ("compute", "ratio", "size", "tokens"))
+    big = distances(runs, N=runs.N.max() * 10, D=runs.D.max() * 100)
+    assert float(big["size"]) == pytest.approx(1.0) and float(big["tokens"]) == pytest.approx(2.0)
+    c_max = float(np.log10(runs.C.max()))
+    assert float(big["compute"]) == pytest.approx(np.log10(6 * runs.N.max() * 10 * runs.D.max() * 100) - c_max)
+    assert float(big["centered_compute"]) == pytest.approx(float(big["compute"]) + c_max - np.log10(runs.C).mean())
+    only_c = distances(runs, C=runs.C.min() / 10)
+    assert float(only_c["compute"]) == pytest.approx(1.0) and float(only_c["ratio"]) == 0.0

@@ -43,18 +43,15 @@ def distances(runs: Any, N: Any = None, D: Any = None, C: Any = None) -> dict[st
     if C is None and N is not None and D is not None:
         C = training_flops(np.asarray(N, dtype=float), np.asarray(D, dtype=float))
     far = {key: np.zeros(shape) for key in ("compute", "ratio", "size", "tokens", "centered_compute")}
+    ratio = None if N is None or D is None else np.asarray(D, dtype=float) / np.asarray(N, dtype=float)
+    points = {"compute": C, "ratio": ratio, "size": N, "tokens": D}
+    fitted = {"compute": runs.C, "ratio": runs.D / runs.N, "size": runs.N, "tokens": runs.D}
+    for key, values in points.items():
+        if values is not None:
+            log_x, log_f = np.log10(np.asarray(values, dtype=float)), np.log10(fitted[key])
+            far[key] = np.broadcast_to(_outside(log_x, log_f.min(), log_f.max()), shape)
     if C is not None:
-        log_c = np.log10(runs.C)
-        far["centered_compute"] = np.broadcast_to(np.log10(np.asarray(C, dtype=float)) - log_c.mean(), shape)
-        far["compute"] = np.broadcast_to(_outside(np.log10(np.asarray(C, dtype=float)), log_c.min(), log_c.max()), shape)
-    if N is not None and D is not None:
-        log_r = np.log10(runs.D / runs.N)
-        ratio = np.log10(np.asarray(D, dtype=float) / np.asarray(N, dtype=float))
-        far["ratio"] = np.broadcast_to(_outside(ratio, log_r.min(), log_r.max()), shape)
-    for key, given, fitted in (("size", N, runs.N), ("tokens", D, runs.D)):
-        if given is not None:
-            log_f = np.log10(fitted)
-            far[key] = np.broadcast_to(_outside(np.log10(np.asarray(given, dtype=float)), log_f.min(), log_f.max()), shape)
+        far["centered_compute"] = np.broadcast_to(np.log10(np.asarray(C, dtype=float)) - np.log10(runs.C).mean(), shape)
     return far
 
 
