@@ -45,7 +45,6 @@ DEFAULT_PRIORS: dict[str, Prior] = {
     "h": Prior("Normal", {"mu": 0.0, "sigma": 1.0}),
     "k": Prior("LogNormal", {"mu": -2.5, "sigma": 1.5}),
 }
-_STANDARD = Prior("Normal", {"mu": 0.0, "sigma": 1.0})
 log = logging.getLogger(__name__)
 
 
@@ -332,13 +331,11 @@ def fit_isoflop(
     model = build_isoflop_model(np.log(N) - log_n_ref, np.log(loss) - log_l_ref, ids,
                                 np.log(centers) - log_c_ref, priors)
     names = [rv.name for rv in model.free_RVs]
-    flat = {n: priors[n] if n in priors else priors[n[0]] if n[0] in "hk" else _STANDARD for n in names}
-    done = sample_until_converged(model, flat, names, settings or SamplerSettings(draws=1000), retries)
+    done = sample_until_converged(model, priors, names, settings or SamplerSettings(draws=1000), retries)
     posterior, gates = done.posterior, done.gates
-    draw = {n: posterior[n].to_numpy().reshape(-1) for n in names}
-    per = lambda p: np.stack([draw[f"{p}_{b}"] for b in range(centers.size)], axis=1)  # noqa: E731
+    draw = {n: posterior[n].stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy() for n in names}
     a, g, tau = draw["a"], draw["g"], draw["tau"]
-    m = g[:, None] + a[:, None] * (np.log(centers) - log_c_ref)[None, :] + tau[:, None] * per("z")
+    m = g[:, None] + a[:, None] * (np.log(centers) - log_c_ref)[None, :] + tau[:, None] * draw["z"]
     n_opt = np.exp(log_n_ref + m)
     G = np.exp(log_n_ref + g - a * log_c_ref)
     provenance = {"data_source": runs.source, "data_hash": runs.data_hash, "tolerance": float(tolerance),
@@ -347,6 +344,6 @@ def fit_isoflop(
     provenance["id"] = isoflop_id(provenance)
     return IsoflopFit(a=a, b=1.0 - a, G=G, A=1.0 / (FLOPS_PER_PARAM_TOKEN * G), tau=tau, sigma=draw["sigma"], budgets=centers,
                       runs_per_budget=np.bincount(ids, minlength=centers.size), N_opt=n_opt,
-                      D_opt=tokens_for_compute(centers[None, :], n_opt), L_opt=np.exp(log_l_ref + per("h")),
+                      D_opt=tokens_for_compute(centers[None, :], n_opt), L_opt=np.exp(log_l_ref + draw["h"]),
                       tolerance=float(tolerance), gates=gates, loss_unit=runs.loss_unit, notes=tuple(notes),
                       provenance=provenance)
