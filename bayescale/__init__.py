@@ -52,6 +52,8 @@ _LAZY = {
     "fit_isoflop": "bayescale.decisions.isoflop",
     "IsoflopFit": "bayescale.decisions.isoflop",
     "simulate_isoflop": "bayescale.decisions.simulation",
+    "suggest": "bayescale.decisions.suggest",
+    "Suggestion": "bayescale.decisions.suggest",
     # planning
     "plan": "bayescale.planning.plan",
     "Plan": "bayescale.planning.plan",

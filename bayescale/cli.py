@@ -268,6 +268,30 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="save the calibration as JSON (for 'bayescale report FIT.nc --with CAL.json')")
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    p = sub.add_parser("suggest", help="which runs to do next: those that shrink the N* interval most per FLOP",
+                       description="Rank candidate runs (N, D) by the expected shrinkage of the N* interval at "
+                       "--target-compute per FLOP (6ND), and pick a batch within --budget greedily, each pick "
+                       "conditioned on those before it (linear-Gaussian preposterior of log N* over the posterior draws).")
+    p.add_argument("fit", nargs="+", help="a fit saved by 'bayescale fit', or several of different laws to the same runs")
+    p.add_argument("--target-compute", type=_positive_float, required=True, metavar="FLOPS",
+                   help="the budget whose N* matters, e.g. 1e24")
+    p.add_argument("--budget", type=_positive_float, required=True, metavar="FLOPS",
+                   help="FLOPs available for the new runs (6ND each), e.g. 1e20")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--candidates", metavar="FILE", help="candidate runs: a CSV/TSV/Parquet file with columns N and D")
+    where.add_argument("--grid", action="store_true",
+                       help="candidates on a log grid of N and tokens per parameter around and beyond the runs (default)")
+    p.add_argument("--k", type=_count(1), default=5, help="at most this many runs (default: 5)")
+    p.add_argument("--min-gain", type=float, default=0.05,
+                   help="stop when no affordable run narrows the interval by this fraction of today's width (default: 0.05)")
+    p.add_argument("--unique-tokens", type=_positive_float, metavar="U", help="unique tokens available (data-constrained laws)")
+    p.add_argument("--weights", choices=["loo", "equal"], default="loo", help="weights of several fits (default: PSIS-LOO stacking)")
+    p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
+    p.add_argument("--seed", type=_seed, default=0, help="seeds the draws")
+    p.add_argument("--out", help="save the suggestion as JSON (for 'bayescale report FIT.nc --with SUG.json')")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_level_options(p)
+
     p = sub.add_parser("plan", help="plan a run: cluster, days and dollars <-> budget, N*, D*, L* with intervals",
                        description="Without a fit: the arithmetic of a run (--n, --d) on a cluster: compute, implied MFU "
                        "or days, GPU-hours, cost. With a fit: what --days (or --budget-usd, or --compute) buy on a "
@@ -324,7 +348,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", required=True, help="PDF path, e.g. reports/NAME.pdf")
     p.add_argument("--compute", "-c", type=_positive_float, nargs="+", metavar="FLOPS", help="budgets for the allocation table")
     p.add_argument("--with", dest="with_files", action="append", default=[], metavar="FILE",
-                   help="add a page for a saved calibration or backtest (calibrate/backtest --out); repeatable")
+                   help="add a page for a saved calibration, backtest or suggestion (calibrate/backtest/suggest --out); repeatable")
 
     p = sub.add_parser("laws", help="list the built-in laws", description="List the built-in laws, or show one in full.")
     p.add_argument("name", nargs="?", help="show this law (name or .toml path)")
@@ -550,6 +574,25 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_suggest(args: argparse.Namespace) -> int:
+    from bayescale.decisions.suggest import read_candidates, suggest
+    from bayescale.files import check_output_path
+
+    if args.out:
+        check_output_path(args.out, "suggestion file")
+    candidates = read_candidates(args.candidates) if args.candidates else None
+    fits = [_load(path) for path in args.fit]
+    weights = [1.0] * len(fits) if args.weights == "equal" else None
+    result = suggest(fits, args.target_compute, args.budget, candidates=candidates, k=args.k, min_gain=args.min_gain,
+                     weights=weights, unique_tokens=args.unique_tokens, prob=args.prob, seed=args.seed, **_levels(args))
+    if args.out:
+        result.save(args.out)
+    _print(result, args.json)
+    if args.out and not args.json:
+        print(f"\nsaved {args.out}")
+    return 0
+
+
 def _cmd_plan(args: argparse.Namespace) -> int:
     from bayescale.planning.cluster import accelerators
     from bayescale.planning.plan import plan
@@ -639,7 +682,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT
     commands = {"fit": _cmd_fit, "optimum": _cmd_optimum, "predict": _cmd_predict, "summary": _cmd_summary,
                 "inverse": _cmd_inverse, "compare": _cmd_compare, "backtest": _cmd_backtest,
-                "calibrate": _cmd_calibrate, "plan": _cmd_plan,
+                "calibrate": _cmd_calibrate, "plan": _cmd_plan, "suggest": _cmd_suggest,
                 "isoflop": _cmd_isoflop, "report": _cmd_report, "laws": _cmd_laws}
     if not getattr(args, "quiet", False) and not getattr(args, "json", False):
         _log_to_stderr()

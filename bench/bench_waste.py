@@ -2,7 +2,8 @@
 
 For each sweep: hold out the top budget, fit the Chinchilla law on the rest (default settings),
 and choose N at the held-out budget by (a) the plug-in median N*, (b) the size minimising the
-posterior expected loss (``N_recommended``), (c) 20 tokens per parameter. Score: the held-out
+posterior expected loss (``N_recommended``), (c) the isoFLOP model's power law N*(C) = G·C^a fitted
+to the lower budgets (Approach 2), (d) 20 tokens per parameter. Score: the held-out
 budget's own curve (a parabola of log loss in log N, least squares) gives each choice's loss
 penalty over the curve's vertex; the slope s of the optimal log loss against log compute between
 the two top budgets (their parabolas' minima) turns it into wasted compute, 1 − exp(−penalty/|s|).
@@ -26,6 +27,19 @@ from ladders import DATA  # noqa: E402
 def parabola(log_n: np.ndarray, log_loss: np.ndarray) -> np.ndarray:
     coef = np.polyfit(log_n, log_loss, 2)
     return coef if coef[0] > 0 else None
+
+
+def _isoflop_n(train, top: float) -> float:
+    """Median N* at ``top`` on the isoFLOP model's power law (Approach 2), fitted to the lower budgets."""
+    from bayescale.decisions.isoflop import IsoflopError, fit_isoflop
+    from bayescale.inference.sampling import SamplerSettings
+
+    try:
+        iso = fit_isoflop(train, drop_unusable=True, settings=SamplerSettings(draws=1000, progressbar=False))
+    except IsoflopError as error:
+        print(f"  isoFLOP model refused: {error}", flush=True)
+        return float("nan")
+    return float(np.median(iso.at([top])[0][:, 0]))
 
 
 def main() -> int:
@@ -56,6 +70,7 @@ def main() -> int:
         fit = bs.fit(train, "chinchilla", settings=bs.SamplerSettings(progressbar=False))
         choices = {"plug-in median N*": float(np.nanmedian(fit.optimum([top]).N_opt[:, 0])),
                    "expected-loss N": recommend(fit, top)["N_recommended"],
+                   "isoFLOP N*": _isoflop_n(train, top),
                    "20 tokens/param": float(np.sqrt(top / (6 * 20)))}
         row = {"config": config, "vertex N": float(np.exp(vertex[top])), "gates": fit.gates.passed}
         for name, n in choices.items():
@@ -65,7 +80,7 @@ def main() -> int:
         print(f"config {config:2d}: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
                                                    for k, v in row.items() if k != "config")
               + f" ({time.perf_counter() - start:.0f} s)", flush=True)
-    names = ["plug-in median N*", "expected-loss N", "20 tokens/param"]
+    names = ["plug-in median N*", "expected-loss N", "isoFLOP N*", "20 tokens/param"]
     print("\n| config | vertex N | " + " | ".join(names) + " | gates |")
     print("|---|---|" + "---|" * len(names) + "---|")
     for row in rows:

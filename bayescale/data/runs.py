@@ -325,9 +325,30 @@ def read_runs(
     RunsError
         If the file cannot be read or the table fails validation.
     """
+    df, kind = _read_table(path, "runs")
+    df = df.reset_index(drop=True)
+    first = 2 if kind == "csv" else 1  # header is line 1 of a CSV
+    labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
+    return _build(df, labels, str(path), n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col, units,
+                  {"group": group_col, "family": family_col}, where)
+
+
+def read_frame(path: str | os.PathLike, what: str = "table") -> pd.DataFrame:
+    """Read a CSV/TSV/Parquet file (see ``FORMATS``) into a DataFrame, with the same checks and
+    messages as :func:`read_runs` (a directory, a missing file, an unknown type, ``;`` separators).
+
+    Raises
+    ------
+    RunsError
+        If the file cannot be read.
+    """
+    return _read_table(path, what)[0].reset_index(drop=True)
+
+
+def _read_table(path: str | os.PathLike, what: str) -> tuple[pd.DataFrame, str]:
     p = Path(path)
     if p.is_dir():
-        raise RunsError(f"cannot read '{p}': it is a directory; give the runs file inside it.")
+        raise RunsError(f"cannot read '{p}': it is a directory; give the {what} file inside it.")
     name = p.name.lower()
     if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
         kind = "csv"
@@ -348,11 +369,7 @@ def read_runs(
     if kind == "csv" and df.shape[1] == 1 and ";" in str(df.columns[0]):
         raise RunsError(f"'{p}' looks separated by ';' (header {str(df.columns[0])!r}); bayescale reads comma-separated "
                         ".csv or tab-separated .tsv files: save it with commas (and '.' as the decimal point).")
-    df = df.reset_index(drop=True)
-    first = 2 if kind == "csv" else 1  # header is line 1 of a CSV
-    labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
-    return _build(df, labels, str(path), n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col, units,
-                  {"group": group_col, "family": family_col}, where)
+    return df, kind
 
 
 def runs_from_frame(

@@ -18,7 +18,7 @@ import numpy as np
 
 from bayescale.results.optimum import Optimum, interval
 
-__all__ = ["Ensemble", "ensemble", "stacking_weights"]
+__all__ = ["Ensemble", "ensemble", "loo_weights", "stacking_weights"]
 
 _MIXTURE_DRAWS = 4000
 
@@ -37,6 +37,16 @@ def stacking_weights(lpd: np.ndarray) -> np.ndarray:
 
     best = minimize(loss, np.zeros(k - 1), method="BFGS")
     return softmax(np.r_[0.0, best.x])
+
+
+def loo_weights(fits: Sequence[Any]) -> np.ndarray:
+    """PSIS-LOO stacking weights of fits of different laws to the same runs, in their order."""
+    from bayescale.decisions.comparison import _labels, check_compatible, compare_fits
+
+    check_compatible(fits, "an ensemble")
+    labels = _labels(fits)
+    table = compare_fits(fits, labels).table
+    return np.array([float(table.loc[label, "weight"]) for label in labels])
 
 
 def _width(values: np.ndarray, prob: float, log: bool) -> float:
@@ -154,7 +164,7 @@ def ensemble(
     bayescale.decisions.comparison.CompareError
         If the fits are fewer than two, repeated, of different runs or loss units.
     """
-    from bayescale.decisions.comparison import _labels, check_compatible, compare_fits
+    from bayescale.decisions.comparison import _labels, check_compatible
     from bayescale.errors import BayescaleError
 
     check_compatible(fits, "an ensemble")
@@ -162,8 +172,7 @@ def ensemble(
         raise BayescaleError(f"unknown weights {weights!r}: use 'loo' (PSIS-LOO) or 'lfo' (leave-future-out)")
     labels = _labels(fits)
     if weights == "loo":
-        table = compare_fits(fits, labels).table
-        w = np.array([float(table.loc[label, "weight"]) for label in labels])
+        w = loo_weights(fits)
     else:
         w = stacking_weights(_lfo_pointwise(fits, holdout_top, settings))
     w = w / w.sum()

@@ -16,19 +16,20 @@ if TYPE_CHECKING:
 
 __all__ = ["read_saved", "saved_pages"]
 
-KINDS = ("bayescale calibration", "bayescale backtest")
+KINDS = ("bayescale calibration", "bayescale backtest", "bayescale suggestion")
 
 
 def read_saved(path: str | os.PathLike) -> dict:
-    """Read a calibration or backtest JSON written by bayescale.
+    """Read a calibration, backtest or suggestion JSON written by bayescale.
 
     Raises
     ------
     FitFileError
-        If the file is missing, not JSON, or not one of those two kinds.
+        If the file is missing, not JSON, or not one of those kinds.
     """
-    data = read_saved_json(path, KINDS, "is neither a bayescale calibration nor a backtest",
-                           "--with takes files written by 'bayescale calibrate --out' or 'bayescale backtest --out'")
+    data = read_saved_json(path, KINDS, "is not a bayescale calibration, backtest or suggestion",
+                           "--with takes files written by 'bayescale calibrate --out', 'bayescale backtest --out' "
+                           "or 'bayescale suggest --out'")
     data["path"] = str(path)
     return data
 
@@ -85,12 +86,48 @@ def _backtest_page(data: dict) -> Figure:
     return fig
 
 
+def _suggestion_page(data: dict) -> Figure:
+    """What to run next: the chosen runs and the N* interval width they are expected to leave."""
+    import numpy as np
+
+    from bayescale.report.pages import _page
+
+    fig = _page()
+    top, middle, notes = fig.subfigures(3, 1, height_ratios=[1.0, 1.1, 0.4])
+    runs = data["runs"]
+    rows = [[str(i), f"{r['N']:.3g}", f"{r['D']:.3g}", f"{r['tokens_per_param']:.3g}", f"{r['compute']:.3g}",
+             f"{100 * r['shrink']:.1f}%", f"×{np.exp(r['width_after']):.2f}"] for i, r in enumerate(runs, 1)]
+    title = (f"What to run next for N* at {data['target_compute']:.3g} FLOPs, within {data['budget']:.3g} FLOPs "
+             f"({os.path.basename(data['path'])})")
+    if rows:
+        plot_table(rows, ["#", "N (parameters)", "D (tokens)", "D/N", "compute (FLOPs)", "narrows by",
+                          "N* upper/lower after"], ax=top.add_subplot(), fontsize=8.5, title=title)
+    else:
+        top.text(0.02, 0.5, title + ":\nno affordable run narrows the N* interval enough; none suggested.", fontsize=10)
+    ax = middle.add_subplot()
+    spent = np.concatenate([[0.0], np.cumsum([r["compute"] for r in runs])])
+    ratio = np.exp([data["width_now"]] + [r["width_after"] for r in runs])
+    ax.plot(np.arange(len(ratio)), ratio, color="black", marker="o")
+    ax.set_xticks(np.arange(len(ratio)), ["today"] + [f"+{i} ({c:.2g})" for i, c in enumerate(spent[1:], 1)])
+    ax.set_xlabel("runs done, in the order chosen (FLOPs spent so far)")
+    ax.set_ylabel("expected N* interval, upper/lower")
+    ax.grid(alpha=0.3)
+    lo, hi = data["N_opt_now"]["lower"], data["N_opt_now"]["upper"]
+    text = [f"Today N* lies in [{lo:.3g}, {hi:.3g}] ({100 * data['prob']:g}%). The batch is expected to narrow that "
+            f"interval by {100 * data['batch_value']:.1f}% for {data['spent']:.3g} FLOPs; laws: {', '.join(data['laws'])}.",
+            f"Method: {data['method']}. Runs are chosen by shrinkage per FLOP among those that narrow the interval by "
+            f"at least {100 * data['min_gain']:g}% of today's width."]
+    if data["stopped"]:
+        text.append("The batch stopped early: no further affordable run narrows the interval by that much.")
+    notes.text(0.0, 0.95, "\n".join(textwrap.fill(t, 170) for t in text), fontsize=8, va="top")
+    return fig
+
+
+_PAGES = {"bayescale calibration": ("Calibration", _calibration_page),
+          "bayescale backtest": ("Backtest", _backtest_page),
+          "bayescale suggestion": ("What to run next", _suggestion_page)}
+
+
 def saved_pages(saved: list[dict]) -> list[tuple[str, Any]]:
     """``(section title, builder)`` pairs, one page per saved result."""
-    plan = []
-    for data in saved:
-        if data["kind"] == "bayescale calibration":
-            plan.append(("Calibration", lambda d=data: _calibration_page(d)))
-        else:
-            plan.append(("Backtest", lambda d=data: _backtest_page(d)))
-    return plan
+    return [(_PAGES[data["kind"]][0], lambda d=data: _PAGES[d["kind"]][1](d)) for data in saved]
