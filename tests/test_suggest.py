@@ -149,3 +149,15 @@ def test_cli_json_out_and_report_page(tmp_path, wide_fit, capsys):
     bad_out = tmp_path / "none.json"
     assert main(["suggest", str(fit_path), "--target-compute", "1e24", "--budget", "1e5", "--out", str(bad_out)]) == 2
     assert "raise --budget" in capsys.readouterr().err and not bad_out.exists()
+
+
+def test_several_laws_mix_their_draws_by_weight():
+    a, b = fake_fit(spread=0.05, seed=1), fake_fit(spread=0.05, seed=2)
+    mixed = suggest([a, b], TARGET, 1e21, k=2, min_gain=0.0, weights=[0.5, 0.5])
+    assert len(mixed.laws) == 2 and all("(0.50)" in label for label in mixed.laws)
+    alone = suggest(a, TARGET, 1e21, k=2, min_gain=0.0)
+    assert mixed.interval_now != alone.interval_now
+    with pytest.raises(Exception, match="same fit|twice|repeated"):
+        suggest([a, a], TARGET, 1e21)
+    with pytest.raises(SuggestError, match="weights"):
+        suggest([a, b], TARGET, 1e21, weights=[1.0])

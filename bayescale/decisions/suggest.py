@@ -308,9 +308,11 @@ def suggest(
                        "tokens_per_param": float(pool[j, 1] / pool[j, 0]),
                        "width_after": float(width(joint[0, 0])), "shrink": float(shrink[j])})
     after_all = chosen[-1]["width_after"] if chosen else width_now
-    labels = [f.law.name for f in fits]
+    labels = [fits[0].law.name]
     if len(fits) > 1:
-        labels = [f"{name} ({wi / w.sum():.2f})" for name, wi in zip(labels, w)]
+        from bayescale.decisions.comparison import _labels
+
+        labels = [f"{name} ({wi / w.sum():.2f})" for name, wi in zip(_labels(fits), w)]
     return Suggestion(chosen, float(width_now), (float(lo), float(hi)),
                       float(1 - after_all / width_now) if width_now > 0 else 0.0, stopped, float(target_compute),
                       float(budget), float(budget - left), float(min_gain), float(prob), int(pool.shape[0]),
