@@ -34,6 +34,21 @@ def simulated_runs(law, seed: int = 0):
     return runs_from_frame(frame)
 
 
+def _suggest_and_report(fit) -> list[str]:
+    import subprocess
+
+    fit.save("fit.nc")
+    cli = str(Path(sys.executable).parent / "bayescale")
+    steps = [[cli, "suggest", "fit.nc", "--target-compute", "1e24", "--budget", "1e21", "--min-gain", "0.01",
+              "--out", "sug.json"], [cli, "report", "fit.nc", "--with", "sug.json", "-o", "report.pdf"]]
+    for argv in steps:
+        done = subprocess.run(argv, capture_output=True, text=True)
+        print(f"  {' '.join(argv[1:3])}: exit {done.returncode}")
+        if done.returncode != 0:
+            return [f"{argv[1]} from the wheel: {done.stderr.strip()[-300:]}"]
+    return []
+
+
 def main() -> int:
     here = Path(bs.__file__).resolve()
     print(f"bayescale {bs.__version__} from {here}")
@@ -58,6 +73,8 @@ def main() -> int:
             beyond = fit.predict(N=1e11, D=1e13).predictive[:, 0]
             if not np.std(np.log(beyond)) > np.std(np.log(inside)):
                 failed.append(f"{name} (predictions do not widen beyond the runs)")
+            if name == "chinchilla":  # the installed command line: which runs next, saved and drawn in a report
+                failed += _suggest_and_report(fit)
     from bayescale.planning.cluster import accelerators
 
     if "h100" not in accelerators():
