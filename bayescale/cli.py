@@ -101,6 +101,23 @@ def _add_runs_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--family-col", help="column of family labels, for laws with per-family parameters (E[family])")
 
 
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _add_pooling_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pool", type=_names, default=[], metavar="NAMES",
+                   help="with --family-col: parameters drawn per family from a learned common distribution "
+                        "(default: all, with 3 or more families), e.g. alpha,beta")
+    p.add_argument("--share", type=_names, default=[], metavar="NAMES", help="with --family-col: one value for every family")
+    p.add_argument("--separate", type=_names, default=[], metavar="NAMES",
+                   help="with --family-col: one value per family, not pooled")
+
+
+def _pooling(args: argparse.Namespace) -> dict[str, list[str]]:
+    return {"pool": args.pool, "share": args.share, "separate": args.separate}
+
+
 def _add_level_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--group", help="the group to answer for, with a law that has per-group parameters")
     p.add_argument("--family", help="the family to answer for, with a law that has per-family parameters")
@@ -175,6 +192,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     p.add_argument("--log-likelihood", action="store_true",
                    help="store the pointwise log-likelihood in the fit (large for big tables; computed when needed otherwise)")
+    _add_pooling_options(p)
     _add_level_options(p)
 
     p = sub.add_parser("optimum", help="compute-optimal N*, D*, L* at given budgets",
@@ -194,6 +212,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="unique tokens available (data-constrained laws): the allocation may repeat data")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per budget")
     _add_level_options(p)
+
+    p = sub.add_parser("compare-families", help="which family wins at a budget: P(better), loss gap, compute-equivalent gain",
+                       description="For a fit with --family-col: for each budget and ordered pair of families (A, B), "
+                       "the probability that A's loss at its own optimum is below B's, the loss gap, and the compute B "
+                       "needs to match A's loss, as a multiple of the budget.")
+    p.add_argument("fit", help="a fit saved by 'bayescale fit --family-col COLUMN'")
+    p.add_argument("--compute", "-c", type=_positive_float, nargs="+", required=True, metavar="FLOPS", help="budgets in FLOPs")
+    p.add_argument("--families", nargs=2, metavar=("A", "B"), help="compare these two only (default: every ordered pair)")
+    p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
+    p.add_argument("--unique-tokens", type=_positive_float, metavar="U", help="unique tokens (data-constrained laws)")
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per budget and pair")
 
     p = sub.add_parser("predict", help="predicted loss at given N and D",
                        description="Loss predicted by the law at (N, D) pairs, with the law's interval and the "
@@ -369,6 +398,7 @@ def _warn_if_failed(fit) -> None:
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     from bayescale.files import check_output_path
+    from bayescale.laws.families import for_families
     from bayescale.laws.law import load_law
     from bayescale.laws.noise import get_error_model
     from bayescale.laws.priors import read_prior_file
@@ -381,7 +411,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         from bayescale.data.units import convert_runs
 
         runs = convert_runs(runs, args.to_unit)
-    law = load_law(args.law)
+    law = for_families(load_law(args.law).with_noise(args.noise) if args.noise else load_law(args.law), runs,
+                       **_pooling(args))
     priors = read_prior_file(args.priors) if args.priors else None
     if priors:
         law = law.with_priors(priors, args.priors)
@@ -394,12 +425,17 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     path = result.save(args.out) if converged or args.allow_unconverged else None
     summary = result.summary(args.prob)
     adequacy = result.adequacy() if args.json or not args.quiet else None  # residuals of every run: only when shown
-    optimum = result.optimum(args.compute, **_levels(args)) if args.compute else None
+    per_family = "family" in result.law.dims and args.family is None
+    optimum = result.optimum(args.compute, **_levels(args)) if args.compute and not per_family else None
     if args.json:
         out = {**summary.to_dict(), "fit": None if path is None else str(path), "fit_id": result.id,
                "noise": result.law.noise, "attempts": len(result.attempts), "adequacy": adequacy.to_dict()}
         if optimum is not None:
             out["optimum"] = optimum.to_records(args.prob)
+        elif args.compute:
+            from bayescale.decisions.families import family_optima
+
+            out["optimum"] = _family_records(family_optima(result, args.compute), args.prob)
         print(json.dumps(out, indent=2))
     elif not args.quiet:
         print(summary)
@@ -409,6 +445,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                   f"to {result.sampler.get('draws')} per chain")
         if optimum is not None:
             print("\n" + optimum.format(args.prob))
+        elif args.compute:
+            print()
+            _print_family_optima(result, args.compute, args.prob, False)
         if path is not None:
             print(f"\nsaved {path} (fit id {result.id})")
     if not converged:
@@ -464,11 +503,39 @@ def _cmd_optimum(args: argparse.Namespace) -> int:
                            holdout_top=args.holdout_top, **extra)
     else:
         fit = _load(args.fit[0])
+        if "family" in fit.law.dims and args.family is None:
+            _print_family_optima(fit, args.compute, args.prob, args.json, extra.get("unique_tokens"))
+            return 0
         optimum = fit.optimum(args.compute, method=args.method, **extra, **_levels(args))
     if args.json:
         print(json.dumps(optimum.to_records(args.prob), indent=2))
     else:
         print(optimum.format(args.prob))
+    return 0
+
+
+def _family_records(found: dict, prob: float) -> list[dict]:
+    return [{"family": name, **record} for name, opt in found.items() for record in opt.to_records(prob)]
+
+
+def _print_family_optima(fit, budgets, prob: float, as_json: bool, unique_tokens: float | None = None) -> None:
+    """Each family's optimum and, when every per-family parameter is pooled, a new family's."""
+    from bayescale.decisions.families import family_optima
+
+    found = family_optima(fit, budgets, unique_tokens=unique_tokens)
+    if as_json:
+        print(json.dumps(_family_records(found, prob), indent=2))
+        return
+    for name, opt in found.items():
+        print(f"family {name}: " + opt.format(prob))
+
+
+def _cmd_compare_families(args: argparse.Namespace) -> int:
+    from bayescale.decisions.families import compare_families
+
+    fit = _load(args.fit)
+    result = compare_families(fit, args.compute, args.families, prob=args.prob, unique_tokens=args.unique_tokens)
+    print(json.dumps(result.to_records(), indent=2) if args.json else result)
     return 0
 
 
@@ -683,6 +750,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {"fit": _cmd_fit, "optimum": _cmd_optimum, "predict": _cmd_predict, "summary": _cmd_summary,
                 "inverse": _cmd_inverse, "compare": _cmd_compare, "backtest": _cmd_backtest,
                 "calibrate": _cmd_calibrate, "plan": _cmd_plan, "suggest": _cmd_suggest,
+                "compare-families": _cmd_compare_families,
                 "isoflop": _cmd_isoflop, "report": _cmd_report, "laws": _cmd_laws}
     if not getattr(args, "quiet", False) and not getattr(args, "json", False):
         _log_to_stderr()

@@ -40,6 +40,10 @@ def scales_of(runs: Runs) -> Scales:
 def _distribution(name: str, prior: Prior, values: dict | None = None) -> pt.TensorVariable:
     """A PyMC random variable for ``prior``; hierarchical arguments are looked up in ``values``."""
     args = {k: (values or {})[v] if isinstance(v, str) else v for k, v in prior.args.items()}
+    if not prior.centered:  # non-centred: a standard-normal offset per level, the value a deterministic
+        offset = pm.Normal(f"{name}_offset", 0.0, 1.0, dims=prior.dims or None)
+        value = args["mu"] + args["sigma"] * offset
+        return pm.Deterministic(name, pt.exp(value) if prior.dist == "LogNormal" else value, dims=prior.dims or None)
     return getattr(pm, prior.dist)(name, **args, dims=prior.dims or None)
 
 

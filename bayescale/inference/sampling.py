@@ -126,7 +126,8 @@ class CompiledModel:
     Attributes
     ----------
     names : list of str
-        The free variables, in the order of the sampler's flat vector.
+        The free variables, in the order of the sampler's flat vector, then the model's
+        deterministics (a non-centred parameter's value): every variable the draws hold.
     shapes : list of tuple
         Their shapes.
     dims, coords : dict
@@ -184,7 +185,7 @@ def compile_model(model: pm.Model, priors: Mapping[str, Prior], data: Mapping[st
     replacements = {v: flat[offsets[i]:offsets[i + 1]].reshape(shapes[i]) for i, v in enumerate(values)}
     logp = model.logp()
     grad = pt.concatenate([pt.grad(logp, v).ravel() for v in values])
-    constrained = model.replace_rvs_by_values(free)
+    constrained = model.replace_rvs_by_values(free + list(model.deterministics))
     outputs = clone_replace([logp, grad, *constrained], replacements)
     function = pytensor.function([flat], outputs, mode="FAST_RUN", on_unused_input="ignore")
     function.trust_input = True
@@ -195,6 +196,9 @@ def compile_model(model: pm.Model, priors: Mapping[str, Prior], data: Mapping[st
             pieces.append(np.full(size, _unconstrained(prior, float(np.median(prior.draw(2001, seed=0))))))
         else:
             pieces.append(np.ravel(start[value.name]).astype(float))
+    for det in model.deterministics:  # shaped by their dims (a scalar without)
+        names.append(det.name)
+        shapes.append(tuple(len(model.coords[d]) for d in model.named_vars_to_dims.get(det.name, ())))
     dims = {name: tuple(model.named_vars_to_dims.get(name, ())) for name in names}
     used = {d for ds in dims.values() for d in ds}
     coords = {d: list(model.coords[d]) for d in used}

@@ -58,11 +58,17 @@ class Prior:
         Its arguments: floats, or names of other parameters (hierarchical priors).
     dims : tuple of str
         Dims of the parameter (``("group",)``: one value per group); ``()`` for a scalar.
+    centered : bool
+        For a hierarchical ``Normal`` or ``LogNormal`` (arguments that name other parameters):
+        ``False`` samples a standard-normal offset per level and sets the value to
+        ``mu + sigma·offset`` (``exp`` of it for ``LogNormal``), which keeps NUTS out of the funnel
+        when the levels barely differ.
     """
 
     dist: str
     args: dict[str, float | str] = field(default_factory=dict)
     dims: tuple[str, ...] = ()
+    centered: bool = True
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any], where: str) -> Prior:
@@ -92,7 +98,10 @@ class Prior:
         if not isinstance(dims, list | tuple) or not all(isinstance(d, str) and d.isidentifier() for d in dims) \
                 or len(dims) > 1:
             raise PriorError(f"prior of {where}: dims must name one dim, e.g. dims = \"group\", got {spec['dims']!r}")
-        args = {k: v for k, v in spec.items() if k not in ("dist", "dims")}
+        centered = spec.get("centered", True)
+        if not isinstance(centered, bool):
+            raise PriorError(f"prior of {where}: centered must be true or false, got {centered!r}")
+        args = {k: v for k, v in spec.items() if k not in ("dist", "dims", "centered")}
         unknown = set(args) - set(expected)
         missing = set(expected) - set(args)
         if unknown or missing:
@@ -118,7 +127,10 @@ class Prior:
         bounds = [clean.get("lower"), clean.get("upper")]
         if all(isinstance(b, float) for b in bounds) and bounds[0] >= bounds[1]:
             raise PriorError(f"prior of {where}: lower must be below upper")
-        return cls(dist=dist, args=clean, dims=tuple(dims))
+        if not centered and (dist not in ("Normal", "LogNormal") or not any(isinstance(v, str) for v in clean.values())):
+            raise PriorError(f"prior of {where}: centered = false applies to a Normal or LogNormal whose mu or sigma "
+                             f"names another parameter (a hierarchical prior)")
+        return cls(dist=dist, args=clean, dims=tuple(dims), centered=centered)
 
     @property
     def is_numeric(self) -> bool:
@@ -137,7 +149,8 @@ class Prior:
 
     def to_spec(self) -> dict[str, Any]:
         """Return the prior as a plain dict, the inverse of :meth:`from_spec`."""
-        return {"dist": self.dist, **self.args, **({"dims": list(self.dims)} if self.dims else {})}
+        return {"dist": self.dist, **self.args, **({"dims": list(self.dims)} if self.dims else {}),
+                **({} if self.centered else {"centered": False})}
 
     def __str__(self) -> str:
         inner = ", ".join(f"{k}={v}" if isinstance(v, str) else f"{k}={v:g}" for k, v in self.args.items())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -33,8 +33,15 @@ def fit(
     settings: SamplerSettings | None = None,
     retries: int = 2,
     log_likelihood: bool = False,
+    pool: Iterable[str] = (),
+    share: Iterable[str] = (),
+    separate: Iterable[str] = (),
 ) -> Fit:
     """Fit a scaling law to a runs table with NUTS.
+
+    Runs read with a family column (``read_runs(path, family_col="dataset")``) are fitted per
+    family in one hierarchical model (:func:`bayescale.laws.families.for_families`): by default
+    every parameter is pooled across three or more families (separate across two).
 
     Parameters
     ----------
@@ -56,6 +63,9 @@ def fit(
         Store the pointwise log-likelihood (draws × runs) in the fit. Off by default, as it is
         the largest part of a fit on a large table; :meth:`Fit.log_likelihood` computes it
         from the draws when needed.
+    pool, share, separate : iterable of str
+        With families: parameters to pool, to share (one value for all families) or to keep
+        separate (one value per family, no pooling), overriding the defaults.
 
     Returns
     -------
@@ -63,12 +73,14 @@ def fit(
         Check ``fit.gates.passed``: a fit that misses a gate is returned, flagged, not raised.
     """
     from bayescale.inference.model import compiled_law_model, scales_of
+    from bayescale.laws.families import for_families
 
     law = load_law(law) if not isinstance(law, Law) else law
-    if priors:
-        law = law.with_priors(priors)
     if noise:
         law = law.with_noise(noise)
+    law = for_families(law, runs, pool=pool, share=share, separate=separate)
+    if priors:
+        law = law.with_priors(priors)
     runs.check_identifiable(law.variables, len(law.all_parameters), law.name)
     settings = settings or SamplerSettings()
     scales = scales_of(runs)

@@ -1,0 +1,176 @@
+"""Answers per family of a family fit, for a new family, and which family wins at a budget.
+
+A fit of runs with a family column (:mod:`bayescale.laws.families`) has per-family parameters.
+:func:`family_optima` gives N*, D*, L* for each family and, when every per-family parameter is
+pooled, for a new family of the same population (its parameters drawn from the learned common
+distribution, draw by draw). :func:`compare_families` says, for each ordered pair of families
+(A, B) and budget C, how likely A's loss at its own optimum is below B's, the gap, and the
+compute-equivalent gain: the compute B needs to reach A's loss at C, as a multiple of C.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import permutations
+from typing import Any
+
+import numpy as np
+
+from bayescale.errors import BayescaleError
+from bayescale.results.optimum import Optimum, compute_optimum, interval
+
+__all__ = ["NEW_FAMILY", "FamilyComparison", "compare_families", "family_optima", "new_family_draws"]
+
+#: The label of the population-level answer.
+NEW_FAMILY = "(a new family)"
+_GAIN_DECADES = 4.0
+
+
+class FamilyAnswerError(BayescaleError, ValueError):
+    """Not a family fit, an unknown family, or no population-level answer."""
+
+
+def _families(fit: Any) -> tuple[str, ...]:
+    if "family" not in fit.law.dims:
+        raise FamilyAnswerError("this fit has no per-family parameters: fit with --family-col COLUMN "
+                                "(read_runs(..., family_col=...) in Python)")
+    return tuple(fit.runs.levels["family"])
+
+
+def new_family_draws(fit: Any, seed: int = 0) -> dict[str, np.ndarray]:
+    """Parameter draws for a new family: pooled ones drawn from their common distribution.
+
+    Raises
+    ------
+    FamilyAnswerError
+        If a per-family parameter is separate (not pooled): then nothing is known of a new
+        family's value.
+    """
+    _families(fit)
+    law, rng = fit.law, np.random.default_rng(seed)
+    draws = fit.draws()
+    out = {}
+    for name in law.all_parameters:
+        prior = law.priors[name]
+        if "family" not in prior.dims:
+            out[name] = draws[name]
+            continue
+        if prior.is_numeric:
+            raise FamilyAnswerError(f"parameter {name!r} is separate per family (not pooled), so a new family's value "
+                                    f"is unknown: refit with it pooled (--pool {name}) for a population answer")
+        mu, sigma = draws[prior.args["mu"]], draws[prior.args["sigma"]]
+        value = mu + sigma * rng.standard_normal(mu.shape)
+        out[name] = np.exp(value) if prior.dist == "LogNormal" else value
+    return out
+
+
+def family_optima(fit: Any, budgets: Sequence[float], seed: int = 0,
+                  unique_tokens: float | None = None) -> dict[str, Optimum]:
+    """N*, D*, L* (law and predictive) per family, and for a new family when every per-family parameter is pooled."""
+    extra = {"unique_tokens": unique_tokens} if unique_tokens is not None else {}
+    out = {f: fit.optimum(budgets, seed=seed, family=f, **extra) for f in _families(fit)}
+    try:
+        draws = new_family_draws(fit, seed)
+    except FamilyAnswerError:
+        return out
+    found = compute_optimum(fit.law, draws, fit.scales, budgets, loss_unit=fit.runs.loss_unit, **extra)
+    noise = {k: np.asarray(draws[k], dtype=float).reshape(-1, 1) for k in fit.law.noise_parameters}
+    context = fit.context(N=found.N_opt, D=found.D_opt, C=np.broadcast_to(found.compute, found.N_opt.shape))
+    with np.errstate(invalid="ignore"):
+        new_run = fit.law.error_model.draw(np.log(found.L_opt), noise, np.random.default_rng(seed), context)
+    from dataclasses import replace
+
+    out[NEW_FAMILY] = replace(found, L_opt_predictive=np.exp(new_run))
+    return out
+
+
+def _summary(values: np.ndarray, prob: float) -> dict[str, float | None]:
+    med, lo, hi = interval(values, prob)
+    clean = lambda x: float(x) if np.isfinite(x) else None  # noqa: E731  (JSON has no infinity)
+    return {"median": clean(med), "lower": clean(lo), "upper": clean(hi)}
+
+
+@dataclass(frozen=True)
+class FamilyComparison:
+    """Which family wins: one record per budget and ordered pair (see :meth:`to_records`)."""
+
+    records: list[dict]
+    prob: float
+    loss_unit: str
+
+    def to_records(self) -> list[dict]:
+        """``compute``, ``family_a``, ``family_b``, ``p_better`` and ``loss_gap``, ``compute_gain``
+        as ``{median, lower, upper}`` (``None`` where B cannot match A within 10^4 × the compute)."""
+        return self.records
+
+    def __str__(self) -> str:
+        pct = f"{100 * self.prob:g}%"
+        lines = [f"Which family wins (median and {pct} interval; loss in {self.loss_unit}; gain: the compute B "
+                 f"needs to match A's loss, × C)"]
+        fmt = lambda s, f: "  n/a" if s["median"] is None else (  # noqa: E731
+            f"{s['median']:{f}} [{'…' if s['lower'] is None else format(s['lower'], f)}, "
+            f"{'>1e4' if s['upper'] is None else format(s['upper'], f)}]")
+        for r in self.records:
+            lines.append(f"  C = {r['compute']:.3g}: {r['family_a']} vs {r['family_b']}: P(A better) = "
+                         f"{r['p_better']:.2f}; gap {fmt(r['loss_gap'], '+.3f')}; gain ×{fmt(r['compute_gain'], '.3g')}")
+        return "\n".join(lines)
+
+
+def compare_families(fit: Any, budgets: Sequence[float], families: Sequence[str] | None = None,
+                     prob: float = 0.95, unique_tokens: float | None = None) -> FamilyComparison:
+    """Compare families at each budget: P(A better), the loss gap and the compute-equivalent gain.
+
+    Parameters
+    ----------
+    fit : Fit
+        A fit with per-family parameters.
+    budgets : sequence of float
+        Compute budgets in FLOPs.
+    families : sequence of str, optional
+        Two families A and B (that order only); by default every ordered pair.
+    prob : float
+        Interval probability.
+
+    Raises
+    ------
+    FamilyAnswerError
+        Not a family fit, or a family that is not in it.
+    """
+    known = _families(fit)
+    if families:
+        unknown = [f for f in families if f not in known]
+        if unknown:
+            raise FamilyAnswerError(f"no family {', '.join(map(repr, unknown))} in this fit; its families are {', '.join(known)}")
+        if len(families) != 2 or families[0] == families[1]:
+            raise FamilyAnswerError("give two different families to compare (A B), or none for every pair")
+        pairs = [tuple(families)]
+    else:
+        pairs = list(permutations(known, 2))
+    budgets = np.atleast_1d(np.asarray(budgets, dtype=float))
+    extra = {"unique_tokens": unique_tokens} if unique_tokens is not None else {}
+    grid = np.exp(np.linspace(-_GAIN_DECADES, _GAIN_DECADES, 81) * np.log(10))
+    at = {f: fit.optimum(budgets, family=f, **extra).L_opt for f in {f for pair in pairs for f in pair}}
+    records = []
+    for j, c in enumerate(budgets):
+        curves = {f: fit.optimum(c * grid, family=f, **extra).L_opt for f in at}  # (sample, grid), decreasing
+        for a, b in pairs:
+            la, lb = at[a][:, j], at[b][:, j]
+            records.append({"compute": float(c), "family_a": a, "family_b": b,
+                            "p_better": float(np.mean(la < lb)), "loss_gap": _summary(la - lb, prob),
+                            "compute_gain": _summary(_gain(curves[b], la, grid), prob)})
+    return FamilyComparison(records, prob, fit.runs.loss_unit)
+
+
+def _gain(curve: np.ndarray, target: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Per draw: the multiple of C at which the decreasing ``curve`` reaches ``target`` (inf beyond the grid)."""
+    log_grid = np.log(grid)
+    out = np.empty(target.shape)
+    for i, (row, t) in enumerate(zip(curve, target)):
+        if t < row[-1]:
+            out[i] = np.inf
+        elif t > row[0]:
+            out[i] = grid[0]
+        else:
+            out[i] = np.exp(np.interp(-t, -row, log_grid))
+    return out
