@@ -86,8 +86,9 @@ def family_optima(fit: Any, budgets: Sequence[float], seed: int = 0,
 
 
 def _summary(values: np.ndarray, prob: float) -> dict[str, float | None]:
-    med, lo, hi = interval(values, prob)
-    clean = lambda x: float(x) if np.isfinite(x) else None  # noqa: E731  (JSON has no infinity)
+    big = np.finfo(float).max / 4  # stands in for infinity, which quantiles cannot interpolate
+    med, lo, hi = interval(np.clip(values, -big, big), prob)
+    clean = lambda x: float(x) if abs(x) < big / 2 else None  # noqa: E731  (JSON has no infinity)
     return {"median": clean(med), "lower": clean(lo), "upper": clean(hi)}
 
 

@@ -1,0 +1,144 @@
+"""Families: the pooled law a family column makes, per-family answers, which family wins, bad input.
+
+Answers are checked on synthetic posteriors (no sampler): a family whose irreducible loss E is
+lower must win at every budget, with a compute-equivalent gain above 1.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from conftest import ROOT, TRUE
+
+from bayescale.cli import main
+from bayescale.data.runs import runs_from_frame
+from bayescale.decisions.families import (
+    NEW_FAMILY,
+    FamilyAnswerError,
+    compare_families,
+    family_optima,
+    new_family_draws,
+)
+from bayescale.inference.model import scales_of
+from bayescale.laws.families import FamilyError, choose_pooling, family_law, for_families
+from bayescale.laws.law import law_from_text, load_law
+from bayescale.results.fitting import assemble_fit
+
+FAMILIES = ("mix_a", "mix_b", "mix_c")
+
+
+def _runs(families=FAMILIES):
+    frame = pd.read_csv(ROOT / "data" / "example_runs.csv")
+    frame["mix"] = np.array(families)[np.arange(len(frame)) % len(families)]
+    return runs_from_frame(frame, family_col="mix")
+
+
+def _fake_family_fit(separate=(), e_offsets=(0.0, 0.1, 0.2), seed=0):
+    """A converged-looking family fit: per-family E raised by ``e_offsets`` (mix_a lowest)."""
+    runs = _runs()
+    law = for_families(load_law("chinchilla"), runs, separate=list(separate))
+    scales = scales_of(runs)
+    center = {"E": TRUE["E"], "A": TRUE["A"] / scales.N_ref ** TRUE["alpha"], "alpha": TRUE["alpha"],
+              "B": TRUE["B"] / scales.D_ref ** TRUE["beta"], "beta": TRUE["beta"]}
+    rng = np.random.default_rng(seed)
+    shape, nf = (4, 300), len(FAMILIES)
+    post = {"sigma": (("chain", "draw"), 0.01 * np.exp(0.05 * rng.standard_normal(shape)))}
+    for name, value in center.items():
+        per = value + (np.array(e_offsets) if name == "E" else np.zeros(nf))
+        post[name] = (("chain", "draw", "family"), per * np.exp(0.01 * rng.standard_normal((*shape, nf))))
+        if law.priors[name].centered is False:
+            post[f"{name}_mu"] = (("chain", "draw"), np.log(value) + 0.01 * rng.standard_normal(shape))
+            post[f"{name}_sigma"] = (("chain", "draw"), 0.05 * np.exp(0.1 * rng.standard_normal(shape)))
+    coords = {"chain": np.arange(4), "draw": np.arange(300), "family": list(FAMILIES)}
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros(shape, bool))}, coords=coords)
+    return assemble_fit(law, runs, scales, xr.Dataset(post, coords=coords), stats, {"fake": True})
+
+
+def test_default_pooling_depends_on_the_number_of_families():
+    law = load_law("chinchilla")
+    three = choose_pooling(law, 3)
+    assert three.of("pooled") == law.parameters and not three.notes
+    two = choose_pooling(law, 2, share=["alpha", "beta"])
+    assert two.of("shared") == ("alpha", "beta") and two.of("separate") == ("E", "A", "B")
+    assert "pooling needs at least 3" in two.notes[0]
+
+
+def test_the_family_law_indexes_pooled_and_separate_parameters_and_reparses():
+    law = load_law("chinchilla")
+    fam = family_law(law, choose_pooling(law, 3, share=["beta"], separate=["B"]))
+    assert fam.formula.source == "E[family] + A[family] / N^alpha[family] + B[family] / D^beta"
+    assert fam.priors["E"].dims == ("family",) and fam.priors["E"].centered is False
+    assert fam.priors["B"].is_numeric and fam.priors["B"].dims == ("family",)
+    assert {"E_mu", "E_sigma", "alpha_mu", "alpha_sigma"} <= set(fam.parameters) and "beta_mu" not in fam.parameters
+    assert fam.priors["alpha_sigma"].args["sigma"] == pytest.approx(0.25 * law.priors["alpha"].args["sigma"])
+    again = law_from_text(fam.source_text)  # what a saved fit reads back
+    assert again.priors == fam.priors and again.formula.source == fam.formula.source
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"pool": ["gamma"]}, "unknown parameter"),
+    ({"pool": ["E"], "share": ["E"]}, "more than one"),
+])
+def test_bad_pooling_options_are_refused(kwargs, message):
+    with pytest.raises(FamilyError, match=message):
+        for_families(load_law("chinchilla"), _runs(), **kwargs)
+
+
+def test_too_few_families_or_runs_are_refused():
+    with pytest.raises(FamilyError, match="at least 3 families"):
+        for_families(load_law("chinchilla"), _runs(("a", "b")), pool=["E"])
+    with pytest.raises(FamilyError, match="at least 2"):
+        for_families(load_law("chinchilla"), _runs(("only",)))
+    frame = pd.read_csv(ROOT / "data" / "example_runs.csv")
+    frame["mix"] = ["tiny"] * 3 + ["big"] * (len(frame) - 3)
+    with pytest.raises(FamilyError, match="tiny \\(3 runs\\).*share some"):
+        for_families(load_law("chinchilla"), runs_from_frame(frame, family_col="mix"))
+    with pytest.raises(FamilyError, match="--family-col"):
+        for_families(load_law("chinchilla"), runs_from_frame(frame), pool=["E"])
+
+
+def test_family_answers_and_a_new_family_from_the_population():
+    fit = _fake_family_fit()
+    found = family_optima(fit, [1e21, 1e23])
+    assert list(found) == [*FAMILIES, NEW_FAMILY]
+    l_a, l_c = (np.median(found[f].L_opt[:, 1]) for f in ("mix_a", "mix_c"))
+    assert l_c - l_a == pytest.approx(0.2, abs=0.01)  # E differs by 0.2 at any budget
+    new = found[NEW_FAMILY]
+    width = lambda o: np.subtract(*np.quantile(o.L_opt[:, 1], [0.975, 0.025]))  # noqa: E731
+    assert width(new) > width(found["mix_a"])  # a new family is less known than a fitted one
+    separate = _fake_family_fit(separate=["B"])
+    assert NEW_FAMILY not in family_optima(separate, [1e21])
+    with pytest.raises(FamilyAnswerError, match="separate per family"):
+        new_family_draws(separate)
+
+
+def test_compare_families_probability_gap_and_compute_gain():
+    fit = _fake_family_fit()
+    result = compare_families(fit, [1e21, 1e23], ["mix_a", "mix_c"])
+    assert len(result.records) == 2
+    first = result.records[0]
+    assert set(first) == {"compute", "family_a", "family_b", "p_better", "loss_gap", "compute_gain"}
+    assert first["p_better"] == 1.0 and first["loss_gap"]["median"] == pytest.approx(-0.2, abs=0.01)
+    assert first["compute_gain"]["median"] > 1.0  # mix_c needs more compute to match mix_a
+    back = compare_families(fit, [1e21], ["mix_c", "mix_a"]).records[0]
+    assert back["p_better"] == 0.0 and back["compute_gain"]["upper"] < 1.0
+    assert len(compare_families(fit, [1e21]).records) == 6  # every ordered pair
+    with pytest.raises(FamilyAnswerError, match="no family 'mix_z'"):
+        compare_families(fit, [1e21], ["mix_a", "mix_z"])
+
+
+def test_cli_compare_families_and_optimum_per_family(tmp_path, capsys):
+    path = tmp_path / "fam.nc"
+    _fake_family_fit().save(path)
+    assert main(["compare-families", str(path), "-c", "1e22", "--families", "mix_b", "mix_a", "--json"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["family_a"] == "mix_b" and record["p_better"] == 0.0
+    assert main(["optimum", str(path), "-c", "1e22", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["family"] for r in rows] == [*FAMILIES, NEW_FAMILY]
+    assert main(["compare-families", str(path), "-c", "1e22", "--families", "mix_a", "nope"]) == 2
+    assert "its families are mix_a, mix_b, mix_c" in capsys.readouterr().err
