@@ -274,7 +274,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="save the scores as JSON (for 'bayescale report FIT.nc --with BT.json')")
     p.add_argument("--rolling", type=_count(0), default=0, metavar="BINS",
                    help="also score each law with rolling origins: the held-out top cut into BINS compute bins")
+    p.add_argument("--noise", choices=_noise_names(), help="error model on log loss (default: each law file's)")
     _add_runs_options(p)
+    _add_pooling_options(p)
     _add_sampler_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -611,8 +613,13 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
     if args.out:
         check_output_path(args.out, "backtest file")
-    laws = [name.strip() for name in args.laws.split(",") if name.strip()]
-    result = backtest(_read_runs(args), laws, holdout_top=args.holdout_top, settings=_settings(args), prob=args.prob,
+    from bayescale.laws.families import for_families
+    from bayescale.laws.law import load_law
+
+    runs = _read_runs(args)
+    laws = [load_law(name) for name in _names(args.laws)]
+    laws = [for_families(law.with_noise(args.noise) if args.noise else law, runs, **_pooling(args)) for law in laws]
+    result = backtest(runs, laws, holdout_top=args.holdout_top, settings=_settings(args), prob=args.prob,
                       workers=args.workers, engine=args.engine, rolling=args.rolling)
     if args.out:
         result.save(args.out)

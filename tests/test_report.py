@@ -275,6 +275,6 @@ def test_a_with_file_that_is_not_a_saved_result_is_refused_before_writing(comput
 
     other = tmp_path / "other.json"
     other.write_text("[1, 2]")
-    with pytest.raises(FitFileError, match="neither a bayescale calibration nor a backtest"):
+    with pytest.raises(FitFileError, match="not a bayescale calibration, backtest or suggestion"):
         write_report([compute_fit], tmp_path / "no.pdf", with_files=[other])
     assert not (tmp_path / "no.pdf").exists()

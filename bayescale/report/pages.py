@@ -33,6 +33,13 @@ Plan = list[tuple[str, Callable[[], "Figure"]]]
 _MONO = {"family": "monospace", "fontsize": 7.5}
 
 
+
+def _file_name(path: str) -> str:
+    """A file's name without the folders above it: reports travel, and machine paths say nothing."""
+    import os
+
+    return os.path.basename(str(path)) or str(path)
+
 def _page() -> Figure:
     from matplotlib.figure import Figure
 
@@ -83,12 +90,12 @@ def _provenance(fit: Fit) -> tuple[list[str], list[str]]:
     columns = json.loads(a.get("data_columns_json", "{}"))
     scales = fit.scales
     wrap = lambda text, width=88: textwrap.wrap(text, width, subsequent_indent="    ")  # noqa: E731
-    left = ["DATA", *wrap(f"file      {a['data_source']}"), f"hash      {a['data_hash']}",
+    left = ["DATA", *wrap(f"file      {_file_name(a['data_source'])}"), f"hash      {a['data_hash']}",
             f"runs      {runs.n_runs} kept" + (f", {runs.excluded} left out by the row filters" if runs.excluded else ""),
             *wrap("columns   " + ", ".join(f"{k} ← {v}" for k, v in columns.items())),
             f"loss unit {runs.loss_unit}", "", "LAW",
             f"name      {law.name}", *wrap(f"title     {law.title}"), *wrap(f"formula   L = {law.formula.source}"),
-            *wrap(f"file      {a.get('law_path', '')}"), f"hash      {a.get('law_sha256', '')}",
+            *wrap(f"file      {_file_name(a.get('law_path', ''))}"), f"hash      {a.get('law_sha256', '')}",
             *wrap(f"units     N/N_ref, D/D_ref, C/C_ref with N_ref = {sci(scales.N_ref)} parameters, "
                   f"D_ref = {sci(scales.D_ref)} tokens, C_ref = {sci(scales.C_ref)} FLOPs")]
     left += wrap("refs      " + "; ".join(law.references)) if law.references else []
@@ -168,7 +175,7 @@ def data_page(fit: Fit) -> Figure:
     plot_table(rows, ["", "min", "max", "distinct", "unit", "column"], ax=ax, fontsize=8,
                col_widths=[0.09, 0.15, 0.15, 0.14, 0.2, 0.27],
                title=f"{runs.n_runs} runs" + (f" ({runs.excluded} left out)" if runs.excluded else ""))
-    note = textwrap.fill(f"Source: {runs.source}. Left: colour (viridis, light = large) and marker shape "
+    note = textwrap.fill(f"Source: {_file_name(runs.source)}. Left: colour (viridis, light = large) and marker shape "
                          "both show the model size, so the plot reads in greyscale. Below: the design of "
                          "the runs, tokens against parameters.", 75)
     ax.text(0.0, 0.1, note, fontsize=7.5, va="top", transform=ax.transAxes)

@@ -61,7 +61,7 @@ def _calibration_page(data: dict) -> Figure:
     plot_table(rows, ["fitted on", "held-out runs", "coverage", "mean width", "interval score", "elpd per run"],
                ax=bottom.add_subplot(), fontsize=8.5,
                title=f"Backtest on your runs: fit below each top compute bin, score that bin ({pct} predictive)")
-    text = [f"Calibration file {data['path']} of fit {data['fit_id']}, error model '{data['noise']}'."]
+    text = [f"Calibration file {os.path.basename(data['path'])} of fit {data['fit_id']}, error model '{data['noise']}'."]
     if not data["converged"]:
         text.append("WARNING: the calibrated fit did not pass its convergence gates.")
     text.append("Simulated coverage checks the sampler and priors when the law is true; the backtest checks "
@@ -81,7 +81,7 @@ def _backtest_page(data: dict) -> Figure:
     rows = [[name] + [("pass" if scores[c] else "FAIL") if c == "gates" else f"{scores.get(c, float('nan')):.3g}"
                       for c in columns] for name, scores in data["laws"].items()]
     plot_table(rows, ["law", *columns], ax=fig.add_subplot(), fontsize=9,
-               title=f"Backtest ({data['path']}): fitted on {data['n_train']} runs with C < {data['cutoff']:.3g} "
+               title=f"Backtest ({os.path.basename(data['path'])}): fitted on {data['n_train']} runs with C < {data['cutoff']:.3g} "
                      f"FLOPs, scored on {data['n_holdout']} held-out runs ({100 * data['prob']:g}% intervals)")
     return fig
 
