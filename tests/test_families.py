@@ -142,3 +142,13 @@ def test_cli_compare_families_and_optimum_per_family(tmp_path, capsys):
     assert [r["family"] for r in rows] == [*FAMILIES, NEW_FAMILY]
     assert main(["compare-families", str(path), "-c", "1e22", "--families", "mix_a", "nope"]) == 2
     assert "its families are mix_a, mix_b, mix_c" in capsys.readouterr().err
+
+
+def test_suggest_runs_for_one_family():
+    from bayescale.decisions.suggest import suggest
+
+    fit = _fake_family_fit()
+    chosen = suggest(fit, 1e24, 1e21, k=2, min_gain=0.0, family="mix_b")
+    assert 1 <= len(chosen.runs) <= 2 and chosen.width_now > 0
+    with pytest.raises(Exception, match="say which family"):
+        suggest(fit, 1e24, 1e21)
