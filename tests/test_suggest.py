@@ -106,6 +106,18 @@ def test_stop_rule_and_budget(wide_fit):
     assert grid.shape[0] > 20 and cost.max() <= 1e21 and cost.min() >= np.median(wide_fit.runs.C)
 
 
+def test_a_law_in_compute_only_is_refused():
+    from dataclasses import replace
+
+    from bayescale.laws.law import load_law
+
+    class ComputeOnlyFit:  # all suggest reads before refusing
+        law = replace(load_law("chinchilla"), variables=("C",))
+
+    with pytest.raises(SuggestError, match="no trade-off"):
+        suggest(ComputeOnlyFit(), TARGET, 1e21)
+
+
 def test_a_law_without_an_allocation_is_refused(wide_fit, monkeypatch):
     from bayescale.errors import OptimumError
 

@@ -257,6 +257,11 @@ def suggest(
         raise SuggestError(f"min_gain is a fraction of today's interval width in [0, 1); got {min_gain!r}")
     if not 0 < prob < 1:
         raise SuggestError(f"prob must lie strictly between 0 and 1, e.g. 0.95; got {prob!r}")
+    for f in fits:
+        if not {"N", "D"} <= set(f.law.variables):
+            raise SuggestError(f"law {f.law.name!r} has no trade-off between model size and tokens (it uses "
+                               f"{', '.join(f.law.variables)}), so it has no N* to narrow; suggest needs a law in N "
+                               f"and D (e.g. chinchilla)")
     pool = candidate_grid(fits[0].runs, budget) if candidates is None else np.asarray(candidates, dtype=float)
     if pool.ndim != 2 or pool.shape[1] != 2:
         raise SuggestError("candidates must be an array of (N, D) pairs, shape (M, 2)")
