@@ -68,6 +68,12 @@ class Backtest:
 
         return write_json(path, {"kind": "bayescale backtest", "schema": 1, **self.to_dict()}, "backtest file")
 
+    def _repr_html_(self) -> str:
+        from bayescale.results.html import frame_html
+
+        return frame_html(self.table, f"backtest: fitted on {self.n_train} runs with C < {self.cutoff:.3g} FLOPs, "
+                                      f"scored on {self.n_holdout} held-out runs")
+
     def __str__(self) -> str:
         head = (f"backtest: fitted on {self.n_train} runs with C < {self.cutoff:.3g} FLOPs, "
                 f"scored on {self.n_holdout} held-out runs ({100 * self.prob:g}% predictive intervals)")

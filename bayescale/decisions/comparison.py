@@ -50,6 +50,11 @@ class Comparison:
         return {"fits": fits, "loss_unit": self.loss_unit, "data_hash": self.data_hash,
                 "warnings": list(self.warnings)}
 
+    def _repr_html_(self) -> str:
+        from bayescale.results.html import frame_html
+
+        return frame_html(self.table, f"PSIS-LOO comparison (elpd of log loss; higher is better; {self.loss_unit})")
+
     def __str__(self) -> str:
         text = self.table.to_string(formatters={
             col: (lambda v: f"{v:.3f}") if col == "weight" else (lambda v: f"{v:.1f}")

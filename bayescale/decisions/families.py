@@ -105,6 +105,11 @@ class FamilyComparison:
         as ``{median, lower, upper}`` (``None`` where B cannot match A within 10^4 × the compute)."""
         return self.records
 
+    def _repr_html_(self) -> str:
+        from bayescale.results.html import records_html
+
+        return records_html(self.records, f"which family wins (loss in {self.loss_unit})")
+
     def __str__(self) -> str:
         pct = f"{100 * self.prob:g}%"
         lines = [f"Which family wins (median and {pct} interval; loss in {self.loss_unit}; gain: the compute B "

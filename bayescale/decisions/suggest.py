@@ -95,6 +95,14 @@ class Suggestion:
 
         return write_json(path, self.to_dict(), "suggestion file")
 
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        from bayescale.results.html import records_html
+
+        return records_html(self.runs, f"runs to do next for N* at {self.target_compute:.3g} FLOPs") + \
+            f"<p>{escape(str(self).splitlines()[-1])}</p>"
+
     def __str__(self) -> str:
         pct = f"{100 * self.prob:g}%"
         lo, hi = self.interval_now

@@ -65,6 +65,11 @@ class Plan:
         """JSON: one object of numbers for arithmetic, else a list with one object per budget/target."""
         return self.records[0] if self.question == "arithmetic" else self.records
 
+    def _repr_html_(self) -> str:
+        from bayescale.results.html import records_html
+
+        return records_html(self.records, f"plan: {self.question}" + (f" on {self.cluster}" if self.cluster else ""))
+
     def __str__(self) -> str:
         lines = [f"plan: {self.question}" + (f" on {self.cluster}" if self.cluster else "")]
         for record in self.records:

@@ -76,6 +76,17 @@ class Summary:
             "gates": self.gates.to_dict(),
         }
 
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        from bayescale.results.html import frame_html
+
+        pct = f"{100 * self.prob:g}%"
+        parts = [frame_html(self.table, f"posterior (normalized units; median and {pct} interval)")]
+        if len(self.physical):
+            parts.append(frame_html(self.physical, "physical units (N in parameters, D in tokens)"))
+        return "".join(parts) + f"<p>{escape(str(self.gates))}</p>"
+
     def __str__(self) -> str:
         pct = f"{100 * self.prob:g}%"
         lines = [f"posterior (normalized units; median and {pct} interval)"]
@@ -370,6 +381,14 @@ class Fit:
         if fit.runs.data_hash != tree.attrs["data_hash"]:
             raise FitFileError(f"{path}: the stored runs do not match the stored data hash; the file was altered")
         return fit
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        a = self.tree.attrs
+        head = (f"<p><b>fit {escape(str(a.get('fit_id')))}</b>: {escape(str(a.get('law_title', a.get('law_name'))))}, "
+                f"{self.runs.n_runs} runs, error model {escape(str(a.get('noise')))}, loss in {escape(self.runs.loss_unit)}</p>")
+        return head + self.summary()._repr_html_()
 
     def __repr__(self) -> str:
         a = self.tree.attrs

@@ -118,6 +118,11 @@ class Optimum:
                 )
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        from bayescale.results.html import records_html
+
+        return records_html(self.to_records(), f"compute-optimal allocation ({self.method}; median [95% interval])")
+
     def __str__(self) -> str:
         return self.format()
 
