@@ -21,6 +21,7 @@ from bayescale.report.writer import DEFAULT_BUDGETS, fit_results, run_slices, wr
 PDFTOTEXT = shutil.which("pdftotext")
 needs_pdftotext = pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext (poppler-utils) is not installed")
 PAGES_PER_FIT = 7  # title, data, fit, posterior, pair plot, diagnostics, frontier
+FRONT = 1  # "What to train", first, when a fit has a compute-optimal allocation
 
 
 def page_count(path) -> int:
@@ -88,8 +89,8 @@ def test_the_same_fit_gives_the_same_bytes(report, compute_fit, tmp_path):
 
 @needs_pdftotext
 def test_the_report_names_the_law_formula_and_numbers(two_fit_report, failed_fit):
-    first = pdf_text(two_fit_report, 1, 1)
-    chinchilla = pdf_text(two_fit_report, 1, PAGES_PER_FIT)
+    first = pdf_text(two_fit_report, FRONT + 1, FRONT + 1)
+    chinchilla = pdf_text(two_fit_report, FRONT + 1, FRONT + PAGES_PER_FIT)
     assert "chinchilla" in first and "E + A / N^alpha + B / D^beta" in first
     assert failed_fit.id in first and failed_fit.attrs["data_hash"] in first
     assert "LogNormal(mu=0.5, sigma=1)" in first  # the prior of E
@@ -104,7 +105,9 @@ def test_the_report_names_the_law_formula_and_numbers(two_fit_report, failed_fit
     for section in ("The data", "The fit against the data", "The posterior", "Diagnostics",
                     "The compute-optimal frontier", "nats/token", "FLOPs", "parameters", "tokens"):
         assert section in chinchilla, section
-    assert "Convergence gates PASSED" in pdf_text(two_fit_report, PAGES_PER_FIT + 1, PAGES_PER_FIT + 1)
+    assert "Convergence gates PASSED" in pdf_text(two_fit_report, FRONT + PAGES_PER_FIT + 1, FRONT + PAGES_PER_FIT + 1)
+    front = pdf_text(two_fit_report, 1, 1)
+    assert "What to train" in front and "train about" in front and "CONVERGENCE GATES FAILED" in front
 
 
 def test_a_failed_write_leaves_nothing(good_fit, tmp_path, monkeypatch):
@@ -122,12 +125,12 @@ def test_a_failed_write_leaves_nothing(good_fit, tmp_path, monkeypatch):
 @needs_pdftotext
 def test_two_fits_add_a_comparison_and_overlaid_frontiers(two_fit_report):
     # data shown once (same runs); 6 more pages for the second fit; comparison and overlaid frontiers
-    assert page_count(two_fit_report) == PAGES_PER_FIT + (PAGES_PER_FIT - 1) + 2
+    assert page_count(two_fit_report) == FRONT + PAGES_PER_FIT + (PAGES_PER_FIT - 1) + 2
     last_two = pdf_text(two_fit_report, page_count(two_fit_report) - 1)
     assert "Comparison of the fits" in last_two
     assert "elpd_loo" in last_two
     assert "frontiers overlaid" in last_two and "not shown (no trade-off between N and D): compute_power" in last_two
-    second = pdf_text(two_fit_report, PAGES_PER_FIT + 1, 2 * PAGES_PER_FIT - 1)
+    second = pdf_text(two_fit_report, FRONT + PAGES_PER_FIT + 1, FRONT + 2 * PAGES_PER_FIT - 1)
     assert "compute_power" in second and "No compute-optimal frontier" in second
 
 
@@ -278,3 +281,29 @@ def test_a_with_file_that_is_not_a_saved_result_is_refused_before_writing(comput
     with pytest.raises(FitFileError, match="not a bayescale calibration, backtest or suggestion"):
         write_report([compute_fit], tmp_path / "no.pdf", with_files=[other])
     assert not (tmp_path / "no.pdf").exists()
+
+
+def test_the_front_page_answers_what_to_train(good_fit):
+    """Page 1's numbers come from the result API: the recommended N lies in N*'s interval, the
+    distance is measured from the runs' 90th percentile of compute, and a saved backtest that
+    prefers another law than PSIS-LOO is called a disagreement."""
+    import numpy as np
+
+    from bayescale.report.front import front_results
+    from bayescale.report.writer import fit_results
+
+    other = fake_fit(draws=300, seed=5)
+    results = [fit_results(f, [1e23]) for f in (good_fit, other)]
+    from bayescale.decisions.comparison import compare_fits
+
+    comparison = compare_fits([good_fit, other])
+    backtest = {"kind": "bayescale backtest", "path": "/somewhere/bt.json",
+                "laws": {"kaplan": {"elpd_per_run": 3.0}, "chinchilla": {"elpd_per_run": 1.0}}}
+    front = front_results([good_fit, other], results, comparison, [backtest])
+    (answer,) = front.answers
+    interval = results[0].at_budgets.to_records()[0]["N_opt"]
+    assert interval["lower"] < answer["N_recommended"] < interval["upper"]
+    assert answer["beyond"] == pytest.approx(1e23 / np.quantile(good_fit.runs.C, 0.9))
+    assert [row[1] for row in front.rows] == ["chinchilla", "chinchilla", "ensemble (stacked)"]
+    assert any("They disagree" in v for v in front.verdicts) and any("bt.json" in v for v in front.verdicts)
+    assert not any("/somewhere" in v for v in front.verdicts)

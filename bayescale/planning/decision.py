@@ -15,7 +15,7 @@ import numpy as np
 
 from bayescale.laws.flops import tokens_for_compute
 
-__all__ = ["recommend", "judge_candidate", "wasted_compute"]
+__all__ = ["recommend", "recommend_stacked", "judge_candidate", "wasted_compute"]
 
 _FRACTIONS = np.geomspace(0.05, 1.0, 121)
 
@@ -48,13 +48,34 @@ def recommend(fit: Any, budget: float, unique_tokens: float | None = None, grid:
     lo, hi = np.nanquantile(n_opt, [0.001, 0.999])
     log_n = np.linspace(np.log(lo) - 0.5, np.log(hi) + 0.5, grid)
     expected = np.mean(_loss(fit, draws, np.exp(log_n)[None, :], budget, extra), axis=0)
-    best = int(np.clip(np.argmin(expected), 1, grid - 2))
+    n_best = _refined_minimum(log_n, expected)
+    return {"N_recommended": n_best, "D_recommended": float(tokens_for_compute(budget, n_best)),
+            "expected_loss": float(np.mean(_loss(fit, draws, np.array([[n_best]]), budget, extra)))}
+
+
+def recommend_stacked(fits: Any, weights: Any, budget: float, grid: int = 241) -> dict[str, float]:
+    """As :func:`recommend` for several laws' fits of the same runs: the N minimising the
+    stacking-weighted posterior mean loss (each law's expected loss, weighted by ``weights``)."""
+    weights = np.asarray(weights, dtype=float) / np.sum(weights)
+    ranges = [np.nanquantile(fit.optimum([budget]).N_opt[:, 0], [0.001, 0.999]) for fit in fits]
+    lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    log_n = np.linspace(np.log(lo) - 0.5, np.log(hi) + 0.5, grid)
+    n = np.exp(log_n)[None, :]
+    expected = sum(w * np.mean(_loss(fit, fit.draws(), n, budget, {}), axis=0) for w, fit in zip(weights, fits) if w > 0)
+    n_best = _refined_minimum(log_n, expected)
+    at = np.array([[n_best]])
+    return {"N_recommended": n_best, "D_recommended": float(tokens_for_compute(budget, n_best)),
+            "expected_loss": float(sum(w * np.mean(_loss(fit, fit.draws(), at, budget, {}))
+                                       for w, fit in zip(weights, fits) if w > 0))}
+
+
+def _refined_minimum(log_n: np.ndarray, expected: np.ndarray) -> float:
+    """The grid's minimum of ``expected`` over ``log_n``, refined by a parabola through its neighbours."""
+    best = int(np.clip(np.argmin(expected), 1, log_n.size - 2))
     y0, y1, y2 = expected[best - 1:best + 2]
     curvature = y0 - 2 * y1 + y2
     shift = 0.5 * (y0 - y2) / curvature if curvature > 0 else 0.0
-    n_best = float(np.exp(log_n[best] + np.clip(shift, -1, 1) * (log_n[1] - log_n[0])))
-    return {"N_recommended": n_best, "D_recommended": float(tokens_for_compute(budget, n_best)),
-            "expected_loss": float(np.mean(_loss(fit, draws, np.array([[n_best]]), budget, extra)))}
+    return float(np.exp(log_n[best] + np.clip(shift, -1, 1) * (log_n[1] - log_n[0])))
 
 
 def wasted_compute(fit: Any, budget: float, loss: np.ndarray, unique_tokens: float | None = None) -> np.ndarray:

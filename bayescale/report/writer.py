@@ -269,13 +269,16 @@ def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence
     saved = [read_saved(p) for p in with_files]  # a bad file is refused before anything is drawn
 
     results = [fit_results(fit, values) for fit in fits]
-    plan: list[tuple[str, Callable[[], Figure]]] = []
+    comparison, reason = _comparison(fits) if len(fits) > 1 else (None, "")
+    from bayescale.report.front import front_page, front_results
+
+    front = front_results(fits, results, comparison, saved)
+    plan: list[tuple[str, Callable[[], Figure]]] = [("What to train", lambda: front_page(front))] if front else []
     shown: set[str] = set()
     for fit, res in zip(fits, results):
         plan += pages.fit_pages(fit, res, show_data=fit.attrs["data_hash"] not in shown, multi=len(fits) > 1)
         shown.add(fit.attrs["data_hash"])
     if len(fits) > 1:
-        comparison, reason = _comparison(fits)
         plan += pages.comparison_pages(fits, results, comparison, reason)
     plan += saved_pages(saved)
     return _write_pdf(plan, Path(path), fits)

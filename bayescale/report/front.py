@@ -1,0 +1,167 @@
+"""Page 1 of every report: what to train, what loss to expect, and how far to trust it.
+
+:func:`front_results` computes the answer once through the result API (the recommended
+allocation, the laws' and the ensemble's optima, the distance from the data, the verdicts);
+:func:`front_page` only draws it.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bayescale.report.plots import plot_table, sci
+from bayescale.results.optimum import decimals_for
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["FrontResults", "front_results", "front_page", "EXTRAPOLATION_WARNING"]
+
+#: Budgets beyond this multiple of the top of the runs' compute get a visible warning.
+EXTRAPOLATION_WARNING = 10.0
+_TOP_QUANTILE = 0.9
+
+
+@dataclass(frozen=True)
+class FrontResults:
+    """What page 1 says.
+
+    Attributes
+    ----------
+    answers : list of dict
+        Per budget: ``compute``, ``N_recommended``, ``D_recommended``, ``L_opt_predictive``
+        and ``L_opt`` (median, lower, upper), ``beyond`` (budget over the top of the runs' compute).
+    rows : list of list of str
+        The table: budget, law (or ``ensemble``), N*, D*, L* a run there, L* law.
+    top_compute : float
+        The top of the runs' compute: their 90th percentile, FLOPs (not the single largest run).
+    verdicts : list of str
+        Convergence of each fit, which law the data prefer (PSIS-LOO) and which extrapolated
+        best (a saved backtest), and whether those disagree.
+    source : str
+        Which answer the paragraph gives (one law, or the stacked ensemble of several).
+    prob : float
+    loss_unit : str
+    """
+
+    answers: list[dict]
+    rows: list[list[str]]
+    top_compute: float
+    verdicts: list[str]
+    source: str
+    prob: float
+    loss_unit: str
+
+
+def _loss_interval(r: dict) -> str:
+    d = decimals_for(r["lower"], r["upper"])
+    return f"{r['median']:.{d}f} [{r['lower']:.{d}f}, {r['upper']:.{d}f}]"
+
+
+def _size_interval(r: dict) -> str:
+    return f"{sci(r['median'], 2)} [{sci(r['lower'], 2)}, {sci(r['upper'], 2)}]"
+
+
+def front_results(fits: Sequence[Any], results: Sequence[Any], comparison: Any = None,
+                  saved: Sequence[dict] = (), prob: float = 0.95) -> FrontResults | None:
+    """Compute page 1 from the fits, their report results, the comparison and saved results.
+
+    Returns None when no fit has a compute-optimal allocation (compute-only laws).
+    """
+    from bayescale.planning.decision import recommend, recommend_stacked
+
+    usable = [(fit, res) for fit, res in zip(fits, results) if res.at_budgets is not None]
+    if not usable:
+        return None
+    budgets = usable[0][1].budgets
+    top = float(np.quantile(fits[0].runs.C, _TOP_QUANTILE))
+    same_runs = len({fit.attrs["data_hash"] for fit, _ in usable}) == 1 and len(usable) > 1
+    weights, mixture = None, None
+    if same_runs and comparison is not None:
+        labels = list(comparison.table.index)
+        from bayescale.decisions.comparison import _labels
+
+        order = _labels([fit for fit, _ in usable])
+        if set(order) <= set(labels):
+            weights = [float(comparison.table.loc[label, "weight"]) for label in order]
+            from bayescale.decisions.ensemble import ensemble
+
+            mixture = ensemble([fit for fit, _ in usable], budgets).optimum
+    rows, answers = [], []
+    for j, c in enumerate(budgets):
+        for fit, res in usable:
+            rec = res.at_budgets.to_records(prob)[j]
+            rows.append([sci(c, 2), fit.law.name, _size_interval(rec["N_opt"]), _size_interval(rec["D_opt"]),
+                         _loss_interval(rec["L_opt_predictive"]), _loss_interval(rec["L_opt"])])
+        if mixture is not None:
+            rec = mixture.to_records(prob)[j]
+            rows.append([sci(c, 2), "ensemble (stacked)", _size_interval(rec["N_opt"]), _size_interval(rec["D_opt"]),
+                         _loss_interval(rec["L_opt_predictive"]), _loss_interval(rec["L_opt"])])
+            chosen = recommend_stacked([fit for fit, _ in usable], weights, float(c))
+        else:
+            fit, res = usable[0]
+            rec = res.at_budgets.to_records(prob)[j]
+            chosen = recommend(fit, float(c), optimum=res.at_budgets if len(budgets) == 1 else None)
+        answers.append({"compute": float(c), **chosen, "L_opt_predictive": rec["L_opt_predictive"],
+                        "L_opt": rec["L_opt"], "beyond": float(c) / top})
+    verdicts = [f"{fit.law.name} (fit {fit.id}): " + ("convergence gates passed" if fit.gates.passed else
+                "CONVERGENCE GATES FAILED: do not act on its numbers") for fit in fits]
+    verdicts += _preferences(comparison, saved)
+    source = "the stacked ensemble of the laws (PSIS-LOO weights)" if mixture is not None else f"the {usable[0][0].law.name} law"
+    return FrontResults(answers, rows, top, verdicts, source, prob, fits[0].runs.loss_unit)
+
+
+def _preferences(comparison: Any, saved: Sequence[dict]) -> list[str]:
+    out, loo_best = [], None
+    if comparison is not None and len(comparison.table) > 1:
+        loo_best = str(comparison.table.index[0])
+        out.append(f"The runs prefer {loo_best} (PSIS-LOO, stacking weight {comparison.table['weight'].iloc[0]:.2f}).")
+    for data in saved:
+        if data.get("kind") != "bayescale backtest" or len(data.get("laws", {})) < 2:
+            continue
+        scores = {name: s.get("elpd_per_run", float("-inf")) for name, s in data["laws"].items()}
+        best = max(scores, key=scores.get)
+        out.append(f"{best} extrapolated best in the backtest {os.path.basename(data['path'])} "
+                   f"(elpd per held-out run {scores[best]:.3g}).")
+        if loo_best is not None and not loo_best.startswith(best):
+            out.append(f"They disagree: the law that fits the runs best ({loo_best}) is not the one that extrapolated "
+                       f"best ({best}); trust the backtest for budgets far beyond the runs.")
+    return out
+
+
+def front_page(front: FrontResults) -> Figure:
+    """Draw page 1 from :func:`front_results`."""
+    from bayescale.report.pages import _page
+
+    fig = _page()
+    text_part, table_part, notes = fig.subfigures(3, 1, height_ratios=[1.2, 1.0 + 0.12 * len(front.rows), 0.9])
+    pct = f"{100 * front.prob:g}%"
+    lines = []
+    for a in front.answers:
+        far = (f" This is {sci(a['beyond'], 2)}× beyond the top of your runs' compute: an extrapolation"
+               + (", so weigh the intervals more than the medians." if a["beyond"] > EXTRAPOLATION_WARNING else "."))
+        if a["beyond"] <= 1:
+            far = " This lies within the compute of your runs."
+        lines.append(f"At {sci(a['compute'], 3)} FLOPs, train about {sci(a['N_recommended'], 2)} parameters on "
+                     f"{sci(a['D_recommended'], 2)} tokens (the allocation with the lowest expected loss under "
+                     f"{front.source}); expect a loss of {_loss_interval(a['L_opt_predictive'])} {front.loss_unit} "
+                     f"({pct} predictive interval for a run trained there; the law alone: "
+                     f"{_loss_interval(a['L_opt'])}).{far}")
+    text_part.text(0.0, 0.97, "What to train", fontsize=18, fontweight="bold", va="top")
+    warn = any(a["beyond"] > EXTRAPOLATION_WARNING for a in front.answers)
+    body = "\n\n".join(textwrap.fill(line, 150) for line in lines)
+    text_part.text(0.0, 0.72, body, fontsize=8.8, va="top", color="#8a0000" if warn else "black")
+    plot_table(front.rows, ["C (FLOPs)", "law", "N* (parameters)", "D* (tokens)", f"L* a run there ({front.loss_unit})",
+                            "L* the law"], ax=table_part.add_subplot(), fontsize=8,
+               col_widths=[0.08, 0.17, 0.2, 0.2, 0.18, 0.17],
+               title=f"Per budget and law: median and {pct} interval")
+    notes_text = [f"Distances are measured from the top of the runs' compute (their 90th percentile, "
+                  f"{sci(front.top_compute, 3)} FLOPs), not from the single largest run."] + front.verdicts
+    notes.text(0.0, 0.95, "\n".join(textwrap.fill(t, 160) for t in notes_text), fontsize=8, va="top")
+    return fig
