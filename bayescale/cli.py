@@ -380,6 +380,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compute", "-c", type=_positive_float, nargs="+", metavar="FLOPS", help="budgets for the allocation table")
     p.add_argument("--with", dest="with_files", action="append", default=[], metavar="FILE",
                    help="add a page for a saved calibration, backtest or suggestion (calibrate/backtest/suggest --out); repeatable")
+    p.add_argument("--gpus", type=_count(1), help="with --gpu (or --peak-flops) and --mfu: page 1 gives days, GPU-hours and cost")
+    p.add_argument("--gpu", help="accelerator id from the catalogue, e.g. h100 ('bayescale plan --list-gpus')")
+    p.add_argument("--dtype", choices=["bf16", "fp16", "fp8"], default="bf16", help="training precision (default: bf16)")
+    p.add_argument("--peak-flops", type=_positive_float, help="dense peak FLOP/s per accelerator, instead of --gpu")
+    p.add_argument("--mfu", type=float, help="model FLOPs utilisation in (0, 1], counting 6ND")
+    p.add_argument("--price-per-gpu-hour", type=_positive_float, metavar="USD", help="price of one accelerator-hour")
 
     p = sub.add_parser("laws", help="list the built-in laws", description="List the built-in laws, or show one in full.")
     p.add_argument("name", nargs="?", help="show this law (name or .toml path)")
@@ -728,10 +734,16 @@ def _show_isoflop(result, args: argparse.Namespace) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from bayescale.planning.plan import make_cluster
     from bayescale.report.writer import write_report
 
+    if args.gpus is not None and args.mfu is None:
+        raise BayescaleError("a cluster in the report needs its utilisation too: add --mfu, e.g. --mfu 0.4")
+    if args.price_per_gpu_hour is not None and args.gpus is None:
+        raise BayescaleError("--price-per-gpu-hour prices a cluster: also give --gpus, --gpu and --mfu")
+    cluster = make_cluster(args.gpus, args.gpu, args.mfu, args.dtype, args.peak_flops)
     path = write_report([_load(path) for path in args.fits], args.output, budgets=args.compute,
-                        with_files=args.with_files)
+                        with_files=args.with_files, cluster=cluster, price_per_gpu_hour=args.price_per_gpu_hour)
     print(f"wrote {path}")
     return 0
 

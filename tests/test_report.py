@@ -307,3 +307,16 @@ def test_the_front_page_answers_what_to_train(good_fit):
     assert [row[1] for row in front.rows] == ["chinchilla", "chinchilla", "ensemble (stacked)"]
     assert any("They disagree" in v for v in front.verdicts) and any("bt.json" in v for v in front.verdicts)
     assert not any("/somewhere" in v for v in front.verdicts)
+
+
+def test_the_front_page_prices_a_cluster(good_fit):
+    from bayescale.planning.plan import make_cluster
+    from bayescale.report.front import front_results
+    from bayescale.report.writer import fit_results
+
+    cluster = make_cluster(1024, "h100", 0.4)
+    front = front_results([good_fit], [fit_results(good_fit, [1e24])], cluster=cluster, price_per_gpu_hour=2.0)
+    (answer,) = front.answers
+    days = 1e24 / (1024 * 989.4e12 * 0.4) / 86400  # the catalogue's dense BF16 peak of the H100 SXM
+    assert answer["days"] == pytest.approx(days, rel=1e-3)
+    assert answer["cost"] == pytest.approx(days * 24 * 1024 * 2.0, rel=1e-3)

@@ -69,8 +69,12 @@ def _size_interval(r: dict) -> str:
 
 
 def front_results(fits: Sequence[Any], results: Sequence[Any], comparison: Any = None,
-                  saved: Sequence[dict] = (), prob: float = 0.95) -> FrontResults | None:
+                  saved: Sequence[dict] = (), prob: float = 0.95, cluster: Any = None,
+                  price_per_gpu_hour: float | None = None) -> FrontResults | None:
     """Compute page 1 from the fits, their report results, the comparison and saved results.
+
+    With a ``cluster`` (:class:`bayescale.planning.cluster.Cluster`), each answer carries its
+    ``days``, ``gpu_hours`` and, with a price, ``cost`` (USD) on it.
 
     Returns None when no fit has a compute-optimal allocation (compute-only laws).
     """
@@ -110,6 +114,11 @@ def front_results(fits: Sequence[Any], results: Sequence[Any], comparison: Any =
             chosen = recommend(fit, float(c), optimum=res.at_budgets if len(budgets) == 1 else None)
         answers.append({"compute": float(c), **chosen, "L_opt_predictive": rec["L_opt_predictive"],
                         "L_opt": rec["L_opt"], "beyond": float(c) / top})
+        if cluster is not None:
+            answers[-1] |= {"cluster": cluster.label, "mfu": cluster.mfu, "days": float(cluster.days(c)),
+                            "gpu_hours": float(cluster.gpu_hours(c))}
+            if price_per_gpu_hour is not None:
+                answers[-1]["cost"] = answers[-1]["gpu_hours"] * float(price_per_gpu_hour)
     verdicts = [f"{fit.law.name} (fit {fit.id}): " + ("convergence gates passed" if fit.gates.passed else
                 "CONVERGENCE GATES FAILED: do not act on its numbers") for fit in fits]
     verdicts += _preferences(comparison, saved)
@@ -148,6 +157,9 @@ def front_page(front: FrontResults) -> Figure:
                + (", so weigh the intervals more than the medians." if a["beyond"] > EXTRAPOLATION_WARNING else "."))
         if a["beyond"] <= 1:
             far = " This lies within the compute of your runs."
+        if "days" in a:
+            far += (f" On {a['cluster']} at {100 * a['mfu']:g}% MFU it takes {sci(a['days'], 3)} days, "
+                    f"{sci(a['gpu_hours'], 3)} GPU-hours" + (f", ${sci(a['cost'], 3)}." if "cost" in a else "."))
         lines.append(f"At {sci(a['compute'], 3)} FLOPs, train about {sci(a['N_recommended'], 2)} parameters on "
                      f"{sci(a['D_recommended'], 2)} tokens (the allocation with the lowest expected loss under "
                      f"{front.source}); expect a loss of {_loss_interval(a['L_opt_predictive'])} {front.loss_unit} "

@@ -230,7 +230,8 @@ def _check_budgets(budgets: Sequence[float] | None) -> np.ndarray:
 
 
 def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence[float] | None = None,
-                 with_files: Sequence[str | os.PathLike] = ()) -> Path:
+                 with_files: Sequence[str | os.PathLike] = (), cluster: Any = None,
+                 price_per_gpu_hour: float | None = None) -> Path:
     """Write a PDF report of one fit or several.
 
     Parameters
@@ -245,6 +246,9 @@ def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence
     with_files : sequence of path
         Saved calibrations (``bayescale calibrate --out``) or backtests (``bayescale backtest
         --out``), one page each at the end; shown as saved, not recomputed.
+    cluster : bayescale.planning.cluster.Cluster, optional
+        Page 1 then gives each budget's days and GPU-hours on it, and the cost with
+        ``price_per_gpu_hour``.
 
     Returns
     -------
@@ -272,7 +276,7 @@ def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence
     comparison, reason = _comparison(fits) if len(fits) > 1 else (None, "")
     from bayescale.report.front import front_page, front_results
 
-    front = front_results(fits, results, comparison, saved)
+    front = front_results(fits, results, comparison, saved, cluster=cluster, price_per_gpu_hour=price_per_gpu_hour)
     plan: list[tuple[str, Callable[[], Figure]]] = [("What to train", lambda: front_page(front))] if front else []
     shown: set[str] = set()
     for fit, res in zip(fits, results):
