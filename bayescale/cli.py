@@ -627,10 +627,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     laws = [for_families(law.with_noise(args.noise) if args.noise else law, runs, **_pooling(args)) for law in laws]
     result = backtest(runs, laws, holdout_top=args.holdout_top, settings=_settings(args), prob=args.prob,
                       workers=args.workers, engine=args.engine, rolling=args.rolling)
-    if args.out:
-        result.save(args.out)
-    _print(result, args.json)
-    return 0
+    return _save_and_print(result, args)
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
@@ -646,6 +643,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     result = calibrate(fit, args.simulations, budgets=args.compute, holdout_top=args.holdout_top, bins=args.bins,
                        prob=args.prob, seed=args.seed, workers=args.workers, engine=args.engine,
                        sensitivity=args.sensitivity)
+    return _save_and_print(result, args)
+
+
+def _save_and_print(result, args: argparse.Namespace) -> int:
+    """Save a result with ``--out`` (checked before the work began), then print it."""
     if args.out:
         result.save(args.out)
     _print(result, args.json)
@@ -665,12 +667,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     weights = [1.0] * len(fits) if args.weights == "equal" else None
     result = suggest(fits, args.target_compute, args.budget, candidates=candidates, k=args.k, min_gain=args.min_gain,
                      weights=weights, unique_tokens=args.unique_tokens, prob=args.prob, seed=args.seed, **_levels(args))
-    if args.out:
-        result.save(args.out)
-    _print(result, args.json)
-    if args.out and not args.json:
-        print(f"\nsaved {args.out}")
-    return 0
+    return _save_and_print(result, args)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
