@@ -253,7 +253,7 @@ def fit_isoflop(
     settings: SamplerSettings | None = None,
     drop_unusable: bool = False,
     priors: dict[str, Prior] | None = None,
-    retries: int = 2,
+    retries: int = 3,
 ) -> IsoflopFit:
     """Fit parabolas in log N per budget and a power law through their minima, with NUTS.
 

@@ -31,7 +31,7 @@ def fit(
     priors: Mapping[str, Mapping[str, Any]] | None = None,
     noise: str | None = None,
     settings: SamplerSettings | None = None,
-    retries: int = 2,
+    retries: int = 3,
     log_likelihood: bool = False,
     pool: Iterable[str] = (),
     share: Iterable[str] = (),
@@ -111,9 +111,8 @@ def sample_until_converged(
 
     Each retry doubles the draws, warms up four times as long as the first attempt (the low-rank
     mass matrix needs it to learn a curved posterior) and, after divergences, raises the target
-    acceptance by 0.05 (at most 0.99); the last retry trades a low-rank mass matrix for a
-    diagonal one only if over 1% of the draws still diverged. The last attempt is returned
-    whatever its verdict.
+    acceptance by 0.05 (at most 0.99); the last retry, after any divergences, trades the low-rank
+    mass matrix for a diagonal one. The last attempt is returned whatever its verdict.
 
     Parameters
     ----------
@@ -147,11 +146,11 @@ def sample_until_converged(
             break
         target = min(0.99, settings.target_accept + 0.05) if gates.divergences else settings.target_accept
         # the low-rank mass matrix learns a curved (E-A-alpha banana) posterior in a long warm-up, not
-        # with more draws: a retry warms up four times as long as the first attempt. Only when it still
-        # diverges often (over 1% of the draws) does the last attempt fall back to a diagonal one.
+        # with more draws: a retry warms up four times as long as the first attempt. The last retry,
+        # after any divergences, falls back to a diagonal mass matrix: slower, but safer there.
         last = attempt + 1 == retries
-        many = gates.divergences > 0.01 * settings.chains * settings.draws
-        adaptation = "diag" if last and many and settings.adaptation == "low_rank" else settings.adaptation
+        diverged = any(a["gates"]["divergences"] for a in attempts)
+        adaptation = "diag" if last and diverged and settings.adaptation == "low_rank" else settings.adaptation
         first = attempts[0]["settings"]
         settings = replace(settings, draws=2 * settings.draws, tune=max(settings.tune, 4 * first["tune"]),
                            target_accept=target, adaptation=adaptation)
