@@ -217,7 +217,8 @@ class IsoflopFit:
         return {"method": "isoflop (Chinchilla Approach 2)", "formula": "N* = G C^a, D* = A C^b",
                 "prob": prob, "tolerance": self.tolerance, "loss_unit": self.loss_unit,
                 "power_law": law, "budgets": rows, "at_compute": at,
-                "gates": self.gates.to_dict(), "notes": list(self.notes), "id": self.id,
+                "gates": self.gates.to_dict(), "attempts": int(self.provenance.get("attempts", 1)),
+                "notes": list(self.notes), "id": self.id,
                 "data": {k: self.provenance.get(k) for k in ("data_source", "data_hash")}}
 
     def format(self, prob: float = 0.95, budgets: Sequence[float] | None = None) -> str:
