@@ -152,3 +152,14 @@ def test_suggest_runs_for_one_family():
     assert 1 <= len(chosen.runs) <= 2 and chosen.width_now > 0
     with pytest.raises(Exception, match="say which family"):
         suggest(fit, 1e24, 1e21)
+
+
+def test_compare_breaks_elpd_down_by_family():
+    from bayescale.decisions.comparison import compare_fits
+
+    pooled, separate = _fake_family_fit(), _fake_family_fit(separate=["E", "A", "alpha", "B", "beta"], seed=1)
+    result = compare_fits([pooled, separate])
+    assert list(result.per_family.index) == list(FAMILIES)
+    for label in result.table.index:  # the families' elpd add up to the fit's
+        assert result.per_family[label].sum() == pytest.approx(result.table.loc[label, "elpd_loo"], rel=1e-9)
+    assert "elpd_loo of each family's runs" in str(result) and set(result.to_dict()["per_family"]) == set(FAMILIES)

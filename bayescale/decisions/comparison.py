@@ -36,19 +36,27 @@ class Comparison:
     data_hash : str
     warnings : tuple of str
         Pareto-k and convergence warnings, in words.
+    per_family : pandas.DataFrame or None
+        When the runs have families: the elpd_loo of each family's runs (rows) under each fit
+        (columns), e.g. to see where pooling helps and where a family is better left separate.
     """
 
     table: pd.DataFrame
     loss_unit: str
     data_hash: str
     warnings: tuple[str, ...] = ()
+    per_family: pd.DataFrame | None = None
 
     def to_dict(self) -> dict:
         """JSON-able: ``{"fits": {label: {...}}, "warnings": [...], ...}``."""
         fits = {label: {k: (int(v) if k in ("rank", "bad_k") else float(v)) for k, v in row.items()}
                 for label, row in self.table.iterrows()}
-        return {"fits": fits, "loss_unit": self.loss_unit, "data_hash": self.data_hash,
-                "warnings": list(self.warnings)}
+        out = {"fits": fits, "loss_unit": self.loss_unit, "data_hash": self.data_hash,
+               "warnings": list(self.warnings)}
+        if self.per_family is not None:
+            out["per_family"] = {family: {k: float(v) for k, v in row.items()}
+                                 for family, row in self.per_family.iterrows()}
+        return out
 
     def _repr_html_(self) -> str:
         from bayescale.results.html import frame_html
@@ -60,6 +68,8 @@ class Comparison:
             col: (lambda v: f"{v:.3f}") if col == "weight" else (lambda v: f"{v:.1f}")
             for col in ("elpd_loo", "se", "elpd_diff", "dse", "weight", "p_loo")})
         lines = [f"PSIS-LOO comparison (elpd of log loss; higher is better; loss unit {self.loss_unit})", text]
+        if self.per_family is not None:
+            lines += ["elpd_loo of each family's runs:", self.per_family.to_string(float_format=lambda v: f"{v:.1f}")]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -107,7 +117,14 @@ def compare_fits(fits: Sequence[Fit], labels: Sequence[str] | None = None) -> Co
     table = table.rename(columns={"elpd": "elpd_loo", "p": "p_loo"})
     table["bad_k"] = pd.Series(bad)
     table["rank"] = table["rank"].astype(int)
-    return Comparison(table[_COLUMNS], unit, fits[0].attrs["data_hash"], tuple(notes))
+    per_family = None
+    runs = fits[0].runs
+    if "family" in runs.levels:
+        codes = runs.codes("family")
+        per_family = pd.DataFrame({label: [float(np.sum(np.asarray(r.elpd_i)[codes == k]))
+                                           for k in range(len(runs.levels["family"]))]
+                                   for label, r in results.items()}, index=pd.Index(runs.levels["family"], name="family"))
+    return Comparison(table[_COLUMNS], unit, fits[0].attrs["data_hash"], tuple(notes), per_family)
 
 
 def check_compatible(fits: Sequence[Fit], what: str = "compare") -> str:
