@@ -125,7 +125,7 @@ def test_a_law_without_an_allocation_is_refused(wide_fit, monkeypatch):
         raise OptimumError("law 'compute_power' has no trade-off between model size and tokens")
 
     monkeypatch.setattr(type(wide_fit), "optimum", no_optimum)
-    with pytest.raises(SuggestError, match="no trade-off"):
+    with pytest.raises(OptimumError, match="no trade-off"):
         suggest(wide_fit, TARGET, 1e21)
 
 

@@ -178,14 +178,8 @@ def read_candidates(path: str) -> np.ndarray:
 def _draws_for(fit: Any, target: float, candidates: np.ndarray, unique_tokens: float | None, n: int,
                rng: np.random.Generator, **levels: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` resampled draws of log N* at ``target``, the law's log loss and a new run's log loss at the candidates."""
-    from bayescale.errors import OptimumError
-
     law = fit.law
-    try:
-        optimum = fit.optimum([target], unique_tokens=unique_tokens, **levels)
-    except OptimumError as error:
-        raise SuggestError(f"{error}; suggest ranks runs by what they teach about N*, so it needs a law "
-                           f"with one (e.g. chinchilla)") from None
+    optimum = fit.optimum([target], unique_tokens=unique_tokens, **levels)  # OptimumError: e.g. U not given
     q = np.log(optimum.N_opt[:, 0])
     draws = fit.draws(**levels)
     params = {k: np.asarray(draws[k], dtype=float).reshape(-1, 1) for k in law.all_parameters if k in draws}
