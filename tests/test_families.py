@@ -163,3 +163,15 @@ def test_compare_breaks_elpd_down_by_family():
     for label in result.table.index:  # the families' elpd add up to the fit's
         assert result.per_family[label].sum() == pytest.approx(result.table.loc[label, "elpd_loo"], rel=1e-9)
     assert "elpd_loo of each family's runs" in str(result) and set(result.to_dict()["per_family"]) == set(FAMILIES)
+
+
+def test_cli_fit_refuses_bad_pooling_before_sampling(tmp_path, capsys):
+    frame = pd.read_csv(ROOT / "data" / "example_runs.csv")
+    frame["mix"] = np.array(FAMILIES)[np.arange(len(frame)) % 3]
+    path = tmp_path / "runs.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "fam.nc"
+    assert main(["fit", str(path), "--family-col", "mix", "--pool", "gamma", "--out", str(out)]) == 2
+    assert "unknown parameter(s) ['gamma']" in capsys.readouterr().err and not out.exists()
+    assert main(["fit", str(path), "--pool", "alpha", "--out", str(out)]) == 2
+    assert "--family-col" in capsys.readouterr().err
