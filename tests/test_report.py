@@ -20,7 +20,7 @@ from bayescale.report.writer import DEFAULT_BUDGETS, fit_results, run_slices, wr
 
 PDFTOTEXT = shutil.which("pdftotext")
 needs_pdftotext = pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext (poppler-utils) is not installed")
-PAGES_PER_FIT = 7  # title, data, fit, posterior, pair plot, diagnostics, frontier
+PAGES_PER_FIT = 8  # title, data, fit, residuals, posterior, pair plot, diagnostics, frontier
 FRONT = 1  # "What to train", first, when a fit has a compute-optimal allocation
 
 
@@ -74,7 +74,7 @@ def test_budgets_must_be_positive(good_fit, tmp_path):
         write_report([good_fit], tmp_path / "bad.pdf", budgets=[1e21, -1.0])
 
 
-def test_one_fit_gives_seven_pages_with_fixed_dates(report, compute_fit):
+def test_one_fit_gives_its_pages_with_fixed_dates(report, compute_fit):
     assert report.suffix == ".pdf" and report.is_file()
     assert page_count(report) == PAGES_PER_FIT
     created = datetime.fromisoformat(compute_fit.attrs["created"]).strftime("%Y%m%d%H%M%S")

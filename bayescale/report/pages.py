@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayescale.report.plots import plot_design, plot_fit_slices, plot_frontier, plot_residuals, plot_runs, plot_table, sci
+from bayescale.report.plots import (
+    plot_design,
+    plot_fit_slices,
+    plot_frontier,
+    plot_qq,
+    plot_residuals,
+    plot_runs,
+    plot_table,
+    sci,
+)
 from bayescale.report.posterior import plot_chains, plot_comparison, plot_gates, plot_pair, plot_prior_posterior
 
 if TYPE_CHECKING:
@@ -195,6 +204,31 @@ def fit_page(fit: Fit, res: FitResults) -> Figure:
     return fig
 
 
+def residuals_page(fit: Fit, res: FitResults) -> Figure:
+    """Page 3b: residuals against N, D/N and C (the largest runs labelled), a Q-Q plot, influential runs."""
+    fig = _page()
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 1.15])
+    axes = top.subplots(1, 3)
+    for ax, against in zip(axes, ("N", "D/N", "C")):
+        plot_residuals(fit.runs, res.at_runs, against=against, ax=ax, label_top=3 if against == "C" else 0)
+        ax.set_title(f"residuals against {against}" + (" (the 3 largest runs labelled)" if against == "C" else ""),
+                     fontsize=9)
+        if ax is not axes[0]:
+            ax.set_ylabel("")
+            legend = ax.get_legend()
+            if legend is not None:
+                legend.remove()
+    left, right = bottom.subplots(1, 2, width_ratios=[1, 1.4])
+    if res.standardized is not None:
+        plot_qq(res.standardized, ax=left)
+    right.axis("off")
+    if res.influential:
+        rows = [[sci(r["N"]), sci(r["D"]), f"{r['loss']:.4g}", f"{r['k']:.2f}"] for r in res.influential]
+        plot_table(rows, ["N", "D", f"loss ({fit.runs.loss_unit})", "Pareto k"], ax=right, fontsize=8,
+                   title="The runs the fit leans on most (PSIS-LOO Pareto k; above 0.7 LOO is unreliable for them)")
+    return fig
+
+
 def posterior_page(fit: Fit, res: FitResults) -> Figure:
     """Page 4: the posterior table (with R-hat and ESS) and prior against posterior."""
     fig = _page()
@@ -266,6 +300,7 @@ def fit_pages(fit: Fit, res: FitResults, show_data: bool = True, multi: bool = F
     if show_data:
         plan.append((f"{name}2 The data", lambda: data_page(fit)))
     plan += [(f"{name}3 The fit against the data{flag}", lambda: fit_page(fit, res)),
+             (f"{name}3 Residuals{flag}", lambda: residuals_page(fit, res)),
              (f"{name}4 The posterior{flag}", lambda: posterior_page(fit, res)),
              (f"{name}4 The posterior: pair plot{flag}", lambda: pair_page(fit)),
              (f"{name}5 Diagnostics{flag}", lambda: diagnostics_page(fit)),

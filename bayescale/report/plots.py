@@ -31,7 +31,8 @@ __all__ = ["RunSlice", "plot_runs", "plot_design", "plot_fit_slices", "plot_resi
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)))
 AXIS_TITLES = {"N": "model size N (parameters)", "D": "training tokens D (tokens)",
-               "C": "training compute C (FLOPs)", "U": "unique tokens U (tokens)"}
+               "C": "training compute C (FLOPs)", "U": "unique tokens U (tokens)",
+               "D/N": "tokens per parameter D/N"}
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,8 @@ def plot_fit_slices(runs: Runs, slices: Sequence[RunSlice], prob: float | None =
     return fig
 
 
-def plot_residuals(runs: Runs, prediction: Prediction, against: str = "C", ax: Axes | None = None) -> Figure:
+def plot_residuals(runs: Runs, prediction: Prediction, against: str = "C", ax: Axes | None = None,
+                   label_top: int = 0) -> Figure:
     """Log observed minus log median predicted loss, per run, with the predictive interval.
 
     Parameters
@@ -188,16 +190,18 @@ def plot_residuals(runs: Runs, prediction: Prediction, against: str = "C", ax: A
     runs : Runs
     prediction : Prediction
         The fit's prediction at the runs' own N, D, C (one point per run, in order).
-    against : {"C", "N", "D"}
+    against : {"C", "N", "D", "D/N"}
         Variable on the horizontal axis.
     ax : matplotlib.axes.Axes, optional
+    label_top : int
+        Label this many largest-compute runs with their residual in percent.
     """
     fig, ax = _figure_axes(ax, (7.0, 4.0))
     tail = (1 - prediction.prob) / 2
     median = np.median(prediction.mean, axis=0)
     lo, hi = np.quantile(prediction.predictive, [tail, 1 - tail], axis=0)
     residual = np.log(runs.loss) - np.log(median)
-    x = runs.frame[against].to_numpy()
+    x = runs.D / runs.N if against == "D/N" else runs.frame[against].to_numpy()
     ax.axhspan(np.median(np.log(lo / median)), np.median(np.log(hi / median)), color="0.88", linewidth=0,
                label=f"typical {100 * prediction.prob:g}% predictive interval of a new run")
     bins, _ = _size_bins(runs.N)
@@ -212,6 +216,9 @@ def plot_residuals(runs: Runs, prediction: Prediction, against: str = "C", ax: A
     ax.set_xscale("log")
     ax.set_xlabel(AXIS_TITLES.get(against, against))
     ax.set_ylabel("log observed − log predicted loss\n(dimensionless ≈ relative error)")
+    for i in np.argsort(runs.C)[::-1][:label_top]:
+        ax.annotate(f"{100 * np.expm1(residual[i]):+.1f}%", (x[i], residual[i]), xytext=(4, 4),
+                    textcoords="offset points", fontsize=6.5)
     rms = float(np.sqrt(np.mean(residual**2)))
     ax.set_title(f"residuals (RMS {rms:.3g}; markers as on the data page)", fontsize=9)
     ax.grid(True, which="major", alpha=0.3)
@@ -306,4 +313,23 @@ def plot_table(rows: Sequence[Sequence[str]], columns: Sequence[str], ax: Axes |
             cell.set_facecolor("0.9")
     if title:
         ax.set_title(title, fontsize=fontsize + 1, loc="left")
+    return fig
+
+
+def plot_qq(standardized: np.ndarray, ax: Axes | None = None) -> Figure:
+    """Standardized residuals (sorted) against standard-normal quantiles, with the identity line."""
+    from statistics import NormalDist
+
+    fig, ax = _figure_axes(ax, (4.0, 4.0))
+    z = np.sort(np.asarray(standardized, dtype=float))
+    n = z.size
+    theory = np.array([NormalDist().inv_cdf((i + 0.5) / n) for i in range(n)])
+    ax.scatter(theory, z, s=10, color="black", zorder=3)
+    edge = max(np.abs(theory).max(), np.abs(z).max()) * 1.05
+    ax.plot([-edge, edge], [-edge, edge], color="0.4", linestyle="--", linewidth=1, label="a Normal error model")
+    ax.set_xlabel("standard Normal quantile")
+    ax.set_ylabel("standardized residual (residual / predictive sd)")
+    ax.set_title("Q-Q plot of the standardized residuals", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
     return fig

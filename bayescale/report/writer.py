@@ -73,6 +73,11 @@ class FitResults:
         Seeded draws from each parameter's prior.
     budgets : ndarray
         The report's budgets (FLOPs).
+    standardized : ndarray
+        Each run's residual of log loss over the sd of its posterior predictive.
+    influential : list of dict
+        The runs of largest Pareto k (PSIS-LOO), most influential first: ``N``, ``D``, ``loss``,
+        ``k``; empty for tables too large to compute it here (over 5,000 runs).
     """
 
     summary: Summary
@@ -84,6 +89,8 @@ class FitResults:
     optimum_error: str
     prior_draws: dict[str, np.ndarray]
     budgets: np.ndarray
+    standardized: np.ndarray | None = None
+    influential: tuple[dict, ...] = ()
 
 
 def _clusters(values: np.ndarray, tolerance_dex: float = 0.05) -> list[np.ndarray]:
@@ -193,7 +200,27 @@ def fit_results(fit: Fit, budgets: Sequence[float], prob: float = PROB) -> FitRe
         error = str(exc)
     priors = {name: fit.law.priors[name].draw(PRIOR_DRAWS, seed=i)
               for i, name in enumerate(fit.law.all_parameters)}
-    return FitResults(fit.summary(prob), slices, note, at_runs, frontier, at_budgets, error, priors, budgets)
+    log_pred = np.log(at_runs.predictive)
+    standardized = (np.log(runs.loss) - np.median(log_pred, axis=0)) / np.std(log_pred, axis=0)
+    return FitResults(fit.summary(prob), slices, note, at_runs, frontier, at_budgets, error, priors, budgets,
+                      standardized, _influential(fit))
+
+
+def _influential(fit: Fit, count: int = 5, largest: int = 5000) -> tuple[dict, ...]:
+    """The runs with the largest PSIS-LOO Pareto k (the fit leans on them most)."""
+    import warnings
+
+    from arviz_stats import loo
+
+    runs = fit.runs
+    if runs.n_runs > largest:
+        return ()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        k = np.asarray(loo(fit.loo_tree()).pareto_k, dtype=float).reshape(-1)
+    order = np.argsort(k)[::-1][:count]
+    return tuple({"N": float(runs.N[i]), "D": float(runs.D[i]), "loss": float(runs.loss[i]), "k": float(k[i])}
+                 for i in order)
 
 
 def _comparison(fits: Sequence[Fit]) -> tuple[Any, str]:

@@ -281,8 +281,9 @@ class Fit:
         from bayescale.inference.model import OBSERVED
 
         tree = self.tree.copy()
-        post = self.tree["posterior"]
-        coords = {"chain": post["chain"].to_numpy(), "draw": post["draw"].to_numpy(), "run": np.arange(self.runs.n_runs)}
+        post = self.tree["posterior"].to_dataset()
+        coords = {d: post[d].to_numpy() if d in post.coords else np.arange(post.sizes[d]) for d in ("chain", "draw")}
+        coords["run"] = np.arange(self.runs.n_runs)
         tree["log_likelihood"] = xr.DataTree(xr.Dataset({OBSERVED: (("chain", "draw", "run"), self.log_likelihood())},
                                                         coords=coords))
         return tree
