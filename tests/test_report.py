@@ -20,7 +20,8 @@ from bayescale.report.writer import DEFAULT_BUDGETS, fit_results, run_slices, wr
 
 PDFTOTEXT = shutil.which("pdftotext")
 needs_pdftotext = pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext (poppler-utils) is not installed")
-PAGES_PER_FIT = 8  # title, data, fit, residuals, posterior, pair plot, diagnostics, frontier
+PAGES_PER_FIT = 8  # title, data, fit, residuals, posterior, frontier; in the appendix: pair plot, diagnostics
+MAIN = 6  # the pages of a fit before the appendix
 FRONT = 1  # "What to train", first, when a fit has a compute-optimal allocation
 
 
@@ -90,7 +91,7 @@ def test_the_same_fit_gives_the_same_bytes(report, compute_fit, tmp_path):
 @needs_pdftotext
 def test_the_report_names_the_law_formula_and_numbers(two_fit_report, failed_fit):
     first = pdf_text(two_fit_report, FRONT + 1, FRONT + 1)
-    chinchilla = pdf_text(two_fit_report, FRONT + 1, FRONT + PAGES_PER_FIT)
+    chinchilla = pdf_text(two_fit_report, FRONT + 1, FRONT + MAIN)
     assert "chinchilla" in first and "E + A / N^alpha + B / D^beta" in first
     assert failed_fit.id in first and failed_fit.attrs["data_hash"] in first
     assert "LogNormal(mu=0.5, sigma=1)" in first  # the prior of E
@@ -102,10 +103,11 @@ def test_the_report_names_the_law_formula_and_numbers(two_fit_report, failed_fit
 
     record = failed_fit.optimum([1e23]).to_records()[0]["N_opt"]
     assert sci(record["median"]) in first  # N* at 1e23 on the title page
-    for section in ("The data", "The fit against the data", "The posterior", "Diagnostics",
+    for section in ("The data", "The fit against the data", "Residuals", "The posterior",
                     "The compute-optimal frontier", "nats/token", "FLOPs", "parameters", "tokens"):
         assert section in chinchilla, section
-    assert "Convergence gates PASSED" in pdf_text(two_fit_report, FRONT + PAGES_PER_FIT + 1, FRONT + PAGES_PER_FIT + 1)
+    assert "Appendix" in pdf_text(two_fit_report, page_count(two_fit_report) - 3)  # diagnostics come last
+    assert "Convergence gates PASSED" in pdf_text(two_fit_report, FRONT + MAIN + 1, FRONT + MAIN + 1)
     front = pdf_text(two_fit_report, 1, 1)
     assert "What to train" in front and "train about" in front and "CONVERGENCE GATES FAILED" in front
 
@@ -126,11 +128,12 @@ def test_a_failed_write_leaves_nothing(good_fit, tmp_path, monkeypatch):
 def test_two_fits_add_a_comparison_and_overlaid_frontiers(two_fit_report):
     # data shown once (same runs); 6 more pages for the second fit; comparison and overlaid frontiers
     assert page_count(two_fit_report) == FRONT + PAGES_PER_FIT + (PAGES_PER_FIT - 1) + 2
-    last_two = pdf_text(two_fit_report, page_count(two_fit_report) - 1)
+    comparison = FRONT + MAIN + (MAIN - 1) + 1
+    last_two = pdf_text(two_fit_report, comparison, comparison + 1)
     assert "Comparison of the fits" in last_two
     assert "elpd_loo" in last_two
     assert "frontiers overlaid" in last_two and "not shown (no trade-off between N and D): compute_power" in last_two
-    second = pdf_text(two_fit_report, FRONT + PAGES_PER_FIT + 1, FRONT + 2 * PAGES_PER_FIT - 1)
+    second = pdf_text(two_fit_report, FRONT + MAIN + 1, FRONT + 2 * MAIN - 1)
     assert "compute_power" in second and "No compute-optimal frontier" in second
 
 

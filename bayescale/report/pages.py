@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from bayescale.results.fitted import Fit
     from bayescale.results.optimum import Optimum
 
-__all__ = ["PAGE", "decorate", "fit_pages", "comparison_pages", "allocation_rows"]
+__all__ = ["PAGE", "decorate", "fit_pages", "appendix_pages", "comparison_pages", "allocation_rows"]
 
 #: A4 landscape, inches.
 PAGE = (11.69, 8.27)
@@ -302,10 +302,16 @@ def fit_pages(fit: Fit, res: FitResults, show_data: bool = True, multi: bool = F
     plan += [(f"{name}3 The fit against the data{flag}", lambda: fit_page(fit, res)),
              (f"{name}3 Residuals{flag}", lambda: residuals_page(fit, res)),
              (f"{name}4 The posterior{flag}", lambda: posterior_page(fit, res)),
-             (f"{name}4 The posterior: pair plot{flag}", lambda: pair_page(fit)),
-             (f"{name}5 Diagnostics{flag}", lambda: diagnostics_page(fit)),
-             (f"{name}6 The compute-optimal frontier{flag}", lambda: frontier_page(fit, res))]
+             (f"{name}5 The compute-optimal frontier{flag}", lambda: frontier_page(fit, res))]
     return plan
+
+
+def appendix_pages(fit: Fit, multi: bool = False) -> Plan:
+    """The sampler's diagnostics of one fit (pair plot, chains), for the appendix at the end."""
+    name = f"{fit.law.name} [{fit.id}] — " if multi else ""
+    flag = "" if fit.gates.passed else "   (CONVERGENCE GATES FAILED)"
+    return [(f"Appendix: {name}pair plot{flag}", lambda: pair_page(fit)),
+            (f"Appendix: {name}diagnostics{flag}", lambda: diagnostics_page(fit))]
 
 
 def _comparison_page(comparison: Any, reason: str) -> Figure:

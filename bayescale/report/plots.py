@@ -267,7 +267,8 @@ def plot_frontier(optima: Optimum | Mapping[str, Optimum], prob: float = 0.95,
             ax.plot(opt.compute, med, color=color, linestyle=LINESTYLES[i % len(LINESTYLES)], linewidth=1.5,
                     label=(fit_label + " " if fit_label else "") + f"median, {100 * prob:g}% band")
         if data_range is not None:
-            ax.axvspan(*data_range, color="0.85", zorder=0, label="compute range of the runs")
+            ax.axvspan(*data_range, facecolor="none", edgecolor="0.55", hatch="///", linewidth=0, zorder=0,
+                       label="compute range of the runs (hatched)")
         for k, budget in enumerate(budgets):
             ax.axvline(budget, color="black", linestyle=":", linewidth=0.8, label="budgets in the table" if k == 0 else None)
         ax.set_xscale("log")

@@ -312,6 +312,8 @@ def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence
     if len(fits) > 1:
         plan += pages.comparison_pages(fits, results, comparison, reason)
     plan += saved_pages(saved)
+    for fit in fits:  # the sampler's diagnostics last: for the analyst, not the funder
+        plan += pages.appendix_pages(fit, multi=len(fits) > 1)
     return _write_pdf(plan, Path(path), fits)
 
 
