@@ -53,6 +53,8 @@ _LAZY = {
     "IsoflopFit": "bayescale.decisions.isoflop",
     "simulate_isoflop": "bayescale.decisions.simulation",
     "suggest": "bayescale.decisions.suggest",
+    "compare_families": "bayescale.decisions.families",
+    "family_optima": "bayescale.decisions.families",
     "Suggestion": "bayescale.decisions.suggest",
     # planning
     "plan": "bayescale.planning.plan",
