@@ -14,6 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bayescale.errors import BayescaleError
 
@@ -376,7 +377,7 @@ def _parser() -> argparse.ArgumentParser:
                        description="Write a PDF report: provenance, data, fit against data, posterior, diagnostics, "
                        "the compute-optimal frontier and, for several fits, their comparison.")
     p.add_argument("fits", nargs="+", help="fits saved by 'bayescale fit'")
-    p.add_argument("--output", "-o", required=True, help="PDF path, e.g. reports/NAME.pdf")
+    p.add_argument("--output", "-o", help="PDF path, e.g. reports/NAME.pdf (default: the first fit's name, .pdf, here)")
     p.add_argument("--compute", "-c", type=_positive_float, nargs="+", metavar="FLOPS", help="budgets for the allocation table")
     p.add_argument("--with", dest="with_files", action="append", default=[], metavar="FILE",
                    help="add a page for a saved calibration, backtest or suggestion (calibrate/backtest/suggest --out); repeatable")
@@ -739,7 +740,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.price_per_gpu_hour is not None and args.gpus is None:
         raise BayescaleError("--price-per-gpu-hour prices a cluster: also give --gpus, --gpu and --mfu")
     cluster = make_cluster(args.gpus, args.gpu, args.mfu, args.dtype, args.peak_flops)
-    path = write_report([_load(path) for path in args.fits], args.output, budgets=args.compute,
+    output = args.output or Path(args.fits[0]).with_suffix(".pdf").name
+    path = write_report([_load(path) for path in args.fits], output, budgets=args.compute,
                         with_files=args.with_files, cluster=cluster, price_per_gpu_hour=args.price_per_gpu_hour)
     print(f"wrote {path}")
     return 0

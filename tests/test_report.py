@@ -323,3 +323,12 @@ def test_the_front_page_prices_a_cluster(good_fit):
     days = 1e24 / (1024 * 989.4e12 * 0.4) / 86400  # the catalogue's dense BF16 peak of the H100 SXM
     assert answer["days"] == pytest.approx(days, rel=1e-3)
     assert answer["cost"] == pytest.approx(days * 24 * 1024 * 2.0, rel=1e-3)
+
+
+def test_report_writes_the_first_fits_name_by_default(good_fit, tmp_path, monkeypatch):
+    from bayescale.cli import main
+
+    good_fit.save(tmp_path / "my_fit.nc")
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "my_fit.nc"]) == 0
+    assert (tmp_path / "my_fit.pdf").stat().st_size > 10_000

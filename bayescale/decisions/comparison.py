@@ -116,7 +116,7 @@ def compare_fits(fits: Sequence[Fit], labels: Sequence[str] | None = None) -> Co
                          "PSIS-LOO is unreliable for them (influential runs)")
     table = table.rename(columns={"elpd": "elpd_loo", "p": "p_loo"})
     table["bad_k"] = pd.Series(bad)
-    table["rank"] = table["rank"].astype(int)
+    table["rank"] = table["rank"].astype(int) + (1 - int(table["rank"].min()))  # the best is rank 1
     per_family = None
     runs = fits[0].runs
     if "family" in runs.levels:

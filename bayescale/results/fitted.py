@@ -90,13 +90,42 @@ class Summary:
     def __str__(self) -> str:
         pct = f"{100 * self.prob:g}%"
         lines = [f"posterior (normalized units; median and {pct} interval)"]
-        lines.append(self.table.to_string(float_format=lambda v: f"{v:.4g}"))
+        lines.append(_readable(self.table).to_string())
         if len(self.physical):
             lines.append("\nphysical units (N in parameters, D in tokens)")
-            lines.append(self.physical.to_string(float_format=lambda v: f"{v:.4g}"))
+            lines.append(_readable(self.physical).to_string())
         lines.append("")
         lines.append(str(self.gates))
         return "\n".join(lines)
+
+
+def _figures(lower: float, upper: float) -> int:
+    """Significant figures that show an interval's width, and no more (2 to 6)."""
+    width = abs(upper - lower)
+    scale = max(abs(lower), abs(upper))
+    if not (np.isfinite(width) and width > 0 and scale > 0):
+        return 3
+    return int(np.clip(np.floor(np.log10(scale)) - np.floor(np.log10(width)) + 2, 2, 6))
+
+
+def _fixed(value: float, digits: int) -> str:
+    """``digits`` significant figures, in plain notation between 1e-3 and 1e5."""
+    if not np.isfinite(value) or value == 0 or not 1e-3 <= abs(value) < 1e5:
+        return f"{value:.{digits}g}"
+    return f"{value:.{max(digits - 1 - int(np.floor(np.log10(abs(value)))), 0)}f}"
+
+
+def _readable(table: pd.DataFrame) -> pd.DataFrame:
+    """Medians and bounds to the figures their interval supports; R-hat to 3 decimals; ESS whole."""
+    out = pd.DataFrame(index=table.index)
+    for name, row in table.iterrows():
+        digits = _figures(row["lower"], row["upper"])
+        for col in ("median", "lower", "upper"):
+            out.loc[name, col] = _fixed(row[col], digits)
+    if "r_hat" in table:
+        out["r_hat"] = [f"{v:.3f}" for v in table["r_hat"]]
+        out["ess_bulk"] = [f"{v:.0f}" for v in table["ess_bulk"]]
+    return out
 
 
 @dataclass(frozen=True)

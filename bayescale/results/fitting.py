@@ -144,7 +144,7 @@ def sample_until_converged(
         attempts.append({"settings": settings.to_dict(), "gates": gates.to_dict()})
         if gates.passed or attempt >= retries:
             break
-        target = min(0.99, settings.target_accept + 0.05) if gates.divergences else settings.target_accept
+        target = round(min(0.99, settings.target_accept + 0.05), 4) if gates.divergences else settings.target_accept
         # the low-rank mass matrix learns a curved (E-A-alpha banana) posterior in a long warm-up, not
         # with more draws: a retry warms up four times as long as the first attempt. The last retry,
         # after any divergences, falls back to a diagonal mass matrix: slower, but safer there.
