@@ -167,7 +167,9 @@ def test_to_records(closed):
     records = closed.to_records(prob=0.9)
     assert len(records) == BUDGETS.size
     for j, record in enumerate(records):
-        assert set(record) == {"compute", "prob", "N_opt", "D_opt", "L_opt", "tokens_per_param"}
+        assert set(record) == {"compute", "prob", "N_opt", "D_opt", "L_opt", "tokens_per_param", "units"}
+        assert record["units"] == {"compute": "FLOPs", "N_opt": "parameters", "D_opt": "tokens",
+                                   "L_opt": closed.loss_unit, "tokens_per_param": "tokens/parameter"}
         assert record["compute"] == BUDGETS[j]
         assert record["prob"] == 0.9
         for name in ("N_opt", "D_opt", "L_opt", "tokens_per_param"):

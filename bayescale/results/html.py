@@ -40,11 +40,14 @@ def _cell(key: str, value: Any) -> str:
 
 
 def records_html(records: Sequence[Mapping[str, Any]], caption: str = "") -> str:
-    """One row per record, one column per key (the union of the records' keys, in order)."""
+    """One row per record, one column per key (the union of the records' keys, in order); a
+    record's ``units`` object labels the headers."""
     keys: list[str] = []
     for record in records:
-        keys += [k for k in record if k not in keys]
-    head = "".join(f"<th>{escape(k)}</th>" for k in keys)
+        keys += [k for k in record if k not in keys and k != "units"]  # units go in the headers
+    units = {k: v for record in records for k, v in record.get("units", {}).items()}
+    head = "".join(f"<th>{escape(k)}" + (f"<br><small>{escape(units[k])}</small>" if k in units else "") + "</th>"
+                   for k in keys)
     rows = "".join("<tr>" + "".join(f"<td>{_cell(k, r.get(k))}</td>" for k in keys) + "</tr>" for r in records)
     title = f"<caption>{escape(caption)}</caption>" if caption else ""
     return f"<table>{title}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"

@@ -85,8 +85,12 @@ class Optimum:
     def to_records(self, prob: float = 0.95) -> list[dict]:
         """One dict per budget: ``compute``, ``prob`` and median/lower/upper of each quantity.
 
-        With unique tokens, also ``unique_tokens`` and ``epochs`` (D*/U).
+        With unique tokens, also ``unique_tokens`` and ``epochs`` (D*/U). ``units`` gives the
+        unit of every quantity.
         """
+        units = {"compute": "FLOPs", "N_opt": "parameters", "D_opt": "tokens", "L_opt": self.loss_unit,
+                 "L_opt_predictive": self.loss_unit, "tokens_per_param": "tokens/parameter",
+                 "unique_tokens": "tokens", "epochs": "passes over the unique tokens"}
         records = []
         for j, budget in enumerate(self.compute):
             record: dict = {"compute": float(budget), "prob": prob}
@@ -95,6 +99,7 @@ class Optimum:
             for name in self._quantities():
                 med, lo, hi = interval(getattr(self, name)[:, j], prob)
                 record[name] = {"median": float(med), "lower": float(lo), "upper": float(hi)}
+            record["units"] = {k: v for k, v in units.items() if k in record}
             records.append(record)
         return records
 
