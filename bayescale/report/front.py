@@ -166,9 +166,13 @@ def front_page(front: FrontResults) -> Figure:
                      f"({pct} predictive interval for a run trained there; the law alone: "
                      f"{_loss_interval(a['L_opt'])}).{far}")
     text_part.text(0.0, 0.97, "What to train", fontsize=18, fontweight="bold", va="top")
-    warn = any(a["beyond"] > EXTRAPOLATION_WARNING for a in front.answers)
-    body = "\n\n".join(textwrap.fill(line, 150) for line in lines)
-    text_part.text(0.0, 0.72, body, fontsize=8.8, va="top", color="#8a0000" if warn else "black")
+    y = 0.74
+    for a, line in zip(front.answers, lines):  # a budget far beyond the runs is set in dark red
+        far = a["beyond"] > EXTRAPOLATION_WARNING
+        wrapped = textwrap.fill(line, 150)
+        text_part.text(0.0, y, wrapped, fontsize=8.8, va="top", color="#8a0000" if far else "black",
+                       fontweight="bold" if far else "normal")
+        y -= 0.075 * (wrapped.count("\n") + 1) + 0.05
     plot_table(front.rows, ["C (FLOPs)", "law", "N* (parameters)", "D* (tokens)", f"L* a run there ({front.loss_unit})",
                             "L* the law"], ax=table_part.add_subplot(), fontsize=8,
                col_widths=[0.08, 0.17, 0.2, 0.2, 0.18, 0.17],

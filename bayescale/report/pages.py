@@ -71,17 +71,25 @@ def _interval(record: dict, key: str, fmt: Callable[[float], str] = sci) -> str:
 
 
 def allocation_rows(optimum: Optimum, prob: float, largest_run: float) -> list[list[str]]:
-    """Rows of the allocation table: budget, extrapolation, N*, D*, L*, D*/N* with intervals."""
+    """Rows of the allocation table: budget, extrapolation, N*, D*, L*, D*/N* with intervals.
+
+    ``largest_run`` is the top of the runs' compute the extrapolation is measured from (the report
+    passes their 90th percentile, as page 1 does); losses get the decimals their intervals support.
+    """
+    from bayescale.results.optimum import decimals_for
+
+    def loss(record: dict, key: str) -> str:
+        d = decimals_for(record[key]["lower"], record[key]["upper"])
+        return _interval(record, key, lambda v: f"{v:.{d}f}")
+
     rows = []
     for record in optimum.to_records(prob):
         ratio = record["compute"] / largest_run
-        reach = "within the runs" if ratio <= 1 else f"{ratio:,.0f}× largest run" if ratio < 1e7 else \
-            f"{sci(ratio, 2)}× largest run"
-        new_run = (_interval(record, "L_opt_predictive", lambda v: f"{v:.3f}")
-                   if "L_opt_predictive" in record else "not computed")
+        reach = "within the runs" if ratio <= 1 else f"{ratio:,.0f}× top of runs" if ratio < 1e7 else \
+            f"{sci(ratio, 2)}× top of runs"
+        new_run = loss(record, "L_opt_predictive") if "L_opt_predictive" in record else "not computed"
         rows.append([sci(record["compute"]), reach, _interval(record, "N_opt"), _interval(record, "D_opt"),
-                     _interval(record, "L_opt", lambda v: f"{v:.4f}"), new_run,
-                     _interval(record, "tokens_per_param", lambda v: f"{v:.3g}")])
+                     loss(record, "L_opt"), new_run, _interval(record, "tokens_per_param", lambda v: f"{v:.3g}")])
     return rows
 
 
@@ -148,12 +156,12 @@ def title_page(fit: Fit, res: FitResults) -> Figure:
     ax = middle.add_subplot()
     pct = f"{100 * res.summary.prob:g}%"
     if res.at_budgets is not None:
-        plot_table(allocation_rows(res.at_budgets, res.summary.prob, fit.runs.C.max()),
+        plot_table(allocation_rows(res.at_budgets, res.summary.prob, float(np.quantile(fit.runs.C, 0.9))),
                    _allocation_columns(fit.runs.loss_unit), ax=ax, fontsize=8.5, col_widths=_ALLOC_WIDTHS,
                    title=f"What the budget buys: compute-optimal allocation (median and {pct} credible interval)")
         middle.text(0.0, 0.01, "N*, D*, L* law: the uncertainty of the fitted law. L* a run there: what one run "
                     f"trained at (N*, D*) would score under the error model '{fit.law.noise}' (run-to-run noise, and "
-                    "beyond the runs the law's own discrepancy). Extrapolation: the budget over the largest run's compute.",
+                    "beyond the runs the law's own discrepancy). Extrapolation: the budget over the top of the runs' compute (their 90th percentile).",
                     fontsize=7.5, color="0.25")
     else:
         ax.axis("off")
@@ -286,7 +294,8 @@ def frontier_page(fit: Fit, res: FitResults) -> Figure:
     plot_frontier(res.frontier, res.summary.prob, (runs.C.min(), runs.C.max()), res.budgets, fig=top)
     pct = f"{100 * res.summary.prob:g}%"
     note = f"; unique tokens U = {sci(res.frontier.unique_tokens)}" if res.frontier.unique_tokens else ""
-    plot_table(allocation_rows(res.at_budgets, res.summary.prob, runs.C.max()), _allocation_columns(runs.loss_unit),
+    plot_table(allocation_rows(res.at_budgets, res.summary.prob, float(np.quantile(runs.C, 0.9))),
+               _allocation_columns(runs.loss_unit),
                ax=bottom.add_subplot(), fontsize=8, col_widths=_ALLOC_WIDTHS,
                title=f"At the budgets (dotted lines): median and {pct} interval; {res.frontier.method}{note}")
     return fig
