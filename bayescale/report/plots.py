@@ -274,6 +274,7 @@ def plot_frontier(optima: Optimum | Mapping[str, Optimum], prob: float = 0.95,
         ax.set_xscale("log")
         if log_y:
             ax.set_yscale("log")
+            plain_log_ticks(ax.yaxis)
         unit = next(iter(optima.values())).loss_unit
         ax.set_ylabel(label.format(unit=unit), fontsize=8)
         ax.set_title(title, fontsize=9)
@@ -282,6 +283,19 @@ def plot_frontier(optima: Optimum | Mapping[str, Optimum], prob: float = 0.95,
         ax.grid(True, which="major", alpha=0.3)
     axes[0].legend(fontsize=7, loc="upper left")
     return fig
+
+
+def plain_log_ticks(axis, decades: float = 2.0) -> None:
+    """Label a log axis with plain numbers (20, 50, 100) when it spans at most ``decades``:
+    ``2×10¹`` is hard to read where only a few ticks fall."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    lo, hi = sorted(axis.get_view_interval())
+    if not (lo > 0 and np.log10(hi / lo) <= decades):
+        return
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
 
 def plot_table(rows: Sequence[Sequence[str]], columns: Sequence[str], ax: Axes | None = None,
