@@ -29,6 +29,8 @@ __all__ = ["RunSlice", "plot_runs", "plot_design", "plot_fit_slices", "plot_resi
 
 #: Marker shapes and line styles that keep groups apart in greyscale print.
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+#: Dark colours, distinct in greyscale too with the line styles, one per law on overlaid frontiers.
+DARK = ("#1f3b73", "#8c2d19", "#1e5631", "#5b2a6e", "#7a5200", "#333333")
 LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)))
 AXIS_TITLES = {"N": "model size N (parameters)", "D": "training tokens D (tokens)",
                "C": "training compute C (FLOPs)", "U": "unique tokens U (tokens)",
@@ -249,7 +251,6 @@ def plot_frontier(optima: Optimum | Mapping[str, Optimum], prob: float = 0.95,
         Budgets to mark with vertical dotted lines.
     fig : matplotlib.figure.Figure, optional
     """
-    from matplotlib import colormaps
     from matplotlib.figure import Figure
 
     from bayescale.results.optimum import interval
@@ -258,12 +259,13 @@ def plot_frontier(optima: Optimum | Mapping[str, Optimum], prob: float = 0.95,
         optima = {"": optima}
     fig = fig or Figure(figsize=(10.0, 6.5), layout="constrained")
     axes = fig.subplots(2, 2, sharex=True).ravel()
-    cmap = colormaps["cividis"]
     for ax, (name, label, title, log_y) in zip(axes, _FRONTIER):
         for i, (fit_label, opt) in enumerate(optima.items()):
-            color = cmap(0.85 * i / max(len(optima) - 1, 1)) if len(optima) > 1 else "tab:blue"
+            color = DARK[i % len(DARK)]
             med, lo, hi = interval(getattr(opt, name), prob)
             ax.fill_between(opt.compute, lo, hi, color=color, alpha=0.25, linewidth=0)
+            for edge in (lo, hi):  # thin edges keep a narrow band visible
+                ax.plot(opt.compute, edge, color=color, linewidth=0.6, alpha=0.9)
             ax.plot(opt.compute, med, color=color, linestyle=LINESTYLES[i % len(LINESTYLES)], linewidth=1.5,
                     label=(fit_label + " " if fit_label else "") + f"median, {100 * prob:g}% band")
         if data_range is not None:
