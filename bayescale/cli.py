@@ -239,10 +239,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_level_options(p)
 
-    p = sub.add_parser("summary", help="posterior summary and convergence verdict of a fit")
+    p = sub.add_parser("summary", help="posterior summary and convergence verdict of a fit",
+                       description="Posterior medians and intervals, R-hat, ESS, the gates and a model-adequacy "
+                       "verdict; with a cluster and --days (or --compute), also the plan: budget, N*, D*, L*, days, "
+                       "GPU-hours and cost.")
     p.add_argument("fit", help="a fit saved by 'bayescale fit'")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
     p.add_argument("--json", action="store_true", help="print JSON: one object per parameter, plus the gates")
+    p.add_argument("--gpus", type=_count(1), help="with --gpu, --mfu and --days or --compute: add the plan")
+    p.add_argument("--gpu", help="accelerator id from the catalogue, e.g. h100")
+    p.add_argument("--mfu", type=float, help="model FLOPs utilisation in (0, 1], counting 6ND")
+    p.add_argument("--days", type=float, help="training time in days")
+    p.add_argument("--compute", "-c", type=float, help="a budget in FLOPs instead of --days")
+    p.add_argument("--price-per-gpu-hour", type=float, metavar="USD", help="price of one accelerator-hour")
 
     p = sub.add_parser("inverse", help="compute for a target loss, or tokens implied by an observed loss",
                        description="Inverse questions with intervals: the compute needed to reach --target-loss at the "
@@ -574,13 +583,26 @@ def _require_unique_tokens(fit, unique_tokens: float | None) -> None:
 
 def _cmd_summary(args: argparse.Namespace) -> int:
     fit = _load(args.fit)
+    planned = None
+    if args.gpus is not None or args.gpu is not None:
+        from bayescale.planning.plan import plan
+
+        if args.mfu is None or (args.days is None and args.compute is None):
+            raise BayescaleError("the plan in a summary needs --gpus, --gpu, --mfu and --days (or --compute)")
+        planned = plan(fit, gpus=args.gpus, gpu=args.gpu, mfu=args.mfu, days=args.days, compute=args.compute,
+                       price_per_gpu_hour=args.price_per_gpu_hour, prob=args.prob)
     summary, adequacy = fit.summary(args.prob), fit.adequacy()
     if args.json:
-        print(json.dumps({**summary.to_dict(), "adequacy": adequacy.to_dict(), "fit_id": fit.id, "law": fit.law.name,
-                          "noise": fit.law.noise}, indent=2))
+        out = {**summary.to_dict(), "adequacy": adequacy.to_dict(), "fit_id": fit.id, "law": fit.law.name,
+               "noise": fit.law.noise}
+        if planned is not None:
+            out["plan"] = planned.to_dict()
+        print(json.dumps(out, indent=2))
     else:
         model = fit.law.error_model
         print(f"law {fit.law.name}, error model {model.name}: {model.title}\n{summary}\n{adequacy}")
+        if planned is not None:
+            print(f"\n{planned}")
     return 0
 
 

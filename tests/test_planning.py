@@ -186,3 +186,18 @@ def test_sardana_frankle_figure_1_from_the_chinchilla_constants():
         lifetime_13b = 6 * n13 * tokens + 2 * n13 * served
         assert best.N[0] == pytest.approx(n_expected, rel=0.02)
         assert lifetime_13b - best.compute_total[0] == pytest.approx(saving_expected, rel=0.03)
+
+
+def test_summary_shows_the_plan_when_given_a_cluster(tmp_path, capsys):
+    import json
+
+    from bayescale.cli import main
+
+    path = tmp_path / "fit.nc"
+    fake_fit().save(path)
+    assert main(["summary", str(path), "--gpus", "1024", "--gpu", "h100", "--mfu", "0.4", "--days", "30",
+                 "--price-per-gpu-hour", "2", "--json"]) == 0
+    planned = json.loads(capsys.readouterr().out)["plan"][0]
+    assert planned["compute"] == pytest.approx(1024 * 989.4e12 * 0.4 * 30 * 86400)
+    assert planned["cost"] == pytest.approx(1024 * 30 * 24 * 2.0)  # a point: the days are given
+    assert main(["summary", str(path), "--gpus", "8", "--gpu", "h100"]) == 2
