@@ -175,3 +175,11 @@ def test_cli_fit_refuses_bad_pooling_before_sampling(tmp_path, capsys):
     assert "unknown parameter(s) ['gamma']" in capsys.readouterr().err and not out.exists()
     assert main(["fit", str(path), "--pool", "alpha", "--out", str(out)]) == 2
     assert "--family-col" in capsys.readouterr().err
+
+
+def test_a_family_fit_gets_a_report_with_a_families_page(tmp_path):
+    from bayescale.report.writer import write_report
+
+    path = write_report([_fake_family_fit()], tmp_path / "families.pdf", budgets=[1e21, 1e23])
+    pages = len(__import__("re").findall(rb"/Type\s*/Page(?![s\w])", path.read_bytes()))
+    assert pages == 6 + 1 + 2  # a fit's main pages, the families page, the appendix (no page 1: per-family answers)

@@ -34,12 +34,13 @@ if TYPE_CHECKING:
     from bayescale.results.fitted import Fit
     from bayescale.results.optimum import Optimum
 
-__all__ = ["PAGE", "decorate", "fit_pages", "appendix_pages", "comparison_pages", "allocation_rows"]
+__all__ = ["PAGE", "decorate", "fit_pages", "appendix_pages", "comparison_pages", "families_page", "allocation_rows"]
 
 #: A4 landscape, inches.
 PAGE = (11.69, 8.27)
 Plan = list[tuple[str, Callable[[], "Figure"]]]
 _MONO = {"family": "monospace", "fontsize": 7.5}
+_MAX_ROWS = 16  # rows of the posterior table that fit its half page
 
 
 
@@ -247,6 +248,9 @@ def posterior_page(fit: Fit, res: FitResults) -> Figure:
     rows += [[f"{name} (physical)", "in the papers' units (N in parameters, D in tokens, C in FLOPs)", f"{r['median']:.4g}",
               f"{r['lower']:.4g}", f"{r['upper']:.4g}", "", ""] for name, r in s.physical.iterrows()]
     pct = f"{100 * s.prob:g}%"
+    if len(rows) > _MAX_ROWS:  # a per-family law has a row per family and parameter
+        rows = rows[:_MAX_ROWS - 1] + [[f"… {len(rows) - _MAX_ROWS + 1} more rows", "bayescale summary FIT.nc lists them all",
+                                        "", "", "", "", ""]]
     plot_table(rows, ["parameter", "meaning", "median", f"lower {pct}", f"upper {pct}", "R-hat", "bulk ESS"],
                ax=top.add_subplot(), fontsize=8, col_widths=[0.12, 0.36, 0.1, 0.1, 0.1, 0.08, 0.08],
                title=f"Posterior (normalized units: N/N_ref, D/D_ref; median and {pct} equal-tailed interval)")
@@ -363,3 +367,21 @@ def comparison_pages(fits: Sequence[Fit], results: Sequence[FitResults], compari
     """The comparison table (or why there is none) and the overlaid frontiers."""
     return [("7 Comparison of the fits", lambda: _comparison_page(comparison, reason)),
             ("7 Comparison: compute-optimal frontiers overlaid", lambda: _overlay_page(fits, results))]
+
+
+def families_page(families: Any) -> Figure:
+    """Per-family frontiers overlaid (and a new family's), with the which-wins table."""
+    fig = _page()
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.6, 1.0])
+    plot_frontier(families.frontiers, 0.95, families.data_range, families.budgets, fig=top)
+    records = [r for r in families.comparison.to_records() if r["family_a"] < r["family_b"]]
+    fmt = lambda s, f: "n/a" if s["median"] is None else (  # noqa: E731
+        f"{s['median']:{f}} [{'…' if s['lower'] is None else format(s['lower'], f)}, "
+        f"{'>1e4' if s['upper'] is None else format(s['upper'], f)}]")
+    rows = [[sci(r["compute"]), r["family_a"], r["family_b"], f"{r['p_better']:.2f}", fmt(r["loss_gap"], "+.3f"),
+             "×" + fmt(r["compute_gain"], ".3g")] for r in records[:12]]
+    plot_table(rows, ["C (FLOPs)", "A", "B", "P(A better)", f"loss gap A − B ({families.comparison.loss_unit})",
+                      "B's compute to match A"], ax=bottom.add_subplot(), fontsize=8,
+               title="Which family wins at each budget (each at its own optimum; median and 95% interval)"
+                     + (f"; first 12 of {len(records)} pairs" if len(records) > 12 else ""))
+    return fig

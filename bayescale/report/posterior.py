@@ -54,7 +54,7 @@ def plot_pair(fit: Fit, names: Sequence[str] | None = None, max_draws: int = 500
     ----------
     fit : Fit
     names : sequence of str, optional
-        Parameters to show; the law's own (not the noise) by default.
+        Parameters to show; by default the law's own scalar parameters (not the noise), at most 8.
     max_draws : int
         Draws are thinned to at most this many, chosen with a seeded generator.
     seed : int
@@ -63,8 +63,13 @@ def plot_pair(fit: Fit, names: Sequence[str] | None = None, max_draws: int = 500
     """
     from matplotlib.figure import Figure
 
-    names = list(names or fit.law.parameters)
+    # scalar parameters only: a per-group parameter has a value per level (its summary lists them)
+    names = list(names or [p for p in fit.law.parameters if not fit.law.dims_of(p)][:8])
     draws = fit.draws()
+    if not names:
+        fig = fig or Figure(figsize=(8.0, 8.0), layout="constrained")
+        fig.text(0.05, 0.5, "every parameter is per group: no pair plot", fontsize=12)
+        return fig
     total = len(draws[names[0]])
     keep = np.sort(np.random.default_rng(seed).choice(total, min(max_draws, total), replace=False))
     fig = fig or Figure(figsize=(8.0, 8.0), layout="constrained")
@@ -110,7 +115,7 @@ def plot_prior_posterior(fit: Fit, prior_draws: Mapping[str, np.ndarray], fig: F
     from matplotlib.figure import Figure
 
     draws = fit.draws()
-    names = [n for n in fit.law.all_parameters if n in prior_draws]
+    names = [n for n in fit.law.all_parameters if n in prior_draws][:9]  # three rows of three fit the page
     fig = fig or Figure(figsize=(9.0, 5.0), layout="constrained")
     cols = min(3, len(names))
     axes = np.atleast_1d(fig.subplots((len(names) + cols - 1) // cols, cols, squeeze=False).ravel())

@@ -186,24 +186,53 @@ def fit_results(fit: Fit, budgets: Sequence[float], prob: float = PROB) -> FitRe
     """
     runs = fit.runs
     budgets = np.asarray(budgets, dtype=float)
-    at_runs = fit.predict(prob=prob, **{v: runs.frame[v].to_numpy() for v in fit.law.variables})
-    slices, note = run_slices(fit, at_runs, prob)
+    levels = {d: [runs.levels[d][c] for c in runs.codes(d)] for d in fit.law.dims}  # each run's own level
+    at_runs = fit.predict(prob=prob, **{v: runs.frame[v].to_numpy() for v in fit.law.variables}, **levels)
     low = min(runs.C.min(), budgets.min()) / 10
     high = max(runs.C.max(), budgets.max()) * 10
     unique = {"unique_tokens": float(np.max(runs.U))} if "U" in fit.law.variables and runs.has_U else {}
-    try:
-        frontier = fit.optimum(np.geomspace(low, high, 41), **unique)
-        at_budgets = fit.optimum(budgets, **unique)
-        error = ""
-    except OptimumError as exc:
-        frontier = at_budgets = None
-        error = str(exc)
-    priors = {name: fit.law.priors[name].draw(PRIOR_DRAWS, seed=i)
-              for i, name in enumerate(fit.law.all_parameters)}
+    frontier = at_budgets = None
+    if fit.law.dims:  # one law per level: the families page shows them (a group law: none here)
+        slices, note = [], f"The law has per-{fit.law.dims[0]} parameters: see the residuals page."
+        error = (f"per-{fit.law.dims[0]} answers: see the families page" if "family" in fit.law.dims
+                 else f"the law has per-{fit.law.dims[0]} parameters: ask 'bayescale optimum FIT.nc "
+                      f"--{fit.law.dims[0]} NAME' for one")
+    else:
+        slices, note = run_slices(fit, at_runs, prob)
+        try:
+            frontier = fit.optimum(np.geomspace(low, high, 41), **unique)
+            at_budgets = fit.optimum(budgets, **unique)
+            error = ""
+        except OptimumError as exc:
+            error = str(exc)
+    priors = {name: fit.law.priors[name].draw(PRIOR_DRAWS, seed=i)  # hierarchical priors have no draws of their own
+              for i, name in enumerate(fit.law.all_parameters) if fit.law.priors[name].is_numeric}
     log_pred = np.log(at_runs.predictive)
     standardized = (np.log(runs.loss) - np.median(log_pred, axis=0)) / np.std(log_pred, axis=0)
     return FitResults(fit.summary(prob), slices, note, at_runs, frontier, at_budgets, error, priors, budgets,
                       standardized, _influential(fit))
+
+
+@dataclass(frozen=True)
+class FamilyResults:
+    """A family fit's frontiers (one per family, and a new family's) and which family wins."""
+
+    frontiers: dict[str, Optimum]
+    comparison: Any
+    data_range: tuple[float, float]
+    budgets: np.ndarray
+
+
+def family_results(fit: Fit, budgets: np.ndarray) -> FamilyResults | None:
+    """The families page of a fit with per-family parameters (None for other fits)."""
+    if "family" not in fit.law.dims:
+        return None
+    from bayescale.decisions.families import compare_families, family_optima
+
+    runs = fit.runs
+    grid = np.geomspace(min(runs.C.min(), budgets.min()) / 10, max(runs.C.max(), budgets.max()) * 10, 41)
+    return FamilyResults(family_optima(fit, grid), compare_families(fit, budgets, prob=PROB),
+                         (float(runs.C.min()), float(runs.C.max())), budgets)
 
 
 def _influential(fit: Fit, count: int = 5, largest: int = 5000) -> tuple[dict, ...]:
@@ -309,6 +338,9 @@ def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence
     for fit, res in zip(fits, results):
         plan += pages.fit_pages(fit, res, show_data=fit.attrs["data_hash"] not in shown, multi=len(fits) > 1)
         shown.add(fit.attrs["data_hash"])
+        families = family_results(fit, values)
+        if families is not None:
+            plan.append(("Families: frontiers and which family wins", lambda fam=families: pages.families_page(fam)))
     if len(fits) > 1:
         plan += pages.comparison_pages(fits, results, comparison, reason)
     plan += saved_pages(saved)
