@@ -65,3 +65,14 @@ def test_incompatible_fits_are_refused():
     fewer = replace(fit.runs, frame=fit.runs.frame.iloc[:40].reset_index(drop=True))
     with pytest.raises(CompareError, match="different runs"):
         ensemble([fit, fake_fit(fewer, seed=4)], [1e23])
+
+
+def test_known_weights_are_used_as_given_without_recomputing_loo(monkeypatch):
+    import bayescale.decisions.ensemble as module
+
+    a, b = fake_fit(seed=1), fake_fit(seed=2)
+    monkeypatch.setattr(module, "loo_weights", lambda fits: pytest.fail("LOO recomputed"))
+    mixed = ensemble([a, b], [1e23], weights=[3.0, 1.0])
+    assert list(mixed.weights.values()) == pytest.approx([0.75, 0.25]) and "the caller" in mixed.format()
+    with pytest.raises(Exception, match="one per fit"):
+        ensemble([a, b], [1e23], weights=[1.0])

@@ -65,7 +65,7 @@ class Ensemble:
     weights : dict
         Law label -> stacking weight.
     method : str
-        ``"loo"`` or ``"lfo"``.
+        ``"loo"``, ``"lfo"``, or ``"given"`` (weights the caller knew already).
     per_law : dict
         Law label -> that law's own :class:`Optimum`.
     """
@@ -104,7 +104,7 @@ class Ensemble:
 
     def format(self, prob: float = 0.95) -> str:
         """The mixture's table, the weights and the share of the width that is the choice of law."""
-        how = "PSIS-LOO" if self.method == "loo" else "leave-future-out"
+        how = {"loo": "PSIS-LOO", "lfo": "leave-future-out"}.get(self.method, "the caller")
         lines = [f"stacked over {len(self.weights)} laws (weights from {how}): "
                  + ", ".join(f"{k} {w:.2f}" for k, w in self.weights.items()), self.optimum.format(prob)]
         for budget, share in zip(self.optimum.compute, self.law_share(prob)):
@@ -137,7 +137,7 @@ def ensemble(
     fits: Sequence[Any],
     budgets: Any,
     *,
-    weights: str = "loo",
+    weights: str | Sequence[float] = "loo",
     holdout_top: float = 0.25,
     unique_tokens: float | None = None,
     seed: int = 0,
@@ -151,9 +151,10 @@ def ensemble(
         Two or more fits of the same runs (same data hash) in one loss unit.
     budgets : sequence of float
         Compute budgets in FLOPs.
-    weights : {"loo", "lfo"}
+    weights : {"loo", "lfo"} or sequence of float
         Stacking on PSIS-LOO densities of the runs, or on the densities of the top
-        ``holdout_top`` compute runs under each law refitted below them.
+        ``holdout_top`` compute runs under each law refitted below them; or the weights
+        themselves, one per fit, when they are known already.
     seed : int
         Seeds the resampling of the mixture and the predictive draws.
     settings : SamplerSettings, optional
@@ -168,13 +169,18 @@ def ensemble(
     from bayescale.errors import BayescaleError
 
     check_compatible(fits, "an ensemble")
-    if weights not in ("loo", "lfo"):
-        raise BayescaleError(f"unknown weights {weights!r}: use 'loo' (PSIS-LOO) or 'lfo' (leave-future-out)")
     labels = _labels(fits)
-    if weights == "loo":
+    if not isinstance(weights, str):  # weights already known (e.g. a comparison's), not recomputed
+        w = np.asarray(weights, dtype=float)
+        if w.shape != (len(fits),) or np.any(w < 0) or w.sum() <= 0:
+            raise BayescaleError(f"weights must be 'loo', 'lfo' or {len(fits)} non-negative numbers, one per fit")
+        weights = "given"
+    elif weights == "loo":
         w = loo_weights(fits)
-    else:
+    elif weights == "lfo":
         w = stacking_weights(_lfo_pointwise(fits, holdout_top, settings))
+    else:
+        raise BayescaleError(f"unknown weights {weights!r}: use 'loo' (PSIS-LOO) or 'lfo' (leave-future-out)")
     w = w / w.sum()
     per_law = {label: fit.optimum(budgets, unique_tokens=unique_tokens, seed=seed) if "U" in fit.law.variables
                else fit.optimum(budgets, seed=seed) for label, fit in zip(labels, fits)}

@@ -96,7 +96,7 @@ def front_results(fits: Sequence[Any], results: Sequence[Any], comparison: Any =
             weights = [float(comparison.table.loc[label, "weight"]) for label in order]
             from bayescale.decisions.ensemble import ensemble
 
-            mixture = ensemble([fit for fit, _ in usable], budgets).optimum
+            mixture = ensemble([fit for fit, _ in usable], budgets, weights=weights).optimum  # LOO done once
     rows, answers = [], []
     for j, c in enumerate(budgets):
         for fit, res in usable:
