@@ -32,6 +32,7 @@ import numpy as np
 
 from bayescale.errors import BayescaleError
 from bayescale.laws.flops import training_flops
+from bayescale.results.optimum import interval
 
 __all__ = ["Suggestion", "SuggestError", "suggest", "candidate_grid", "read_candidates"]
 
@@ -293,7 +294,7 @@ def suggest(
     q, mu, y = (np.concatenate(p) for p in zip(*parts))
     joint = np.cov(np.column_stack([q, mu]), rowvar=False)
     noise = np.maximum(np.var(y - mu, axis=0), 1e-12)
-    _, lo, hi = (np.quantile(np.exp(q), p) for p in (0.5, (1 - prob) / 2, (1 + prob) / 2))
+    _, lo, hi = interval(np.exp(q), prob)
     z = NormalDist().inv_cdf((1 + prob) / 2)
     width = lambda var: 2 * z * np.sqrt(max(var, 0.0))  # noqa: E731
     width_now = width(joint[0, 0])
