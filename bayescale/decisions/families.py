@@ -20,7 +20,8 @@ import numpy as np
 from bayescale.errors import BayescaleError
 from bayescale.results.optimum import Optimum, compute_optimum, interval
 
-__all__ = ["NEW_FAMILY", "FamilyComparison", "compare_families", "family_optima", "new_family_draws"]
+__all__ = ["NEW_FAMILY", "FamilyComparison", "compare_families", "family_optima", "format_summary",
+           "new_family_draws"]
 
 #: The label of the population-level answer.
 NEW_FAMILY = "(a new family)"
@@ -92,6 +93,16 @@ def _summary(values: np.ndarray, prob: float) -> dict[str, float | None]:
     return {"median": clean(med), "lower": clean(lo), "upper": clean(hi)}
 
 
+def format_summary(summary: dict, spec: str) -> str:
+    """``median [lower, upper]`` of a :meth:`FamilyComparison.to_records` entry; a missing bound
+    (a gain beyond 10^4 × the compute) shows as ``…`` below or ``>1e4`` above."""
+    if summary["median"] is None:
+        return "n/a"
+    lower = "…" if summary["lower"] is None else format(summary["lower"], spec)
+    upper = ">1e4" if summary["upper"] is None else format(summary["upper"], spec)
+    return f"{summary['median']:{spec}} [{lower}, {upper}]"
+
+
 @dataclass(frozen=True)
 class FamilyComparison:
     """Which family wins: one record per budget and ordered pair (see :meth:`to_records`)."""
@@ -114,12 +125,10 @@ class FamilyComparison:
         pct = f"{100 * self.prob:g}%"
         lines = [f"Which family wins (median and {pct} interval; loss in {self.loss_unit}; gain: the compute B "
                  f"needs to match A's loss, × C)"]
-        fmt = lambda s, f: "  n/a" if s["median"] is None else (  # noqa: E731
-            f"{s['median']:{f}} [{'…' if s['lower'] is None else format(s['lower'], f)}, "
-            f"{'>1e4' if s['upper'] is None else format(s['upper'], f)}]")
         for r in self.records:
             lines.append(f"  C = {r['compute']:.3g}: {r['family_a']} vs {r['family_b']}: P(A better) = "
-                         f"{r['p_better']:.2f}; gap {fmt(r['loss_gap'], '+.3f')}; gain ×{fmt(r['compute_gain'], '.3g')}")
+                         f"{r['p_better']:.2f}; gap {format_summary(r['loss_gap'], '+.3f')}; "
+                         f"gain ×{format_summary(r['compute_gain'], '.3g')}")
         return "\n".join(lines)
 
 

@@ -371,13 +371,12 @@ def comparison_pages(fits: Sequence[Fit], results: Sequence[FitResults], compari
 
 def families_page(families: Any) -> Figure:
     """Per-family frontiers overlaid (and a new family's), with the which-wins table."""
+    from bayescale.decisions.families import format_summary as fmt
+
     fig = _page()
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.6, 1.0])
     plot_frontier(families.frontiers, 0.95, families.data_range, families.budgets, fig=top)
     records = [r for r in families.comparison.to_records() if r["family_a"] < r["family_b"]]
-    fmt = lambda s, f: "n/a" if s["median"] is None else (  # noqa: E731
-        f"{s['median']:{f}} [{'…' if s['lower'] is None else format(s['lower'], f)}, "
-        f"{'>1e4' if s['upper'] is None else format(s['upper'], f)}]")
     rows = [[sci(r["compute"]), r["family_a"], r["family_b"], f"{r['p_better']:.2f}", fmt(r["loss_gap"], "+.3f"),
              "×" + fmt(r["compute_gain"], ".3g")] for r in records[:12]]
     plot_table(rows, ["C (FLOPs)", "A", "B", "P(A better)", f"loss gap A − B ({families.comparison.loss_unit})",
