@@ -95,7 +95,7 @@ def compare_fits(fits: Sequence[Fit], labels: Sequence[str] | None = None) -> Co
         If fewer than two fits are given, or they were fitted to different data or in
         different loss units.
     """
-    from arviz_stats import compare, loo
+    from arviz_stats import compare
 
     unit = check_compatible(fits, "compare")
     labels = list(labels) if labels is not None else _labels(fits)
@@ -104,7 +104,7 @@ def compare_fits(fits: Sequence[Fit], labels: Sequence[str] | None = None) -> Co
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for label, fit in zip(labels, fits):
-            results[label] = loo(fit.loo_tree())
+            results[label] = fit.psis_loo
             if not fit.gates.passed:
                 notes.append(f"{label} failed its convergence gates; its LOO is not to be trusted")
         # "none" returns raw numbers; None would round to rcParams' significant figures

@@ -237,16 +237,10 @@ def family_results(fit: Fit, budgets: np.ndarray) -> FamilyResults | None:
 
 def _influential(fit: Fit, count: int = 5, largest: int = 5000) -> tuple[dict, ...]:
     """The runs with the largest PSIS-LOO Pareto k (the fit leans on them most)."""
-    import warnings
-
-    from arviz_stats import loo
-
     runs = fit.runs
     if runs.n_runs > largest:
         return ()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        k = np.asarray(loo(fit.loo_tree()).pareto_k, dtype=float).reshape(-1)
+    k = np.asarray(fit.psis_loo.pareto_k, dtype=float).reshape(-1)
     order = np.argsort(k)[::-1][:count]
     return tuple({"N": float(runs.N[i]), "D": float(runs.D[i]), "loss": float(runs.loss[i]), "k": float(k[i])}
                  for i in order)

@@ -302,6 +302,18 @@ class Fit:
         return self.law.log_likelihood(self.draws(flat=False), self.scales, runs.loss, **law_inputs(self.law, runs),
                                        **self.law.error_model.run_data(runs))
 
+    @cached_property
+    def psis_loo(self) -> Any:
+        """PSIS-LOO of the fit (arviz-stats ``ELPDData``: elpd, pointwise elpd, Pareto k), computed
+        once per Fit: a report's residuals page and its comparison of laws both read it."""
+        import warnings
+
+        from arviz_stats import loo
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return loo(self.loo_tree())
+
     def loo_tree(self) -> xr.DataTree:
         """The fit as ArviZ expects it for LOO: with a ``log_likelihood`` group (also what a fit
         stores when asked to keep its log-likelihood)."""
