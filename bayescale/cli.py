@@ -119,6 +119,17 @@ def _pooling(args: argparse.Namespace) -> dict[str, list[str]]:
     return {"pool": args.pool, "share": args.share, "separate": args.separate}
 
 
+def _add_cluster_options(p: argparse.ArgumentParser, gpus_help: str) -> None:
+    """The cluster a budget runs on (plan, summary, report); :func:`bayescale.planning.plan.make_cluster` reads them."""
+    p.add_argument("--gpus", type=_count(1), help=gpus_help)
+    p.add_argument("--gpu", help="accelerator id from the catalogue, e.g. a100, h100, h200, b200, mi250x, mi300x "
+                                 "('bayescale plan --list-gpus')")
+    p.add_argument("--dtype", choices=["bf16", "fp16", "fp8"], default="bf16", help="training precision (default: bf16)")
+    p.add_argument("--peak-flops", type=_positive_float, help="dense peak FLOP/s per accelerator, instead of --gpu")
+    p.add_argument("--mfu", type=float, help="model FLOPs utilisation in (0, 1], counting 6ND")
+    p.add_argument("--price-per-gpu-hour", type=_positive_float, metavar="USD", help="price of one accelerator-hour")
+
+
 def _add_level_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--group", help="the group to answer for, with a law that has per-group parameters")
     p.add_argument("--family", help="the family to answer for, with a law that has per-family parameters")
@@ -246,12 +257,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("fit", help="a fit saved by 'bayescale fit'")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
     p.add_argument("--json", action="store_true", help="print JSON: one object per parameter, plus the gates")
-    p.add_argument("--gpus", type=_count(1), help="with --gpu, --mfu and --days or --compute: add the plan")
-    p.add_argument("--gpu", help="accelerator id from the catalogue, e.g. h100")
-    p.add_argument("--mfu", type=float, help="model FLOPs utilisation in (0, 1], counting 6ND")
+    _add_cluster_options(p, "with --gpu, --mfu and --days or --compute: add the plan")
     p.add_argument("--days", type=float, help="training time in days")
     p.add_argument("--compute", "-c", type=float, help="a budget in FLOPs instead of --days")
-    p.add_argument("--price-per-gpu-hour", type=float, metavar="USD", help="price of one accelerator-hour")
 
     p = sub.add_parser("inverse", help="compute for a target loss, or tokens implied by an observed loss",
                        description="Inverse questions with intervals: the compute needed to reach --target-loss at the "
@@ -339,15 +347,10 @@ def _parser() -> argparse.ArgumentParser:
                        "cluster, or what a --target-loss takes; peak FLOP/s are the dense figures of the accelerator "
                        "catalogue ('bayescale plan --list-gpus').")
     p.add_argument("fit", nargs="?", help="a fit saved by 'bayescale fit' (optional)")
-    p.add_argument("--gpus", type=_count(1), help="number of accelerators")
-    p.add_argument("--gpu", help="accelerator id from the catalogue, e.g. a100, h100, h200, b200, mi250x, mi300x")
-    p.add_argument("--dtype", choices=["bf16", "fp16", "fp8"], default="bf16", help="training precision (default: bf16)")
-    p.add_argument("--peak-flops", type=_positive_float, help="dense peak FLOP/s per accelerator, instead of --gpu")
+    _add_cluster_options(p, "number of accelerators")
     p.add_argument("--accelerators", metavar="FILE", help="a TOML catalogue of your own accelerators")
-    p.add_argument("--mfu", type=float, help="model FLOPs utilisation in (0, 1], counting 6ND")
     p.add_argument("--days", type=float, help="training time in days")
     p.add_argument("--compute", "-c", type=float, help="a budget in FLOPs instead of --days")
-    p.add_argument("--price-per-gpu-hour", type=float, metavar="USD", help="price of one accelerator-hour")
     p.add_argument("--budget-usd", type=float, help="money to spend, instead of --days (needs --price-per-gpu-hour)")
     p.add_argument("--target-loss", type=float, help="loss to reach (with a fit), in the fit's loss unit")
     p.add_argument("--n", type=float, help="model parameters (arithmetic without a fit)")
@@ -390,12 +393,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compute", "-c", type=_positive_float, nargs="+", metavar="FLOPS", help="budgets for the allocation table")
     p.add_argument("--with", dest="with_files", action="append", default=[], metavar="FILE",
                    help="add a page for a saved calibration, backtest or suggestion (calibrate/backtest/suggest --out); repeatable")
-    p.add_argument("--gpus", type=_count(1), help="with --gpu (or --peak-flops) and --mfu: page 1 gives days, GPU-hours and cost")
-    p.add_argument("--gpu", help="accelerator id from the catalogue, e.g. h100 ('bayescale plan --list-gpus')")
-    p.add_argument("--dtype", choices=["bf16", "fp16", "fp8"], default="bf16", help="training precision (default: bf16)")
-    p.add_argument("--peak-flops", type=_positive_float, help="dense peak FLOP/s per accelerator, instead of --gpu")
-    p.add_argument("--mfu", type=float, help="model FLOPs utilisation in (0, 1], counting 6ND")
-    p.add_argument("--price-per-gpu-hour", type=_positive_float, metavar="USD", help="price of one accelerator-hour")
+    _add_cluster_options(p, "with --gpu (or --peak-flops) and --mfu: page 1 gives days, GPU-hours and cost")
 
     p = sub.add_parser("laws", help="list the built-in laws", description="List the built-in laws, or show one in full.")
     p.add_argument("name", nargs="?", help="show this law (name or .toml path)")
@@ -429,8 +427,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         from bayescale.data.units import convert_runs
 
         runs = convert_runs(runs, args.to_unit)
-    law = for_families(load_law(args.law).with_noise(args.noise) if args.noise else load_law(args.law), runs,
-                       **_pooling(args))
+    law = load_law(args.law)
+    law = for_families(law.with_noise(args.noise) if args.noise else law, runs, **_pooling(args))
     priors = read_prior_file(args.priors) if args.priors else None
     if priors:
         law = law.with_priors(priors, args.priors)
@@ -584,13 +582,14 @@ def _require_unique_tokens(fit, unique_tokens: float | None) -> None:
 def _cmd_summary(args: argparse.Namespace) -> int:
     fit = _load(args.fit)
     planned = None
-    if args.gpus is not None or args.gpu is not None:
+    if args.gpus is not None or args.gpu is not None or args.peak_flops is not None:
         from bayescale.planning.plan import plan
 
         if args.mfu is None or (args.days is None and args.compute is None):
             raise BayescaleError("the plan in a summary needs --gpus, --gpu, --mfu and --days (or --compute)")
         planned = plan(fit, gpus=args.gpus, gpu=args.gpu, mfu=args.mfu, days=args.days, compute=args.compute,
-                       price_per_gpu_hour=args.price_per_gpu_hour, prob=args.prob)
+                       dtype=args.dtype, peak_flops=args.peak_flops, price_per_gpu_hour=args.price_per_gpu_hour,
+                       prob=args.prob)
     summary, adequacy = fit.summary(args.prob), fit.adequacy()
     if args.json:
         out = {**summary.to_dict(), "adequacy": adequacy.to_dict(), "fit_id": fit.id, "law": fit.law.name,
