@@ -106,13 +106,13 @@ def test_new_run_density_matches_what_draw_samples():
     """The density of a new run is that of the draws: inside the runs the Normal; beyond, wider."""
     rng = np.random.default_rng(2)
     y, mu = np.array([0.0, 0.05, -0.1]), np.zeros(3)
-    params = {"sigma": np.full((3000, 1), 0.02)}
+    params = {"sigma": np.full((40000, 1), 0.02)}
     inside = {"compute": np.zeros(3), "ratio": np.zeros(3)}
     model = get_error_model("discrepancy")
     np.testing.assert_allclose(model.new_run_logpdf(y, mu, params, rng, inside), stats.norm.logpdf(y, 0, 0.02) + 0 * params["sigma"])
     beyond = {"compute": np.full(3, 2.0), "ratio": np.zeros(3)}
     density = np.exp(model.new_run_logpdf(y, mu, params, rng, beyond)).mean(axis=0)
-    draws = model.draw(np.zeros((3000, 3)), params, rng, beyond)
+    draws = model.draw(np.zeros((40000, 3)), params, rng, beyond)
     hist = np.mean(np.abs(draws[:, 1] - 0.05) < 0.01) / 0.02  # density of the draws near y = 0.05
     assert density[1] == pytest.approx(hist, rel=0.15)
     grouped = get_error_model("grouped").new_run_logpdf(y, mu, {"sigma": 0.02, "tau": 0.03}, rng)
