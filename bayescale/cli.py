@@ -93,6 +93,7 @@ def _add_runs_options(p: argparse.ArgumentParser) -> None:
                        help=f"unit of the {var.upper()} column when it is not in {what}: a multiplier such as 1e9, "
                             f"or billion, trillion, … (default: {what})")
     p.add_argument("--loss-unit", default="nats/token", help="unit of the loss: nats/token (default), bits/token, bits/char, bits/byte")
+    _add_n_convention(p, "the N column")
     p.add_argument("--exclude-where", action="append", default=[], metavar="CONDITION",
                    help="leave out rows where CONDITION holds: COLUMN=VALUE, or with !=, <, <=, >, >= "
                         "(quote it: 'epochs>100'); repeat for several")
@@ -146,6 +147,15 @@ def _add_published_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--law", help="with --params instead of a fit: a built-in law or law file")
     p.add_argument("--params", help="published constants in physical units, e.g. E=1.69,A=406.4,B=410.7,alpha=0.34,beta=0.28")
     p.add_argument("--loss-unit", default="nats/token", help="unit of the published law's loss (default: nats/token)")
+    _add_n_convention(p, "the published law")
+
+
+def _add_n_convention(p: argparse.ArgumentParser, whose: str) -> None:
+    from bayescale.data.runs import N_CONVENTIONS
+
+    p.add_argument("--n-convention", choices=N_CONVENTIONS, default="unstated",
+                   help=f"how {whose} counts N: total (with the embeddings, as Hoffmann et al.) or non-embedding "
+                        "(as Kaplan et al.); recorded, and checked when answers are compared (default: unstated)")
 
 
 def _add_sampler_options(p: argparse.ArgumentParser) -> None:
@@ -163,7 +173,8 @@ def _read_runs(args: argparse.Namespace):
     units = {var: getattr(args, f"{var.lower()}_unit") for var in ("N", "D", "C", "U")}
     extra["units"] = {var: unit for var, unit in units.items() if unit is not None}
     return read_runs(args.runs, n_col=args.n_col, d_col=args.d_col, c_col=args.c_col, loss_col=args.loss_col,
-                     exclude_where=args.exclude_where, loss_unit=args.loss_unit, **extra)
+                     exclude_where=args.exclude_where, loss_unit=args.loss_unit,
+                     n_convention=getattr(args, "n_convention", "unstated"), **extra)
 
 
 def _settings(args: argparse.Namespace):
@@ -501,7 +512,7 @@ def _published(args: argparse.Namespace):
 
     if args.fit or not (args.params and args.law):
         raise BayescaleError("published constants need --law NAME and --params NAME=VALUE,…, and no fit file")
-    return PublishedLaw(args.law, parse_params(args.params), args.loss_unit)
+    return PublishedLaw(args.law, parse_params(args.params), args.loss_unit, args.n_convention)
 
 
 def _cmd_optimum(args: argparse.Namespace) -> int:

@@ -20,6 +20,9 @@ from bayescale.errors import RunsError
 from bayescale.laws.flops import tokens_for_compute, training_flops
 
 LOSS_UNITS = ("nats/token", "bits/token", "bits/char", "bits/byte")
+#: How N was counted. Kaplan et al. count parameters without the embeddings, Hoffmann et al. with
+#: them; N*, and a 6ND compute, differ between the two, most for small models.
+N_CONVENTIONS = ("unstated", "total", "non-embedding")
 CANDIDATES: dict[str, list[str]] = {
     "N": ["N", "N_params", "params", "n_params", "parameters", "model_size", "Model Size"],
     "D": ["D", "D_tokens", "tokens", "n_tokens", "train_tokens"],
@@ -64,6 +67,10 @@ class Runs:
     levels : dict of str to tuple of str
         For each label column given (``group``, ``family``): its levels, sorted. The frame then
         holds that column as integer codes into the levels.
+    n_convention : str
+        How N was counted, one of ``N_CONVENTIONS``: ``"total"`` (with embeddings),
+        ``"non-embedding"``, or ``"unstated"``. Recorded, shown, and checked when fits or
+        published constants are compared or planned with; it does not change the fit.
     """
 
     frame: pd.DataFrame
@@ -73,6 +80,7 @@ class Runs:
     excluded: int = 0
     multipliers: dict[str, float] = field(default_factory=dict)
     levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    n_convention: str = "unstated"
 
     def codes(self, dim: str) -> np.ndarray:
         """Integer code of each run's level of ``dim`` (``"group"`` or ``"family"``)."""
@@ -218,6 +226,8 @@ class Runs:
             col = self.columns.get(var, var)
             if var in self.multipliers:
                 col += f" × {self.multipliers[var]:g}"
+            if var == "N" and self.n_convention != "unstated":
+                col += f"; {self.n_convention} count"
             lines.append(
                 f"{var:<5} {_fmt(values.min())} – {_fmt(values.max())} {UNITS[var]} "
                 f"({len(np.unique(values))} {COUNTED[var]}; column {col})"
@@ -267,6 +277,15 @@ def _fmt(x: float) -> str:
     return text
 
 
+def check_n_convention(value: str) -> str:
+    """Return ``value`` if it names a way of counting N, else raise :class:`RunsError`."""
+    if value not in N_CONVENTIONS:
+        raise RunsError(f"unknown N convention {value!r}: say how N counts parameters with one of "
+                        f"{', '.join(N_CONVENTIONS)} (total = with the embeddings, as Hoffmann et al.; "
+                        "non-embedding, as Kaplan et al.)")
+    return value
+
+
 def _listed(items: list[str]) -> str:
     """Join at most MAX_LISTED items, then 'and K more'."""
     shown = ", ".join(items[:MAX_LISTED])
@@ -287,6 +306,7 @@ def read_runs(
     group_col: str | None = None,
     family_col: str | None = None,
     where: Sequence[str] = (),
+    n_convention: str = "unstated",
 ) -> Runs:
     """Read runs from a CSV/TSV/Parquet file, map its columns and validate every row.
 
@@ -315,6 +335,9 @@ def read_runs(
     group_col, family_col : str, optional
         Columns of labels (any values, read as text) that say which group or family each run
         belongs to, for laws with per-group or per-family parameters.
+    n_convention : {"unstated", "total", "non-embedding"}
+        How the N column counts parameters (with or without the embeddings); recorded with
+        the fit and checked when fits or published constants are compared.
 
     Returns
     -------
@@ -330,7 +353,7 @@ def read_runs(
     first = 2 if kind == "csv" else 1  # header is line 1 of a CSV
     labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
     return _build(df, labels, str(path), n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col, units,
-                  {"group": group_col, "family": family_col}, where)
+                  {"group": group_col, "family": family_col}, where, n_convention)
 
 
 def read_frame(path: str | os.PathLike, what: str = "table") -> pd.DataFrame:
@@ -387,6 +410,7 @@ def runs_from_frame(
     group_col: str | None = None,
     family_col: str | None = None,
     where: Sequence[str] = (),
+    n_convention: str = "unstated",
 ) -> Runs:
     """Build validated ``Runs`` from a DataFrame; same rules as :func:`read_runs`.
 
@@ -396,7 +420,7 @@ def runs_from_frame(
     labels = pd.Series([f"row {label}" for label in df.index])
     df = df.reset_index(drop=True)
     return _build(df, labels, source, n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col, units,
-                  {"group": group_col, "family": family_col}, where)
+                  {"group": group_col, "family": family_col}, where, n_convention)
 
 
 def _find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
@@ -469,10 +493,11 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
            c_col: str | None, loss_col: str | None, exclude_where: Sequence[str],
            loss_unit: str, u_col: str | None = None,
            units: dict[str, float | str] | None = None, label_cols: dict[str, str | None] | None = None,
-           where: Sequence[str] = ()) -> Runs:
+           where: Sequence[str] = (), n_convention: str = "unstated") -> Runs:
     """Map columns, apply exclusions, validate and derive; shared by both entry points."""
     if loss_unit not in LOSS_UNITS:
         raise RunsError(f"unknown loss unit {loss_unit!r}; allowed: {', '.join(LOSS_UNITS)}.")
+    check_n_convention(n_convention)
     if isinstance(exclude_where, str):
         exclude_where = [exclude_where]
     given = {"N": n_col, "D": d_col, "C": c_col, "loss": loss_col, "U": u_col}
@@ -562,4 +587,4 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
         same = "N, D, C, U and loss" if "U" in values else "N, D, C and loss"
         raise RunsError(f"{source} has duplicate runs (same {same}): {_listed(pairs)}. {FIX_HINT}")
     return Runs(frame=frame, source=source, columns=columns, loss_unit=loss_unit, excluded=excluded,
-                multipliers=multipliers, levels=levels)
+                multipliers=multipliers, levels=levels, n_convention=n_convention)

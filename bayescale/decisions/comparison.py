@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,8 +14,9 @@ import pandas as pd
 from bayescale.errors import BayescaleError
 from bayescale.results.fitted import Fit
 
-__all__ = ["CompareError", "Comparison", "compare_fits", "check_compatible"]
+__all__ = ["CompareError", "Comparison", "compare_fits", "check_compatible", "warn_mixed_conventions"]
 
+_WARNED: set[tuple[str, ...]] = set()
 _COLUMNS = ["rank", "elpd_loo", "se", "elpd_diff", "dse", "weight", "p_loo", "bad_k"]
 
 
@@ -127,6 +130,26 @@ def compare_fits(fits: Sequence[Fit], labels: Sequence[str] | None = None) -> Co
     return Comparison(table[_COLUMNS], unit, fits[0].attrs["data_hash"], tuple(notes), per_family)
 
 
+def warn_mixed_conventions(sources: Sequence[Any]) -> bool:
+    """Warn (log) when fits or published constants count N differently; True if they do.
+
+    Each source has ``runs.n_convention``; "unstated" agrees with anything. N* of a law fitted on
+    non-embedding counts is smaller than one fitted on total counts of the same models, most for
+    small models, so such answers differ by convention as well as by law.
+    """
+    stated = {getattr(s.runs, "n_convention", "unstated") for s in sources} - {"unstated"}
+    if len(stated) > 1:
+        key = tuple(sorted(str(getattr(s, "id", "")) for s in sources))
+        if key in _WARNED:  # an ensemble checks its fits more than once
+            return True
+        _WARNED.add(key)
+        logging.getLogger("bayescale").warning(
+            "these answers count N differently (%s): N* and D* are not comparable across them; refit "
+            "with one convention (fit --n-convention) or compare like with like", " and ".join(sorted(stated)))
+        return True
+    return False
+
+
 def check_compatible(fits: Sequence[Fit], what: str = "compare") -> str:
     """Refuse fits that cannot be weighed against each other; return their common loss unit.
 
@@ -148,6 +171,7 @@ def check_compatible(fits: Sequence[Fit], what: str = "compare") -> str:
                             f"(data hash {fit.attrs['data_hash'].removeprefix('sha256:')[:12]})" for fit in fits)
         raise CompareError(f"the fits were made on different runs ({sources}); laws are weighed only on the same runs, "
                            "so fit every law to the same table with the same filters")
+    warn_mixed_conventions(fits)
     units = {fit.runs.loss_unit for fit in fits}
     if len(units) > 1:
         raise CompareError(f"the fits use different loss units ({', '.join(sorted(units))}); refit in one unit")

@@ -193,5 +193,6 @@ def ensemble(
 
     first = per_law[labels[0]]
     mixture = Optimum(first.compute, stack("N_opt"), stack("D_opt"), stack("L_opt"), stack("tokens_per_param"),
-                      "stacked mixture of laws", first.loss_unit, first.unique_tokens, stack("L_opt_predictive"))
+                      "stacked mixture of laws", first.loss_unit, first.unique_tokens, stack("L_opt_predictive"),
+                      first.n_convention)
     return Ensemble(mixture, {label: float(x) for label, x in zip(labels, w)}, weights, per_law)

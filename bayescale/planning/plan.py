@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -156,6 +156,21 @@ def plan(
     if n is not None or d is not None:
         raise PlanError("--n/--d ask for the arithmetic of a given run; with a fit, ask for a budget (--days or "
                         "--budget-usd on a cluster) or a --target-loss")
+    answer = _from_fit(fit, cluster, days, mfu, price_per_gpu_hour, budget_usd, target_loss, inference_tokens,
+                       max_tokens, unique_tokens, compute, candidate_n, prob, seed)
+    convention = getattr(fit.runs, "n_convention", "unstated")
+    if convention == "unstated":
+        return answer
+    units = answer.units | {k: f"parameters ({convention})" for k in ("N_opt", "N_recommended") if k in answer.units}
+    notes = list(answer.notes)
+    if convention == "non-embedding" and cluster is not None:
+        notes.append("N counts parameters without the embeddings: 6ND leaves their FLOPs out, so the days, "
+                     "GPU-hours and cost above are lower bounds")
+    return replace(answer, units=units, notes=notes)
+
+
+def _from_fit(fit, cluster, days, mfu, price_per_gpu_hour, budget_usd, target_loss, inference_tokens, max_tokens,
+              unique_tokens, compute, candidate_n, prob, seed) -> Plan:
     if target_loss is not None:
         return _for_target(fit, cluster, target_loss, inference_tokens, price_per_gpu_hour, prob, seed, unique_tokens)
     if compute is not None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from bayescale.data.runs import check_n_convention
 from bayescale.errors import BayescaleError
 from bayescale.laws.law import Law, Scales, load_law
 
@@ -40,6 +41,7 @@ def parse_params(text: str) -> dict[str, float]:
 @dataclass(frozen=True)
 class _Units:
     loss_unit: str
+    n_convention: str = "unstated"
 
 
 @dataclass(frozen=True)
@@ -53,14 +55,14 @@ class PublishedLaw:
         A value for every parameter of the law.
     loss_unit : str
         The unit the paper's losses are in.
-    convention : str
-        How N was counted (e.g. ``"with embeddings"``), recorded for the user.
+    n_convention : {"unstated", "total", "non-embedding"}
+        How the paper counted N (Hoffmann et al.: total; Kaplan et al.: non-embedding).
     """
 
     law: Law
     params: Mapping[str, float]
     loss_unit: str = "nats/token"
-    convention: str = ""
+    n_convention: str = "unstated"
 
     def __post_init__(self) -> None:
         law = self.law if isinstance(self.law, Law) else load_law(self.law)
@@ -71,6 +73,7 @@ class PublishedLaw:
                                  + (f"; missing {', '.join(missing)}" if missing else "")
                                  + (f"; unknown {', '.join(unknown)}" if unknown else ""))
         object.__setattr__(self, "law", law)
+        check_n_convention(self.n_convention)
 
     @property
     def scales(self) -> Scales:
@@ -79,7 +82,7 @@ class PublishedLaw:
 
     @property
     def runs(self) -> _Units:
-        return _Units(self.loss_unit)
+        return _Units(self.loss_unit, self.n_convention)
 
     @property
     def id(self) -> str:
@@ -100,4 +103,4 @@ class PublishedLaw:
 
         found = compute_optimum(self.law, self.draws(), self.scales, budgets, method, self.loss_unit,
                                 unique_tokens=unique_tokens)
-        return replace(found, L_opt_predictive=found.L_opt)
+        return replace(found, L_opt_predictive=found.L_opt, n_convention=self.n_convention)

@@ -209,7 +209,8 @@ class Fit:
         columns = json.loads(self.tree.attrs.get("data_columns_json", "{}"))
         return Runs(frame=frame, source=self.tree.attrs["data_source"], columns=columns,
                     loss_unit=self.tree.attrs["loss_unit"], excluded=int(self.tree.attrs.get("data_excluded", 0)),
-                    multipliers=json.loads(self.tree.attrs.get("data_multipliers_json", "{}")), levels=levels)
+                    multipliers=json.loads(self.tree.attrs.get("data_multipliers_json", "{}")), levels=levels,
+                    n_convention=str(self.tree.attrs.get("n_convention", "unstated")))
 
     @property
     def gates(self) -> Gates:
@@ -389,7 +390,7 @@ class Fit:
         context = self.context(N=found.N_opt, D=found.D_opt, C=np.broadcast_to(found.compute, found.N_opt.shape))
         with np.errstate(invalid="ignore"):
             log_new = self.law.error_model.draw(np.log(found.L_opt), noise, np.random.default_rng(seed), context)
-        return replace(found, L_opt_predictive=np.exp(log_new))
+        return replace(found, L_opt_predictive=np.exp(log_new), n_convention=self.runs.n_convention)
 
     # ---- files ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:

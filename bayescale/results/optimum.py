@@ -61,6 +61,8 @@ class Optimum:
         What a run trained at (N*, D*) would score: L* with the error model's run-to-run noise
         and, for error models that widen away from the data, the law's discrepancy there.
         Set by :meth:`bayescale.results.fitted.Fit.optimum`; ``L_opt`` is the law's value alone.
+    n_convention : str
+        How the fitted runs counted N (``"total"``, ``"non-embedding"`` or ``"unstated"``).
     """
 
     compute: np.ndarray
@@ -72,6 +74,11 @@ class Optimum:
     loss_unit: str = "nats/token"
     unique_tokens: float | None = None
     L_opt_predictive: np.ndarray | None = None
+    n_convention: str = "unstated"
+
+    @property
+    def _n_unit(self) -> str:
+        return "parameters" if self.n_convention == "unstated" else f"parameters ({self.n_convention})"
 
     @property
     def epochs(self) -> np.ndarray | None:
@@ -88,7 +95,7 @@ class Optimum:
         With unique tokens, also ``unique_tokens`` and ``epochs`` (D*/U). ``units`` gives the
         unit of every quantity.
         """
-        units = {"compute": "FLOPs", "N_opt": "parameters", "D_opt": "tokens", "L_opt": self.loss_unit,
+        units = {"compute": "FLOPs", "N_opt": self._n_unit, "D_opt": "tokens", "L_opt": self.loss_unit,
                  "L_opt_predictive": self.loss_unit, "tokens_per_param": "tokens/parameter",
                  "unique_tokens": "tokens", "epochs": "passes over the unique tokens"}
         records = []
@@ -106,7 +113,7 @@ class Optimum:
     def format(self, prob: float = 0.95) -> str:
         """A table of medians and intervals, one block per budget."""
         pct = f"{100 * prob:g}%"
-        units = {"N_opt": "parameters", "D_opt": "tokens", "L_opt": f"{self.loss_unit} (the law)",
+        units = {"N_opt": self._n_unit, "D_opt": "tokens", "L_opt": f"{self.loss_unit} (the law)",
                  "L_opt_predictive": f"{self.loss_unit} (a run trained there)",
                  "tokens_per_param": "tokens/param", "epochs": "passes over the unique tokens"}
         lines = [f"compute-optimal allocation ({self.method}; median and {pct} interval)"]
