@@ -24,6 +24,7 @@ _LAZY = {
     "runs_from_frame": "bayescale.data.runs",
     "Runs": "bayescale.data.runs",
     "convert_runs": "bayescale.data.units",
+    "near_optimum": "bayescale.data.selection",
     # laws
     "load_law": "bayescale.laws.law",
     "available_laws": "bayescale.laws.law",

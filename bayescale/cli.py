@@ -94,6 +94,10 @@ def _add_runs_options(p: argparse.ArgumentParser) -> None:
                             f"or billion, trillion, … (default: {what})")
     p.add_argument("--loss-unit", default="nats/token", help="unit of the loss: nats/token (default), bits/token, bits/char, bits/byte")
     _add_n_convention(p, "the N column")
+    p.add_argument("--near-optimum", type=float, metavar="FRACTION",
+                   help="keep only runs whose loss is within FRACTION (e.g. 0.1) of the lowest loss at their compute "
+                        "(±5%%): the runs an allocation is decided on; laws that cannot follow far-off-optimum runs "
+                        "of isoFLOP sweeps then place N* where the sweeps bottom out")
     p.add_argument("--exclude-where", action="append", default=[], metavar="CONDITION",
                    help="leave out rows where CONDITION holds: COLUMN=VALUE, or with !=, <, <=, >, >= "
                         "(quote it: 'epochs>100'); repeat for several")
@@ -172,9 +176,14 @@ def _read_runs(args: argparse.Namespace):
     extra |= {"group_col": args.group_col, "family_col": args.family_col, "where": args.where}
     units = {var: getattr(args, f"{var.lower()}_unit") for var in ("N", "D", "C", "U")}
     extra["units"] = {var: unit for var, unit in units.items() if unit is not None}
-    return read_runs(args.runs, n_col=args.n_col, d_col=args.d_col, c_col=args.c_col, loss_col=args.loss_col,
+    runs = read_runs(args.runs, n_col=args.n_col, d_col=args.d_col, c_col=args.c_col, loss_col=args.loss_col,
                      exclude_where=args.exclude_where, loss_unit=args.loss_unit,
                      n_convention=getattr(args, "n_convention", "unstated"), **extra)
+    if getattr(args, "near_optimum", None) is not None:
+        from bayescale.data.selection import near_optimum
+
+        runs = near_optimum(runs, args.near_optimum)
+    return runs
 
 
 def _settings(args: argparse.Namespace):

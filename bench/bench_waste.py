@@ -2,8 +2,9 @@
 
 For each sweep: hold out the top budget, fit the Chinchilla law on the rest (default settings),
 and choose N at the held-out budget by (a) the plug-in median N*, (b) the size minimising the
-posterior expected loss (``N_recommended``), (c) the isoFLOP model's power law N*(C) = G·C^a fitted
-to the lower budgets (Approach 2), (d) 20 tokens per parameter. Score: the held-out
+posterior expected loss (``N_recommended``), (c) the same, from the law fitted only to the runs
+within 10% of their budget's lowest loss (``fit --near-optimum 0.1``), (d) the isoFLOP model's
+power law N*(C) = G·C^a fitted to the lower budgets (Approach 2), (e) 20 tokens per parameter. Score: the held-out
 budget's own curve (a parabola of log loss in log N, least squares) gives each choice's loss
 penalty over the curve's vertex; the slope s of the optimal log loss against log compute between
 the two top budgets (their parabolas' minima) turns it into wasted compute, 1 − exp(−penalty/|s|).
@@ -22,6 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ladders import DATA  # noqa: E402
+
+NEAR = 0.1  # fit --near-optimum: runs within 10% of their budget's lowest loss
 
 
 def parabola(log_n: np.ndarray, log_loss: np.ndarray) -> np.ndarray:
@@ -68,11 +71,13 @@ def main() -> int:
         slope = (minimum[top] - minimum[prev]) / (np.log(top) - np.log(prev))
         train = replace(runs, frame=runs.frame[runs.C < top].reset_index(drop=True))
         fit = bs.fit(train, "chinchilla", settings=bs.SamplerSettings(progressbar=False))
+        near = bs.fit(bs.near_optimum(train, NEAR), "chinchilla", settings=bs.SamplerSettings(progressbar=False))
         choices = {"plug-in median N*": float(np.nanmedian(fit.optimum([top]).N_opt[:, 0])),
                    "expected-loss N": recommend(fit, top)["N_recommended"],
+                   "near-optimum fit, expected-loss N": recommend(near, top)["N_recommended"],
                    "isoFLOP N*": _isoflop_n(train, top),
                    "20 tokens/param": float(np.sqrt(top / (6 * 20)))}
-        row = {"config": config, "vertex N": float(np.exp(vertex[top])), "gates": fit.gates.passed}
+        row = {"config": config, "vertex N": float(np.exp(vertex[top])), "gates": fit.gates.passed and near.gates.passed}
         for name, n in choices.items():
             penalty = np.polyval(curves[top], np.log(n)) - minimum[top]
             row[name] = float(1 - np.exp(-penalty / abs(slope))) if slope < 0 else float("nan")
@@ -80,7 +85,7 @@ def main() -> int:
         print(f"config {config:2d}: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
                                                    for k, v in row.items() if k != "config")
               + f" ({time.perf_counter() - start:.0f} s)", flush=True)
-    names = ["plug-in median N*", "expected-loss N", "isoFLOP N*", "20 tokens/param"]
+    names = ["plug-in median N*", "expected-loss N", "near-optimum fit, expected-loss N", "isoFLOP N*", "20 tokens/param"]
     print("\n| config | vertex N | " + " | ".join(names) + " | gates |")
     print("|---|---|" + "---|" * len(names) + "---|")
     for row in rows:
@@ -88,8 +93,11 @@ def main() -> int:
               + f" | {'pass' if row['gates'] else 'FAIL'} |")
     means = {n: np.nanmean([r[n] for r in rows]) for n in names}
     print("| mean | | " + " | ".join(f"{100 * means[n]:.1f}%" for n in names) + " | |")
-    beats = sum(r["expected-loss N"] <= r["20 tokens/param"] for r in rows)
-    print(f"\nexpected-loss N wastes no more than the 20-tokens rule on {beats} of {len(rows)} sweeps")
+    medians = {n: np.nanmedian([r[n] for r in rows]) for n in names}
+    print("| median | | " + " | ".join(f"{100 * medians[n]:.1f}%" for n in names) + " | |")
+    for name in names[:-1]:
+        beats = sum(r[name] <= r["20 tokens/param"] for r in rows)
+        print(f"{name} wastes no more than the 20-tokens rule on {beats} of {len(rows)} sweeps")
     return 0
 
 

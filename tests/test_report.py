@@ -216,9 +216,12 @@ def test_each_plot_works_alone_and_labels_units(good_fit, computed, monkeypatch)
     assert labelled(plots.plot_fit_slices(runs, computed.slices).axes[0], "(parameters)", f"({unit})")
     assert labelled(plots.plot_residuals(runs, computed.at_runs).axes[0], "(FLOPs)", "dimensionless")
     frontier = plots.plot_frontier(computed.optimum, data_range=(1e17, 1e20), budgets=[1e23])
-    assert all(labelled(ax, "(FLOPs)") for ax in frontier.axes)
-    assert [ax.get_ylabel() for ax in frontier.axes] == [
-        "N* (parameters)", "D* (tokens)", f"L* ({unit})", "D*/N* (tokens per parameter)"]
+    shown = [ax for ax in frontier.axes if ax.axison]
+    assert all(labelled(ax, "(FLOPs)") for ax in shown[:5])
+    assert [ax.get_ylabel() for ax in shown] == [
+        "N* (parameters)", "D* (tokens)", "N* band, upper/lower (× factor; solid)", f"L* ({unit})",
+        "D*/N* (tokens per parameter)", f"L* band, upper − lower ({unit}; dashed)"]
+    assert frontier.axes[5].get_legend() is not None  # the legend has a panel of its own
     assert labelled(plots_posterior.plot_comparison(computed.comparison).axes[0], "(nats")
     pair = plots_posterior.plot_pair(good_fit)
     bottom = [ax for ax in pair.axes if ax.get_xlabel()]

@@ -71,6 +71,9 @@ class Runs:
         How N was counted, one of ``N_CONVENTIONS``: ``"total"`` (with embeddings),
         ``"non-embedding"``, or ``"unstated"``. Recorded, shown, and checked when fits or
         published constants are compared or planned with; it does not change the fit.
+    selection : str
+        How runs were selected beyond the row filters (e.g. by
+        :func:`bayescale.data.selection.near_optimum`), in words; empty when they were not.
     """
 
     frame: pd.DataFrame
@@ -81,6 +84,7 @@ class Runs:
     multipliers: dict[str, float] = field(default_factory=dict)
     levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     n_convention: str = "unstated"
+    selection: str = ""
 
     def codes(self, dim: str) -> np.ndarray:
         """Integer code of each run's level of ``dim`` (``"group"`` or ``"family"``)."""
@@ -220,7 +224,7 @@ class Runs:
         head = f"{self.n_runs} runs from {self.source}"
         if self.excluded:
             head += f" ({self.excluded} left out by the row filters)"
-        lines = [head]
+        lines = [head] + ([f"      selected: {self.selection}"] if self.selection else [])
         for var in ("N", "D", "C", "U")[: 4 if self.has_U else 3]:
             values = getattr(self, var)
             col = self.columns.get(var, var)

@@ -119,11 +119,21 @@ def front_results(fits: Sequence[Any], results: Sequence[Any], comparison: Any =
                             "gpu_hours": float(cluster.gpu_hours(c))}
             if price_per_gpu_hour is not None:
                 answers[-1]["cost"] = answers[-1]["gpu_hours"] * float(price_per_gpu_hour)
-    verdicts = [f"{fit.law.name} (fit {fit.id}): " + ("convergence gates passed" if fit.gates.passed else
-                "CONVERGENCE GATES FAILED: do not act on its numbers") for fit in fits]
+    verdicts = [_verdict(fit) for fit in fits]
     verdicts += _preferences(comparison, saved)
     source = "the stacked ensemble of the laws (PSIS-LOO weights)" if mixture is not None else f"the {usable[0][0].law.name} law"
     return FrontResults(answers, rows, top, verdicts, source, prob, fits[0].runs.loss_unit)
+
+
+def _verdict(fit: Any) -> str:
+    """The gates, and any trend the law misses (with its advice), of one fit, in a sentence or two."""
+    text = f"{fit.law.name} (fit {fit.id}): " + ("convergence gates passed" if fit.gates.passed else
+                                                 "CONVERGENCE GATES FAILED: do not act on its numbers")
+    findings = fit.adequacy().findings
+    if findings:
+        text += f"; model adequacy FAILED: {findings[0]}" + (f" (and {len(findings) - 1} more trend(s))"
+                                                           if len(findings) > 1 else "")
+    return text + (f". Runs {fit.runs.selection}." if fit.runs.selection else "")
 
 
 def _preferences(comparison: Any, saved: Sequence[dict]) -> list[str]:
@@ -149,7 +159,6 @@ def front_page(front: FrontResults) -> Figure:
     from bayescale.report.pages import _page
 
     fig = _page()
-    text_part, table_part, notes = fig.subfigures(3, 1, height_ratios=[1.2, 1.0 + 0.12 * len(front.rows), 0.9])
     pct = f"{100 * front.prob:g}%"
     lines = []
     for a in front.answers:
@@ -165,14 +174,17 @@ def front_page(front: FrontResults) -> Figure:
                      f"{front.source}); expect a loss of {_loss_interval(a['L_opt_predictive'])} {front.loss_unit} "
                      f"({pct} predictive interval for a run trained there; the law alone: "
                      f"{_loss_interval(a['L_opt'])}).{far}")
-    text_part.text(0.0, 0.97, "What to train", fontsize=18, fontweight="bold", va="top")
-    y = 0.74
-    for a, line in zip(front.answers, lines):  # a budget far beyond the runs is set in dark red
+    wrapped = [textwrap.fill(line, 150) for line in lines]
+    height = sum(w.count("\n") + 1 for w in wrapped) + 0.7 * len(wrapped)  # in lines, with the gaps
+    # the page's title comes from decorate(); the paragraphs get the height they need
+    text_part, table_part, notes = fig.subfigures(3, 1, height_ratios=[0.3 + 0.16 * height, 1.0 + 0.12 * len(front.rows),
+                                                                       0.9])
+    y, step = 0.9, 0.88 / height
+    for a, text in zip(front.answers, wrapped):  # a budget far beyond the runs is set in dark red
         far = a["beyond"] > EXTRAPOLATION_WARNING
-        wrapped = textwrap.fill(line, 150)
-        text_part.text(0.0, y, wrapped, fontsize=8.8, va="top", color="#8a0000" if far else "black",
+        text_part.text(0.0, y, text, fontsize=8.8, va="top", color="#8a0000" if far else "black",
                        fontweight="bold" if far else "normal")
-        y -= 0.075 * (wrapped.count("\n") + 1) + 0.05
+        y -= step * (text.count("\n") + 1.7)
     plot_table(front.rows, ["C (FLOPs)", "law", "N* (parameters)", "D* (tokens)", f"L* a run there ({front.loss_unit})",
                             "L* the law"], ax=table_part.add_subplot(), fontsize=8,
                col_widths=[0.08, 0.17, 0.2, 0.2, 0.18, 0.17],

@@ -239,6 +239,10 @@ def plot_frontier(optima: Optimum | Mapping[str, Optimum], prob: float = 0.95,
                   fig: Figure | None = None) -> Figure:
     """N*(C), D*(C), L*(C) and D*/N* against compute, with credible bands; several fits overlay.
 
+    A fifth panel shows how wide each band is (upper/lower for N* and D*/N*, upper − lower for
+    L*), so that a band too narrow to see on a log axis still reads; the sixth holds the legend,
+    which then covers no data.
+
     Parameters
     ----------
     optima : Optimum or mapping of label to Optimum
@@ -257,8 +261,9 @@ def plot_frontier(optima: Optimum | Mapping[str, Optimum], prob: float = 0.95,
 
     if not isinstance(optima, Mapping):
         optima = {"": optima}
-    fig = fig or Figure(figsize=(10.0, 6.5), layout="constrained")
-    axes = fig.subplots(2, 2, sharex=True).ravel()
+    fig = fig or Figure(figsize=(11.0, 6.5), layout="constrained")
+    grid = fig.subplots(2, 3, sharex=True)
+    axes = [grid[0, 0], grid[0, 1], grid[1, 0], grid[1, 1]]
     for ax, (name, label, title, log_y) in zip(axes, _FRONTIER):
         for i, (fit_label, opt) in enumerate(optima.items()):
             color = DARK[i % len(DARK)]
@@ -283,8 +288,32 @@ def plot_frontier(optima: Optimum | Mapping[str, Optimum], prob: float = 0.95,
         ax.set_xlabel("compute budget C (FLOPs)")
         ax.tick_params(labelbottom=True)
         ax.grid(True, which="major", alpha=0.3)
-    axes[0].legend(fontsize=7, loc="upper left")
+    _band_widths(grid[0, 2], optima, prob)
+    handles, labels = axes[0].get_legend_handles_labels()
+    grid[1, 2].axis("off")
+    grid[1, 2].legend(handles, labels, fontsize=7, loc="center", frameon=False)
     return fig
+
+
+def _band_widths(ax: Axes, optima: Mapping[str, Optimum], prob: float) -> None:
+    """Width of each band against compute: N* as upper/lower (a factor), L* in the loss's unit."""
+    from bayescale.results.optimum import interval
+
+    twin = ax.twinx()
+    for i, opt in enumerate(optima.values()):
+        color = DARK[i % len(DARK)]
+        _, lo, hi = interval(opt.N_opt, prob)
+        ax.plot(opt.compute, hi / lo, color=color, linestyle="-", linewidth=1.4)
+        _, lo, hi = interval(opt.L_opt, prob)
+        twin.plot(opt.compute, hi - lo, color=color, linestyle="--", linewidth=1.2)
+    ax.set_xscale("log")
+    ax.set_title(f"width of the {100 * prob:g}% bands", fontsize=9)
+    ax.set_ylabel("N* band, upper/lower (× factor; solid)", fontsize=8)
+    unit = next(iter(optima.values())).loss_unit
+    twin.set_ylabel(f"L* band, upper − lower ({unit}; dashed)", fontsize=8)
+    ax.set_xlabel("compute budget C (FLOPs)")
+    ax.tick_params(labelbottom=True)
+    ax.grid(True, which="major", alpha=0.3)
 
 
 def plain_log_ticks(axis, decades: float = 2.0) -> None:

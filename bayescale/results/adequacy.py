@@ -3,7 +3,7 @@
 The gates say the sampler explored the posterior; they say nothing of whether the law describes
 the runs. A law that misses a trend (no penalty for repeated data, a wrong curvature) still
 converges, with a noise scale inflated to absorb the misfit. Here the runs are sorted by each
-variable (N, D, C, and the epochs D/U when the table has U) and cut into bins; within a bin the
+variable (N, D, C, tokens per parameter D/N, and the epochs D/U when the table has U) and cut into bins; within a bin the
 mean residual of log loss should be about zero, within ``sigma / sqrt(n_bin)``. A bin far from
 zero (``|z| > Z_LIMIT``) is a trend the law does not follow.
 """
@@ -22,6 +22,8 @@ __all__ = ["Adequacy", "check_adequacy", "Z_LIMIT"]
 #: A bin's mean residual this many standard errors from zero marks structure the law misses.
 #: With about twenty bins a correct law crosses it by chance far less than once in a thousand fits.
 Z_LIMIT = 4.0
+#: The axis of tokens per parameter: on isoFLOP sweeps, where a law's misfit usually shows.
+RATIO = "tokens per parameter D/N"
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ def check_adequacy(law: Law, draws: dict[str, np.ndarray], scales: Scales, runs:
     residual = np.log(runs.loss) - mu
     sigma = float(np.median(draws["sigma"])) if "sigma" in draws else float(np.std(residual))
     axes = {v: getattr(runs, v) for v in ("N", "D", "C") if np.unique(getattr(runs, v)).size > 2}
+    if "N" in axes and "D" in axes:
+        axes[RATIO] = runs.D / runs.N
     if runs.has_U and np.any(runs.D > runs.U):
         axes["epochs D/U"] = np.maximum(runs.D / runs.U, 1.0)
     worst, findings = {}, []
@@ -104,8 +108,10 @@ def check_adequacy(law: Law, draws: dict[str, np.ndarray], scales: Scales, runs:
         worst[name] = best
         if abs(best["z"]) > Z_LIMIT:
             side = "above" if best["mean"] > 0 else "below"
+            advice = ("try another law, or look for runs from a different setup" if name != RATIO else
+                      "to choose N at a budget, fit the runs near each budget's optimum (fit --near-optimum 0.1, "
+                      "or bayescale.near_optimum(runs, 0.1)): far-off-optimum runs tilt the law's exponents")
             findings.append(f"runs with {name} in [{best['range'][0]:.3g}, {best['range'][1]:.3g}] lie {side} the law by "
                             f"{abs(best['mean']):.3g} in log loss on average ({abs(best['z']):.1f} standard errors, "
-                            f"{best['runs']} runs): the law misses a trend in {name}; try another law, or look for "
-                            "runs from a different setup")
+                            f"{best['runs']} runs): the law misses a trend in {name}; {advice}")
     return Adequacy(passed=not findings, sigma=sigma, worst=worst, findings=findings)

@@ -210,7 +210,8 @@ class Fit:
         return Runs(frame=frame, source=self.tree.attrs["data_source"], columns=columns,
                     loss_unit=self.tree.attrs["loss_unit"], excluded=int(self.tree.attrs.get("data_excluded", 0)),
                     multipliers=json.loads(self.tree.attrs.get("data_multipliers_json", "{}")), levels=levels,
-                    n_convention=str(self.tree.attrs.get("n_convention", "unstated")))
+                    n_convention=str(self.tree.attrs.get("n_convention", "unstated")),
+                    selection=str(self.tree.attrs.get("data_selection", "")))
 
     @property
     def gates(self) -> Gates:
@@ -388,9 +389,10 @@ class Fit:
                                 unique_tokens=unique_tokens)
         noise = {k: np.asarray(draws[k], dtype=float).reshape(-1, 1) for k in self.law.noise_parameters}
         context = self.context(N=found.N_opt, D=found.D_opt, C=np.broadcast_to(found.compute, found.N_opt.shape))
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):  # a heavy-tailed draw may overflow: inf is its value
             log_new = self.law.error_model.draw(np.log(found.L_opt), noise, np.random.default_rng(seed), context)
-        return replace(found, L_opt_predictive=np.exp(log_new), n_convention=self.runs.n_convention)
+            predictive = np.exp(log_new)
+        return replace(found, L_opt_predictive=predictive, n_convention=self.runs.n_convention)
 
     # ---- files ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:

@@ -217,6 +217,7 @@ def assemble_fit(
             "data_levels_json": json.dumps({d: list(v) for d, v in runs.levels.items()}),
             "loss_unit": runs.loss_unit,
             "n_convention": runs.n_convention,
+            "data_selection": runs.selection,
             "scales_json": json.dumps(scales.as_dict()),
             "sampler_json": json.dumps(config["sampler"]),
             "attempts_json": json.dumps(attempts or []),
