@@ -112,7 +112,9 @@ def test_tokens_for_loss_recovers_the_tokens():
     record = result.to_dict()[0]
     assert record["D"]["lower"] < d < record["D"]["upper"]
     assert record["D"]["median"] == pytest.approx(d, rel=0.15)
-    assert record["D_per_N"]["median"] == pytest.approx(record["D"]["median"] / n)
+    assert record["tokens_per_param"]["median"] == pytest.approx(record["D"]["median"] / n)
+    assert record["D_per_N"] == record["tokens_per_param"]  # the old key, kept for scripts
+    assert record["units"]["tokens_per_param"] == "tokens/param"
 
 
 def test_inverse_cli(tmp_path, capsys):

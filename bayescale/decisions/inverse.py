@@ -65,6 +65,9 @@ class InverseResult:
                 q = np.quantile(column, [0.5, tail, 1.0 - tail], method="inverted_cdf")
                 record[name] = {k: (float(v) if np.isfinite(v) else None)
                                 for k, v in zip(("median", "lower", "upper"), q)}
+            if "tokens_per_param" in record:  # the key's name before one vocabulary; kept for scripts
+                record["D_per_N"] = record["tokens_per_param"]
+            record["units"] = dict(self.units)
             out.append(record)
         return out
 
@@ -73,9 +76,10 @@ class InverseResult:
         lines = [f"{self.question} (median and {100 * prob:g}% interval)"]
         for record in self.to_dict(prob):
             lines.append(f"loss {record['loss']:g}:")
+            width = max(len(name) for name in self.units) + 2
             for name, unit in self.units.items():
                 r = {k: ("unreachable" if v is None else f"{v:.3g}") for k, v in record[name].items()}
-                lines.append(f"  {name:<8}{r['median']:>11}   [{r['lower']}, {r['upper']}]  {unit}")
+                lines.append(f"  {name:<{width}}{r['median']:>11}   [{r['lower']}, {r['upper']}]  {unit}")
             if record["unreachable"] > 0:
                 lines.append(f"  {100 * record['unreachable']:.1f}% of posterior draws never reach this loss")
         return "\n".join(lines)
@@ -225,7 +229,7 @@ def tokens_for_loss(fit: Fit, observed_loss: float, n_params: float, seed: int =
     return InverseResult(
         f"training tokens implied by an observed loss ({unit}) at N = {n_params:.3g}",
         targets,
-        {"D": tokens, "D_per_N": tokens / n_params},
-        {"D": "tokens", "D_per_N": "tokens/param"},
+        {"D": tokens, "tokens_per_param": tokens / n_params},
+        {"D": "tokens", "tokens_per_param": "tokens/param"},
     )
 
