@@ -408,7 +408,8 @@ def test_a_unit_without_its_column_or_of_an_unknown_quantity_is_refused():
 
 
 def test_cli_units_reach_the_runs(tmp_path):
-    from bayescale.cli import _parser, _read_runs
+    from bayescale.cli.options import _read_runs
+    from bayescale.cli.parser import _parser
 
     df = table()
     df.assign(N_params=df["N_params"] / 1e6).to_csv(tmp_path / "r.csv", index=False)

@@ -1,0 +1,76 @@
+"""The entry point: parse, dispatch, and turn errors into one line and an exit status."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from bayescale.cli.decision_commands import _cmd_backtest, _cmd_calibrate, _cmd_compare, _cmd_isoflop, _cmd_laws, _cmd_plan, _cmd_report, _cmd_suggest
+from bayescale.cli.fit_commands import _cmd_compare_families, _cmd_fit, _cmd_inverse, _cmd_optimum, _cmd_predict, _cmd_summary
+from bayescale.cli.options import EXIT_INPUT
+from bayescale.cli.parser import _parser
+from bayescale.errors import BayescaleError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``bayescale`` command; returns the exit status."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a bad option (argparse printed why)
+        return exc.code if isinstance(exc.code, int) else EXIT_INPUT
+    commands = {"fit": _cmd_fit, "optimum": _cmd_optimum, "predict": _cmd_predict, "summary": _cmd_summary,
+                "inverse": _cmd_inverse, "compare": _cmd_compare, "backtest": _cmd_backtest,
+                "calibrate": _cmd_calibrate, "plan": _cmd_plan, "suggest": _cmd_suggest,
+                "compare-families": _cmd_compare_families,
+                "isoflop": _cmd_isoflop, "report": _cmd_report, "laws": _cmd_laws}
+    if not getattr(args, "quiet", False) and not getattr(args, "json", False):
+        _log_to_stderr()
+    try:
+        return commands[args.command](args)
+    except BayescaleError as exc:
+        print(f"bayescale {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except (RecursionError, OverflowError, MemoryError) as exc:
+        print(f"bayescale {args.command}: error: the input is too large or too deeply nested to handle "
+              f"({type(exc).__name__}); check the files and values you passed", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug of ours: one line, and the traceback with BAYESCALE_DEBUG=1
+        if os.environ.get("BAYESCALE_DEBUG"):
+            raise
+        print(f"bayescale {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+              "This is a bug in bayescale, not in your input; run again with BAYESCALE_DEBUG=1 for the details.",
+              file=sys.stderr)
+        return 1
+
+
+def _log_to_stderr() -> None:
+    """Show bayescale's warnings (retries, suspicious data) on stderr, one line each."""
+    logger = logging.getLogger("bayescale")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("note: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+
+
+def run() -> None:
+    """Console-script entry point: :func:`main`, then exit without tearing the interpreter down.
+
+    After a fit, Python's orderly shutdown (garbage-collecting PyTensor graphs, unloading LLVM,
+    numba and h5py) takes a few tenths of a second for nothing: the fit is saved and closed by
+    then. Output streams and logging are flushed first.
+    """
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,203 @@
+"""The commands about one fit: fit, optimum, compare-families, predict, summary, inverse."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from bayescale.cli.options import EXIT_UNCONVERGED, _levels, _load, _pooling, _published, _read_runs, _settings
+from bayescale.cli.output import _print
+from bayescale.errors import BayescaleError
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from bayescale.files import check_output_path
+    from bayescale.laws.families import for_families
+    from bayescale.laws.law import load_law
+    from bayescale.laws.noise import get_error_model
+    from bayescale.laws.priors import read_prior_file
+    from bayescale.results.fitting import fit
+
+    check_output_path(args.out, "fit file")
+    settings = _settings(args)
+    runs = _read_runs(args)
+    if args.to_unit:
+        from bayescale.data.units import convert_runs
+
+        runs = convert_runs(runs, args.to_unit)
+    law = load_law(args.law)
+    law = for_families(law.with_noise(args.noise) if args.noise else law, runs, **_pooling(args))
+    priors = read_prior_file(args.priors) if args.priors else None
+    if priors:
+        law = law.with_priors(priors, args.priors)
+    if not args.quiet and not args.json:
+        print(runs.describe(), file=sys.stderr)
+        noise = get_error_model(args.noise or law.noise)
+        print(f"fitting {law.name}: L = {law.formula}\nerror model {noise.name}: {noise.title}", file=sys.stderr)
+    result = fit(runs, law, noise=args.noise, settings=settings, log_likelihood=args.log_likelihood)
+    converged = result.gates.passed
+    path = result.save(args.out) if converged or args.allow_unconverged else None
+    summary = result.summary(args.prob)
+    adequacy = result.adequacy() if args.json or not args.quiet else None  # residuals of every run: only when shown
+    per_family = "family" in result.law.dims and args.family is None
+    optimum = result.optimum(args.compute, **_levels(args)) if args.compute and not per_family else None
+    if args.json:
+        out = {**summary.to_dict(), "fit": None if path is None else str(path), "fit_id": result.id,
+               "noise": result.law.noise, "attempts": len(result.attempts), "adequacy": adequacy.to_dict()}
+        if optimum is not None:
+            out["optimum"] = optimum.to_records(args.prob)
+        elif args.compute:
+            from bayescale.decisions.families import family_optima
+
+            out["optimum"] = _family_records(family_optima(result, args.compute), args.prob)
+        print(json.dumps(out, indent=2))
+    elif not args.quiet:
+        print(summary)
+        print(adequacy)
+        if len(result.attempts) > 1:
+            print(f"\nsampled {len(result.attempts)} times: the first attempt(s) missed a gate, so draws were raised "
+                  f"to {result.sampler.get('draws')} per chain")
+        if optimum is not None:
+            print("\n" + optimum.format(args.prob))
+        elif args.compute:
+            print()
+            _print_family_optima(result, args.compute, args.prob, False)
+        if path is not None:
+            print(f"\nsaved {path} (fit id {result.id})")
+    if not converged:
+        print(f"ERROR: the fit did not converge. {result.gates}\n{_advice(args, result)}", file=sys.stderr)
+        if path is None:
+            print(f"The fit was NOT saved (an existing {args.out} is untouched); "
+                  "pass --allow-unconverged to save it anyway.", file=sys.stderr)
+        return 0 if args.allow_unconverged else EXIT_UNCONVERGED
+    return 0
+
+
+def _advice(args: argparse.Namespace, result) -> str:
+    """What to try after a failed fit, given what was already tried."""
+    tips = []
+    if args.draws < 2000:
+        tips.append(f"more draws (--draws {4 * args.draws} --tune {4 * args.tune})")
+    if result.law.noise in ("normal", "discrepancy", "grouped"):
+        tips.append("heavy-tailed noise (--noise student_t) if a few runs miss the law by far")
+    tips.append('tighter priors in a file, e.g. a file holding the line  E = { dist = "LogNormal", mu = 0.5, sigma = 0.3 }  '
+                "passed as --priors FILE")
+    return "Try " + "; or ".join(tips) + "."
+
+
+def _cmd_optimum(args: argparse.Namespace) -> int:
+    extra = {"unique_tokens": args.unique_tokens} if args.unique_tokens else {}
+    if args.params or args.law:
+        optimum = _published(args).optimum(args.compute, method=args.method, **extra)
+    elif not args.fit:
+        raise BayescaleError("give a fit file (bayescale fit RUNS --out FIT.nc), or a law's constants with --law and --params")
+    elif len(args.fit) > 1:
+        from bayescale.decisions.ensemble import ensemble
+
+        if _levels(args):
+            raise BayescaleError("--group/--family pick a level of one fit; give one fit, or stack fits without them")
+        optimum = ensemble([_load(path) for path in args.fit], args.compute, weights=args.weights,
+                           holdout_top=args.holdout_top, **extra)
+    else:
+        fit = _load(args.fit[0])
+        if "family" in fit.law.dims and args.family is None:
+            _print_family_optima(fit, args.compute, args.prob, args.json, extra.get("unique_tokens"))
+            return 0
+        optimum = fit.optimum(args.compute, method=args.method, **extra, **_levels(args))
+    if args.json:
+        print(json.dumps(optimum.to_records(args.prob), indent=2))
+    else:
+        print(optimum.format(args.prob))
+    return 0
+
+
+def _family_records(found: dict, prob: float) -> list[dict]:
+    return [{"family": name, **record} for name, opt in found.items() for record in opt.to_records(prob)]
+
+
+def _print_family_optima(fit, budgets, prob: float, as_json: bool, unique_tokens: float | None = None) -> None:
+    """Each family's optimum and, when every per-family parameter is pooled, a new family's."""
+    from bayescale.decisions.families import family_optima
+
+    found = family_optima(fit, budgets, unique_tokens=unique_tokens)
+    if as_json:
+        print(json.dumps(_family_records(found, prob), indent=2))
+        return
+    for name, opt in found.items():
+        print(f"family {name}: " + opt.format(prob))
+
+
+def _cmd_compare_families(args: argparse.Namespace) -> int:
+    from bayescale.decisions.families import compare_families
+
+    fit = _load(args.fit)
+    result = compare_families(fit, args.compute, args.families, prob=args.prob, unique_tokens=args.unique_tokens)
+    print(json.dumps(result.to_records(), indent=2) if args.json else result)
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    fit = _load(args.fit)
+    given = {"N": args.n, "D": args.d, "C": args.c, "U": args.u}
+    given = {k: v for k, v in given.items() if v is not None}
+    options = {"N": "--n", "D": "--d", "C": "--c", "U": "--unique-tokens"}
+    needs = [v for v in fit.law.variables if v not in given and not (v == "C" and {"N", "D"} <= set(given))]
+    if needs:
+        raise BayescaleError(f"the law {fit.law.name!r} needs {', '.join(options[v] for v in needs)} to predict a loss "
+                             f"(it uses {', '.join(fit.law.variables)})")
+    lengths = {len(v) for v in given.values()} - {1}
+    if len(lengths) > 1:
+        raise BayescaleError("give one value per option, or the same number of values to each of "
+                             + ", ".join(options[k] for k in given))
+    prediction = fit.predict(prob=args.prob, seed=args.seed, **given, **_levels(args))
+    print(json.dumps(prediction.to_records(), indent=2) if args.json else prediction)
+    return 0
+
+
+def _require_unique_tokens(fit, unique_tokens: float | None) -> None:
+    if "U" in fit.law.variables and unique_tokens is None:
+        raise BayescaleError(f"the law {fit.law.name!r} needs the unique tokens available: add --unique-tokens U "
+                             "(e.g. --unique-tokens 2.5e10)")
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    fit = _load(args.fit)
+    planned = None
+    if args.gpus is not None or args.gpu is not None or args.peak_flops is not None:
+        from bayescale.planning.plan import plan
+
+        if args.mfu is None or (args.days is None and args.compute is None):
+            raise BayescaleError("the plan in a summary needs --gpus, --gpu, --mfu and --days (or --compute)")
+        planned = plan(fit, gpus=args.gpus, gpu=args.gpu, mfu=args.mfu, days=args.days, compute=args.compute,
+                       dtype=args.dtype, peak_flops=args.peak_flops, price_per_gpu_hour=args.price_per_gpu_hour,
+                       prob=args.prob)
+    summary, adequacy = fit.summary(args.prob), fit.adequacy()
+    if args.json:
+        out = {**summary.to_dict(), "adequacy": adequacy.to_dict(), "fit_id": fit.id, "law": fit.law.name,
+               "noise": fit.law.noise}
+        if planned is not None:
+            out["plan"] = planned.to_dict()
+        print(json.dumps(out, indent=2))
+    else:
+        model = fit.law.error_model
+        print(f"law {fit.law.name}, error model {model.name}: {model.title}\n{summary}\n{adequacy}")
+        if planned is not None:
+            print(f"\n{planned}")
+    return 0
+
+
+def _cmd_inverse(args: argparse.Namespace) -> int:
+    from bayescale.decisions.inverse import compute_for_loss, tokens_for_loss
+
+    if (args.target_loss is None) == (args.observed_loss is None):
+        raise BayescaleError("give either --target-loss L, or --observed-loss L with --n N")
+    fit = _load(args.fit)
+    _require_unique_tokens(fit, args.unique_tokens)
+    if args.target_loss is not None:
+        _print(compute_for_loss(fit, args.target_loss, unique_tokens=args.unique_tokens), args.json, args.prob)
+    else:
+        if args.n is None:
+            raise BayescaleError("--observed-loss needs --n, the model's parameter count")
+        _print(tokens_for_loss(fit, args.observed_loss, args.n, unique_tokens=args.unique_tokens), args.json, args.prob)
+    return 0
