@@ -183,3 +183,18 @@ def test_a_family_fit_gets_a_report_with_a_families_page(tmp_path):
     path = write_report([_fake_family_fit()], tmp_path / "families.pdf", budgets=[1e21, 1e23])
     pages = len(__import__("re").findall(rb"/Type\s*/Page(?![s\w])", path.read_bytes()))
     assert pages == 6 + 1 + 2  # a fit's main pages, the families page, the appendix (no page 1: per-family answers)
+
+
+def test_a_backtest_scores_each_family_apart():
+    from bayescale.decisions.backtesting import Backtest, score_holdout, split_by_compute
+
+    fit = _fake_family_fit()  # mix_a's E is the truth of the runs, mix_c's is 0.2 too high
+    _, held, cutoff = split_by_compute(_runs(), 0.25)
+    score = score_holdout(fit, held)
+    per = score["per_family"]
+    assert set(per) == set(FAMILIES) and sum(f["runs"] for f in per.values()) == held.n_runs
+    assert per["mix_a"]["elpd_per_run"] > per["mix_c"]["elpd_per_run"]
+    assert per["mix_a"]["coverage"] > per["mix_c"]["coverage"]
+    table = pd.DataFrame({"chinchilla": {k: v for k, v in score.items() if k != "per_family"}}).T
+    result = Backtest(table, cutoff, 0, held.n_runs, 0.95, per_family={"chinchilla": per})
+    assert "per family, chinchilla: mix_a" in str(result) and result.to_dict()["per_family"]["chinchilla"] == per

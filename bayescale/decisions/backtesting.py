@@ -42,6 +42,9 @@ class Backtest:
     prob : float
     rolling : dict
         Law name -> :func:`rolling_backtest` result, when rolling origins were asked for.
+    per_family : dict
+        For a fit over families: law name -> family -> ``runs``, ``elpd_per_run`` and
+        ``coverage`` of that family's held-out runs (compare pooled with separate family by family).
     """
 
     table: pd.DataFrame
@@ -50,6 +53,7 @@ class Backtest:
     n_holdout: int
     prob: float
     rolling: dict = field(default_factory=dict)
+    per_family: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-able form."""
@@ -60,6 +64,8 @@ class Backtest:
                "prob": self.prob, "laws": laws}
         if self.rolling:
             out["rolling"] = self.rolling
+        if self.per_family:
+            out["per_family"] = self.per_family
         return out
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -82,6 +88,10 @@ class Backtest:
             text += (f"\nrolling origins, {name}: " + "; ".join(
                 f"C < {o['cutoff']:.3g}: coverage {o['coverage']:.2f} ({o['n_holdout']} runs)" for o in result["rolling"])
                 + f"; pooled coverage {result['coverage']:.2f}, interval score {result['interval_score']:.3g}")
+        for name, families in self.per_family.items():
+            text += f"\nper family, {name}: " + "; ".join(
+                f"{family}: elpd/run {f['elpd_per_run']:.3g}, coverage {f['coverage']:.2f} ({f['runs']} runs)"
+                for family, f in families.items())
         return text
 
 
@@ -139,6 +149,13 @@ def score_holdout(fit: Fit, holdout: Runs, prob: float = 0.95) -> dict[str, floa
     observed = holdout.loss
     alpha = 1.0 - prob
     miss = np.maximum(lower - observed, 0.0) + np.maximum(observed - upper, 0.0)
+    inside = (observed >= lower) & (observed <= upper)
+    per_family = {}
+    if "family" in law.dims:  # pooled against separate is judged family by family
+        codes = holdout.codes("family")
+        per_family = {str(name): {"runs": int(np.sum(codes == i)), "elpd_per_run": float(lpd[codes == i].mean()),
+                                  "coverage": float(inside[codes == i].mean())}
+                      for i, name in enumerate(holdout.levels["family"]) if np.any(codes == i)}
     return {
         "elpd": float(lpd.sum()),
         "elpd_per_run": float(lpd.mean()),
@@ -147,6 +164,7 @@ def score_holdout(fit: Fit, holdout: Runs, prob: float = 0.95) -> dict[str, floa
         "interval_score": float(np.mean((upper - lower) + 2.0 / alpha * miss)),
         "median_rel_error": float(np.mean(np.abs(median - observed) / observed)),
         "gates": bool(fit.gates.passed),
+        **({"per_family": per_family} if per_family else {}),
     }
 
 
@@ -199,11 +217,12 @@ def backtest(
     tasks = [(law, train, holdout, replace(settings, seed=task_seed(settings.seed, i), progressbar=False), prob)
              for i, law in enumerate(laws)]
     scores = run_tasks(_fit_and_score, tasks, workers=workers, engine=engine)
+    families = {law.name: score.pop("per_family") for law, score in zip(laws, scores) if "per_family" in score}
     rows = {law.name: score for law, score in zip(laws, scores)}
     table = pd.DataFrame(rows).T.sort_values("elpd", ascending=False)
     origins = {law.name: rolling_backtest(runs, law, rolling, holdout_top, settings, prob, workers, engine)
                for law in laws} if rolling else {}
-    return Backtest(table, cutoff, train.n_runs, holdout.n_runs, prob, origins)
+    return Backtest(table, cutoff, train.n_runs, holdout.n_runs, prob, origins, families)
 
 
 def rolling_backtest(runs: Runs, law: Law, bins: int, holdout_top: float, settings: SamplerSettings, prob: float = 0.95,
