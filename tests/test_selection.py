@@ -67,3 +67,12 @@ def test_the_cli_refuses_a_bad_margin_before_fitting(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "positive margin" in err and "Traceback" not in err
     assert not (tmp_path / "f.nc").exists()
+
+
+def test_each_family_is_compared_with_its_own_minimum():
+    a, b = _sweep(), _sweep()
+    b["loss"] *= 1.5  # a worse recipe: every run of it is 50% above the other's
+    frame = pd.concat([a.assign(mix="a"), b.assign(mix="b")], ignore_index=True)
+    kept = near_optimum(runs_from_frame(frame, family_col="mix"), 0.1)
+    assert kept.n_runs == 2 * 16
+    assert np.bincount(kept.codes("family")).tolist() == [16, 16]

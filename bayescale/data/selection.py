@@ -39,6 +39,17 @@ def _window_min(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarra
     return out
 
 
+def _near_own_minimum(compute: np.ndarray, loss: np.ndarray, within: float, width: float) -> np.ndarray:
+    """Which runs lie within ``within`` of the lowest loss among runs within ``width`` of their log compute."""
+    order = np.argsort(compute, kind="stable")
+    log_c, ordered = np.log(compute[order]), loss[order]
+    lo = np.searchsorted(log_c, log_c - width, side="left")
+    hi = np.searchsorted(log_c, log_c + width, side="right")
+    keep = np.empty(compute.size, dtype=bool)
+    keep[order] = ordered <= _window_min(ordered, lo, hi) * (1.0 + within)
+    return keep
+
+
 def near_optimum(runs: Runs, within: float, tolerance: float = 0.05) -> Runs:
     """The runs whose loss is within ``within`` of the lowest loss at about the same compute.
 
@@ -50,7 +61,8 @@ def near_optimum(runs: Runs, within: float, tolerance: float = 0.05) -> Runs:
         the same compute.
     tolerance : float
         Runs whose compute differs by at most this fraction (5% by default) count as the same
-        budget. A run with no other at its compute is kept.
+        budget. A run with no other at its compute is kept. Runs of different families (a
+        family column) are compared only within their family.
 
     Returns
     -------
@@ -66,16 +78,13 @@ def near_optimum(runs: Runs, within: float, tolerance: float = 0.05) -> Runs:
         raise RunsError(f"near_optimum takes a positive margin such as 0.1 (runs within 10% of their budget's lowest "
                         f"loss); got {within!r}")
     frame = runs.frame
-    order = np.argsort(frame["C"].to_numpy(), kind="stable")
-    log_c = np.log(frame["C"].to_numpy()[order])
-    loss = frame["loss"].to_numpy()[order]
-    width = np.log1p(tolerance)
-    lo = np.searchsorted(log_c, log_c - width, side="left")
-    hi = np.searchsorted(log_c, log_c + width, side="right")
-    best = _window_min(loss, lo, hi)
-    keep_sorted = loss <= best * (1.0 + within)
-    keep = np.empty_like(keep_sorted)
-    keep[order] = keep_sorted
+    keep = np.zeros(runs.n_runs, dtype=bool)
+    # runs of different families (recipes, data) have different optima: each is compared within its own
+    groups = runs.codes("family") if "family" in runs.levels else np.zeros(runs.n_runs, dtype=int)
+    for group in np.unique(groups):
+        rows = np.flatnonzero(groups == group)
+        keep[rows] = _near_own_minimum(frame["C"].to_numpy()[rows], frame["loss"].to_numpy()[rows], within,
+                                       np.log1p(tolerance))
     kept = int(keep.sum())
     if kept < 2:
         raise RunsError(f"only {kept} run lies within {within:.0%} of its budget's lowest loss; widen the margin")
