@@ -111,7 +111,9 @@ def _provenance(fit: Fit) -> tuple[list[str], list[str]]:
     left = ["DATA", *wrap(f"file      {_file_name(a['data_source'])}"), f"hash      {a['data_hash']}",
             f"runs      {runs.n_runs} kept" + (f", {runs.excluded} left out by the row filters" if runs.excluded else ""),
             *wrap("columns   " + ", ".join(f"{k} ← {v}" for k, v in columns.items())),
-            f"loss unit {runs.loss_unit}", "", "LAW",
+            f"loss unit {runs.loss_unit}",
+            *([f"N counted {runs.n_convention}"] if runs.n_convention != "unstated" else []),
+            *(wrap(f"selected  {runs.selection}") if runs.selection else []), "", "LAW",
             f"name      {law.name}", *wrap(f"title     {law.title}"), *wrap(f"formula   L = {law.formula.source}"),
             *wrap(f"file      {_file_name(a.get('law_path', ''))}"), f"hash      {a.get('law_sha256', '')}",
             *wrap(f"units     N/N_ref, D/D_ref, C/C_ref with N_ref = {sci(scales.N_ref)} parameters, "
@@ -122,7 +124,8 @@ def _provenance(fit: Fit) -> tuple[list[str], list[str]]:
     right = ["PRIORS (normalized units)"]
     right += [f"  {name:<8} ~ {law.priors[name]}" for name in law.all_parameters]
     model = law.error_model
-    right += ["", "ERROR MODEL", f"  {model.name}: {model.title}", f"  {model.equation}", "", "SAMPLER"]
+    right += ["", "ERROR MODEL", *wrap(f"  {model.name}: {model.title}", 80), *wrap(f"  {model.equation}", 80), "",
+              "SAMPLER"]
     right += wrap("  " + ", ".join(f"{k} {v}" for k, v in sampler.items() if v is not None), 80)
     right += [f"  attempts {len(attempts) or 1} (a failed gate triggers a retry with more draws)", "", "VERSIONS"]
     right += wrap("  " + ", ".join(f"{k} {v}" for k, v in json.loads(a.get("versions_json", "{}")).items()), 80)
@@ -160,10 +163,10 @@ def title_page(fit: Fit, res: FitResults) -> Figure:
         plot_table(allocation_rows(res.at_budgets, res.summary.prob, float(np.quantile(fit.runs.C, 0.9))),
                    _allocation_columns(fit.runs.loss_unit), ax=ax, fontsize=8.5, col_widths=_ALLOC_WIDTHS,
                    title=f"What the budget buys: compute-optimal allocation (median and {pct} credible interval)")
-        middle.text(0.0, 0.01, "N*, D*, L* law: the uncertainty of the fitted law. L* a run there: what one run "
-                    f"trained at (N*, D*) would score under the error model '{fit.law.noise}' (run-to-run noise, and "
-                    "beyond the runs the law's own discrepancy). Extrapolation: the budget over the top of the runs' compute (their 90th percentile).",
-                    fontsize=7.5, color="0.25")
+        note = ("N*, D*, L* law: the uncertainty of the fitted law. L* a run there: what one run trained at (N*, D*) "
+                f"would score under the error model '{fit.law.noise}' (run-to-run noise, and beyond the runs the law's "
+                "own discrepancy). Extrapolation: the budget over the top of the runs' compute (their 90th percentile).")
+        middle.text(0.0, 0.01, textwrap.fill(note, 190), fontsize=7.5, color="0.25")
     else:
         ax.axis("off")
         ax.text(0, 0.8, "No compute-optimal allocation: " + "\n".join(textwrap.wrap(res.optimum_error, 140)),
