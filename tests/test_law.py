@@ -276,3 +276,16 @@ def test_law_path_with_invalid_toml(tmp_path):
     with pytest.raises(LawFileError, match="not valid TOML") as info:
         load_law(path)
     assert str(path) in str(info.value)
+
+
+def test_a_parameter_unit_is_declared_checked_and_read():
+    text = ('schema = 1\nname = "u"\nformula = "E + A / N^alpha"\n'
+            '[parameters.E]\nprior = { dist = "LogNormal", mu = 0.5, sigma = 1.0 }\nunit = "loss"\n'
+            '[parameters.A]\nprior = { dist = "LogNormal", mu = 0.0, sigma = 1.0 }\n'
+            '[parameters.alpha]\nprior = { dist = "LogNormal", mu = -1.2, sigma = 0.6 }\nunit = "dimensionless"\n')
+    law = law_from_text(text)
+    assert law.unit_of("E", "bits/byte") == "bits/byte" and law.unit_of("alpha", "bits/byte") == "dimensionless"
+    assert law.unit_of("A", "bits/byte") == "normalized units"  # not declared
+    assert load_law("kaplan").unit_of("Nc", "nats/token") == "× N_ref"
+    with pytest.raises(LawFileError, match="unit must be one of"):
+        law_from_text(text.replace('unit = "loss"', 'unit = "nats"'))

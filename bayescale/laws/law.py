@@ -39,6 +39,8 @@ VARIABLES = ("N", "D", "C", "U")
 #: Dims a parameter may have: each is a column of category labels in the runs table.
 DIMS = ("group", "family")
 _SCALE_NAMES = ("N_ref", "D_ref", "C_ref", "U_ref")
+#: What a law file's ``unit`` of a parameter may say (see :meth:`Law.unit_of`).
+PARAMETER_UNITS = ("loss", "dimensionless", "N", "D", "C")
 _TOP_KEYS = {"schema", "name", "title", "description", "formula", "parameters", "noise",
              "physical", "optimum", "references"}
 _SCHEMA = 1
@@ -102,11 +104,25 @@ class Law:
     priors: dict[str, Prior]
     noise: str = DEFAULT_NOISE
     descriptions: dict[str, str] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
     physical: dict[str, Expression] = field(default_factory=dict)
     optimum: dict[str, Expression] = field(default_factory=dict)
     references: tuple[str, ...] = ()
     source_text: str = ""
     path: str = ""
+
+    def unit_of(self, name: str, loss_unit: str) -> str:
+        """The unit of parameter ``name`` in the fit's normalized units, for labels.
+
+        From the law file's ``unit`` (``loss``: the loss's unit; ``N``, ``D``, ``C``: multiples of
+        the runs' reference scale; ``dimensionless``); "normalized units" when the file says none.
+        """
+        unit = self.units.get(name)
+        if unit == "loss":
+            return loss_unit
+        if unit in ("N", "D", "C"):
+            return f"× {unit}_ref"
+        return unit or "normalized units"
 
     @property
     def error_model(self) -> ErrorModel:
@@ -290,10 +306,11 @@ def law_from_text(text: str, path: str = "<string>") -> Law:
 
     priors: dict[str, Prior] = {}
     descriptions: dict[str, str] = {}
+    units: dict[str, str] = {}
     for pname, spec in params_table.items():
         if not isinstance(spec, dict) or "prior" not in spec:
             raise fail(f"parameter {pname!r} needs a prior, e.g. prior = {{ dist = \"LogNormal\", mu = 0, sigma = 1 }}")
-        extra = set(spec) - {"prior", "description", "dims"}
+        extra = set(spec) - {"prior", "description", "dims", "unit"}
         if extra:
             raise fail(f"parameter {pname!r}: unknown key(s) {sorted(extra)}")
         prior_spec = spec["prior"]
@@ -306,6 +323,10 @@ def law_from_text(text: str, path: str = "<string>") -> Law:
             descriptions[hname] = f"hyperparameter of {pname}"
         priors[pname] = _prior(prior_spec, f"parameter {pname!r}", fail)
         descriptions[pname] = str(spec.get("description", ""))
+        if "unit" in spec:
+            if spec["unit"] not in PARAMETER_UNITS:
+                raise fail(f"parameter {pname!r}: unit must be one of {', '.join(PARAMETER_UNITS)}, got {spec['unit']!r}")
+            units[pname] = spec["unit"]
     clash = reserved & set(priors)
     if clash:
         raise fail(f"parameter name(s) {sorted(clash)} are reserved; rename them")
@@ -362,6 +383,7 @@ def law_from_text(text: str, path: str = "<string>") -> Law:
         priors=priors,
         noise=family,
         descriptions=descriptions,
+        units=units,
         physical=physical,
         optimum=optimum,
         references=tuple(references),

@@ -246,10 +246,17 @@ def posterior_page(fit: Fit, res: FitResults) -> Figure:
     fig = _page()
     top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1.5])
     s = res.summary
-    rows = [[name, fit.law.descriptions.get(name, ""), f"{r['median']:.4g}", f"{r['lower']:.4g}",
-             f"{r['upper']:.4g}", f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}"] for name, r in s.table.iterrows()]
-    rows += [[f"{name} (physical)", "in the papers' units (N in parameters, D in tokens, C in FLOPs)", f"{r['median']:.4g}",
-              f"{r['lower']:.4g}", f"{r['upper']:.4g}", "", ""] for name, r in s.physical.iterrows()]
+    from bayescale.results.fitted import readable_table
+
+    def meaning(name: str) -> str:
+        unit = fit.law.unit_of(name, fit.runs.loss_unit) if name in fit.law.parameters else ""
+        return fit.law.descriptions.get(name, "") + (f" [{unit}]" if unit else "")
+
+    # each number to the figures its interval supports
+    rows = [[name, meaning(name), r["median"], r["lower"], r["upper"], r["r_hat"], r["ess_bulk"]]
+            for name, r in readable_table(s.table).iterrows()]
+    rows += [[f"{name} (physical)", "in the papers' units (N in parameters, D in tokens, C in FLOPs)", r["median"],
+              r["lower"], r["upper"], "", ""] for name, r in readable_table(s.physical).iterrows()]
     pct = f"{100 * s.prob:g}%"
     if len(rows) > _MAX_ROWS:  # a per-family law has a row per family and parameter
         rows = rows[:_MAX_ROWS - 1] + [[f"… {len(rows) - _MAX_ROWS + 1} more rows", "bayescale summary FIT.nc lists them all",

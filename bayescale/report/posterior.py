@@ -30,16 +30,19 @@ def _noise_descriptions() -> dict[str, str]:
     return {p: text for model in error_models().values() for p, text in model.descriptions.items()}
 
 
-def parameter_label(name: str, short: bool = False) -> str:
-    """Axis label of a parameter with its unit (law parameters are in the fit's normalized units).
+def parameter_label(name: str, short: bool = False, fit: Fit | None = None) -> str:
+    """Axis label of a parameter with its unit.
 
-    Error-model parameters are labelled from the registry. ``short=True`` gives two short lines,
+    Law parameters take the unit their law file declares (:meth:`~bayescale.laws.law.Law.unit_of`:
+    the loss's unit, dimensionless, or a multiple of a reference scale), else "normalized units";
+    error-model parameters are labelled from the registry. ``short=True`` gives two short lines,
     for narrow axes.
     """
     noise = _noise_descriptions()
-    if short:
-        return f"{name}\n(dimensionless)" if name in noise else f"{name}\n(normalized)"
-    return f"{name} ({noise[name]})" if name in noise else f"{name} (normalized units)"
+    if name in noise:
+        return f"{name}\n(dimensionless)" if short else f"{name} (dimensionless, on log loss)"
+    unit = fit.law.unit_of(name, fit.runs.loss_unit) if fit is not None else "normalized units"
+    return f"{name}\n({unit.replace('normalized units', 'normalized')})" if short else f"{name} ({unit})"
 
 
 def _positive(values: np.ndarray) -> bool:
@@ -90,8 +93,8 @@ def plot_pair(fit: Fit, names: Sequence[str] | None = None, max_draws: int = 500
             else:
                 ax.scatter(draws[col][keep], draws[row][keep], s=3, color="black", alpha=0.45, linewidths=0)
             ax.tick_params(labelsize=6)
-            ax.set_xlabel(parameter_label(col) if i == k - 1 else "", fontsize=7)
-            ax.set_ylabel(parameter_label(row) if j == 0 and i > 0 else "", fontsize=7)
+            ax.set_xlabel(parameter_label(col, fit=fit) if i == k - 1 else "", fontsize=7)
+            ax.set_ylabel(parameter_label(row, fit=fit) if j == 0 and i > 0 else "", fontsize=7)
             if i < k - 1:
                 ax.tick_params(labelbottom=False)
             if j > 0:
@@ -138,7 +141,7 @@ def plot_prior_posterior(fit: Fit, prior_draws: Mapping[str, np.ndarray], fig: F
         if log_x:
             ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel(parameter_label(name), fontsize=8)
+        ax.set_xlabel(parameter_label(name, fit=fit), fontsize=8)
         ax.set_ylabel("density (per decade)" if log_x else "density (per unit)", fontsize=8)
         ax.tick_params(labelsize=7)
     for ax in axes[len(names):]:
@@ -183,7 +186,7 @@ def plot_chains(fit: Fit, fig: Figure | None = None) -> Figure:
             trace.plot(flagged, np.full(flagged.size, values.min()), "|", color="red", markersize=8,
                        label="divergence")
         rank.axhline(values.size / 20 / chains, color="black", linewidth=0.6, linestyle=":")
-        trace.set_ylabel(parameter_label(name, short=True), fontsize=7)
+        trace.set_ylabel(parameter_label(name, short=True, fit=fit), fontsize=7)
         rank.set_ylabel("draws per bin", fontsize=7)
         for ax in (trace, rank):
             ax.tick_params(labelsize=6)

@@ -32,7 +32,7 @@ from bayescale.laws.flops import training_flops
 from bayescale.laws.law import DIMS, Law, Scales, law_from_text
 from bayescale.results.optimum import Optimum, compute_optimum, decimals_for, interval
 
-__all__ = ["Fit", "Summary", "Prediction", "SCHEMA_VERSION", "versions", "law_inputs"]
+__all__ = ["Fit", "Summary", "Prediction", "SCHEMA_VERSION", "versions", "law_inputs", "readable_table"]
 
 #: Version of the saved-fit layout written by this bayescale.
 SCHEMA_VERSION = 2
@@ -90,10 +90,10 @@ class Summary:
     def __str__(self) -> str:
         pct = f"{100 * self.prob:g}%"
         lines = [f"posterior (normalized units; median and {pct} interval)"]
-        lines.append(_readable(self.table).to_string())
+        lines.append(readable_table(self.table).to_string())
         if len(self.physical):
             lines.append("\nphysical units (N in parameters, D in tokens)")
-            lines.append(_readable(self.physical).to_string())
+            lines.append(readable_table(self.physical).to_string())
         lines.append("")
         lines.append(str(self.gates))
         return "\n".join(lines)
@@ -115,7 +115,7 @@ def _fixed(value: float, digits: int) -> str:
     return f"{value:.{max(digits - 1 - int(np.floor(np.log10(abs(value)))), 0)}f}"
 
 
-def _readable(table: pd.DataFrame) -> pd.DataFrame:
+def readable_table(table: pd.DataFrame) -> pd.DataFrame:
     """Medians and bounds to the figures their interval supports; R-hat to 3 decimals; ESS whole."""
     out = pd.DataFrame(index=table.index)
     for name, row in table.iterrows():
