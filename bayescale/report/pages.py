@@ -64,6 +64,21 @@ def decorate(fig: Figure, title: str, number: int, total: int, created: datetime
     fig.text(0.98, 0.965, "bayescale report", fontsize=8, ha="right", va="center", color="0.3")
     fig.text(0.02, 0.012, f"fits created {created.isoformat()}", fontsize=7, color="0.3")
     fig.text(0.98, 0.012, f"page {number} of {total}", fontsize=8, ha="right")
+    _thin_minor_ticks(fig)
+
+
+def _thin_minor_ticks(fig: Figure, decades: float = 3.0) -> None:
+    """No minor ticks on log axes spanning more than ``decades``: eight per decade over ten
+    decades clutter the axis, and drawing tick marks is most of the time a page takes."""
+    from matplotlib.ticker import NullLocator
+
+    for ax in fig.axes:
+        for axis, limits in ((ax.xaxis, ax.get_xlim), (ax.yaxis, ax.get_ylim)):
+            if axis.get_scale() != "log":
+                continue
+            lo, hi = sorted(limits())
+            if lo > 0 and np.log10(hi / lo) > decades:
+                axis.set_minor_locator(NullLocator())
 
 
 def _interval(record: dict, key: str, fmt: Callable[[float], str] = sci) -> str:
