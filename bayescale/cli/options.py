@@ -146,7 +146,7 @@ def _add_published_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_n_convention(p: argparse.ArgumentParser, whose: str) -> None:
-    from bayescale.data.runs import N_CONVENTIONS
+    from bayescale.data.conventions import N_CONVENTIONS
 
     p.add_argument("--n-convention", choices=N_CONVENTIONS, default="unstated",
                    help=f"how {whose} counts N: total (with the embeddings, as Hoffmann et al.) or non-embedding "

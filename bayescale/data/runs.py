@@ -16,13 +16,10 @@ import numpy as np
 import pandas as pd
 
 from bayescale.data.checks import check_plausible
+from bayescale.data.conventions import LOSS_UNITS, N_CONVENTIONS
 from bayescale.errors import RunsError
 from bayescale.laws.flops import tokens_for_compute, training_flops
 
-LOSS_UNITS = ("nats/token", "bits/token", "bits/char", "bits/byte")
-#: How N was counted. Kaplan et al. count parameters without the embeddings, Hoffmann et al. with
-#: them; N*, and a 6ND compute, differ between the two, most for small models.
-N_CONVENTIONS = ("unstated", "total", "non-embedding")
 CANDIDATES: dict[str, list[str]] = {
     "N": ["N", "N_params", "params", "n_params", "parameters", "model_size", "Model Size"],
     "D": ["D", "D_tokens", "tokens", "n_tokens", "train_tokens"],
