@@ -94,13 +94,13 @@ def _summary(values: np.ndarray, prob: float) -> dict[str, float | None]:
 
 
 def format_summary(summary: dict, spec: str) -> str:
-    """``median [lower, upper]`` of a :meth:`FamilyComparison.to_records` entry; a missing bound
-    (a gain beyond 10^4 × the compute) shows as ``…`` below or ``>1e4`` above."""
-    if summary["median"] is None:
-        return "n/a"
+    """``median [lower, upper]`` of a :meth:`FamilyComparison.to_records` entry; a missing value
+    (a gain beyond 10^4 × the compute: B does not match A's loss there) shows as ``>1e4``, a
+    missing lower bound as ``…``."""
+    median = ">1e4" if summary["median"] is None else format(summary["median"], spec)  # most draws never match
     lower = "…" if summary["lower"] is None else format(summary["lower"], spec)
     upper = ">1e4" if summary["upper"] is None else format(summary["upper"], spec)
-    return f"{summary['median']:{spec}} [{lower}, {upper}]"
+    return f"{median} [{lower}, {upper}]"
 
 
 @dataclass(frozen=True)
