@@ -9,7 +9,7 @@ budget's own curve (a parabola of log loss in log N, least squares) gives each c
 penalty over the curve's vertex; the slope s of the optimal log loss against log compute between
 the two top budgets (their parabolas' minima) turns it into wasted compute, 1 − exp(−penalty/|s|).
 
-    .venv/bin/python bench/bench_waste.py        # about 15 fits
+    .venv/bin/python bench/bench_waste.py [0,1,2]   # every sweep, or the ones listed; about 45 fits
 """
 
 from __future__ import annotations
@@ -53,8 +53,9 @@ def main() -> int:
     if not path.exists():
         print(f"no shared data at {DATA}")
         return 0
+    configs = [int(c) for c in sys.argv[1].split(",")] if len(sys.argv) > 1 else range(15)
     rows = []
-    for config in range(15):
+    for config in configs:
         start = time.perf_counter()
         runs = bs.read_runs(path, c_col="flops_budget", where=[f"config_id={config}"])
         budgets = np.unique(runs.C)
