@@ -311,6 +311,7 @@ def test_the_front_page_answers_what_to_train(good_fit):
     interval = results[0].at_budgets.to_records()[0]["N_opt"]
     assert interval["lower"] < answer["N_recommended"] < interval["upper"]
     assert answer["beyond"] == pytest.approx(1e23 / np.quantile(good_fit.runs.C, 0.9))
+    assert answer["beyond_size"] == pytest.approx(answer["N_recommended"] / np.quantile(good_fit.runs.N, 0.9))
     assert [row[1] for row in front.rows] == ["chinchilla", "chinchilla", "ensemble (stacked)"]
     assert any("They disagree" in v for v in front.verdicts) and any("bt.json" in v for v in front.verdicts)
     assert not any("/somewhere" in v for v in front.verdicts)
@@ -336,3 +337,9 @@ def test_report_writes_the_first_fits_name_by_default(good_fit, tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     assert main(["report", "my_fit.nc"]) == 0
     assert (tmp_path / "my_fit.pdf").stat().st_size > 10_000
+
+
+def test_multiples_read_as_people_say_them():
+    from bayescale.report.front import _times
+
+    assert [_times(x) for x in (1.44, 24.3, 1000.0, 12345.0, 2.2e5)] == ["1.4×", "24×", "1,000×", "12,000×", "2.2e5×"]

@@ -36,7 +36,8 @@ class FrontResults:
     ----------
     answers : list of dict
         Per budget: ``compute``, ``N_recommended``, ``D_recommended``, ``L_opt_predictive``
-        and ``L_opt`` (median, lower, upper), ``beyond`` (budget over the top of the runs' compute).
+        and ``L_opt`` (median, lower, upper), ``beyond`` (budget over the top of the runs' compute),
+        ``beyond_size`` (the recommended N over the top of the runs' sizes).
     rows : list of list of str
         The table: budget, law (or ``ensemble``), N*, D*, L* a run there, L* law.
     top_compute : float
@@ -48,6 +49,8 @@ class FrontResults:
         Which answer the paragraph gives (one law, or the stacked ensemble of several).
     prob : float
     loss_unit : str
+    top_size : float
+        The top of the runs' model sizes: their 90th percentile, parameters.
     """
 
     answers: list[dict]
@@ -57,6 +60,7 @@ class FrontResults:
     source: str
     prob: float
     loss_unit: str
+    top_size: float = float("nan")
 
 
 def _loss_interval(r: dict) -> str:
@@ -85,6 +89,7 @@ def front_results(fits: Sequence[Any], results: Sequence[Any], comparison: Any =
         return None
     budgets = usable[0][1].budgets
     top = float(np.quantile(fits[0].runs.C, _TOP_QUANTILE))
+    top_size = float(np.quantile(fits[0].runs.N, _TOP_QUANTILE))
     same_runs = len({fit.attrs["data_hash"] for fit, _ in usable}) == 1 and len(usable) > 1
     weights, mixture = None, None
     if same_runs and comparison is not None:
@@ -113,7 +118,8 @@ def front_results(fits: Sequence[Any], results: Sequence[Any], comparison: Any =
             rec = res.at_budgets.to_records(prob)[j]
             chosen = recommend(fit, float(c), optimum=res.at_budgets if len(budgets) == 1 else None)
         answers.append({"compute": float(c), **chosen, "L_opt_predictive": rec["L_opt_predictive"],
-                        "L_opt": rec["L_opt"], "beyond": float(c) / top})
+                        "L_opt": rec["L_opt"], "beyond": float(c) / top,
+                        "beyond_size": float(chosen["N_recommended"]) / top_size})
         if cluster is not None:
             answers[-1] |= {"cluster": cluster.label, "mfu": cluster.mfu, "days": float(cluster.days(c)),
                             "gpu_hours": float(cluster.gpu_hours(c))}
@@ -122,7 +128,7 @@ def front_results(fits: Sequence[Any], results: Sequence[Any], comparison: Any =
     verdicts = [_verdict(fit) for fit in fits]
     verdicts += _preferences(comparison, saved)
     source = "the stacked ensemble of the laws (PSIS-LOO weights)" if mixture is not None else f"the {usable[0][0].law.name} law"
-    return FrontResults(answers, rows, top, verdicts, source, prob, fits[0].runs.loss_unit)
+    return FrontResults(answers, rows, top, verdicts, source, prob, fits[0].runs.loss_unit, top_size)
 
 
 def _verdict(fit: Any) -> str:
@@ -154,6 +160,21 @@ def _preferences(comparison: Any, saved: Sequence[dict]) -> list[str]:
     return out
 
 
+def _times(ratio: float) -> str:
+    """A multiple as people say it: 1.4×, 24×, 1,000×, 2e5×."""
+    if ratio < 10:
+        return f"{ratio:.1f}×"
+    if ratio < 1e5:
+        rounded = float(f"{ratio:.2g}")
+        return f"{rounded:,.0f}×"
+    return f"{sci(ratio, 2)}×"
+
+
+def _far(answer: dict) -> bool:
+    """Beyond the warning's multiple of the runs, in compute or in model size."""
+    return answer["beyond"] > EXTRAPOLATION_WARNING or answer.get("beyond_size", 0.0) > EXTRAPOLATION_WARNING
+
+
 def front_page(front: FrontResults) -> Figure:
     """Draw page 1 from :func:`front_results`."""
     from bayescale.report.pages import _page
@@ -162,8 +183,10 @@ def front_page(front: FrontResults) -> Figure:
     pct = f"{100 * front.prob:g}%"
     lines = []
     for a in front.answers:
-        far = (f" This is {sci(a['beyond'], 2)}× beyond the top of your runs' compute: an extrapolation"
-               + (", so weigh the intervals more than the medians." if a["beyond"] > EXTRAPOLATION_WARNING else "."))
+        size = (f" and a model {_times(a['beyond_size'])} the top of their sizes" if a["beyond_size"] > 1
+                else " with a model within their sizes")
+        far = (f" This is {_times(a['beyond'])} the top of your runs' compute{size}: an extrapolation"
+               + (", so weigh the intervals more than the medians." if _far(a) else "."))
         if a["beyond"] <= 1:
             far = " This lies within the compute of your runs."
         if "days" in a:
@@ -181,7 +204,7 @@ def front_page(front: FrontResults) -> Figure:
                                                                        0.9])
     y, step = 0.9, 0.88 / height
     for a, text in zip(front.answers, wrapped):  # a budget far beyond the runs is set in dark red
-        far = a["beyond"] > EXTRAPOLATION_WARNING
+        far = _far(a)
         text_part.text(0.0, y, text, fontsize=8.8, va="top", color="#8a0000" if far else "black",
                        fontweight="bold" if far else "normal")
         y -= step * (text.count("\n") + 1.7)
@@ -189,7 +212,8 @@ def front_page(front: FrontResults) -> Figure:
                             "L* the law"], ax=table_part.add_subplot(), fontsize=8,
                col_widths=[0.08, 0.17, 0.2, 0.2, 0.18, 0.17],
                title=f"Per budget and law: median and {pct} interval")
-    notes_text = [f"Distances are measured from the top of the runs' compute (their 90th percentile, "
-                  f"{sci(front.top_compute, 3)} FLOPs), not from the single largest run."] + front.verdicts
+    notes_text = [f"Distances are measured from the top of the runs' compute and sizes (their 90th percentiles, "
+                  f"{sci(front.top_compute, 3)} FLOPs and {sci(front.top_size, 3)} parameters), not from the single "
+                  "largest run."] + front.verdicts
     notes.text(0.0, 0.95, "\n".join(textwrap.fill(t, 160) for t in notes_text), fontsize=8, va="top")
     return fig
