@@ -78,11 +78,11 @@ def family_optima(fit: Any, budgets: Sequence[float], seed: int = 0,
     found = compute_optimum(fit.law, draws, fit.scales, budgets, loss_unit=fit.runs.loss_unit, **extra)
     noise = {k: np.asarray(draws[k], dtype=float).reshape(-1, 1) for k in fit.law.noise_parameters}
     context = fit.context(N=found.N_opt, D=found.D_opt, C=np.broadcast_to(found.compute, found.N_opt.shape))
-    with np.errstate(invalid="ignore"):
-        new_run = fit.law.error_model.draw(np.log(found.L_opt), noise, np.random.default_rng(seed), context)
+    with np.errstate(invalid="ignore", over="ignore"):  # a heavy-tailed draw may overflow: inf is its value
+        new_run = np.exp(fit.law.error_model.draw(np.log(found.L_opt), noise, np.random.default_rng(seed), context))
     from dataclasses import replace
 
-    out[NEW_FAMILY] = replace(found, L_opt_predictive=np.exp(new_run))
+    out[NEW_FAMILY] = replace(found, L_opt_predictive=new_run, n_convention=fit.runs.n_convention)
     return out
 
 

@@ -363,7 +363,8 @@ class Fit:
         rng = np.random.default_rng(seed)
         noise = {k: draws[k] for k in self.law.noise_parameters}
         context = self.context(**{k: frame[k].to_numpy() for k in ("N", "D", "C") if k in frame})
-        predictive = np.exp(self.law.error_model.draw(np.log(mean), noise, rng, context))
+        with np.errstate(over="ignore"):  # a heavy-tailed draw far beyond the runs may overflow: inf is its value
+            predictive = np.exp(self.law.error_model.draw(np.log(mean), noise, rng, context))
         return Prediction(frame, mean, predictive, prob, self.runs.loss_unit)
 
     def context(self, N: Any = None, D: Any = None, C: Any = None) -> dict[str, np.ndarray]:
