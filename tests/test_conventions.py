@@ -59,3 +59,19 @@ def test_a_plan_on_non_embedding_counts_says_its_costs_are_lower_bounds():
     assert not any("lower bounds" in note for note in unstated.notes)
     with pytest.raises(BayescaleError, match="unknown N convention"):
         PublishedLaw("chinchilla", dict(kaplan_style.params), n_convention="with")
+
+
+def test_summary_says_units_convention_and_selection(tmp_path, capsys):
+    import json
+
+    from bayescale.cli import main
+
+    runs = read_runs(ROOT / "data" / "example_runs.csv", n_convention="total")
+    path = fake_fit(runs, draws=50).save(tmp_path / "f.nc")
+    assert main(["summary", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_convention"] == "total" and out["selection"] == ""
+    assert out["units"]["alpha"] == "dimensionless" and out["units"]["E"] == "nats/token"
+    assert main(["summary", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "N counted total" in text and "dimensionless" in text

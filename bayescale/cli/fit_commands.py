@@ -175,13 +175,16 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     summary, adequacy = fit.summary(args.prob), fit.adequacy()
     if args.json:
         out = {**summary.to_dict(), "adequacy": adequacy.to_dict(), "fit_id": fit.id, "law": fit.law.name,
-               "noise": fit.law.noise}
+               "noise": fit.law.noise, "n_convention": fit.runs.n_convention, "selection": fit.runs.selection}
         if planned is not None:
             out["plan"] = planned.to_dict()
         print(json.dumps(out, indent=2))
     else:
         model = fit.law.error_model
-        print(f"law {fit.law.name}, error model {model.name}: {model.title}\n{summary}\n{adequacy}")
+        runs = fit.runs
+        about = f"{runs.n_runs} runs" + (f", N counted {runs.n_convention}" if runs.n_convention != "unstated" else "")
+        about += f"; selected: {runs.selection}" if runs.selection else ""
+        print(f"law {fit.law.name}, error model {model.name}: {model.title}\n{about}\n{summary}\n{adequacy}")
         if planned is not None:
             print(f"\n{planned}")
     return 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -66,14 +66,16 @@ class Summary:
     physical: pd.DataFrame
     gates: Gates
     prob: float
+    units: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"parameters": {name: {...}}, "physical": {...}, "gates": {...}}`` for JSON."""
+        """``{"parameters": {name: {...}}, "physical": {...}, "gates": {...}, "units": {...}}`` for JSON."""
         return {
             "prob": self.prob,
             "parameters": {k: {c: float(v) for c, v in row.items()} for k, row in self.table.iterrows()},
             "physical": {k: {c: float(v) for c, v in row.items()} for k, row in self.physical.iterrows()},
             "gates": self.gates.to_dict(),
+            "units": dict(self.units),
         }
 
     def _repr_html_(self) -> str:
@@ -89,8 +91,11 @@ class Summary:
 
     def __str__(self) -> str:
         pct = f"{100 * self.prob:g}%"
-        lines = [f"posterior (normalized units; median and {pct} interval)"]
-        lines.append(readable_table(self.table).to_string())
+        lines = [f"posterior (normalized units: N/N_ref, D/D_ref; median and {pct} interval)"]
+        shown = readable_table(self.table)
+        if self.units:  # a shaped parameter's rows (E[a], E[b]) take their parameter's unit
+            shown["unit"] = [self.units.get(str(name).split("[")[0], "") for name in shown.index]
+        lines.append(shown.to_string())
         if len(self.physical):
             lines.append("\nphysical units (N in parameters, D in tokens)")
             lines.append(readable_table(self.physical).to_string())
@@ -282,7 +287,9 @@ class Fit:
                 if name in self.law.physical:
                     med, lo, hi = interval(np.asarray(values), prob)
                     physical[name + suffix] = {"median": med, "lower": lo, "upper": hi}
-        return Summary(pd.DataFrame(rows).T, pd.DataFrame(physical).T, gates, prob)
+        units = {name: self.law.unit_of(name, self.runs.loss_unit) for name in self.law.parameters}
+        units |= {name: "dimensionless, on log loss" for name in self.law.noise_parameters}
+        return Summary(pd.DataFrame(rows).T, pd.DataFrame(physical).T, gates, prob, units)
 
     def adequacy(self):
         """Residual structure of the fit: does the law follow the runs? (:mod:`bayescale.results.adequacy`)."""
