@@ -38,14 +38,19 @@ def _suggest_and_report(fit) -> list[str]:
     import subprocess
 
     fit.save("fit.nc")
+    fit.runs.frame.to_csv("runs.csv", index=False)
     cli = str(Path(sys.executable).parent / "bayescale")
     steps = [[cli, "suggest", "fit.nc", "--target-compute", "1e24", "--budget", "1e21", "--min-gain", "0.01",
-              "--out", "sug.json"], [cli, "report", "fit.nc", "--with", "sug.json", "-o", "report.pdf"]]
+              "--out", "sug.json"], [cli, "report", "fit.nc", "--with", "sug.json", "-o", "report.pdf"],
+             [cli, "fit", "runs.csv", "--near-optimum", "0.5", "--n-convention", "total", "-q", "--out", "near.nc"],
+             [cli, "summary", "near.nc"]]
     for argv in steps:
         done = subprocess.run(argv, capture_output=True, text=True)
         print(f"  {' '.join(argv[1:3])}: exit {done.returncode}")
         if done.returncode != 0:
             return [f"{argv[1]} from the wheel: {done.stderr.strip()[-300:]}"]
+    if "selected: runs within 50%" not in done.stdout or "N counted total" not in done.stdout:
+        return ["summary from the wheel does not say how the runs were selected and counted"]
     return []
 
 

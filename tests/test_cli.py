@@ -212,3 +212,14 @@ def test_optimum_from_published_constants(capsys):
     assert 3e10 < record["N_opt"]["median"] < 3.5e10  # Hoffmann et al.'s Approach-3 constants, closed form
     code, out, err = run(capsys, "optimum", "-c", "1e23")
     assert code == 2 and "give a fit file" in err
+
+
+def test_a_reader_that_stops_early_is_not_an_error(monkeypatch, capsys):
+    from bayescale.cli import app
+
+    def closed_pipe(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(app, "_cmd_laws", closed_pipe)
+    assert main(["laws"]) == 141
+    assert "error" not in capsys.readouterr().err

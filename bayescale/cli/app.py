@@ -39,6 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader stopped early (`bayescale summary fit.nc | head`): not an error of ours
+        try:  # point stdout at /dev/null, so that the flush at exit does not fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # no real file descriptor (captured output)
+            pass
+        return 141
     except Exception as exc:  # a bug of ours: one line, and the traceback with BAYESCALE_DEBUG=1
         if os.environ.get("BAYESCALE_DEBUG"):
             raise
