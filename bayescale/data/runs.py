@@ -10,13 +10,13 @@ import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from bayescale.data.checks import check_plausible
 from bayescale.data.conventions import LOSS_UNITS, N_CONVENTIONS
+from bayescale.data.tables import filter_mask, read_table
 from bayescale.errors import RunsError
 from bayescale.laws.flops import tokens_for_compute, training_flops
 
@@ -36,7 +36,6 @@ FRAME_COLUMNS = ("N", "D", "C", "loss")
 #: Words accepted for a column's unit, besides plain numbers (``--n-unit 1e9``).
 UNIT_WORDS = {"thousand": 1e3, "K": 1e3, "million": 1e6, "M": 1e6, "billion": 1e9, "B": 1e9,
               "trillion": 1e12, "T": 1e12}
-FORMATS = ".csv, .csv.gz, .tsv, .tsv.gz (tab-separated), .parquet or .pq"
 FIX_HINT = "Drop or fix these rows, or leave them out with --exclude-where COLUMN=VALUE."
 MAX_LISTED = 10
 
@@ -314,7 +313,7 @@ def read_runs(
     Parameters
     ----------
     path : str or os.PathLike
-        The file; see ``FORMATS`` for the accepted extensions.
+        The file; see ``bayescale.data.tables.FORMATS`` for the accepted extensions.
     n_col, d_col, c_col, loss_col : str, optional
         Column names for N, D, C and loss; detected from common names when omitted.
     exclude_where : sequence of str
@@ -349,51 +348,12 @@ def read_runs(
     RunsError
         If the file cannot be read or the table fails validation.
     """
-    df, kind = _read_table(path, "runs")
+    df, kind = read_table(path, "runs")
     df = df.reset_index(drop=True)
     first = 2 if kind == "csv" else 1  # header is line 1 of a CSV
     labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
     return _build(df, labels, str(path), n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col, units,
                   {"group": group_col, "family": family_col}, where, n_convention)
-
-
-def read_frame(path: str | os.PathLike, what: str = "table") -> pd.DataFrame:
-    """Read a CSV/TSV/Parquet file (see ``FORMATS``) into a DataFrame, with the same checks and
-    messages as :func:`read_runs` (a directory, a missing file, an unknown type, ``;`` separators).
-
-    Raises
-    ------
-    RunsError
-        If the file cannot be read.
-    """
-    return _read_table(path, what)[0].reset_index(drop=True)
-
-
-def _read_table(path: str | os.PathLike, what: str) -> tuple[pd.DataFrame, str]:
-    p = Path(path)
-    if p.is_dir():
-        raise RunsError(f"cannot read '{p}': it is a directory; give the {what} file inside it.")
-    name = p.name.lower()
-    if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
-        kind = "csv"
-    elif name.endswith((".parquet", ".pq")):
-        kind = "parquet"
-    else:
-        raise RunsError(f"cannot read '{p}': unknown file type; accepted formats are {FORMATS}.")
-    if not p.is_file():
-        raise RunsError(f"cannot read '{p}': no such file. Accepted formats are {FORMATS}.")
-    try:
-        if kind == "csv":
-            df = pd.read_csv(p, sep="\t" if name.endswith((".tsv", ".tsv.gz")) else ",")
-        else:
-            df = pd.read_parquet(p)
-    except Exception as exc:  # any pandas/pyarrow/OS failure becomes a clean message
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RunsError(f"cannot read '{p}' as {kind}: {reason}. Accepted formats are {FORMATS}.") from exc
-    if kind == "csv" and df.shape[1] == 1 and ";" in str(df.columns[0]):
-        raise RunsError(f"'{p}' looks separated by ';' (header {str(df.columns[0])!r}); bayescale reads comma-separated "
-                        ".csv or tab-separated .tsv files: save it with commas (and '.' as the decimal point).")
-    return df, kind
 
 
 def runs_from_frame(
@@ -439,57 +399,6 @@ def _find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
     return None
 
 
-#: Comparisons a row filter may use, longest first so that ``>=`` is not read as ``>``.
-_OPERATORS = ("==", "!=", ">=", "<=", "=", ">", "<")
-
-
-def _condition_mask(df: pd.DataFrame, item: str, option: str) -> pd.Series:
-    """Rows where ``COLUMN OP VALUE`` holds (``OP`` one of ``= == != < <= > >=``).
-
-    Parsed, never evaluated: the column must exist; a numeric column compares as numbers, any
-    other as text (``=``/``!=`` only); a missing value never matches.
-    """
-    available = ", ".join(repr(str(c)) for c in df.columns)
-    form = f"{option} 'COLUMN=VALUE' (or !=, <, <=, >, >=)"
-    if not isinstance(item, str):
-        raise RunsError(f"cannot understand {option} {item!r}: expected {form}; available columns: {available}.")
-    found = [(item.find(op), op) for op in _OPERATORS if op in item]
-    if not found:
-        raise RunsError(f"cannot understand {option} {item!r}: expected {form}; available columns: {available}.")
-    at, op = min(found, key=lambda pair: (pair[0], -len(pair[1])))
-    col, value = item[:at].strip(), item[at + len(op):].strip()
-    if col not in df.columns:
-        raise RunsError(f"{option} {item!r}: no column '{col}'; expected {form} with COLUMN one of: {available}.")
-    series = df[col]
-    if pd.api.types.is_bool_dtype(series):
-        series = series.astype(str).str.lower()
-        value = {"1": "true", "0": "false"}.get(value.lower(), value.lower())
-    elif pd.api.types.is_numeric_dtype(series):
-        try:
-            number = float(value)
-        except ValueError:
-            raise RunsError(f"{option} {item!r}: column '{col}' is numeric but {value!r} is not a number.") from None
-        compare = {"=": series.eq, "==": series.eq, "!=": series.ne, "<": series.lt, "<=": series.le,
-                   ">": series.gt, ">=": series.ge}[op]
-        return compare(number) & series.notna()
-    else:
-        series = series.map(lambda v: None if pd.isna(v) else str(v).strip())
-    if op not in ("=", "==", "!="):
-        raise RunsError(f"{option} {item!r}: column '{col}' holds text; compare it with = or != only.")
-    equal = (series == value) & series.notna()
-    return ~equal & series.notna() if op == "!=" else equal
-
-
-def _filter_mask(df: pd.DataFrame, exclude: Sequence[str], where: Sequence[str]) -> pd.Series:
-    """Rows to leave out: those matching any ``exclude`` item, or failing any ``where`` item."""
-    mask = pd.Series(False, index=df.index)
-    for item in exclude:
-        mask |= _condition_mask(df, item, "--exclude-where")
-    for item in where:
-        mask |= ~_condition_mask(df, item, "--where")
-    return mask
-
-
 def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, d_col: str | None,
            c_col: str | None, loss_col: str | None, exclude_where: Sequence[str],
            loss_unit: str, u_col: str | None = None,
@@ -529,7 +438,7 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
                         f"pass distinct columns with --n-col, --d-col, --c-col, --u-col, --loss-col.")
 
     where = [where] if isinstance(where, str) else list(where or ())
-    mask = _filter_mask(df, exclude_where, where)
+    mask = filter_mask(df, exclude_where, where)
     excluded = int(mask.sum())
     df, labels = df.loc[~mask], labels.loc[~mask]
     if len(df) == 0:

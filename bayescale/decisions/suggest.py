@@ -154,7 +154,7 @@ def read_candidates(path: str) -> np.ndarray:
     """
     import pandas as pd
 
-    from bayescale.data.runs import read_frame
+    from bayescale.data.tables import read_frame
     from bayescale.errors import RunsError
 
     try:

@@ -1,0 +1,108 @@
+"""Reading a table file and filtering its rows: the DataFrame-level steps under :mod:`bayescale.data.runs`.
+
+Row filters are parsed, never evaluated: ``COLUMN OP VALUE`` with ``OP`` one of ``= == != < <= > >=``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from bayescale.errors import RunsError
+
+__all__ = ["FORMATS", "read_frame", "read_table", "filter_mask"]
+
+FORMATS = ".csv, .csv.gz, .tsv, .tsv.gz (tab-separated), .parquet or .pq"
+
+
+def read_frame(path: str | os.PathLike, what: str = "table") -> pd.DataFrame:
+    """Read a CSV/TSV/Parquet file (see ``FORMATS``) into a DataFrame, with the same checks and
+    messages as :func:`read_runs` (a directory, a missing file, an unknown type, ``;`` separators).
+
+    Raises
+    ------
+    RunsError
+        If the file cannot be read.
+    """
+    return read_table(path, what)[0].reset_index(drop=True)
+
+
+def read_table(path: str | os.PathLike, what: str) -> tuple[pd.DataFrame, str]:
+    p = Path(path)
+    if p.is_dir():
+        raise RunsError(f"cannot read '{p}': it is a directory; give the {what} file inside it.")
+    name = p.name.lower()
+    if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
+        kind = "csv"
+    elif name.endswith((".parquet", ".pq")):
+        kind = "parquet"
+    else:
+        raise RunsError(f"cannot read '{p}': unknown file type; accepted formats are {FORMATS}.")
+    if not p.is_file():
+        raise RunsError(f"cannot read '{p}': no such file. Accepted formats are {FORMATS}.")
+    try:
+        if kind == "csv":
+            df = pd.read_csv(p, sep="\t" if name.endswith((".tsv", ".tsv.gz")) else ",")
+        else:
+            df = pd.read_parquet(p)
+    except Exception as exc:  # any pandas/pyarrow/OS failure becomes a clean message
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunsError(f"cannot read '{p}' as {kind}: {reason}. Accepted formats are {FORMATS}.") from exc
+    if kind == "csv" and df.shape[1] == 1 and ";" in str(df.columns[0]):
+        raise RunsError(f"'{p}' looks separated by ';' (header {str(df.columns[0])!r}); bayescale reads comma-separated "
+                        ".csv or tab-separated .tsv files: save it with commas (and '.' as the decimal point).")
+    return df, kind
+
+
+#: Comparisons a row filter may use, longest first so that ``>=`` is not read as ``>``.
+_OPERATORS = ("==", "!=", ">=", "<=", "=", ">", "<")
+
+
+def _condition_mask(df: pd.DataFrame, item: str, option: str) -> pd.Series:
+    """Rows where ``COLUMN OP VALUE`` holds (``OP`` one of ``= == != < <= > >=``).
+
+    Parsed, never evaluated: the column must exist; a numeric column compares as numbers, any
+    other as text (``=``/``!=`` only); a missing value never matches.
+    """
+    available = ", ".join(repr(str(c)) for c in df.columns)
+    form = f"{option} 'COLUMN=VALUE' (or !=, <, <=, >, >=)"
+    if not isinstance(item, str):
+        raise RunsError(f"cannot understand {option} {item!r}: expected {form}; available columns: {available}.")
+    found = [(item.find(op), op) for op in _OPERATORS if op in item]
+    if not found:
+        raise RunsError(f"cannot understand {option} {item!r}: expected {form}; available columns: {available}.")
+    at, op = min(found, key=lambda pair: (pair[0], -len(pair[1])))
+    col, value = item[:at].strip(), item[at + len(op):].strip()
+    if col not in df.columns:
+        raise RunsError(f"{option} {item!r}: no column '{col}'; expected {form} with COLUMN one of: {available}.")
+    series = df[col]
+    if pd.api.types.is_bool_dtype(series):
+        series = series.astype(str).str.lower()
+        value = {"1": "true", "0": "false"}.get(value.lower(), value.lower())
+    elif pd.api.types.is_numeric_dtype(series):
+        try:
+            number = float(value)
+        except ValueError:
+            raise RunsError(f"{option} {item!r}: column '{col}' is numeric but {value!r} is not a number.") from None
+        compare = {"=": series.eq, "==": series.eq, "!=": series.ne, "<": series.lt, "<=": series.le,
+                   ">": series.gt, ">=": series.ge}[op]
+        return compare(number) & series.notna()
+    else:
+        series = series.map(lambda v: None if pd.isna(v) else str(v).strip())
+    if op not in ("=", "==", "!="):
+        raise RunsError(f"{option} {item!r}: column '{col}' holds text; compare it with = or != only.")
+    equal = (series == value) & series.notna()
+    return ~equal & series.notna() if op == "!=" else equal
+
+
+def filter_mask(df: pd.DataFrame, exclude: Sequence[str], where: Sequence[str]) -> pd.Series:
+    """Rows to leave out: those matching any ``exclude`` item, or failing any ``where`` item."""
+    mask = pd.Series(False, index=df.index)
+    for item in exclude:
+        mask |= _condition_mask(df, item, "--exclude-where")
+    for item in where:
+        mask |= ~_condition_mask(df, item, "--where")
+    return mask
