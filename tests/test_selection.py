@@ -76,3 +76,17 @@ def test_each_family_is_compared_with_its_own_minimum():
     kept = near_optimum(runs_from_frame(frame, family_col="mix"), 0.1)
     assert kept.n_runs == 2 * 16
     assert np.bincount(kept.codes("family")).tolist() == [16, 16]
+
+
+def test_a_plan_on_a_law_that_misses_the_ratio_trend_says_to_fit_near_the_optimum(example_fake_fit):
+    from conftest import ROOT, fake_fit
+
+    import bayescale as bs
+    from bayescale.data.runs import read_runs
+
+    frame = read_runs(ROOT / "data" / "example_runs.csv").frame.copy()
+    frame["loss"] *= np.exp(0.03 * np.log10(frame["D"] / frame["N"] / 20.0) ** 2)  # far-off-optimum runs lie high
+    bent = fake_fit(runs_from_frame(frame))
+    advised = bs.plan(bent, compute=1e23)
+    assert any("--near-optimum" in note for note in advised.notes)
+    assert not any("--near-optimum" in note for note in bs.plan(example_fake_fit, compute=1e23).notes)

@@ -158,14 +158,26 @@ def plan(
                         "--budget-usd on a cluster) or a --target-loss")
     answer = _from_fit(fit, cluster, days, mfu, price_per_gpu_hour, budget_usd, target_loss, inference_tokens,
                        max_tokens, unique_tokens, compute, candidate_n, prob, seed)
+    return _with_caveats(answer, fit, cluster)
+
+
+def _with_caveats(answer: Plan, fit: Any, cluster: Cluster | None) -> Plan:
+    """N's unit and the notes a plan needs about how its fit was made: how N was counted, and a
+    law that misses the runs' trend along tokens per parameter (its N* may be far off)."""
+    from bayescale.results.adequacy import RATIO
+
     convention = getattr(fit.runs, "n_convention", "unstated")
-    if convention == "unstated":
-        return answer
-    units = answer.units | {k: f"parameters ({convention})" for k in ("N_opt", "N_recommended") if k in answer.units}
+    units = answer.units | ({k: f"parameters ({convention})" for k in ("N_opt", "N_recommended") if k in answer.units}
+                            if convention != "unstated" else {})
     notes = list(answer.notes)
     if convention == "non-embedding" and cluster is not None:
         notes.append("N counts parameters without the embeddings: 6ND leaves their FLOPs out, so the days, "
                      "GPU-hours and cost above are lower bounds")
+    adequacy = fit.adequacy() if hasattr(fit, "adequacy") else None
+    if adequacy is not None and any(f"trend in {RATIO}" in finding for finding in adequacy.findings):
+        notes.append(f"the law misses the runs' trend in {RATIO}, so N* here may be far from where a budget's "
+                     "loss bottoms out; for the allocation, refit the runs near each budget's optimum "
+                     "(bayescale fit RUNS --near-optimum 0.1)")
     return replace(answer, units=units, notes=notes)
 
 
