@@ -343,3 +343,9 @@ def test_multiples_read_as_people_say_them():
     from bayescale.report.front import _times
 
     assert [_times(x) for x in (1.44, 24.3, 1000.0, 12345.0, 2.2e5)] == ["1.4×", "24×", "1,000×", "12,000×", "2.2e5×"]
+
+
+def test_decade_labels_are_plain_text():
+    from bayescale.report.pages import _decade_label
+
+    assert [_decade_label(v) for v in (1e18, 1e-3, 1.0, 3e5)] == ["10¹⁸", "10⁻³", "10⁰", ""]

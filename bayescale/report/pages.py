@@ -67,10 +67,23 @@ def decorate(fig: Figure, title: str, number: int, total: int, created: datetime
     _thin_minor_ticks(fig)
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _decade_label(value: float, _: Any = None) -> str:
+    """``10¹⁸`` in plain text: the same as matplotlib's log labels without typesetting mathtext
+    for every tick, which is a good part of the time a page takes to draw."""
+    exponent = np.log10(value) if value > 0 else np.nan
+    if not np.isfinite(exponent) or abs(exponent - round(exponent)) > 1e-9:
+        return ""
+    return "10" + str(int(round(exponent))).translate(_SUPERSCRIPT)
+
+
 def _thin_minor_ticks(fig: Figure, decades: float = 3.0) -> None:
-    """No minor ticks on log axes spanning more than ``decades``: eight per decade over ten
-    decades clutter the axis, and drawing tick marks is most of the time a page takes."""
-    from matplotlib.ticker import NullLocator
+    """No minor ticks on log axes spanning more than ``decades`` (eight per decade over ten
+    decades clutter the axis, and drawing tick marks is most of the time a page takes), and
+    their decade labels in plain text."""
+    from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, NullLocator
 
     for ax in fig.axes:
         for axis, limits in ((ax.xaxis, ax.get_xlim), (ax.yaxis, ax.get_ylim)):
@@ -79,6 +92,10 @@ def _thin_minor_ticks(fig: Figure, decades: float = 3.0) -> None:
             lo, hi = sorted(limits())
             if lo > 0 and np.log10(hi / lo) > decades:
                 axis.set_minor_locator(NullLocator())
+            if isinstance(axis.get_major_formatter(), LogFormatterSciNotation):
+                axis.set_major_formatter(FuncFormatter(_decade_label))
+            if lo > 0 and np.log10(hi / lo) > 1 and isinstance(axis.get_minor_formatter(), LogFormatterSciNotation):
+                axis.set_minor_formatter(FuncFormatter(_decade_label))  # a decade or more in view: label decades only
 
 
 def _interval(record: dict, key: str, fmt: Callable[[float], str] = sci) -> str:
