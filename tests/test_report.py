@@ -349,3 +349,34 @@ def test_decade_labels_are_plain_text():
     from bayescale.report.pages import _decade_label
 
     assert [_decade_label(v) for v in (1e18, 1e-3, 1.0, 3e5)] == ["10¹⁸", "10⁻³", "10⁰", ""]
+
+
+def test_a_data_constrained_fit_gets_a_front_page_at_the_runs_unique_tokens():
+    """Page 1 recommends at the runs' largest U, as the other pages do (it used to ask for
+    --unique-tokens, which `report` does not take, so such a fit had no report at all)."""
+    import pandas as pd
+    import xarray as xr
+
+    from bayescale.data.runs import runs_from_frame
+    from bayescale.inference.model import scales_of
+    from bayescale.laws.law import load_law
+    from bayescale.report.front import front_results
+    from bayescale.results.fitting import assemble_fit
+
+    frame = pd.read_csv(ROOT / "data" / "example_runs.csv")
+    frame["U"] = frame["D"] / np.where(np.arange(len(frame)) % 3 == 0, 4.0, 1.0)  # a third repeat their data 4 times
+    runs = runs_from_frame(frame)
+    scales = scales_of(runs)
+    law = load_law("data_constrained")
+    center = {"E": 1.69, "A": 406.4 / scales.N_ref ** 0.34, "alpha": 0.34, "B": 410.7 / scales.D_ref ** 0.28,
+              "beta": 0.28, "RD_star": 15.4, "RN_star": 5.3, "sigma": 0.01}
+    rng = np.random.default_rng(4)
+    posterior = xr.Dataset({k: (("chain", "draw"), v * np.exp(0.01 * rng.standard_normal((2, 200))))
+                            for k, v in center.items()})
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((2, 200), dtype=bool))})
+    fit = assemble_fit(law, runs, scales, posterior, stats, {"fake": True})
+    results = fit_results(fit, [1e21, 1e23])
+    assert results.unique_tokens == pytest.approx(runs.U.max())
+    front = front_results([fit], [results])
+    assert [a["compute"] for a in front.answers] == [1e21, 1e23]
+    assert all(a["N_recommended"] > 0 for a in front.answers)

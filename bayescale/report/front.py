@@ -116,7 +116,8 @@ def front_results(fits: Sequence[Any], results: Sequence[Any], comparison: Any =
         else:
             fit, res = usable[0]
             rec = res.at_budgets.to_records(prob)[j]
-            chosen = recommend(fit, float(c), optimum=res.at_budgets if len(budgets) == 1 else None)
+            chosen = recommend(fit, float(c), unique_tokens=res.unique_tokens,
+                               optimum=res.at_budgets if len(budgets) == 1 else None)
         answers.append({"compute": float(c), **chosen, "L_opt_predictive": rec["L_opt_predictive"],
                         "L_opt": rec["L_opt"], "beyond": float(c) / top,
                         "beyond_size": float(chosen["N_recommended"]) / top_size})

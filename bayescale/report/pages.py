@@ -180,8 +180,12 @@ def title_page(fit: Fit, res: FitResults) -> Figure:
         4, 1, height_ratios=[1.0, 0.2 + 0.13 * len(verdict), 0.75 + 0.12 * len(res.budgets), 2.6])
     top.text(0.0, 0.95, f"Scaling-law fit: {fit.law.name}", fontsize=20, fontweight="bold", va="top")
     top.text(0.0, 0.55, fit.law.title, fontsize=11, va="top")
-    top.text(0.0, 0.25, f"L = {fit.law.formula.source}    ({fit.runs.n_runs} runs; loss in {fit.runs.loss_unit})",
-             fontsize=10, va="top", family="monospace")
+    formula = f"L = {fit.law.formula.source}    ({fit.runs.n_runs} runs; loss in {fit.runs.loss_unit})"
+    if len(formula) <= 120:
+        top.text(0.0, 0.25, formula, fontsize=10, va="top", family="monospace")
+    else:  # a long formula (the data-constrained law's is 300 characters) wraps instead of running off the page
+        top.text(0.0, 0.36, textwrap.fill(formula, 170, subsequent_indent="    "), fontsize=7, va="top",
+                 family="monospace", linespacing=1.1)
     if gates.passed:
         box.text(0.003, 0.5, verdict[0], fontsize=9, va="center",
                  bbox={"boxstyle": "round", "facecolor": "0.93", "edgecolor": "0.4"})

@@ -78,6 +78,8 @@ class FitResults:
     influential : list of dict
         The runs of largest Pareto k (PSIS-LOO), most influential first: ``N``, ``D``, ``loss``,
         ``k``; empty for tables too large to compute it here (over 5,000 runs).
+    unique_tokens : float or None
+        For laws of unique tokens U: the U the answers assume (the runs' largest).
     """
 
     summary: Summary
@@ -91,6 +93,7 @@ class FitResults:
     budgets: np.ndarray
     standardized: np.ndarray | None = None
     influential: tuple[dict, ...] = ()
+    unique_tokens: float | None = None
 
 
 def _clusters(values: np.ndarray, tolerance_dex: float = 0.05) -> list[np.ndarray]:
@@ -210,7 +213,7 @@ def fit_results(fit: Fit, budgets: Sequence[float], prob: float = PROB) -> FitRe
     log_pred = np.log(at_runs.predictive)
     standardized = (np.log(runs.loss) - np.median(log_pred, axis=0)) / np.std(log_pred, axis=0)
     return FitResults(fit.summary(prob), slices, note, at_runs, frontier, at_budgets, error, priors, budgets,
-                      standardized, _influential(fit))
+                      standardized, _influential(fit), unique.get("unique_tokens"))
 
 
 @dataclass(frozen=True)
