@@ -54,6 +54,16 @@ def _suggest_and_report(fit) -> list[str]:
     return []
 
 
+def _report(fit, stem: str) -> list[str]:
+    import subprocess
+
+    fit.save(f"{stem}.nc")
+    argv = [str(Path(sys.executable).parent / "bayescale"), "report", f"{stem}.nc", "-o", f"{stem}.pdf"]
+    done = subprocess.run(argv, capture_output=True, text=True)
+    print(f"  report {stem}.nc: exit {done.returncode}")
+    return [] if done.returncode == 0 else [f"report of {stem}.nc from the wheel: {done.stderr.strip()[-300:]}"]
+
+
 def main() -> int:
     here = Path(bs.__file__).resolve()
     print(f"bayescale {bs.__version__} from {here}")
@@ -80,6 +90,8 @@ def main() -> int:
                 failed.append(f"{name} (predictions do not widen beyond the runs)")
             if name == "chinchilla":  # the installed command line: which runs next, saved and drawn in a report
                 failed += _suggest_and_report(fit)
+        if "U" in law.variables:  # a law of unique tokens gets its report too (at the runs' largest U)
+            failed += _report(fit, "dc")
     from bayescale.planning.cluster import accelerators
 
     if "h100" not in accelerators():
