@@ -182,7 +182,7 @@ def test_a_family_fit_gets_a_report_with_a_families_page(tmp_path):
 
     path = write_report([_fake_family_fit()], tmp_path / "families.pdf", budgets=[1e21, 1e23])
     pages = len(__import__("re").findall(rb"/Type\s*/Page(?![s\w])", path.read_bytes()))
-    assert pages == 6 + 1 + 2  # a fit's main pages, the families page, the appendix (no page 1: per-family answers)
+    assert pages == 1 + 6 + 1 + 2  # page 1 (which family wins), a fit's main pages, the families page, the appendix
 
 
 def test_a_backtest_scores_each_family_apart():
@@ -198,3 +198,17 @@ def test_a_backtest_scores_each_family_apart():
     table = pd.DataFrame({"chinchilla": {k: v for k, v in score.items() if k != "per_family"}}).T
     result = Backtest(table, cutoff, 0, held.n_runs, 0.95, per_family={"chinchilla": per})
     assert "per family, chinchilla: mix_a" in str(result) and result.to_dict()["per_family"]["chinchilla"] == per
+
+
+def test_a_family_fit_gets_a_front_page_naming_the_winner():
+    from bayescale.decisions.families import compare_families
+    from bayescale.report.front import family_front_results, front_page
+
+    fit = _fake_family_fit()  # mix_a's E is lowest: it wins everywhere
+    budgets = [1e21, 1e23]
+    front = family_front_results(fit, budgets, compare_families(fit, budgets))
+    assert [a["family"] for a in front.answers] == ["mix_a", "mix_a"]
+    assert all(a["runner_up"] == "mix_b" and a["p_better"] > 0.9 for a in front.answers)
+    assert {row[1] for row in front.rows} >= {"family mix_a", "family mix_b", "family mix_c"}
+    text = " ".join(t.get_text() for sub in front_page(front).subfigs for t in sub.texts)
+    assert "family mix_a reaches the lowest loss" in text

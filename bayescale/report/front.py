@@ -132,6 +132,46 @@ def front_results(fits: Sequence[Any], results: Sequence[Any], comparison: Any =
     return FrontResults(answers, rows, top, verdicts, source, prob, fits[0].runs.loss_unit, top_size)
 
 
+def family_front_results(fit: Any, budgets: Sequence[float], comparison: Any, prob: float = 0.95,
+                         cluster: Any = None, price_per_gpu_hour: float | None = None) -> FrontResults:
+    """Page 1 of a fit over families: per budget, which family wins and what to train for it.
+
+    The paragraph names the family with the lowest median law loss at its own optimum, how sure
+    that is (P(better) than the runner-up, from ``comparison``, a
+    :class:`~bayescale.decisions.families.FamilyComparison` at ``budgets``), and that family's
+    median N* and D*. The table gives every family's N*, D*, L* (and a new family's, when the
+    parameters are pooled).
+    """
+    from bayescale.decisions.families import NEW_FAMILY, family_optima
+
+    optima = family_optima(fit, budgets)
+    top = float(np.quantile(fit.runs.C, _TOP_QUANTILE))
+    top_size = float(np.quantile(fit.runs.N, _TOP_QUANTILE))
+    rows, answers = [], []
+    for j, c in enumerate(budgets):
+        records = {name: opt.to_records(prob)[j] for name, opt in optima.items()}
+        for name, rec in records.items():
+            rows.append([sci(c, 2), f"family {name}", _size_interval(rec["N_opt"]), _size_interval(rec["D_opt"]),
+                         _loss_interval(rec["L_opt_predictive"]), _loss_interval(rec["L_opt"])])
+        known = {name: rec for name, rec in records.items() if name != NEW_FAMILY}
+        ranked = sorted(known, key=lambda name: known[name]["L_opt"]["median"])
+        best, rec = ranked[0], known[ranked[0]]
+        sure = [r["p_better"] for r in comparison.records if r["compute"] == float(c) and r["family_a"] == best
+                and len(ranked) > 1 and r["family_b"] == ranked[1]]
+        answers.append({"compute": float(c), "family": best, "p_better": sure[0] if sure else None,
+                        "runner_up": ranked[1] if len(ranked) > 1 else None,
+                        "N_recommended": rec["N_opt"]["median"], "D_recommended": rec["D_opt"]["median"],
+                        "L_opt_predictive": rec["L_opt_predictive"], "L_opt": rec["L_opt"], "beyond": float(c) / top,
+                        "beyond_size": rec["N_opt"]["median"] / top_size})
+        if cluster is not None:
+            answers[-1] |= {"cluster": cluster.label, "mfu": cluster.mfu, "days": float(cluster.days(c)),
+                            "gpu_hours": float(cluster.gpu_hours(c))}
+            if price_per_gpu_hour is not None:
+                answers[-1]["cost"] = answers[-1]["gpu_hours"] * float(price_per_gpu_hour)
+    source = f"the {fit.law.name} law fitted over families, its median N* for the winning family"
+    return FrontResults(answers, rows, top, [_verdict(fit)], source, prob, fit.runs.loss_unit, top_size)
+
+
 def _verdict(fit: Any) -> str:
     """The gates, and any trend the law misses (with its advice), of one fit, in a sentence or two."""
     text = f"{fit.law.name} (fit {fit.id}): " + ("convergence gates passed" if fit.gates.passed else
@@ -193,6 +233,15 @@ def front_page(front: FrontResults) -> Figure:
         if "days" in a:
             far += (f" On {a['cluster']} at {100 * a['mfu']:g}% MFU it takes {sci(a['days'], 3)} days, "
                     f"{sci(a['gpu_hours'], 3)} GPU-hours" + (f", ${sci(a['cost'], 3)}." if "cost" in a else "."))
+        if a.get("family") is not None:
+            sure = (f" (P = {a['p_better']:.2f} that it beats {a['runner_up']}, the next best)"
+                    if a.get("p_better") is not None else "")
+            lines.append(f"At {sci(a['compute'], 3)} FLOPs, family {a['family']} reaches the lowest loss{sure}: "
+                         f"train it at about {sci(a['N_recommended'], 2)} parameters on {sci(a['D_recommended'], 2)} "
+                         f"tokens ({front.source}); expect a loss of {_loss_interval(a['L_opt_predictive'])} "
+                         f"{front.loss_unit} ({pct} predictive interval for a run trained there; the law alone: "
+                         f"{_loss_interval(a['L_opt'])}).{far}")
+            continue
         lines.append(f"At {sci(a['compute'], 3)} FLOPs, train about {sci(a['N_recommended'], 2)} parameters on "
                      f"{sci(a['D_recommended'], 2)} tokens (the allocation with the lowest expected loss under "
                      f"{front.source}); expect a loss of {_loss_interval(a['L_opt_predictive'])} {front.loss_unit} "
@@ -209,7 +258,7 @@ def front_page(front: FrontResults) -> Figure:
         text_part.text(0.0, y, text, fontsize=8.8, va="top", color="#8a0000" if far else "black",
                        fontweight="bold" if far else "normal")
         y -= step * (text.count("\n") + 1.7)
-    plot_table(front.rows, ["C (FLOPs)", "law", "N* (parameters)", "D* (tokens)", f"L* a run there ({front.loss_unit})",
+    plot_table(front.rows, ["C (FLOPs)", "law or family", "N* (parameters)", "D* (tokens)", f"L* a run there ({front.loss_unit})",
                             "L* the law"], ax=table_part.add_subplot(), fontsize=8,
                col_widths=[0.08, 0.17, 0.2, 0.2, 0.18, 0.17],
                title=f"Per budget and law: median and {pct} interval")
