@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from bayescale.errors import BayescaleError
-from bayescale.results.optimum import Optimum, compute_optimum, interval
+from bayescale.results.optimum import Optimum, interval
 
 __all__ = ["NEW_FAMILY", "FamilyComparison", "compare_families", "family_optima", "format_summary",
            "new_family_draws"]
@@ -75,14 +75,7 @@ def family_optima(fit: Any, budgets: Sequence[float], seed: int = 0,
         draws = new_family_draws(fit, seed)
     except FamilyAnswerError:
         return out
-    found = compute_optimum(fit.law, draws, fit.scales, budgets, loss_unit=fit.runs.loss_unit, **extra)
-    noise = {k: np.asarray(draws[k], dtype=float).reshape(-1, 1) for k in fit.law.noise_parameters}
-    context = fit.context(N=found.N_opt, D=found.D_opt, C=np.broadcast_to(found.compute, found.N_opt.shape))
-    with np.errstate(invalid="ignore", over="ignore"):  # a heavy-tailed draw may overflow: inf is its value
-        new_run = np.exp(fit.law.error_model.draw(np.log(found.L_opt), noise, np.random.default_rng(seed), context))
-    from dataclasses import replace
-
-    out[NEW_FAMILY] = replace(found, L_opt_predictive=new_run, n_convention=fit.runs.n_convention)
+    out[NEW_FAMILY] = fit.optimum_of_draws(draws, budgets, seed=seed, **extra)
     return out
 
 

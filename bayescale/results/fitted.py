@@ -392,7 +392,12 @@ class Fit:
         and its discrepancy beyond the fitted runs) uses ``seed`` for its draws.
         """
         self._levels_for(levels, "the optimum")
-        draws = self.draws(**levels)
+        return self.optimum_of_draws(self.draws(**levels), budgets, method, unique_tokens, seed)
+
+    def optimum_of_draws(self, draws: dict[str, np.ndarray], budgets: Any, method: str = "auto",
+                         unique_tokens: float | None = None, seed: int = 0) -> Optimum:
+        """:meth:`optimum` for given draws of the law's parameters (e.g. a new family's, drawn
+        from the population), with ``L_opt_predictive`` from this fit's error model and runs."""
         found = compute_optimum(self.law, draws, self.scales, budgets, method, self.runs.loss_unit,
                                 unique_tokens=unique_tokens)
         noise = {k: np.asarray(draws[k], dtype=float).reshape(-1, 1) for k in self.law.noise_parameters}
