@@ -173,8 +173,7 @@ def _with_caveats(answer: Plan, fit: Any, cluster: Cluster | None) -> Plan:
     if convention == "non-embedding" and cluster is not None:
         notes.append("N counts parameters without the embeddings: 6ND leaves their FLOPs out, so the days, "
                      "GPU-hours and cost above are lower bounds")
-    adequacy = fit.adequacy() if hasattr(fit, "adequacy") else None
-    if adequacy is not None and any(f"trend in {RATIO}" in finding for finding in adequacy.findings):
+    if hasattr(fit, "adequacy") and fit.adequacy().misses(RATIO):  # published constants have no runs to check
         notes.append(f"the law misses the runs' trend in {RATIO}, so N* here may be far from where a budget's "
                      "loss bottoms out; for the allocation, refit the runs near each budget's optimum "
                      "(bayescale fit RUNS --near-optimum 0.1)")

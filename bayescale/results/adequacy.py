@@ -47,6 +47,10 @@ class Adequacy:
     worst: dict[str, dict] = field(default_factory=dict)
     findings: list[str] = field(default_factory=list)
 
+    def misses(self, variable: str) -> bool:
+        """Whether the law misses a trend along ``variable`` (a key of ``worst``, e.g. :data:`RATIO`)."""
+        return variable in self.worst and abs(self.worst[variable]["z"]) > Z_LIMIT
+
     def to_dict(self) -> dict:
         """JSON-able form."""
         return {"passed": self.passed, "sigma": self.sigma, "z_limit": Z_LIMIT, "findings": self.findings,
