@@ -60,7 +60,7 @@ class FrontResults:
     source: str
     prob: float
     loss_unit: str
-    top_size: float = float("nan")
+    top_size: float
 
 
 def _loss_interval(r: dict) -> str:
@@ -88,8 +88,7 @@ def front_results(fits: Sequence[Any], results: Sequence[Any], comparison: Any =
     if not usable:
         return None
     budgets = usable[0][1].budgets
-    top = float(np.quantile(fits[0].runs.C, _TOP_QUANTILE))
-    top_size = float(np.quantile(fits[0].runs.N, _TOP_QUANTILE))
+    tops = _tops(fits[0].runs)
     same_runs = len({fit.attrs["data_hash"] for fit, _ in usable}) == 1 and len(usable) > 1
     weights, mixture = None, None
     if same_runs and comparison is not None:
@@ -104,32 +103,46 @@ def front_results(fits: Sequence[Any], results: Sequence[Any], comparison: Any =
             mixture = ensemble([fit for fit, _ in usable], budgets, weights=weights).optimum  # LOO done once
     rows, answers = [], []
     for j, c in enumerate(budgets):
-        for fit, res in usable:
-            rec = res.at_budgets.to_records(prob)[j]
-            rows.append([sci(c, 2), fit.law.name, _size_interval(rec["N_opt"]), _size_interval(rec["D_opt"]),
-                         _loss_interval(rec["L_opt_predictive"]), _loss_interval(rec["L_opt"])])
+        rows += [_row(c, fit.law.name, res.at_budgets.to_records(prob)[j]) for fit, res in usable]
         if mixture is not None:
             rec = mixture.to_records(prob)[j]
-            rows.append([sci(c, 2), "ensemble (stacked)", _size_interval(rec["N_opt"]), _size_interval(rec["D_opt"]),
-                         _loss_interval(rec["L_opt_predictive"]), _loss_interval(rec["L_opt"])])
+            rows.append(_row(c, "ensemble (stacked)", rec))
             chosen = recommend_stacked([fit for fit, _ in usable], weights, float(c))
         else:
             fit, res = usable[0]
             rec = res.at_budgets.to_records(prob)[j]
             chosen = recommend(fit, float(c), unique_tokens=res.unique_tokens,
                                optimum=res.at_budgets if len(budgets) == 1 else None)
-        answers.append({"compute": float(c), **chosen, "L_opt_predictive": rec["L_opt_predictive"],
-                        "L_opt": rec["L_opt"], "beyond": float(c) / top,
-                        "beyond_size": float(chosen["N_recommended"]) / top_size})
-        if cluster is not None:
-            answers[-1] |= {"cluster": cluster.label, "mfu": cluster.mfu, "days": float(cluster.days(c)),
-                            "gpu_hours": float(cluster.gpu_hours(c))}
-            if price_per_gpu_hour is not None:
-                answers[-1]["cost"] = answers[-1]["gpu_hours"] * float(price_per_gpu_hour)
+        answers.append(_answer(c, chosen, rec, tops, cluster, price_per_gpu_hour))
     verdicts = [_verdict(fit) for fit in fits]
     verdicts += _preferences(comparison, saved)
     source = "the stacked ensemble of the laws (PSIS-LOO weights)" if mixture is not None else f"the {usable[0][0].law.name} law"
-    return FrontResults(answers, rows, top, verdicts, source, prob, fits[0].runs.loss_unit, top_size)
+    return FrontResults(answers, rows, tops[0], verdicts, source, prob, fits[0].runs.loss_unit, tops[1])
+
+
+def _tops(runs: Any) -> tuple[float, float]:
+    """The top of the runs' compute and of their sizes (90th percentiles): distances count from there."""
+    return float(np.quantile(runs.C, _TOP_QUANTILE)), float(np.quantile(runs.N, _TOP_QUANTILE))
+
+
+def _row(compute: float, label: str, rec: dict) -> list[str]:
+    """A table row: budget, law or family, N*, D*, L* of a run there and of the law."""
+    return [sci(compute, 2), label, _size_interval(rec["N_opt"]), _size_interval(rec["D_opt"]),
+            _loss_interval(rec["L_opt_predictive"]), _loss_interval(rec["L_opt"])]
+
+
+def _answer(compute: float, chosen: dict, rec: dict, tops: tuple[float, float], cluster: Any,
+            price_per_gpu_hour: float | None) -> dict:
+    """One budget's answer: what to train (``chosen``), its losses, its distance from the runs,
+    and with a cluster its days, GPU-hours and cost."""
+    answer = {"compute": float(compute), **chosen, "L_opt_predictive": rec["L_opt_predictive"], "L_opt": rec["L_opt"],
+              "beyond": float(compute) / tops[0], "beyond_size": float(chosen["N_recommended"]) / tops[1]}
+    if cluster is not None:
+        answer |= {"cluster": cluster.label, "mfu": cluster.mfu, "days": float(cluster.days(compute)),
+                   "gpu_hours": float(cluster.gpu_hours(compute))}
+        if price_per_gpu_hour is not None:
+            answer["cost"] = answer["gpu_hours"] * float(price_per_gpu_hour)
+    return answer
 
 
 def family_front_results(fit: Any, budgets: Sequence[float], comparison: Any, prob: float = 0.95,
@@ -145,31 +158,22 @@ def family_front_results(fit: Any, budgets: Sequence[float], comparison: Any, pr
     from bayescale.decisions.families import NEW_FAMILY, family_optima
 
     optima = family_optima(fit, budgets)
-    top = float(np.quantile(fit.runs.C, _TOP_QUANTILE))
-    top_size = float(np.quantile(fit.runs.N, _TOP_QUANTILE))
+    tops = _tops(fit.runs)
     rows, answers = [], []
     for j, c in enumerate(budgets):
         records = {name: opt.to_records(prob)[j] for name, opt in optima.items()}
-        for name, rec in records.items():
-            rows.append([sci(c, 2), f"family {name}", _size_interval(rec["N_opt"]), _size_interval(rec["D_opt"]),
-                         _loss_interval(rec["L_opt_predictive"]), _loss_interval(rec["L_opt"])])
+        rows += [_row(c, f"family {name}", rec) for name, rec in records.items()]
         known = {name: rec for name, rec in records.items() if name != NEW_FAMILY}
         ranked = sorted(known, key=lambda name: known[name]["L_opt"]["median"])
         best, rec = ranked[0], known[ranked[0]]
         sure = [r["p_better"] for r in comparison.records if r["compute"] == float(c) and r["family_a"] == best
                 and len(ranked) > 1 and r["family_b"] == ranked[1]]
-        answers.append({"compute": float(c), "family": best, "p_better": sure[0] if sure else None,
-                        "runner_up": ranked[1] if len(ranked) > 1 else None,
-                        "N_recommended": rec["N_opt"]["median"], "D_recommended": rec["D_opt"]["median"],
-                        "L_opt_predictive": rec["L_opt_predictive"], "L_opt": rec["L_opt"], "beyond": float(c) / top,
-                        "beyond_size": rec["N_opt"]["median"] / top_size})
-        if cluster is not None:
-            answers[-1] |= {"cluster": cluster.label, "mfu": cluster.mfu, "days": float(cluster.days(c)),
-                            "gpu_hours": float(cluster.gpu_hours(c))}
-            if price_per_gpu_hour is not None:
-                answers[-1]["cost"] = answers[-1]["gpu_hours"] * float(price_per_gpu_hour)
+        chosen = {"family": best, "p_better": sure[0] if sure else None,
+                  "runner_up": ranked[1] if len(ranked) > 1 else None,
+                  "N_recommended": rec["N_opt"]["median"], "D_recommended": rec["D_opt"]["median"]}
+        answers.append(_answer(c, chosen, rec, tops, cluster, price_per_gpu_hour))
     source = f"the {fit.law.name} law fitted over families, its median N* for the winning family"
-    return FrontResults(answers, rows, top, [_verdict(fit)], source, prob, fit.runs.loss_unit, top_size)
+    return FrontResults(answers, rows, tops[0], [_verdict(fit)], source, prob, fit.runs.loss_unit, tops[1])
 
 
 def _verdict(fit: Any) -> str:
@@ -233,19 +237,16 @@ def front_page(front: FrontResults) -> Figure:
         if "days" in a:
             far += (f" On {a['cluster']} at {100 * a['mfu']:g}% MFU it takes {sci(a['days'], 3)} days, "
                     f"{sci(a['gpu_hours'], 3)} GPU-hours" + (f", ${sci(a['cost'], 3)}." if "cost" in a else "."))
+        size_tokens = f"{sci(a['N_recommended'], 2)} parameters on {sci(a['D_recommended'], 2)} tokens"
         if a.get("family") is not None:
             sure = (f" (P = {a['p_better']:.2f} that it beats {a['runner_up']}, the next best)"
                     if a.get("p_better") is not None else "")
-            lines.append(f"At {sci(a['compute'], 3)} FLOPs, family {a['family']} reaches the lowest loss{sure}: "
-                         f"train it at about {sci(a['N_recommended'], 2)} parameters on {sci(a['D_recommended'], 2)} "
-                         f"tokens ({front.source}); expect a loss of {_loss_interval(a['L_opt_predictive'])} "
-                         f"{front.loss_unit} ({pct} predictive interval for a run trained there; the law alone: "
-                         f"{_loss_interval(a['L_opt'])}).{far}")
-            continue
-        lines.append(f"At {sci(a['compute'], 3)} FLOPs, train about {sci(a['N_recommended'], 2)} parameters on "
-                     f"{sci(a['D_recommended'], 2)} tokens (the allocation with the lowest expected loss under "
-                     f"{front.source}); expect a loss of {_loss_interval(a['L_opt_predictive'])} {front.loss_unit} "
-                     f"({pct} predictive interval for a run trained there; the law alone: "
+            what = (f"family {a['family']} reaches the lowest loss{sure}: train it at about {size_tokens} "
+                    f"({front.source})")
+        else:
+            what = f"train about {size_tokens} (the allocation with the lowest expected loss under {front.source})"
+        lines.append(f"At {sci(a['compute'], 3)} FLOPs, {what}; expect a loss of {_loss_interval(a['L_opt_predictive'])} "
+                     f"{front.loss_unit} ({pct} predictive interval for a run trained there; the law alone: "
                      f"{_loss_interval(a['L_opt'])}).{far}")
     wrapped = [textwrap.fill(line, 150) for line in lines]
     height = sum(w.count("\n") + 1 for w in wrapped) + 0.7 * len(wrapped)  # in lines, with the gaps
