@@ -22,7 +22,10 @@ import numpy as np
 
 from bayescale.errors import LawFileError
 
-__all__ = ["ErrorModel", "error_models", "get_error_model", "register", "DEFAULT_NOISE"]
+__all__ = ["ErrorModel", "error_models", "get_error_model", "register", "DEFAULT_NOISE", "NOISE_UNIT"]
+
+#: The unit of every error-model parameter: they act on log loss, so they have none.
+NOISE_UNIT = "dimensionless, on log loss"
 
 #: The error model of a law file that names none. Chosen by leave-future-out scores on real
 #: ladders (bench/learn_extrapolation.py; the README's "Honest intervals" section).

@@ -64,7 +64,7 @@ def decorate(fig: Figure, title: str, number: int, total: int, created: datetime
     fig.text(0.98, 0.965, "bayescale report", fontsize=8, ha="right", va="center", color="0.3")
     fig.text(0.02, 0.012, f"fits created {created.isoformat()}", fontsize=7, color="0.3")
     fig.text(0.98, 0.012, f"page {number} of {total}", fontsize=8, ha="right")
-    _thin_minor_ticks(fig)
+    _plain_log_axes(fig)
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -79,10 +79,10 @@ def _decade_label(value: float, _: Any = None) -> str:
     return "10" + str(int(round(exponent))).translate(_SUPERSCRIPT)
 
 
-def _thin_minor_ticks(fig: Figure, decades: float = 3.0) -> None:
-    """No minor ticks on log axes spanning more than ``decades`` (eight per decade over ten
-    decades clutter the axis, and drawing tick marks is most of the time a page takes), and
-    their decade labels in plain text."""
+def _plain_log_axes(fig: Figure, decades: float = 3.0) -> None:
+    """Log axes drawn cheaply: no minor ticks where an axis spans more than ``decades`` (eight
+    per decade over ten decades clutter it, and drawing tick marks is most of the time a page
+    takes), and decade labels in plain text (:func:`_decade_label`)."""
     from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, NullLocator
 
     for ax in fig.axes:
@@ -90,11 +90,12 @@ def _thin_minor_ticks(fig: Figure, decades: float = 3.0) -> None:
             if axis.get_scale() != "log":
                 continue
             lo, hi = sorted(limits())
-            if lo > 0 and np.log10(hi / lo) > decades:
+            span = np.log10(hi / lo) if lo > 0 else 0.0
+            if span > decades:
                 axis.set_minor_locator(NullLocator())
             if isinstance(axis.get_major_formatter(), LogFormatterSciNotation):
                 axis.set_major_formatter(FuncFormatter(_decade_label))
-            if lo > 0 and np.log10(hi / lo) > 1 and isinstance(axis.get_minor_formatter(), LogFormatterSciNotation):
+            if span > 1 and isinstance(axis.get_minor_formatter(), LogFormatterSciNotation):
                 axis.set_minor_formatter(FuncFormatter(_decade_label))  # a decade or more in view: label decades only
 
 
@@ -284,8 +285,8 @@ def posterior_page(fit: Fit, res: FitResults) -> Figure:
     s = res.summary
     from bayescale.results.fitted import readable_table
 
-    def meaning(name: str) -> str:
-        unit = fit.law.unit_of(name, fit.runs.loss_unit) if name in fit.law.parameters else ""
+    def meaning(name: str) -> str:  # noise parameters say their unit in their description
+        unit = s.units.get(name, "") if name in fit.law.parameters else ""
         return fit.law.descriptions.get(name, "") + (f" [{unit}]" if unit else "")
 
     # each number to the figures its interval supports

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bayescale.laws.noise import NOISE_UNIT
 from bayescale.report.plots import LINESTYLES, _figure_axes
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def parameter_label(name: str, short: bool = False, fit: Fit | None = None) -> s
     """
     noise = _noise_descriptions()
     if name in noise:
-        return f"{name}\n(dimensionless)" if short else f"{name} (dimensionless, on log loss)"
+        return f"{name}\n(dimensionless)" if short else f"{name} ({NOISE_UNIT})"
     unit = fit.law.unit_of(name, fit.runs.loss_unit) if fit is not None else "normalized units"
     return f"{name}\n({unit.replace('normalized units', 'normalized')})" if short else f"{name} ({unit})"
 

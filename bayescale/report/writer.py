@@ -330,20 +330,19 @@ def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence
     from bayescale.report.front import front_page, front_results
 
     front = front_results(fits, results, comparison, saved, cluster=cluster, price_per_gpu_hour=price_per_gpu_hour)
-    family_pages = {fit.id: family_results(fit, values) for fit in fits}
+    family_pages = [family_results(fit, values) for fit in fits]
     if front is None:  # no fit without families has an allocation: page 1 from the first fit over families
         from bayescale.report.front import family_front_results
 
-        first = next((fit for fit in fits if family_pages[fit.id] is not None), None)
+        first = next(((fit, fam) for fit, fam in zip(fits, family_pages) if fam is not None), None)
         if first is not None:
-            front = family_front_results(first, values, family_pages[first.id].comparison, cluster=cluster,
+            front = family_front_results(first[0], values, first[1].comparison, cluster=cluster,
                                          price_per_gpu_hour=price_per_gpu_hour)
     plan: list[tuple[str, Callable[[], Figure]]] = [("What to train", lambda: front_page(front))] if front else []
     shown: set[str] = set()
-    for fit, res in zip(fits, results):
+    for fit, res, families in zip(fits, results, family_pages):
         plan += pages.fit_pages(fit, res, show_data=fit.attrs["data_hash"] not in shown, multi=len(fits) > 1)
         shown.add(fit.attrs["data_hash"])
-        families = family_pages[fit.id]
         if families is not None:
             plan.append(("Families: frontiers and which family wins", lambda fam=families: pages.families_page(fam)))
     if len(fits) > 1:

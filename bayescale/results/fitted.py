@@ -30,6 +30,7 @@ from bayescale.files import atomic_path, read_netcdf
 from bayescale.inference.gates import Gates
 from bayescale.laws.flops import training_flops
 from bayescale.laws.law import DIMS, Law, Scales, law_from_text
+from bayescale.laws.noise import NOISE_UNIT
 from bayescale.results.optimum import Optimum, compute_optimum, decimals_for, interval
 
 __all__ = ["Fit", "Summary", "Prediction", "SCHEMA_VERSION", "versions", "law_inputs", "readable_table"]
@@ -288,7 +289,7 @@ class Fit:
                     med, lo, hi = interval(np.asarray(values), prob)
                     physical[name + suffix] = {"median": med, "lower": lo, "upper": hi}
         units = {name: self.law.unit_of(name, self.runs.loss_unit) for name in self.law.parameters}
-        units |= {name: "dimensionless, on log loss" for name in self.law.noise_parameters}
+        units |= {name: NOISE_UNIT for name in self.law.noise_parameters}
         return Summary(pd.DataFrame(rows).T, pd.DataFrame(physical).T, gates, prob, units)
 
     def adequacy(self):
