@@ -318,3 +318,13 @@ def test_losses_print_to_the_decimals_their_interval_supports():
     assert decimals_for(1.9, 2.3) == 2
     assert decimals_for(1.0, 1.0) == 4        # no width: the old fixed format
     assert decimals_for(0.0, 1e-9) == 6       # capped
+
+
+def test_a_wide_loss_interval_prints_each_number_to_two_figures():
+    """Far beyond the runs a predictive interval can span a factor of 100; shared decimals (set by
+    the width) printed it as '2 [0, 24]', a lower bound of zero loss."""
+    from bayescale.results.optimum import loss_interval_text, loss_texts
+
+    assert loss_texts(2.04, 0.312, 24.3) == ("2.0", "0.31", "24")
+    assert loss_interval_text({"median": 2.04, "lower": 0.312, "upper": 243.0}) == "2.0 [0.31, 240]"
+    assert loss_texts(1.995, 1.980, 2.009) == ("1.995", "1.980", "2.009")  # narrow: the decimals of its width

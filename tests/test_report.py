@@ -380,3 +380,30 @@ def test_a_data_constrained_fit_gets_a_front_page_at_the_runs_unique_tokens():
     front = front_results([fit], [results])
     assert [a["compute"] for a in front.answers] == [1e21, 1e23]
     assert all(a["N_recommended"] > 0 for a in front.answers)
+    assert all(a["unique_tokens"] == pytest.approx(runs.U.max()) for a in front.answers)
+    more = fit_results(fit, [1e23], unique_tokens=1e12)  # the user's own U (report --unique-tokens)
+    assert more.unique_tokens == 1e12
+    assert more.at_budgets.unique_tokens == 1e12
+
+
+def test_page_one_says_when_a_predictive_interval_is_too_wide_to_act_on():
+    """A budget whose predictive loss interval spans more than a factor of two is flagged in words
+    and in red, even within the runs' compute."""
+    from bayescale.report.front import FrontResults, front_page
+
+    def answer(lower, upper):
+        return {"compute": 1e21, "N_recommended": 5e8, "D_recommended": 3e11, "beyond": 0.5, "beyond_size": 0.5,
+                "L_opt_predictive": {"median": 2.2, "lower": lower, "upper": upper},
+                "L_opt": {"median": 2.2, "lower": 2.1, "upper": 2.3}}
+
+    row = ["1e21", "chinchilla", "5e8 [4e8, 6e8]", "3e11 [2e11, 4e11]", "2.2 [2.0, 2.4]", "2.2 [2.1, 2.3]"]
+    front = FrontResults([answer(2.0, 2.4), answer(0.23, 29.0)], [row], 1e22, [], "the chinchilla law", 0.95,
+                         "nats/token", 1e9)
+    from matplotlib.text import Text
+
+    texts = [t for t in front_page(front).findobj(Text) if "FLOPs, train" in t.get_text()]
+    narrow, wide = texts
+    assert "spans a factor" not in narrow.get_text() and narrow.get_color() == "black"
+    said = " ".join(wide.get_text().split())
+    assert "2.2 [0.23, 29]" in said and "spans a factor of 130" in said
+    assert wide.get_color() != "black"

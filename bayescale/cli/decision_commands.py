@@ -138,7 +138,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     cluster = make_cluster(args.gpus, args.gpu, args.mfu, args.dtype, args.peak_flops)
     output = args.output or Path(args.fits[0]).with_suffix(".pdf").name
     path = write_report([_load(path) for path in args.fits], output, budgets=args.compute,
-                        with_files=args.with_files, cluster=cluster, price_per_gpu_hour=args.price_per_gpu_hour)
+                        with_files=args.with_files, cluster=cluster, price_per_gpu_hour=args.price_per_gpu_hour,
+                        unique_tokens=args.unique_tokens)
     print(f"wrote {path}")
     return 0
 

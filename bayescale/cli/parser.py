@@ -240,6 +240,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compute", "-c", type=_positive_float, nargs="+", metavar="FLOPS", help="budgets for the allocation table")
     p.add_argument("--with", dest="with_files", action="append", default=[], metavar="FILE",
                    help="add a page for a saved calibration, backtest or suggestion (calibrate/backtest/suggest --out); repeatable")
+    p.add_argument("--unique-tokens", type=_positive_float, metavar="U",
+                   help="unique tokens available, for data-constrained laws (default: the most any run had)")
     _add_cluster_options(p, "with --gpu (or --peak-flops) and --mfu: page 1 gives days, GPU-hours and cost")
 
     p = sub.add_parser("laws", help="list the built-in laws", description="List the built-in laws, or show one in full.")

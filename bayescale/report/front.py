@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayescale.report.plots import plot_table, sci
-from bayescale.results.optimum import decimals_for
+from bayescale.results.optimum import loss_interval_text as _loss_interval
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -26,6 +26,8 @@ __all__ = ["FrontResults", "front_results", "front_page", "EXTRAPOLATION_WARNING
 #: Budgets beyond this multiple of the top of the runs' compute get a visible warning.
 EXTRAPOLATION_WARNING = 10.0
 _TOP_QUANTILE = 0.9
+#: A predictive loss interval wider than this factor (upper / lower) is called uninformative on page 1.
+_UNINFORMATIVE = 2.0
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,8 @@ class FrontResults:
     answers : list of dict
         Per budget: ``compute``, ``N_recommended``, ``D_recommended``, ``L_opt_predictive``
         and ``L_opt`` (median, lower, upper), ``beyond`` (budget over the top of the runs' compute),
-        ``beyond_size`` (the recommended N over the top of the runs' sizes).
+        ``beyond_size`` (the recommended N over the top of the runs' sizes); for a law with unique
+        tokens U, ``unique_tokens``.
     rows : list of list of str
         The table: budget, law (or ``ensemble``), N*, D*, L* a run there, L* law.
     top_compute : float
@@ -61,11 +64,6 @@ class FrontResults:
     prob: float
     loss_unit: str
     top_size: float
-
-
-def _loss_interval(r: dict) -> str:
-    d = decimals_for(r["lower"], r["upper"])
-    return f"{r['median']:.{d}f} [{r['lower']:.{d}f}, {r['upper']:.{d}f}]"
 
 
 def _size_interval(r: dict) -> str:
@@ -113,6 +111,8 @@ def front_results(fits: Sequence[Any], results: Sequence[Any], comparison: Any =
             rec = res.at_budgets.to_records(prob)[j]
             chosen = recommend(fit, float(c), unique_tokens=res.unique_tokens,
                                optimum=res.at_budgets if len(budgets) == 1 else None)
+            if res.unique_tokens is not None:
+                chosen = {**chosen, "unique_tokens": res.unique_tokens}
         answers.append(_answer(c, chosen, rec, tops, cluster, price_per_gpu_hour))
     verdicts = [_verdict(fit) for fit in fits]
     verdicts += _preferences(comparison, saved)
@@ -215,14 +215,26 @@ def _times(ratio: float) -> str:
     return f"{sci(ratio, 2)}×"
 
 
+def _spread(answer: dict) -> float:
+    """Upper over lower bound of the predictive loss interval."""
+    r = answer["L_opt_predictive"]
+    return float(r["upper"]) / max(float(r["lower"]), 1e-300)
+
+
+def _uninformative(answer: dict) -> bool:
+    return _spread(answer) > _UNINFORMATIVE
+
+
 def _far(answer: dict) -> bool:
-    """Beyond the warning's multiple of the runs, in compute or in model size."""
-    return answer["beyond"] > EXTRAPOLATION_WARNING or answer.get("beyond_size", 0.0) > EXTRAPOLATION_WARNING
+    """Beyond the warning's multiple of the runs, in compute or in model size, or with a predictive
+    interval too wide to act on."""
+    return (answer["beyond"] > EXTRAPOLATION_WARNING or answer.get("beyond_size", 0.0) > EXTRAPOLATION_WARNING
+            or _uninformative(answer))
 
 
 def front_page(front: FrontResults) -> Figure:
     """Draw page 1 from :func:`front_results`."""
-    from bayescale.report.pages import _page
+    from bayescale.report.pages import PAGE, _page
 
     fig = _page()
     pct = f"{100 * front.prob:g}%"
@@ -234,10 +246,17 @@ def front_page(front: FrontResults) -> Figure:
                + (", so weigh the intervals more than the medians." if _far(a) else "."))
         if a["beyond"] <= 1:
             far = " This lies within the compute of your runs."
+        if _uninformative(a):
+            spread = _times(_spread(a)).rstrip("×")
+            far += (f" Its predictive interval spans a factor of {spread}: this far out, the runs cannot say "
+                    "what loss a run would reach; add runs nearer this budget before acting on it.")
         if "days" in a:
             far += (f" On {a['cluster']} at {100 * a['mfu']:g}% MFU it takes {sci(a['days'], 3)} days, "
                     f"{sci(a['gpu_hours'], 3)} GPU-hours" + (f", ${sci(a['cost'], 3)}." if "cost" in a else "."))
         size_tokens = f"{sci(a['N_recommended'], 2)} parameters on {sci(a['D_recommended'], 2)} tokens"
+        if a.get("unique_tokens") is not None:
+            size_tokens += (f", {a["D_recommended"] / a["unique_tokens"]:.2g} passes over {sci(a["unique_tokens"], 2)} "
+                            "unique tokens")
         if a.get("family") is not None:
             sure = (f" (P = {a['p_better']:.2f} that it beats {a['runner_up']}, the next best)"
                     if a.get("p_better") is not None else "")
@@ -250,15 +269,17 @@ def front_page(front: FrontResults) -> Figure:
                      f"{_loss_interval(a['L_opt'])}).{far}")
     wrapped = [textwrap.fill(line, 150) for line in lines]
     height = sum(w.count("\n") + 1 for w in wrapped) + 0.7 * len(wrapped)  # in lines, with the gaps
-    # the page's title comes from decorate(); the paragraphs get the height they need
-    text_part, table_part, notes = fig.subfigures(3, 1, height_ratios=[0.3 + 0.16 * height, 1.0 + 0.12 * len(front.rows),
-                                                                       0.9])
-    y, step = 0.9, 0.88 / height
+    # the page's title comes from decorate(); each part gets the height (inches) it needs
+    line = 8.8 * 1.45 / 72
+    text_h, table_h = 0.1 + line * height, 0.5 + 0.22 * len(front.rows)
+    notes_h = max(1.2, 0.915 * PAGE[1] - text_h - table_h)
+    text_part, table_part, notes = fig.subfigures(3, 1, height_ratios=[text_h, table_h, notes_h])
+    y = 1.0 - 0.05 / text_h
     for a, text in zip(front.answers, wrapped):  # a budget far beyond the runs is set in dark red
         far = _far(a)
         text_part.text(0.0, y, text, fontsize=8.8, va="top", color="#8a0000" if far else "black",
                        fontweight="bold" if far else "normal")
-        y -= step * (text.count("\n") + 1.7)
+        y -= line / text_h * (text.count("\n") + 1.7)
     plot_table(front.rows, ["C (FLOPs)", "law or family", "N* (parameters)", "D* (tokens)", f"L* a run there ({front.loss_unit})",
                             "L* the law"], ax=table_part.add_subplot(), fontsize=8,
                col_widths=[0.08, 0.17, 0.2, 0.2, 0.18, 0.17],

@@ -110,11 +110,10 @@ def allocation_rows(optimum: Optimum, prob: float, largest_run: float) -> list[l
     ``largest_run`` is the top of the runs' compute the extrapolation is measured from (the report
     passes their 90th percentile, as page 1 does); losses get the decimals their intervals support.
     """
-    from bayescale.results.optimum import decimals_for
+    from bayescale.results.optimum import loss_interval_text
 
     def loss(record: dict, key: str) -> str:
-        d = decimals_for(record[key]["lower"], record[key]["upper"])
-        return _interval(record, key, lambda v: f"{v:.{d}f}")
+        return loss_interval_text(record[key])
 
     rows = []
     for record in optimum.to_records(prob):

@@ -177,7 +177,8 @@ def run_slices(fit: Fit, at_runs: Prediction, prob: float = PROB) -> tuple[list[
     return slices, note
 
 
-def fit_results(fit: Fit, budgets: Sequence[float], prob: float = PROB) -> FitResults:
+def fit_results(fit: Fit, budgets: Sequence[float], prob: float = PROB,
+                unique_tokens: float | None = None) -> FitResults:
     """Compute what the report shows for one fit (summary, predictions, optima, prior draws).
 
     Parameters
@@ -186,6 +187,8 @@ def fit_results(fit: Fit, budgets: Sequence[float], prob: float = PROB) -> FitRe
     budgets : sequence of float
         Budgets (FLOPs) of the allocation table.
     prob : float
+    unique_tokens : float, optional
+        Unique tokens at the budgets for a law with U; by default the most any run had.
     """
     runs = fit.runs
     budgets = np.asarray(budgets, dtype=float)
@@ -193,7 +196,9 @@ def fit_results(fit: Fit, budgets: Sequence[float], prob: float = PROB) -> FitRe
     at_runs = fit.predict(prob=prob, **{v: runs.frame[v].to_numpy() for v in fit.law.variables}, **levels)
     low = min(runs.C.min(), budgets.min()) / 10
     high = max(runs.C.max(), budgets.max()) * 10
-    unique = {"unique_tokens": float(np.max(runs.U))} if "U" in fit.law.variables and runs.has_U else {}
+    unique = {}
+    if "U" in fit.law.variables and (unique_tokens is not None or runs.has_U):
+        unique = {"unique_tokens": float(unique_tokens if unique_tokens is not None else np.max(runs.U))}
     frontier = at_budgets = None
     if fit.law.dims:  # one law per level: the families page shows them (a group law: none here)
         slices, note = [], f"The law has per-{fit.law.dims[0]} parameters: see the residuals page."
@@ -284,7 +289,7 @@ def _check_budgets(budgets: Sequence[float] | None) -> np.ndarray:
 
 def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence[float] | None = None,
                  with_files: Sequence[str | os.PathLike] = (), cluster: Any = None,
-                 price_per_gpu_hour: float | None = None) -> Path:
+                 price_per_gpu_hour: float | None = None, unique_tokens: float | None = None) -> Path:
     """Write a PDF report of one fit or several.
 
     Parameters
@@ -302,6 +307,9 @@ def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence
     cluster : bayescale.planning.cluster.Cluster, optional
         Page 1 then gives each budget's days and GPU-hours on it, and the cost with
         ``price_per_gpu_hour``.
+    unique_tokens : float, optional
+        Unique tokens available at the budgets, for data-constrained laws; by default the most
+        any run had. Ignored by laws without U.
 
     Returns
     -------
@@ -325,7 +333,7 @@ def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence
 
     saved = [read_saved(p) for p in with_files]  # a bad file is refused before anything is drawn
 
-    results = [fit_results(fit, values) for fit in fits]
+    results = [fit_results(fit, values, unique_tokens=unique_tokens) for fit in fits]
     comparison, reason = _comparison(fits) if len(fits) > 1 else (None, "")
     from bayescale.report.front import front_page, front_results
 

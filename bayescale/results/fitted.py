@@ -31,7 +31,7 @@ from bayescale.inference.gates import Gates
 from bayescale.laws.flops import training_flops
 from bayescale.laws.law import DIMS, Law, Scales, law_from_text
 from bayescale.laws.noise import NOISE_UNIT
-from bayescale.results.optimum import Optimum, compute_optimum, decimals_for, interval
+from bayescale.results.optimum import Optimum, compute_optimum, interval, loss_interval_text
 
 __all__ = ["Fit", "Summary", "Prediction", "SCHEMA_VERSION", "versions", "law_inputs", "readable_table"]
 
@@ -162,11 +162,7 @@ class Prediction:
         for r in self.to_records():
             where = ", ".join(f"{k}={r[k]}" if isinstance(r[k], str) else f"{k}={r[k]:.3g}" for k in self.inputs.columns)
             m, p = r["loss"], r["predictive"]
-            a, b = decimals_for(m["lower"], m["upper"]), decimals_for(p["lower"], p["upper"])
-            lines.append(
-                f"  {where}: law {m['median']:.{a}f} [{m['lower']:.{a}f}, {m['upper']:.{a}f}]"
-                f"; new run {p['median']:.{b}f} [{p['lower']:.{b}f}, {p['upper']:.{b}f}]"
-            )
+            lines.append(f"  {where}: law {loss_interval_text(m)}; new run {loss_interval_text(p)}")
         return "\n".join(lines)
 
 

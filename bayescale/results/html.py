@@ -24,13 +24,12 @@ def _number(value: Any) -> str:
 
 
 def _cell(key: str, value: Any) -> str:
-    from bayescale.results.optimum import decimals_for
+    from bayescale.results.optimum import loss_texts
 
     if isinstance(value, Mapping) and {"median", "lower", "upper"} <= set(value):
         parts = [value["median"], value["lower"], value["upper"]]
         if key.startswith(("L_", "loss")) and None not in parts:
-            d = decimals_for(value["lower"], value["upper"])
-            med, lo, hi = (f"{x:.{d}f}" for x in parts)
+            med, lo, hi = loss_texts(*parts)
         else:
             med, lo, hi = (_number(x) for x in parts)
         return f"{med} <small>[{lo}, {hi}]</small>"

@@ -20,7 +20,7 @@ from bayescale.errors import OptimumError
 from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute
 from bayescale.laws.law import Law, Scales
 
-__all__ = ["Optimum", "compute_optimum", "interval", "decimals_for"]
+__all__ = ["Optimum", "compute_optimum", "interval", "decimals_for", "loss_texts", "loss_interval_text"]
 
 _QUANTITIES = ("N_opt", "D_opt", "L_opt", "tokens_per_param")
 _GRID = 97
@@ -33,6 +33,38 @@ def decimals_for(lower: float, upper: float, digits: int = 2) -> int:
     if not np.isfinite(width) or width <= 0:
         return 4
     return int(np.clip(digits - 1 - np.floor(np.log10(width)), 0, 6))
+
+
+#: A loss interval wider than this ratio (upper / lower) is printed number by number.
+_WIDE = 2.0
+
+
+def _figures(value: float, digits: int = 2) -> str:
+    """``value`` to ``digits`` significant figures in plain notation (0.31, 2.0, 24, 240)."""
+    if value == 0 or not np.isfinite(value):
+        return f"{value:g}"
+    value = float(f"{value:.{digits}g}")
+    decimals = int(max(0, digits - 1 - np.floor(np.log10(abs(value)))))
+    return f"{value:.{min(decimals, 6)}f}"
+
+
+def loss_texts(median: float, lower: float, upper: float) -> tuple[str, str, str]:
+    """A loss interval as printed: the decimals its width supports, shared by the three numbers.
+
+    An interval wider than a factor of two (far beyond the runs, a heavy-tailed predictive)
+    prints each number to two significant figures instead, so a lower bound of 0.31 does not
+    round to 0 when the upper bound is 24.
+    """
+    if lower > 0 and upper / lower > _WIDE:
+        return _figures(median), _figures(lower), _figures(upper)
+    d = decimals_for(lower, upper)
+    return f"{median:.{d}f}", f"{lower:.{d}f}", f"{upper:.{d}f}"
+
+
+def loss_interval_text(record: Mapping[str, float]) -> str:
+    """``median [lower, upper]`` of a loss record (keys ``median``, ``lower``, ``upper``), by :func:`loss_texts`."""
+    med, lo, hi = loss_texts(record["median"], record["lower"], record["upper"])
+    return f"{med} [{lo}, {hi}]"
 
 
 def interval(values: np.ndarray, prob: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -123,11 +155,10 @@ class Optimum:
             lines.append(f"C = {record['compute']:.3g} FLOPs")
             for name in self._quantities():
                 r = record[name]
-                # losses to the decimals their interval supports; sizes and ratios to 3 figures
-                fmt = f".{decimals_for(r['lower'], r['upper'])}f" if name.startswith("L_opt") else ".3g"
-                lines.append(
-                    f"  {name:<17}{r['median']:>11{fmt}}   [{r['lower']:{fmt}}, {r['upper']:{fmt}}]  {units[name]}"
-                )
+                # losses to the figures their interval supports; sizes and ratios to 3 figures
+                med, lo, hi = (loss_texts(r["median"], r["lower"], r["upper"]) if name.startswith("L_opt")
+                               else (f"{r[k]:.3g}" for k in ("median", "lower", "upper")))
+                lines.append(f"  {name:<17}{med:>11}   [{lo}, {hi}]  {units[name]}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
