@@ -340,7 +340,7 @@ def test_report_writes_the_first_fits_name_by_default(good_fit, tmp_path, monkey
 
 
 def test_multiples_read_as_people_say_them():
-    from bayescale.report.front import _times
+    from bayescale.report.plots import times as _times
 
     assert [_times(x) for x in (1.44, 24.3, 1000.0, 12345.0, 2.2e5)] == ["1.4×", "24×", "1,000×", "12,000×", "2.2e5×"]
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayescale.report.plots import plot_table, sci
+from bayescale.report.plots import times as _times
 from bayescale.results.optimum import loss_interval_text as _loss_interval
 
 if TYPE_CHECKING:
@@ -203,16 +204,6 @@ def _preferences(comparison: Any, saved: Sequence[dict]) -> list[str]:
             out.append(f"They disagree: the law that fits the runs best ({loo_best}) is not the one that extrapolated "
                        f"best ({best}); trust the backtest for budgets far beyond the runs.")
     return out
-
-
-def _times(ratio: float) -> str:
-    """A multiple as people say it: 1.4×, 24×, 1,000×, 2e5×."""
-    if ratio < 10:
-        return f"{ratio:.1f}×"
-    if ratio < 1e5:
-        rounded = float(f"{ratio:.2g}")
-        return f"{rounded:,.0f}×"
-    return f"{sci(ratio, 2)}×"
 
 
 def _spread(answer: dict) -> float:

@@ -24,6 +24,7 @@ from bayescale.report.plots import (
     plot_runs,
     plot_table,
     sci,
+    times,
 )
 from bayescale.report.posterior import plot_chains, plot_comparison, plot_gates, plot_pair, plot_prior_posterior
 
@@ -118,8 +119,7 @@ def allocation_rows(optimum: Optimum, prob: float, largest_run: float) -> list[l
     rows = []
     for record in optimum.to_records(prob):
         ratio = record["compute"] / largest_run
-        reach = "within the runs" if ratio <= 1 else f"{ratio:,.0f}× top of runs" if ratio < 1e7 else \
-            f"{sci(ratio, 2)}× top of runs"
+        reach = "within the runs" if ratio <= 1 else f"{times(ratio)} top of runs"
         new_run = loss(record, "L_opt_predictive") if "L_opt_predictive" in record else "not computed"
         rows.append([sci(record["compute"]), reach, _interval(record, "N_opt"), _interval(record, "D_opt"),
                      loss(record, "L_opt"), new_run, _interval(record, "tokens_per_param", lambda v: f"{v:.3g}")])

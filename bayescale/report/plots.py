@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from bayescale.results.fitted import Prediction
     from bayescale.results.optimum import Optimum
 
-__all__ = ["RunSlice", "plot_runs", "plot_design", "plot_fit_slices", "plot_residuals", "plot_frontier",
+__all__ = ["RunSlice", "plot_runs", "plot_design", "plot_fit_slices", "plot_residuals", "plot_frontier", "times",
            "plot_table", "sci", "MARKERS", "LINESTYLES"]
 
 #: Marker shapes and line styles that keep groups apart in greyscale print.
@@ -73,6 +73,16 @@ def sci(value: float, digits: int = 3) -> str:
         mantissa, exponent = text.split("e")
         text = f"{mantissa}e{int(exponent)}"
     return text
+
+
+def times(ratio: float) -> str:
+    """A multiple as people say it: 1.4×, 24×, 1,000×, 2e5× (two significant figures)."""
+    if ratio < 10:
+        return f"{ratio:.1f}×"
+    if ratio < 1e5:
+        rounded = float(f"{ratio:.2g}")
+        return f"{rounded:,.0f}×"
+    return f"{sci(ratio, 2)}×"
 
 
 def _figure_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
