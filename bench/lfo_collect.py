@@ -49,6 +49,7 @@ def main(noises: list[str]) -> int:
             logm = np.log(pred.mean)
             y = np.log(held.loss)
             far = distances(train, N=held.N, D=held.D, C=held.C)
+            adequacy = fit.adequacy()
             frame = pd.DataFrame({
                 "noise": noise, "ladder": ladder.name, "source": ladder.source, "law": ladder.law,
                 "n_train": train.n_runs, "N": held.N, "D": held.D, "C": held.C, "y": y,
@@ -57,6 +58,9 @@ def main(noises: list[str]) -> int:
                 "lo95": np.quantile(logp, 0.025, axis=0), "hi95": np.quantile(logp, 0.975, axis=0),
                 **{f"d_{k}": v for k, v in far.items()},
                 "sigma": float(np.median(fit.draws()["sigma"])), "gates": fit.gates.passed,
+                # in-sample residual structure of the fitted runs: does it foretell the misses beyond them?
+                "adequacy_z_max": max((abs(v["z"]) for v in adequacy.worst.values()), default=0.0),
+                **{f"adequacy_z_{name}": v["z"] for name, v in adequacy.worst.items()},
             })
             rows.append(frame)
             inside = ((frame.y >= frame.lo95) & (frame.y <= frame.hi95)).mean()
