@@ -3,13 +3,15 @@
 For each sweep: hold out the top budget, fit the Chinchilla law on the rest (default settings),
 and choose N at the held-out budget by (a) the plug-in median N*, (b) the size minimising the
 posterior expected loss (``N_recommended``), (c) the same, from the law fitted only to the runs
-within 10% of their budget's lowest loss (``fit --near-optimum 0.1``), (d) the isoFLOP model's
+within 10% of their budget's lowest loss (``fit --near-optimum 0.1``), (c') the stacked ensemble
+(PSIS-LOO weights) of that fit and the Kaplan-with-floor law fitted to the same runs, its
+expected-loss N (``recommend_stacked``, what page 1 of a two-law report recommends), (d) the isoFLOP model's
 power law N*(C) = G·C^a fitted to the lower budgets (Approach 2), (e) 20 tokens per parameter. Score: the held-out
 budget's own curve (a parabola of log loss in log N, least squares) gives each choice's loss
 penalty over the curve's vertex; the slope s of the optimal log loss against log compute between
 the two top budgets (their parabolas' minima) turns it into wasted compute, 1 − exp(−penalty/|s|).
 
-    .venv/bin/python bench/bench_waste.py [0,1,2]   # every sweep, or the ones listed; about 45 fits
+    .venv/bin/python bench/bench_waste.py [0,1,2]   # every sweep, or the ones listed; about 60 fits
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def _isoflop_n(train, top: float) -> float:
 
 def main() -> int:
     import bayescale as bs
-    from bayescale.planning.decision import recommend
+    from bayescale.planning.decision import recommend, recommend_stacked
 
     path = DATA / "porian_isoflops" / "porian_isoflop_points.csv"
     if not path.exists():
@@ -72,13 +74,19 @@ def main() -> int:
         slope = (minimum[top] - minimum[prev]) / (np.log(top) - np.log(prev))
         train = replace(runs, frame=runs.frame[runs.C < top].reset_index(drop=True))
         fit = bs.fit(train, "chinchilla", settings=bs.SamplerSettings(progressbar=False))
-        near = bs.fit(bs.near_optimum(train, NEAR), "chinchilla", settings=bs.SamplerSettings(progressbar=False))
+        selected = bs.near_optimum(train, NEAR)
+        near = bs.fit(selected, "chinchilla", settings=bs.SamplerSettings(progressbar=False))
+        near_kf = bs.fit(selected, "kaplan_floor", settings=bs.SamplerSettings(progressbar=False))
+        mixture = bs.ensemble([near, near_kf], [top])
+        weights = list(mixture.weights.values())
         choices = {"plug-in median N*": float(np.nanmedian(fit.optimum([top]).N_opt[:, 0])),
                    "expected-loss N": recommend(fit, top)["N_recommended"],
                    "near-optimum fit, expected-loss N": recommend(near, top)["N_recommended"],
+                   "near-optimum ensemble, expected-loss N": recommend_stacked([near, near_kf], weights, top)["N_recommended"],
                    "isoFLOP N*": _isoflop_n(train, top),
                    "20 tokens/param": float(np.sqrt(top / (6 * 20)))}
-        row = {"config": config, "vertex N": float(np.exp(vertex[top])), "gates": fit.gates.passed and near.gates.passed}
+        row = {"config": config, "vertex N": float(np.exp(vertex[top])), "kaplan_floor weight": weights[1],
+               "gates": fit.gates.passed and near.gates.passed and near_kf.gates.passed}
         for name, n in choices.items():
             penalty = np.polyval(curves[top], np.log(n)) - minimum[top]
             row[name] = float(1 - np.exp(-penalty / abs(slope))) if slope < 0 else float("nan")
@@ -86,16 +94,17 @@ def main() -> int:
         print(f"config {config:2d}: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
                                                    for k, v in row.items() if k != "config")
               + f" ({time.perf_counter() - start:.0f} s)", flush=True)
-    names = ["plug-in median N*", "expected-loss N", "near-optimum fit, expected-loss N", "isoFLOP N*", "20 tokens/param"]
-    print("\n| config | vertex N | " + " | ".join(names) + " | gates |")
-    print("|---|---|" + "---|" * len(names) + "---|")
+    names = ["plug-in median N*", "expected-loss N", "near-optimum fit, expected-loss N",
+             "near-optimum ensemble, expected-loss N", "isoFLOP N*", "20 tokens/param"]
+    print("\n| config | vertex N | " + " | ".join(names) + " | kaplan_floor weight | gates |")
+    print("|---|---|" + "---|" * len(names) + "---|---|")
     for row in rows:
         print(f"| {row['config']} | {row['vertex N']:.3g} | " + " | ".join(f"{100 * row[n]:.1f}%" for n in names)
-              + f" | {'pass' if row['gates'] else 'FAIL'} |")
+              + f" | {row['kaplan_floor weight']:.2f} | {'pass' if row['gates'] else 'FAIL'} |")
     means = {n: np.nanmean([r[n] for r in rows]) for n in names}
-    print("| mean | | " + " | ".join(f"{100 * means[n]:.1f}%" for n in names) + " | |")
+    print("| mean | | " + " | ".join(f"{100 * means[n]:.1f}%" for n in names) + " | | |")
     medians = {n: np.nanmedian([r[n] for r in rows]) for n in names}
-    print("| median | | " + " | ".join(f"{100 * medians[n]:.1f}%" for n in names) + " | |")
+    print("| median | | " + " | ".join(f"{100 * medians[n]:.1f}%" for n in names) + " | | |")
     for name in names[:-1]:
         beats = sum(r[name] <= r["20 tokens/param"] for r in rows)
         print(f"{name} wastes no more than the 20-tokens rule on {beats} of {len(rows)} sweeps")
