@@ -47,6 +47,15 @@ def interval(values: np.ndarray, fmt: str = ".2f") -> str:
     return f"{med:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
 
 
+def row(family: str, kind: str, sizes: np.ndarray, alpha: np.ndarray, beta: np.ndarray, n_opt: np.ndarray,
+        fit, seconds: float) -> dict:
+    """One line of the table: a family's exponents and N* under one fit (alone or pooled)."""
+    return {"family": family, "fit": kind, "runs": int(sizes.size), "models": int(np.unique(sizes).size),
+            "alpha": interval(alpha), "beta": interval(beta), "N* at 1e23": interval(n_opt, ".2g"),
+            "N* upper/lower": np.quantile(n_opt, 0.975) / np.quantile(n_opt, 0.025),
+            "gates": fit.gates.passed, "attempts": len(fit.attempts) or 1, "s": seconds}
+
+
 def main() -> int:
     import bayescale as bs
 
@@ -63,12 +72,8 @@ def main() -> int:
         runs = bs.read_runs(path, where=[f"family={family}"])
         fit = bs.fit(runs, "chinchilla", noise="normal", settings=settings)
         draws = fit.draws()
-        n_opt = fit.optimum([BUDGET]).N_opt[:, 0]
-        rows.append({"family": family, "fit": "alone", "runs": runs.n_runs, "models": int(np.unique(runs.N).size),
-                     "alpha": interval(draws["alpha"]), "beta": interval(draws["beta"]),
-                     "N* at 1e23": interval(n_opt, ".2g"), "N* upper/lower": np.quantile(n_opt, 0.975) / np.quantile(n_opt, 0.025),
-                     "gates": fit.gates.passed, "attempts": len(fit.attempts) or 1,
-                     "s": time.perf_counter() - start})
+        rows.append(row(family, "alone", runs.N, draws["alpha"], draws["beta"], fit.optimum([BUDGET]).N_opt[:, 0],
+                        fit, time.perf_counter() - start))
         print(rows[-1], flush=True)
     start = time.perf_counter()
     runs = bs.read_runs(path, family_col="family")
@@ -77,12 +82,8 @@ def main() -> int:
     draws = pooled.draws()
     seconds = time.perf_counter() - start
     for i, family in enumerate(runs.levels["family"]):
-        n_opt = optima[family].N_opt[:, 0]
-        rows.append({"family": family, "fit": "pooled", "runs": int(np.sum(runs.codes("family") == i)),
-                     "models": int(np.unique(runs.N[runs.codes("family") == i]).size),
-                     "alpha": interval(draws["alpha"][:, i]), "beta": interval(draws["beta"][:, i]),
-                     "N* at 1e23": interval(n_opt, ".2g"), "N* upper/lower": np.quantile(n_opt, 0.975) / np.quantile(n_opt, 0.025),
-                     "gates": pooled.gates.passed, "attempts": len(pooled.attempts) or 1, "s": seconds})
+        rows.append(row(family, "pooled", runs.N[runs.codes("family") == i], draws["alpha"][:, i], draws["beta"][:, i],
+                        optima[family].N_opt[:, 0], pooled, seconds))
     out = pd.DataFrame(rows).sort_values(["family", "fit"])
     print(out.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     return 0

@@ -113,16 +113,13 @@ def allocation_rows(optimum: Optimum, prob: float, largest_run: float) -> list[l
     """
     from bayescale.results.optimum import loss_interval_text
 
-    def loss(record: dict, key: str) -> str:
-        return loss_interval_text(record[key])
-
     rows = []
     for record in optimum.to_records(prob):
         ratio = record["compute"] / largest_run
         reach = "within the runs" if ratio <= 1 else f"{times(ratio)} top of runs"
-        new_run = loss(record, "L_opt_predictive") if "L_opt_predictive" in record else "not computed"
+        new_run = loss_interval_text(record["L_opt_predictive"]) if "L_opt_predictive" in record else "not computed"
         rows.append([sci(record["compute"]), reach, _interval(record, "N_opt"), _interval(record, "D_opt"),
-                     loss(record, "L_opt"), new_run, _interval(record, "tokens_per_param", lambda v: f"{v:.3g}")])
+                     loss_interval_text(record["L_opt"]), new_run, _interval(record, "tokens_per_param", lambda v: f"{v:.3g}")])
     return rows
 
 
