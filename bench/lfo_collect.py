@@ -42,7 +42,8 @@ def main(noises: list[str]) -> int:
             runs = ladder.read()
             train, held, cutoff = split_by_compute(runs, HOLDOUT_TOP)
             law = bs.load_law(ladder.law)
-            fit = bs.fit(train, law, noise=noise, settings=bs.SamplerSettings(progressbar=False))
+            fit = bs.fit(train, law, noise=noise, settings=bs.SamplerSettings(progressbar=False),
+                         allocation_refit=False)
             inputs = {k: v for k, v in law_inputs(fit.law, held).items() if k in fit.law.variables}
             pred = fit.predict(seed=1, **inputs)
             logp = np.log(pred.predictive)

@@ -35,7 +35,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         print(runs.describe(), file=sys.stderr)
         noise = get_error_model(args.noise or law.noise)
         print(f"fitting {law.name}: L = {law.formula}\nerror model {noise.name}: {noise.title}", file=sys.stderr)
-    result = fit(runs, law, noise=args.noise, settings=settings, log_likelihood=args.log_likelihood)
+    result = fit(runs, law, noise=args.noise, settings=settings, log_likelihood=args.log_likelihood,
+                 allocation_refit=args.allocation_refit)
     converged = result.gates.passed
     path = result.save(args.out) if converged or args.allow_unconverged else None
     summary = result.summary(args.prob)
@@ -44,7 +45,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     optimum = result.optimum(args.compute, **_levels(args)) if args.compute and not per_family else None
     if args.json:
         out = {**summary.to_dict(), "fit": None if path is None else str(path), "fit_id": result.id,
-               "noise": result.law.noise, "attempts": len(result.attempts), "adequacy": adequacy.to_dict()}
+               "noise": result.law.noise, "attempts": len(result.attempts), "adequacy": adequacy.to_dict(),
+               "allocation": _allocation_record(result)}
         if optimum is not None:
             out["optimum"] = optimum.to_records(args.prob)
         elif args.compute:
@@ -55,6 +57,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     elif not args.quiet:
         print(summary)
         print(adequacy)
+        if result.allocation is not None:
+            print(_allocation_text(result))
         if len(result.attempts) > 1:
             print(f"\nsampled {len(result.attempts)} times: the first attempt(s) missed a gate, so draws were raised "
                   f"to {result.sampler.get('draws')} per chain")
@@ -72,6 +76,24 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                   "pass --allow-unconverged to save it anyway.", file=sys.stderr)
         return 0 if args.allow_unconverged else EXIT_UNCONVERGED
     return 0
+
+
+def _allocation_record(result) -> dict | None:
+    """The allocation fit (see ``bayescale.fit``) as JSON: its runs, id and gates; None without one."""
+    allocation = result.allocation
+    if allocation is None:
+        return None
+    return {"runs": allocation.runs.n_runs, "of_runs": result.runs.n_runs, "fit_id": allocation.id,
+            "selection": allocation.runs.selection, "gates": allocation.gates.to_dict()}
+
+
+def _allocation_text(result) -> str:
+    from bayescale.data.selection import ALLOCATION_MARGIN
+
+    allocation = result.allocation
+    return (f"allocation: N*, D* and L* come from the law refitted to the {allocation.runs.n_runs} of "
+            f"{result.runs.n_runs} runs within {ALLOCATION_MARGIN:.0%} of their budget's lowest loss (fit id {allocation.id}, "
+            f"{allocation.gates}); --no-allocation-refit answers from every run")
 
 
 def _advice(args: argparse.Namespace, result) -> str:
@@ -175,7 +197,8 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     summary, adequacy = fit.summary(args.prob), fit.adequacy()
     if args.json:
         out = {**summary.to_dict(), "adequacy": adequacy.to_dict(), "fit_id": fit.id, "law": fit.law.name,
-               "noise": fit.law.noise, "n_convention": fit.runs.n_convention, "selection": fit.runs.selection}
+               "noise": fit.law.noise, "n_convention": fit.runs.n_convention, "selection": fit.runs.selection,
+               "allocation": _allocation_record(fit)}
         if planned is not None:
             out["plan"] = planned.to_dict()
         print(json.dumps(out, indent=2))
@@ -185,6 +208,8 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         about = f"{runs.n_runs} runs" + (f", N counted {runs.n_convention}" if runs.n_convention != "unstated" else "")
         about += f"; selected: {runs.selection}" if runs.selection else ""
         print(f"law {fit.law.name}, error model {model.name}: {model.title}\n{about}\n{summary}\n{adequacy}")
+        if fit.allocation is not None:
+            print(_allocation_text(fit))
         if planned is not None:
             print(f"\n{planned}")
     return 0

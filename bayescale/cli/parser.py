@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     p.add_argument("--log-likelihood", action="store_true",
                    help="store the pointwise log-likelihood in the fit (large for big tables; computed when needed otherwise)")
+    p.add_argument("--no-allocation-refit", dest="allocation_refit", action="store_false",
+                   help="when a tenth or more of the runs lie more than 10%% above the lowest loss at their compute "
+                        "(isoFLOP sweeps), N*, D* and L* come from the law refitted to the runs within 10%%, saved "
+                        "with the fit; this option answers from the fit of every run instead")
     _add_pooling_options(p)
     _add_level_options(p)
 

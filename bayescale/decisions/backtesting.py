@@ -173,7 +173,7 @@ def _fit_and_score(task: tuple) -> dict[str, float]:
     from bayescale.results.fitting import fit
 
     law, train, holdout, settings, prob = task
-    return score_holdout(fit(train, law, settings=settings), holdout, prob)
+    return score_holdout(fit(train, law, settings=settings, allocation_refit=False), holdout, prob)
 
 
 def backtest(

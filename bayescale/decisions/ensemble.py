@@ -129,7 +129,7 @@ def _lfo_pointwise(fits: Sequence[Any], holdout_top: float, settings: Any) -> np
     for fit in fits:
         train, held, _ = split_by_compute(fit.runs, holdout_top)
         own = replace(settings or SamplerSettings.from_dict(fit.sampler), progressbar=False)
-        columns.append(holdout_lpd(fit_law(train, fit.law, settings=own), held))
+        columns.append(holdout_lpd(fit_law(train, fit.law, settings=own, allocation_refit=False), held))
     return np.stack(columns, axis=1)
 
 

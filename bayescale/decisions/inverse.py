@@ -17,7 +17,7 @@ import numpy as np
 
 from bayescale.errors import BayescaleError
 from bayescale.laws.flops import tokens_for_compute, training_flops
-from bayescale.results.fitted import Fit
+from bayescale.results.fitted import Fit, allocation_source
 
 __all__ = ["InverseResult", "compute_for_loss", "tokens_for_loss"]
 
@@ -158,6 +158,7 @@ def compute_for_loss(fit: Fit, target_losses, unique_tokens: float | None = None
         _refuse_unreachable(targets, compute, curves)
         return InverseResult(f"compute to reach a loss ({fit.runs.loss_unit}); the law has no N/D trade-off",
                              targets, {"C": compute}, {"C": "FLOPs"})
+    fit = allocation_source(fit)  # its draws and optimum below come from one posterior
     optimum = fit.optimum(_C_GRID, unique_tokens=unique_tokens)
     curves = np.where(np.isfinite(optimum.L_opt), optimum.L_opt, np.inf)
     compute = np.stack([_crossing(_C_GRID, curves, np.full(curves.shape[0], t)) for t in targets], axis=1)

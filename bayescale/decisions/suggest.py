@@ -32,6 +32,7 @@ import numpy as np
 
 from bayescale.errors import BayescaleError
 from bayescale.laws.flops import training_flops
+from bayescale.results.fitted import allocation_source
 from bayescale.results.optimum import interval
 
 __all__ = ["Suggestion", "SuggestError", "suggest", "candidate_grid", "read_candidates"]
@@ -179,6 +180,7 @@ def read_candidates(path: str) -> np.ndarray:
 def _draws_for(fit: Any, target: float, candidates: np.ndarray, unique_tokens: float | None, n: int,
                rng: np.random.Generator, **levels: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` resampled draws of log N* at ``target``, the law's log loss and a new run's log loss at the candidates."""
+    fit = allocation_source(fit)  # its draws and optimum below come from one posterior
     law = fit.law
     optimum = fit.optimum([target], unique_tokens=unique_tokens, **levels)  # OptimumError: e.g. U not given
     q = np.log(optimum.N_opt[:, 0])

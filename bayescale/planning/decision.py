@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from bayescale.laws.flops import tokens_for_compute
+from bayescale.results.fitted import allocation_source
 
 __all__ = ["recommend", "recommend_stacked", "judge_candidate", "wasted_compute"]
 
@@ -42,6 +43,7 @@ def recommend(fit: Any, budget: float, unique_tokens: float | None = None, grid:
     ``optimum`` is the fit's :class:`~bayescale.results.optimum.Optimum` at ``[budget]`` when the
     caller has it already.
     """
+    fit = allocation_source(fit)
     extra = {"U": float(unique_tokens)} if unique_tokens is not None else {}
     draws = fit.draws()
     n_opt = _optimum_at(fit, budget, unique_tokens, optimum).N_opt[:, 0]
@@ -57,6 +59,7 @@ def recommend_stacked(fits: Any, weights: Any, budget: float, grid: int = 241) -
     """As :func:`recommend` for several laws' fits of the same runs: the N minimising the
     stacking-weighted posterior mean loss (each law's expected loss, weighted by ``weights``)."""
     weights = np.asarray(weights, dtype=float) / np.sum(weights)
+    fits = [allocation_source(fit) for fit in fits]
     ranges = [np.nanquantile(fit.optimum([budget]).N_opt[:, 0], [0.001, 0.999]) for fit in fits]
     lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
     log_n = np.linspace(np.log(lo) - 0.5, np.log(hi) + 0.5, grid)
@@ -80,6 +83,7 @@ def _refined_minimum(log_n: np.ndarray, expected: np.ndarray) -> float:
 
 def wasted_compute(fit: Any, budget: float, loss: np.ndarray, unique_tokens: float | None = None) -> np.ndarray:
     """Per draw: 1 − C'/budget, where C' is the compute at which that draw's optimum reaches ``loss``."""
+    fit = allocation_source(fit)
     extra = {"unique_tokens": unique_tokens} if unique_tokens is not None else {}
     curve = fit.optimum(budget * _FRACTIONS, **extra).L_opt  # (sample, fraction), decreasing in compute
     log_f = np.log(_FRACTIONS)
@@ -100,6 +104,7 @@ def judge_candidate(fit: Any, budget: float, n_candidate: float, unique_tokens: 
 
     ``optimum``: as in :func:`recommend`.
     """
+    fit = allocation_source(fit)
     extra_u = {"U": float(unique_tokens)} if unique_tokens is not None else {}
     draws = fit.draws()
     optimum = _optimum_at(fit, budget, unique_tokens, optimum)

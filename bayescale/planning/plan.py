@@ -156,14 +156,17 @@ def plan(
     if n is not None or d is not None:
         raise PlanError("--n/--d ask for the arithmetic of a given run; with a fit, ask for a budget (--days or "
                         "--budget-usd on a cluster) or a --target-loss")
-    answer = _from_fit(fit, cluster, days, mfu, price_per_gpu_hour, budget_usd, target_loss, inference_tokens,
-                       max_tokens, unique_tokens, compute, candidate_n, prob, seed)
+    from bayescale.results.fitted import allocation_source
+
+    answer = _from_fit(allocation_source(fit), cluster, days, mfu, price_per_gpu_hour, budget_usd, target_loss,
+                       inference_tokens, max_tokens, unique_tokens, compute, candidate_n, prob, seed)
     return _with_caveats(answer, fit, cluster)
 
 
 def _with_caveats(answer: Plan, fit: Any, cluster: Cluster | None) -> Plan:
     """N's unit and the notes a plan needs about how its fit was made: how N was counted, and a
     law that misses the runs' trend along tokens per parameter (its N* may be far off)."""
+    from bayescale.data.selection import ALLOCATION_MARGIN
     from bayescale.results.adequacy import RATIO
 
     convention = getattr(fit.runs, "n_convention", "unstated")
@@ -173,7 +176,12 @@ def _with_caveats(answer: Plan, fit: Any, cluster: Cluster | None) -> Plan:
     if convention == "non-embedding" and cluster is not None:
         notes.append("N counts parameters without the embeddings: 6ND leaves their FLOPs out, so the days, "
                      "GPU-hours and cost above are lower bounds")
-    if hasattr(fit, "adequacy") and fit.adequacy().misses(RATIO):  # published constants have no runs to check
+    allocation = getattr(fit, "allocation", None)  # published constants have no runs to check
+    if allocation is not None:
+        notes.append(f"N*, D* and L* come from the law refitted to the {allocation.runs.n_runs} of {fit.runs.n_runs} "
+                     f"runs within {ALLOCATION_MARGIN:.0%} of their budget's lowest loss: runs far from each budget's "
+                     "optimum tilt a law's exponents")
+    elif hasattr(fit, "adequacy") and fit.adequacy().misses(RATIO):
         notes.append(f"the law misses the runs' trend in {RATIO}, so N* here may be far from where a budget's "
                      "loss bottoms out; for the allocation, refit the runs near each budget's optimum "
                      "(bayescale fit RUNS --near-optimum 0.1)")

@@ -148,6 +148,11 @@ def _provenance(fit: Fit) -> tuple[list[str], list[str]]:
             *wrap(f"units     N/N_ref, D/D_ref, C/C_ref with N_ref = {sci(scales.N_ref)} parameters, "
                   f"D_ref = {sci(scales.D_ref)} tokens, C_ref = {sci(scales.C_ref)} FLOPs")]
     left += wrap("refs      " + "; ".join(law.references)) if law.references else []
+    if fit.allocation is not None:
+        kept = fit.allocation.runs
+        left += ["", "ALLOCATION", *wrap(f"N*, D*, L* from the law refitted to {kept.n_runs} of {runs.n_runs} runs "
+                                         f"({kept.selection}); fit id {fit.allocation.id}, gates "
+                                         f"{'passed' if fit.allocation.gates.passed else 'FAILED'}")]
     sampler = fit.sampler
     attempts = json.loads(a.get("attempts_json", "[]"))
     right = ["PRIORS (normalized units)"]

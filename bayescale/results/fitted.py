@@ -134,6 +134,15 @@ def readable_table(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def allocation_source(fit: Any) -> Any:
+    """The fit that answers allocation questions: ``fit.allocation`` when it has one, else ``fit``.
+
+    Code that pairs a fit's draws with its optimum (expected losses, wasted compute, capped or
+    inference-aware allocations) starts from this, so both come from the same posterior.
+    """
+    return getattr(fit, "allocation", None) or fit
+
+
 @dataclass(frozen=True)
 class Prediction:
     """Loss predicted at given (N, D): the law's mean and the posterior predictive, per point."""
@@ -378,8 +387,15 @@ class Fit:
 
         return distances(self.runs, N, D, C)
 
+    @property
+    def allocation(self) -> Fit | None:
+        """The same law fitted to the runs near each budget's optimum, which :meth:`optimum`
+        answers from, or None. :func:`bayescale.fit` makes it when the law misses the runs'
+        trend in tokens per parameter (``allocation_refit``)."""
+        return Fit(self.tree["allocation"]) if "allocation" in self.tree.children else None
+
     def optimum(self, budgets: Any, method: str = "auto", unique_tokens: float | None = None, seed: int = 0,
-                **levels: str) -> Optimum:
+                all_runs: bool = False, **levels: str) -> Optimum:
         """Compute-optimal N*, D*, L* for each posterior draw at each budget (FLOPs).
 
         ``unique_tokens`` (the unique tokens available) is required by data-constrained laws,
@@ -387,9 +403,21 @@ class Fit:
         A law with per-group parameters needs the group: ``fit.optimum(1e23, group="c4")``.
         ``L_opt_predictive`` (what a run trained at N*, D* would score: the error model's noise,
         and its discrepancy beyond the fitted runs) uses ``seed`` for its draws.
+
+        A fit with an :attr:`allocation` fit answers from it (its ``basis`` says so), unless
+        ``all_runs`` is true.
         """
-        self._levels_for(levels, "the optimum")
-        return self.optimum_of_draws(self.draws(**levels), budgets, method, unique_tokens, seed)
+        source = self if all_runs or self.allocation is None else self.allocation
+        source._levels_for(levels, "the optimum")
+        found = source.optimum_of_draws(source.draws(**levels), budgets, method, unique_tokens, seed)
+        if source is self:
+            return found
+        from bayescale.data.selection import ALLOCATION_MARGIN
+
+        runs, every = source.runs.n_runs, self.runs.n_runs
+        return replace(found, basis=f"from the law refitted to the {runs} of {every} runs within {ALLOCATION_MARGIN:.0%} "
+                                    "of their budget's lowest loss (runs far from each budget's optimum tilt a law's "
+                                    "exponents)")
 
     def optimum_of_draws(self, draws: dict[str, np.ndarray], budgets: Any, method: str = "auto",
                          unique_tokens: float | None = None, seed: int = 0) -> Optimum:

@@ -95,6 +95,9 @@ class Optimum:
         Set by :meth:`bayescale.results.fitted.Fit.optimum`; ``L_opt`` is the law's value alone.
     n_convention : str
         How the fitted runs counted N (``"total"``, ``"non-embedding"`` or ``"unstated"``).
+    basis : str
+        Which fit it comes from, when not the fit of every run (see
+        :attr:`bayescale.results.fitted.Fit.allocation`); empty otherwise.
     """
 
     compute: np.ndarray
@@ -107,6 +110,7 @@ class Optimum:
     unique_tokens: float | None = None
     L_opt_predictive: np.ndarray | None = None
     n_convention: str = "unstated"
+    basis: str = ""
 
     @property
     def _n_unit(self) -> str:
@@ -135,6 +139,8 @@ class Optimum:
             record: dict = {"compute": float(budget), "prob": prob}
             if self.unique_tokens is not None:
                 record["unique_tokens"] = float(self.unique_tokens)
+            if self.basis:
+                record["basis"] = self.basis
             for name in self._quantities():
                 med, lo, hi = interval(getattr(self, name)[:, j], prob)
                 record[name] = {"median": float(med), "lower": float(lo), "upper": float(hi)}
@@ -149,6 +155,8 @@ class Optimum:
                  "L_opt_predictive": f"{self.loss_unit} (a run trained there)",
                  "tokens_per_param": "tokens/param", "epochs": "passes over the unique tokens"}
         lines = [f"compute-optimal allocation ({self.method}; median and {pct} interval)"]
+        if self.basis:
+            lines.append(self.basis)
         if self.unique_tokens is not None:
             lines.append(f"with U = {self.unique_tokens:.3g} unique tokens (data repeated when D > U)")
         for record in self.to_records(prob):
