@@ -84,3 +84,13 @@ def test_a_fit_of_sweeps_carries_an_allocation_fit_of_the_runs_near_each_optimum
     assert allocation is not None and allocation.gates.passed
     assert allocation.runs.n_runs == near_optimum(runs, 0.1).n_runs < runs.n_runs
     assert "within 10%" in allocation.runs.selection
+
+
+def test_inverse_answers_from_the_allocation_fit_and_says_so(pair):
+    from bayescale.decisions.inverse import compute_for_loss
+
+    full, child, both = pair
+    answer = compute_for_loss(both, [2.5])
+    assert "refitted to the runs near each budget's optimum" in str(answer)
+    np.testing.assert_allclose(answer.values["C"], compute_for_loss(child, [2.5]).values["C"])
+    assert "refitted" not in str(compute_for_loss(full, [2.5]))

@@ -158,6 +158,7 @@ def compute_for_loss(fit: Fit, target_losses, unique_tokens: float | None = None
         _refuse_unreachable(targets, compute, curves)
         return InverseResult(f"compute to reach a loss ({fit.runs.loss_unit}); the law has no N/D trade-off",
                              targets, {"C": compute}, {"C": "FLOPs"})
+    basis = "" if getattr(fit, "allocation", None) is None else "; N*, D* from the law refitted to the runs near each budget's optimum"
     fit = allocation_source(fit)  # its draws and optimum below come from one posterior
     optimum = fit.optimum(_C_GRID, unique_tokens=unique_tokens)
     curves = np.where(np.isfinite(optimum.L_opt), optimum.L_opt, np.inf)
@@ -179,7 +180,7 @@ def compute_for_loss(fit: Fit, target_losses, unique_tokens: float | None = None
     d_opt = tokens_for_compute(compute, n_opt)
     unit = fit.runs.loss_unit
     return InverseResult(
-        f"compute to reach a loss ({unit}) at the compute-optimal allocation",
+        f"compute to reach a loss ({unit}) at the compute-optimal allocation{basis}",
         targets,
         {"C": compute, "N_opt": n_opt, "D_opt": d_opt, "C_run": compute_run},
         {"C": "FLOPs (the law)", "N_opt": "parameters", "D_opt": "tokens", "C_run": "FLOPs (a run trained there)"},
