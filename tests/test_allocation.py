@@ -94,3 +94,21 @@ def test_inverse_answers_from_the_allocation_fit_and_says_so(pair):
     assert "refitted to the runs near each budget's optimum" in str(answer)
     np.testing.assert_allclose(answer.values["C"], compute_for_loss(child, [2.5]).values["C"])
     assert "refitted" not in str(compute_for_loss(full, [2.5]))
+
+
+def test_laws_with_unique_tokens_are_not_refitted():
+    # runs of one budget with more repetitions of their data lie higher: the data-constrained law needs them
+    from dataclasses import replace
+
+    from bayescale.laws.law import load_law
+
+    runs = read_runs(ROOT / "data" / "example_runs.csv")
+    plain = fake_fit(runs)
+    constrained = load_law("data_constrained")
+    assert "U" in constrained.variables
+
+    class WithU:  # all _with_allocation reads before deciding
+        law = replace(plain.law, variables=constrained.variables)
+        gates = plain.gates
+
+    assert _with_allocation(WithU, SamplerSettings(), 0) is WithU

@@ -76,8 +76,9 @@ def fit(
         compute (isoFLOP sweeps that reach far from each budget's optimum), also fit the law to
         the runs within 10% and keep that fit as :attr:`Fit.allocation`: :meth:`Fit.optimum`
         (N*, D*, L*, and every decision built on them) then answers from it, and the fit of
-        every run keeps answering :meth:`Fit.predict`. Laws with per-family parameters are
-        not refitted.
+        every run keeps answering :meth:`Fit.predict`. Only laws in N and D (and C) are refitted:
+        not laws with unique tokens U, whose runs of one budget differ by their repetitions, nor
+        laws with per-family parameters.
 
     Returns
     -------
@@ -118,7 +119,11 @@ def _with_allocation(result: Fit, settings: SamplerSettings, retries: int) -> Fi
     from bayescale.errors import BayescaleError
 
     law = result.law
-    if law.dims or not result.gates.passed:
+    # only a law whose loss at a budget depends on the split of N and D alone: with unique tokens U
+    # (repeated data), runs of one budget differ by more than their split, and those runs are what
+    # the law needs; compute-only laws have no allocation to make
+    variables = set(law.variables)
+    if law.dims or not {"N", "D"} <= variables <= {"N", "D", "C"} or not result.gates.passed:
         return result
     try:
         near = near_optimum(result.runs, ALLOCATION_MARGIN)
