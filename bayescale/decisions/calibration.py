@@ -133,7 +133,7 @@ def _simulate_one(task: tuple) -> dict:
     from bayescale.results.fitting import fit as fit_law
     from bayescale.results.optimum import compute_optimum, interval
 
-    law, runs, scales, truth, budgets, holdout_top, settings, prob, seed = task
+    law, runs, scales, truth, budgets, holdout_top, settings, prob, seed, refit_near = task
     rng = np.random.default_rng(seed)
     expanded = law.with_run_axis(truth)
     mu = np.log(law.loss(expanded, scales, **law_inputs(law, runs)))
@@ -142,7 +142,7 @@ def _simulate_one(task: tuple) -> dict:
     frame["loss"] = np.exp(law.error_model.draw(mu, noise, rng))
     synthetic = replace(runs, frame=frame)
     train, held, _ = split_by_compute(synthetic, holdout_top)
-    refit = fit_law(train, law, settings=settings)
+    refit = fit_law(train, law, settings=settings, allocation_refit=refit_near)
     # compare in the papers' units: the refit's reference scales (its runs' geometric means) are not the fit's
     draws = refit.draws()
     draws |= refit.law.physical_parameters(draws, refit.scales)
@@ -231,8 +231,10 @@ def calibrate(
     draws = fit.draws()
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(next(iter(draws.values()))), simulations)
+    # the refits answer N* as the fit does: from a refit near the optima when the fit made one
+    refit_near = fit.allocation is not None
     tasks = [(law, runs, fit.scales, {k: v[j] for k, v in draws.items()}, budgets, holdout_top,
-              replace(settings, seed=task_seed(seed, i)), prob, task_seed(seed, 100_000 + i))
+              replace(settings, seed=task_seed(seed, i)), prob, task_seed(seed, 100_000 + i), refit_near)
              for i, j in enumerate(picks)]
     results = run_tasks(_simulate_one, tasks, workers=workers, engine=engine)
     simulated = {
