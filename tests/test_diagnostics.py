@@ -59,8 +59,8 @@ def test_sampling_retries_with_more_effort_until_the_gates_pass(monkeypatch):
     """A failed attempt (a stuck chain, divergences) is sampled again with twice the draws and
     warm-up and a higher target acceptance; every attempt is recorded; a pass stops the retries."""
     import bayescale.inference.sampling
+    from bayescale.inference.converge import sample_until_converged
     from bayescale.inference.sampling import SamplerSettings
-    from bayescale.results.fitting import sample_until_converged
 
     rng = np.random.default_rng(0)
     seen = []
@@ -92,3 +92,39 @@ def test_sampling_retries_with_more_effort_until_the_gates_pass(monkeypatch):
     rng = np.random.default_rng(0)
     done = sample_until_converged(None, {}, ["a"], first, retries=0)  # no retry allowed
     assert len(seen) == 1 and not done.gates.passed and len(done.attempts) == 1
+
+
+def test_short_chains_that_agree_get_more_chains_pooled_not_a_fresh_start(monkeypatch):
+    """A miss on bulk ESS alone (no divergences, R-hat fine) adds a batch of chains with the same
+    settings and a derived seed, pooled with the first: not a longer, costlier fresh start."""
+    # fails before the pooling: the retry doubled the draws and quadrupled the warm-up
+    import bayescale.inference.sampling
+    from bayescale.inference.converge import MAX_POOLED_BATCHES, sample_until_converged
+    from bayescale.inference.sampling import SamplerSettings
+
+    seen = []
+
+    def fake_sample(model, priors, settings):
+        seen.append(settings)
+        rng = np.random.default_rng(settings.seed)
+        # stationary AR(1) chains, phi = 0.7: about 0.18 effective draws per draw
+        x = np.empty((4, settings.draws))
+        x[:, 0] = rng.standard_normal(4)
+        for t in range(1, settings.draws):
+            x[:, t] = 0.7 * x[:, t - 1] + 0.71 * rng.standard_normal(4)
+        return xr.DataTree.from_dict({
+            "posterior": xr.Dataset({"a": (("chain", "draw"), x)}),
+            "sample_stats": xr.Dataset({"diverging": (("chain", "draw"), np.zeros_like(x, dtype=bool))})})
+
+    monkeypatch.setattr(bayescale.inference.sampling, "sample", fake_sample)
+    first = SamplerSettings(draws=500, tune=200, seed=5)
+    done = sample_until_converged(None, {}, ["a"], first, retries=2)
+    assert not done.attempts[0]["gates"]["passed"] and done.gates.passed
+    assert len(seen) == 2 and seen[1].draws == 500 and seen[1].tune == 200 and seen[1].seed != 5
+    assert done.posterior["a"].shape == (8, 500) and done.sample_stats["diverging"].shape == (8, 500)
+    assert list(done.posterior["chain"].values) == list(range(8)) and done.settings.chains == 8
+    assert [a["chains"] for a in done.attempts] == [4, 8]
+    assert done.attempts[0]["gates"]["ess_bulk"]["a"] < 400 <= done.gates.ess_bulk["a"]
+    assert MAX_POOLED_BATCHES >= 2
+    again = sample_until_converged(None, {}, ["a"], first, retries=2)  # the same seed, the same draws
+    np.testing.assert_array_equal(again.posterior["a"].values, done.posterior["a"].values)

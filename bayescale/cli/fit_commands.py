@@ -60,8 +60,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         if result.allocation is not None:
             print(_allocation_text(result))
         if len(result.attempts) > 1:
-            print(f"\nsampled {len(result.attempts)} times: the first attempt(s) missed a gate, so draws were raised "
-                  f"to {result.sampler.get('draws')} per chain")
+            print(f"\nsampled {len(result.attempts)} times: the first attempt(s) missed a gate, so chains were added or "
+                  f"sampled again with more draws; the fit keeps {result.sampler.get('chains')} chains of "
+                  f"{result.sampler.get('draws')} draws")
         if optimum is not None:
             print("\n" + optimum.format(args.prob))
         elif args.compute:

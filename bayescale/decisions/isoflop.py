@@ -282,9 +282,9 @@ def fit_isoflop(
         ``drop_unusable``), or fewer than three usable budgets remain.
     """
     from bayescale.decisions.isoflop_file import isoflop_id
+    from bayescale.inference.converge import sample_until_converged
     from bayescale.inference.model import build_isoflop_model
     from bayescale.results.fitted import versions
-    from bayescale.results.fitting import sample_until_converged
 
     ids = bin_budgets(runs.C, tolerance)
     logc = np.log(runs.C)

@@ -161,7 +161,7 @@ def _provenance(fit: Fit) -> tuple[list[str], list[str]]:
     right += ["", "ERROR MODEL", *wrap(f"  {model.name}: {model.title}", 80), *wrap(f"  {model.equation}", 80), "",
               "SAMPLER"]
     right += wrap("  " + ", ".join(f"{k} {v}" for k, v in sampler.items() if v is not None), 80)
-    right += [f"  attempts {len(attempts) or 1} (a failed gate triggers a retry with more draws)", "", "VERSIONS"]
+    right += [f"  attempts {len(attempts) or 1} (a missed gate adds chains, or samples again with more draws)", "", "VERSIONS"]
     right += wrap("  " + ", ".join(f"{k} {v}" for k, v in json.loads(a.get("versions_json", "{}")).items()), 80)
     right += ["", f"FIT ID    {fit.id}", f"CREATED   {a.get('created', 'unknown')}"]
     return left, right

@@ -6,20 +6,20 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from bayescale.data.runs import Runs
-from bayescale.inference.gates import Gates, check_gates
+from bayescale.inference.converge import sample_until_converged
+from bayescale.inference.gates import check_gates
 from bayescale.inference.sampling import SamplerSettings
 from bayescale.laws.law import Law, Scales, load_law
 from bayescale.results.fitted import SCHEMA_VERSION, Fit, versions
 
-__all__ = ["fit", "assemble_fit", "sample_until_converged"]
+__all__ = ["fit", "assemble_fit"]
 
 #: The allocation refit is made when at least this share of the runs lie farther from their
 #: budget's lowest loss (isoFLOP sweeps), not for a few stray runs.
@@ -142,76 +142,6 @@ def _with_allocation(result: Fit, settings: SamplerSettings, retries: int) -> Fi
     tree = result.tree.copy()
     tree["allocation"] = allocation.tree
     return Fit(tree)
-
-
-class Sampled(NamedTuple):
-    """The last attempt of :func:`sample_until_converged`, and the record of all of them."""
-
-    posterior: xr.Dataset
-    sample_stats: xr.Dataset
-    gates: Gates
-    settings: SamplerSettings
-    attempts: list[dict]
-
-
-def sample_until_converged(
-    model: Any,
-    priors: Mapping[str, Any],
-    names: list[str],
-    settings: SamplerSettings,
-    retries: int,
-) -> Sampled:
-    """Sample, check the gates, and sample again with more effort while a gate fails.
-
-    Each retry doubles the draws, warms up four times as long as the first attempt (the low-rank
-    mass matrix needs it to learn a curved posterior) and, after divergences, raises the target
-    acceptance by 0.05 (at most 0.99); the last retry, after any divergences, trades the low-rank
-    mass matrix for a diagonal one. The last attempt is returned whatever its verdict.
-
-    Parameters
-    ----------
-    model : pymc.Model or CompiledModel
-        From :mod:`bayescale.inference.model`.
-    priors : mapping
-        The prior of every free variable, by name (for the initial points).
-    names : list of str
-        The posterior variables the gates check and the result keeps.
-    settings : SamplerSettings
-        Settings of the first attempt.
-    retries : int
-        Attempts after the first, at most.
-
-    Returns
-    -------
-    Sampled
-        The last attempt's posterior (``names``), sample stats, gates and settings, and the
-        settings and gate verdict of each attempt.
-    """
-    from bayescale.inference.sampling import sample
-
-    attempts: list[dict] = []
-    for attempt in range(max(retries, 0) + 1):
-        trace = sample(model, priors, settings)
-        posterior = trace["posterior"].to_dataset()[names]
-        stats = trace["sample_stats"].to_dataset()
-        gates = check_gates(posterior, stats["diverging"])
-        attempts.append({"settings": settings.to_dict(), "gates": gates.to_dict()})
-        if gates.passed or attempt >= retries:
-            break
-        target = round(min(0.99, settings.target_accept + 0.05), 4) if gates.divergences else settings.target_accept
-        # the low-rank mass matrix learns a curved (E-A-alpha banana) posterior in a long warm-up, not
-        # with more draws: a retry warms up four times as long as the first attempt. The last retry,
-        # after any divergences, falls back to a diagonal mass matrix: slower, but safer there.
-        last = attempt + 1 == retries
-        diverged = any(a["gates"]["divergences"] for a in attempts)
-        adaptation = "diag" if last and diverged and settings.adaptation == "low_rank" else settings.adaptation
-        first = attempts[0]["settings"]
-        settings = replace(settings, draws=2 * settings.draws, tune=max(settings.tune, 4 * first["tune"]),
-                           target_accept=target, adaptation=adaptation)
-        log.warning("attempt %d missed the convergence gates (%s); sampling again with draws=%d, tune=%d, "
-                    "target_accept=%.2f, %s mass matrix", attempt + 1, "; ".join(gates.failures), settings.draws,
-                    settings.tune, settings.target_accept, settings.adaptation)
-    return Sampled(posterior, stats, gates, settings, attempts)
 
 
 def assemble_fit(

@@ -1,0 +1,146 @@
+"""Sample until the convergence gates pass: more chains when draws are short, a longer warm-up when not.
+
+A fit that misses a gate only on bulk ESS, with every R-hat within its limit and no divergent
+transitions, has chains that agree but too few draws: four more chains with the same settings and
+a new seed, pooled with the first four, double the effective sample size for the cost of the first
+attempt. Any other miss (divergences, an R-hat over its limit: R-hat's excess shrinks with longer
+chains, not with more of them) starts again with a longer warm-up, more draws and, after
+divergences, a higher target acceptance.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, NamedTuple
+
+import numpy as np
+import xarray as xr
+
+from bayescale.inference.gates import Gates, check_gates
+from bayescale.inference.sampling import SamplerSettings
+
+__all__ = ["Sampled", "sample_until_converged", "MAX_POOLED_BATCHES", "POOL_RHAT"]
+
+log = logging.getLogger(__name__)
+
+#: At most this many batches of chains are pooled before a fresh start is tried instead.
+MAX_POOLED_BATCHES = 2
+#: A miss is met with more chains only while every R-hat is at most this (chains that agree):
+#: R-hat's excess over 1 shrinks with longer chains, not with more of them.
+POOL_RHAT = 1.01
+
+
+class Sampled(NamedTuple):
+    """The final draws of :func:`sample_until_converged`, and the record of every attempt."""
+
+    posterior: xr.Dataset
+    sample_stats: xr.Dataset
+    gates: Gates
+    settings: SamplerSettings
+    attempts: list[dict]
+
+
+def _poolable(gates: Gates) -> bool:
+    """Whether more chains (rather than a fresh start) answer this miss: no divergences, and every
+    R-hat close to its limit."""
+    return not gates.divergences and max(gates.r_hat.values()) <= POOL_RHAT
+
+
+def _pooled(first: xr.Dataset, more: xr.Dataset) -> xr.Dataset:
+    """``first`` and ``more`` as one set of chains, ``more``'s numbered after ``first``'s."""
+    n, m = first.sizes["chain"], more.sizes["chain"]
+    first = first.assign_coords(chain=np.arange(n))
+    more = more.assign_coords(chain=np.arange(n, n + m))
+    return xr.concat([first, more], dim="chain", data_vars="all", coords="different", compat="equals")
+
+
+def _batch_seed(seed: int, batch: int) -> int:
+    """The seed of the ``batch``-th pooled batch of chains: derived from the user's seed."""
+    return int(np.random.SeedSequence([seed, batch]).generate_state(1)[0])
+
+
+def sample_until_converged(
+    model: Any,
+    priors: Mapping[str, Any],
+    names: list[str],
+    settings: SamplerSettings,
+    retries: int,
+) -> Sampled:
+    """Sample, check the gates, and sample more while a gate fails.
+
+    A miss with no divergences and every R-hat at most :data:`POOL_RHAT` adds a batch of chains
+    with the same settings (a seed derived from the user's), pooled with the chains so far, up to
+    :data:`MAX_POOLED_BATCHES` batches. Any other miss starts again, at most ``retries`` times:
+    each restart doubles the draws, warms up four times as long as the first attempt (the
+    low-rank mass matrix needs it to learn a curved posterior) and, after divergences, raises
+    the target acceptance by 0.05 (at most 0.99); the last restart, after any divergences, trades
+    the low-rank mass matrix for a diagonal one. The last draws are returned whatever their verdict.
+
+    Parameters
+    ----------
+    model : pymc.Model or CompiledModel
+        From :mod:`bayescale.inference.model`.
+    priors : mapping
+        The prior of every free variable, by name (for the initial points).
+    names : list of str
+        The posterior variables the gates check and the result keeps.
+    settings : SamplerSettings
+        Settings of the first attempt.
+    retries : int
+        Fresh starts after the first attempt, at most.
+
+    Returns
+    -------
+    Sampled
+        The final (possibly pooled) posterior of ``names``, its sample stats, gates and settings
+        (``chains`` counts every pooled chain), and the settings and verdict of each attempt.
+    """
+    from bayescale.inference.sampling import sample
+
+    attempts: list[dict] = []
+    pooled: tuple[xr.Dataset, xr.Dataset] | None = None
+    batches, restarts = 1, 0
+    batch = settings
+    while True:
+        trace = sample(model, priors, batch)
+        posterior = trace["posterior"].to_dataset()[names]
+        stats = trace["sample_stats"].to_dataset()
+        if pooled is not None:
+            posterior, stats = _pooled(pooled[0], posterior), _pooled(pooled[1], stats)
+        gates = check_gates(posterior, stats["diverging"])
+        attempts.append({"settings": batch.to_dict(), "gates": gates.to_dict(), "chains": posterior.sizes["chain"]})
+        if gates.passed:
+            break
+        if _poolable(gates) and batches < MAX_POOLED_BATCHES:
+            batches += 1
+            pooled = (posterior, stats)
+            batch = replace(settings, seed=_batch_seed(settings.seed, len(attempts)))
+            log.warning("attempt %d missed the convergence gates (%s) with chains that agree: adding %d chains, pooled "
+                        "with the %d so far", len(attempts), "; ".join(gates.failures), settings.chains,
+                        posterior.sizes["chain"])
+            continue
+        if restarts >= retries:
+            break
+        restarts += 1
+        pooled, batches = None, 1
+        settings = _escalated(settings, gates, attempts, last=restarts == retries)
+        batch = settings
+        log.warning("attempt %d missed the convergence gates (%s); sampling again with draws=%d, tune=%d, "
+                    "target_accept=%.2f, %s mass matrix", len(attempts), "; ".join(gates.failures), settings.draws,
+                    settings.tune, settings.target_accept, settings.adaptation)
+    return Sampled(posterior, stats, gates, replace(batch, chains=posterior.sizes["chain"]), attempts)
+
+
+def _escalated(settings: SamplerSettings, gates: Gates, attempts: list[dict], last: bool) -> SamplerSettings:
+    """The settings of a fresh start after ``gates`` missed."""
+    target = round(min(0.99, settings.target_accept + 0.05), 4) if gates.divergences else settings.target_accept
+    # the low-rank mass matrix learns a curved (E-A-alpha banana) posterior in a long warm-up, not
+    # with more draws: a restart warms up four times as long as the first attempt. The last restart,
+    # after any divergences, falls back to a diagonal mass matrix: slower, but safer there.
+    diverged = any(a["gates"]["divergences"] for a in attempts)
+    adaptation = "diag" if last and diverged and settings.adaptation == "low_rank" else settings.adaptation
+    first = attempts[0]["settings"]
+    return replace(settings, draws=2 * settings.draws, tune=max(settings.tune, 4 * first["tune"]),
+                   target_accept=target, adaptation=adaptation)
