@@ -387,7 +387,7 @@ class Fit:
 
         return distances(self.runs, N, D, C)
 
-    @property
+    @cached_property
     def allocation(self) -> Fit | None:
         """The same law fitted to the runs near each budget's optimum, which :meth:`optimum`
         answers from, or None. :func:`bayescale.fit` makes it when the law misses the runs'
