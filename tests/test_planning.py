@@ -108,6 +108,17 @@ def test_a_token_cap_binds_only_when_the_optimum_wants_more_tokens():
     assert tight["binds"][0] and tight["D"][0] == pytest.approx(d_free / 4) and tight["L"][0] > optimum.L_opt[0, 0]
 
 
+def test_a_plan_under_a_token_cap_says_what_the_cap_costs_in_loss_and_in_compute():
+    fit = fake_fit()
+    free = plan(fit, compute=1e24).to_dict()[0]["D_opt"]["median"]
+    tight = plan(fit, compute=1e24, max_tokens=free / 4).to_dict()[0]
+    assert tight["cap_binds"] == 1.0 and tight["loss_cost_of_cap"]["lower"] > 0
+    # the capped run's loss is reached by an uncapped optimum on a fraction of the budget
+    assert 0.05 < tight["compute_cost_of_cap"]["median"] < 0.95
+    loose = plan(fit, compute=1e24, max_tokens=free * 4).to_dict()[0]
+    assert loose["cap_binds"] == 0.0 and loose["compute_cost_of_cap"]["upper"] == pytest.approx(0.0, abs=1e-9)
+
+
 def test_plan_from_a_fit_gives_intervals_days_and_cost():
     fit = fake_fit()
     result = plan(fit, gpus=1024, gpu="h100", mfu=0.4, days=30, price_per_gpu_hour=2.0)

@@ -256,8 +256,13 @@ def _for_budget(fit, cluster, compute, price, max_tokens, unique_tokens, prob, s
         from bayescale.planning.allocation import capped_optimum
 
         capped = capped_optimum(fit.law, fit.draws(), fit.scales, compute, n_opt, max_tokens)
+        from bayescale.planning.decision import wasted_compute
+
         record["cap_binds"] = float(np.mean(capped["binds"]))
         record["loss_cost_of_cap"] = _summary(capped["L"] - l_opt, prob)
+        # compute-equivalent: the share of the budget that an uncapped run at the optimum would not
+        # need to reach the capped run's loss, per draw
+        record["compute_cost_of_cap"] = _summary(wasted_compute(fit, compute, capped["L"], unique_tokens), prob)
         notes.append(f"the token cap {max_tokens:.3g} binds in {record['cap_binds']:.0%} of the posterior draws")
         n_opt, d_opt, l_opt = capped["N"], capped["D"], capped["L"]
     if max_tokens is None:
@@ -278,6 +283,7 @@ def _for_budget(fit, cluster, compute, price, max_tokens, unique_tokens, prob, s
              "D_opt": "tokens", "L_opt": f"{fit.runs.loss_unit} (the law)",
              "L_opt_predictive": f"{fit.runs.loss_unit} (a run)", "tokens_per_param": "tokens/param",
              "cap_binds": "of draws", "loss_cost_of_cap": fit.runs.loss_unit,
+             "compute_cost_of_cap": "of the budget (compute-equivalent)",
              "N_recommended": "parameters (minimises the expected loss)", "D_recommended": "tokens",
              "expected_loss": fit.runs.loss_unit, "candidate_N": "parameters", "loss_penalty": fit.runs.loss_unit,
              "wasted_compute": "of the budget", "expected_wasted_compute": "of the budget",
