@@ -112,3 +112,10 @@ def test_laws_with_unique_tokens_are_not_refitted():
         gates = plain.gates
 
     assert _with_allocation(WithU, SamplerSettings(), 0) is WithU
+
+
+def test_the_notebook_table_puts_the_basis_in_its_caption_not_in_a_column(pair):
+    _, _, both = pair
+    html = both.optimum([1e23])._repr_html_()
+    caption = html.split("</caption>")[0]
+    assert "refitted to the" in caption and "<th>basis" not in html

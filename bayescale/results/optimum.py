@@ -172,7 +172,9 @@ class Optimum:
     def _repr_html_(self) -> str:
         from bayescale.results.html import records_html
 
-        return records_html(self.to_records(), f"compute-optimal allocation ({self.method}; median [95% interval])")
+        records = [{k: v for k, v in r.items() if k != "basis"} for r in self.to_records()]
+        caption = f"compute-optimal allocation ({self.method}; median [95% interval])"
+        return records_html(records, caption + (f", {self.basis}" if self.basis else ""))
 
     def __str__(self) -> str:
         return self.format()
