@@ -119,3 +119,17 @@ def test_the_notebook_table_puts_the_basis_in_its_caption_not_in_a_column(pair):
     html = both.optimum([1e23])._repr_html_()
     caption = html.split("</caption>")[0]
     assert "refitted to the" in caption and "<th>basis" not in html
+
+
+def test_a_refit_that_cannot_be_made_keeps_the_fit_of_every_run(monkeypatch, caplog):
+    import bayescale.results.fitting as fitting
+    from bayescale.errors import RunsError
+
+    plain = fake_fit(read_runs(ROOT / "data" / "example_runs.csv"))  # 8 of 63 runs far from their optimum
+
+    def refuse(*args, **kwargs):
+        raise RunsError("the kept runs cannot carry this error model")
+
+    monkeypatch.setattr(fitting, "fit", refuse)
+    assert _with_allocation(plain, SamplerSettings(), 0) is plain
+    assert "could not be made" in caplog.text

@@ -135,7 +135,11 @@ def _with_allocation(result: Fit, settings: SamplerSettings, retries: int) -> Fi
     log.warning("%d of %d runs lie more than %.0f%% above the lowest loss at their compute: fitting the law again to "
                 "the other %d, for the optimum", result.runs.n_runs - near.n_runs, result.runs.n_runs,
                 100 * ALLOCATION_MARGIN, near.n_runs)
-    allocation = fit(near, law, settings=settings, retries=retries, allocation_refit=False)
+    try:
+        allocation = fit(near, law, settings=settings, retries=retries, allocation_refit=False)
+    except BayescaleError as error:  # e.g. an error model the kept runs cannot carry: keep the fit of every run
+        log.warning("the refit near the optima could not be made (%s); the optimum comes from every run", error)
+        return result
     if not allocation.gates.passed:
         log.warning("the refit near the optima missed its convergence gates; the optimum comes from every run")
         return result
