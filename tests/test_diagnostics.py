@@ -128,3 +128,26 @@ def test_short_chains_that_agree_get_more_chains_pooled_not_a_fresh_start(monkey
     assert MAX_POOLED_BATCHES >= 2
     again = sample_until_converged(None, {}, ["a"], first, retries=2)  # the same seed, the same draws
     np.testing.assert_array_equal(again.posterior["a"].values, done.posterior["a"].values)
+
+
+def test_divergences_alone_restart_with_a_smaller_step_not_more_draws(monkeypatch):
+    import bayescale.inference.sampling
+    from bayescale.inference.converge import sample_until_converged
+    from bayescale.inference.sampling import SamplerSettings
+
+    seen = []
+
+    def fake_sample(model, priors, settings):
+        seen.append(settings)
+        x = np.random.default_rng(len(seen)).standard_normal((4, settings.draws))  # well mixed
+        diverging = np.zeros((4, settings.draws), dtype=bool)
+        if len(seen) == 1:
+            diverging[1, 7] = True  # one divergent transition, nothing else wrong
+        return xr.DataTree.from_dict({
+            "posterior": xr.Dataset({"a": (("chain", "draw"), x)}),
+            "sample_stats": xr.Dataset({"diverging": (("chain", "draw"), diverging)})})
+
+    monkeypatch.setattr(bayescale.inference.sampling, "sample", fake_sample)
+    done = sample_until_converged(None, {}, ["a"], SamplerSettings(draws=500, tune=500, target_accept=0.9), retries=3)
+    assert done.gates.passed and len(seen) == 2
+    assert seen[1].draws == 500 and seen[1].tune == 2000 and seen[1].target_accept == pytest.approx(0.95)
