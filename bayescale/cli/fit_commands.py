@@ -89,11 +89,8 @@ def _allocation_record(result) -> dict | None:
 
 
 def _allocation_text(result) -> str:
-    from bayescale.data.selection import ALLOCATION_MARGIN
-
     allocation = result.allocation
-    return (f"allocation: N*, D* and L* come from the law refitted to the {allocation.runs.n_runs} of "
-            f"{result.runs.n_runs} runs within {ALLOCATION_MARGIN:.0%} of their budget's lowest loss (fit id {allocation.id}, "
+    return (f"allocation: N*, D* and L* come from the law {result.allocation_basis} (fit id {allocation.id}, "
             f"{allocation.gates}); --no-allocation-refit answers from every run")
 
 

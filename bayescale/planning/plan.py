@@ -166,7 +166,6 @@ def plan(
 def _with_caveats(answer: Plan, fit: Any, cluster: Cluster | None) -> Plan:
     """N's unit and the notes a plan needs about how its fit was made: how N was counted, and a
     law that misses the runs' trend along tokens per parameter (its N* may be far off)."""
-    from bayescale.data.selection import ALLOCATION_MARGIN
     from bayescale.results.adequacy import RATIO
 
     convention = getattr(fit.runs, "n_convention", "unstated")
@@ -176,11 +175,9 @@ def _with_caveats(answer: Plan, fit: Any, cluster: Cluster | None) -> Plan:
     if convention == "non-embedding" and cluster is not None:
         notes.append("N counts parameters without the embeddings: 6ND leaves their FLOPs out, so the days, "
                      "GPU-hours and cost above are lower bounds")
-    allocation = getattr(fit, "allocation", None)  # published constants have no runs to check
-    if allocation is not None:
-        notes.append(f"N*, D* and L* come from the law refitted to the {allocation.runs.n_runs} of {fit.runs.n_runs} "
-                     f"runs within {ALLOCATION_MARGIN:.0%} of their budget's lowest loss: runs far from each budget's "
-                     "optimum tilt a law's exponents")
+    if getattr(fit, "allocation", None) is not None:  # published constants have no runs to check
+        notes.append(f"N*, D* and L* come from the law {fit.allocation_basis}: runs far from each budget's optimum "
+                     "tilt a law's exponents")
     elif hasattr(fit, "adequacy") and fit.adequacy().misses(RATIO):
         notes.append(f"the law misses the runs' trend in {RATIO}, so N* here may be far from where a budget's "
                      "loss bottoms out; for the allocation, refit the runs near each budget's optimum "
@@ -254,10 +251,9 @@ def _for_budget(fit, cluster, compute, price, max_tokens, unique_tokens, prob, s
             raise PlanError(f"law {fit.law.name!r} models repeated data through --unique-tokens; give that instead of "
                             "--max-tokens")
         from bayescale.planning.allocation import capped_optimum
-
-        capped = capped_optimum(fit.law, fit.draws(), fit.scales, compute, n_opt, max_tokens)
         from bayescale.planning.decision import wasted_compute
 
+        capped = capped_optimum(fit.law, fit.draws(), fit.scales, compute, n_opt, max_tokens)
         record["cap_binds"] = float(np.mean(capped["binds"]))
         record["loss_cost_of_cap"] = _summary(capped["L"] - l_opt, prob)
         # compute-equivalent: the share of the budget that an uncapped run at the optimum would not

@@ -120,9 +120,8 @@ def front_results(fits: Sequence[Any], results: Sequence[Any], comparison: Any =
     source = "the stacked ensemble of the laws (PSIS-LOO weights)" if mixture is not None else f"the {usable[0][0].law.name} law"
     refitted = [fit for fit, _ in usable if fit.allocation is not None]
     if refitted:
-        kept = refitted[0].allocation.runs.n_runs
-        source += (f", refitted to the {kept} of {refitted[0].runs.n_runs} runs near their budget's lowest loss"
-                   if len(usable) == 1 or mixture is None else ", each law refitted to the runs near their budget's lowest loss")
+        source += (f", {refitted[0].allocation_basis}" if len(usable) == 1 or mixture is None
+                   else ", each law refitted to the runs near their budget's lowest loss")
     return FrontResults(answers, rows, tops[0], verdicts, source, prob, fits[0].runs.loss_unit, tops[1])
 
 

@@ -390,9 +390,20 @@ class Fit:
     @cached_property
     def allocation(self) -> Fit | None:
         """The same law fitted to the runs near each budget's optimum, which :meth:`optimum`
-        answers from, or None. :func:`bayescale.fit` makes it when the law misses the runs'
-        trend in tokens per parameter (``allocation_refit``)."""
+        answers from, or None. :func:`bayescale.fit` makes it when many runs lie far from their
+        budget's lowest loss, as in isoFLOP sweeps (``allocation_refit``)."""
         return Fit(self.tree["allocation"]) if "allocation" in self.tree.children else None
+
+    @property
+    def allocation_basis(self) -> str:
+        """The :attr:`allocation` fit in words ("refitted to the 57 of 107 runs within 10% of their
+        budget's lowest loss"), for every place that says where N*, D*, L* come from; empty without one."""
+        if self.allocation is None:
+            return ""
+        from bayescale.data.selection import ALLOCATION_MARGIN
+
+        return (f"refitted to the {self.allocation.runs.n_runs} of {self.runs.n_runs} runs within "
+                f"{ALLOCATION_MARGIN:.0%} of their budget's lowest loss")
 
     def optimum(self, budgets: Any, method: str = "auto", unique_tokens: float | None = None, seed: int = 0,
                 all_runs: bool = False, **levels: str) -> Optimum:
@@ -412,12 +423,8 @@ class Fit:
         found = source.optimum_of_draws(source.draws(**levels), budgets, method, unique_tokens, seed)
         if source is self:
             return found
-        from bayescale.data.selection import ALLOCATION_MARGIN
-
-        runs, every = source.runs.n_runs, self.runs.n_runs
-        return replace(found, basis=f"from the law refitted to the {runs} of {every} runs within {ALLOCATION_MARGIN:.0%} "
-                                    "of their budget's lowest loss (runs far from each budget's optimum tilt a law's "
-                                    "exponents)")
+        return replace(found, basis=f"from the law {self.allocation_basis} (runs far from each budget's optimum tilt "
+                                    "a law's exponents)")
 
     def optimum_of_draws(self, draws: dict[str, np.ndarray], budgets: Any, method: str = "auto",
                          unique_tokens: float | None = None, seed: int = 0) -> Optimum:
