@@ -151,3 +151,6 @@ def test_divergences_alone_restart_with_a_smaller_step_not_more_draws(monkeypatc
     done = sample_until_converged(None, {}, ["a"], SamplerSettings(draws=500, tune=500, target_accept=0.9), retries=3)
     assert done.gates.passed and len(seen) == 2
     assert seen[1].draws == 500 and seen[1].tune == 2000 and seen[1].target_accept == pytest.approx(0.95)
+    seen.clear()  # the last restart trades the low-rank mass matrix for a diagonal one: that one gets more draws
+    done = sample_until_converged(None, {}, ["a"], SamplerSettings(draws=500, tune=500, target_accept=0.9), retries=1)
+    assert seen[1].adaptation == "diag" and seen[1].draws == 1000

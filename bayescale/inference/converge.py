@@ -73,7 +73,8 @@ def sample_until_converged(
     A miss with no divergences and every R-hat at most :data:`POOL_RHAT` adds a batch of chains
     with the same settings (a seed derived from the user's), pooled with the chains so far, up to
     :data:`MAX_POOLED_BATCHES` batches. Any other miss starts again, at most ``retries`` times:
-    each restart doubles the draws (not after divergences alone, when R-hat and ESS passed),
+    each restart doubles the draws (not after divergences alone, when R-hat and ESS passed, unless
+    the mass matrix changes),
     warms up four times as long as the first attempt (the low-rank mass matrix needs it to learn
     a curved posterior) and, after divergences, raises the target acceptance by 0.05 (at most
     0.99); the last restart, after any divergences, trades
@@ -143,7 +144,9 @@ def _escalated(settings: SamplerSettings, gates: Gates, attempts: list[dict], la
     diverged = any(a["gates"]["divergences"] for a in attempts)
     adaptation = "diag" if last and diverged and settings.adaptation == "low_rank" else settings.adaptation
     first = attempts[0]["settings"]
-    # divergences alone (every R-hat and ESS passed): the draws were enough, the step size was not
-    draws = settings.draws if len(gates.failures) == 1 and gates.divergences else 2 * settings.draws
+    # divergences alone (every R-hat and ESS passed): the draws were enough, the step size was not;
+    # but not for a diagonal mass matrix taking over, which mixes the law's correlated parameters slower
+    enough = len(gates.failures) == 1 and gates.divergences and adaptation == settings.adaptation
+    draws = settings.draws if enough else 2 * settings.draws
     return replace(settings, draws=draws, tune=max(settings.tune, 4 * first["tune"]), target_accept=target,
                    adaptation=adaptation)
