@@ -46,3 +46,20 @@ def test_model_data_are_normalized(runs):
     np.testing.assert_allclose(observed, np.log(runs.loss))
     scales = scales_of(runs)
     assert scales.N_ref == pytest.approx(np.exp(np.mean(np.log(runs.N))))
+
+
+def test_value_shapes_match_pymcs_initial_point():
+    """The sampler reads each free variable's shape from its type or dims instead of compiling
+    PyMC's initial point; both must agree (scalar, per-group, and a vector without dims)."""
+    import pymc as pm
+
+    from bayescale.inference.sampling import _value_shapes
+
+    with pm.Model(coords={"group": ["a", "b", "c"]}) as model:
+        pm.HalfNormal("scale", 1.0)
+        pm.Normal("offset", 0.0, 1.0, dims="group")
+        pm.LogNormal("rates", 0.0, 1.0, shape=4)
+    free = list(model.free_RVs)
+    values = [model.rvs_to_values[rv] for rv in free]
+    start = model.initial_point()
+    assert _value_shapes(model, free, values) == [np.shape(start[v.name]) for v in values]

@@ -222,14 +222,16 @@ def compile_model(model: pm.Model, priors: Mapping[str, Prior], data: Mapping[st
     free = list(model.free_RVs)
     names = [rv.name for rv in free]
     values = [model.rvs_to_values[rv] for rv in free]
-    start = model.initial_point()
-    shapes = [tuple(np.shape(start[v.name])) for v in values]
+    shapes = _value_shapes(model, free, values)
+    start = model.initial_point() if None in shapes else None
+    if start is not None:
+        shapes = [tuple(np.shape(start[v.name])) for v in values]
     sizes = [int(np.prod(s)) for s in shapes]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
     flat = pt.dvector("flat")
     replacements = {v: flat[offsets[i]:offsets[i + 1]].reshape(shapes[i]) for i, v in enumerate(values)}
     logp = model.logp()
-    grad = pt.concatenate([pt.grad(logp, v).ravel() for v in values])
+    grad = pt.concatenate([g.ravel() for g in pt.grad(logp, values)])  # one pass: a smaller graph to rewrite
     # the sampler calls logp and gradient only (a third less time per call than with the constrained
     # values as outputs too); the values of the draws are computed afterwards, all draws in one call
     function = pytensor.function([flat], clone_replace([logp, grad], replacements), mode="FAST_RUN",
@@ -245,6 +247,7 @@ def compile_model(model: pm.Model, priors: Mapping[str, Prior], data: Mapping[st
         if isinstance(prior, Prior) and prior.is_numeric:
             pieces.append(np.full(size, _unconstrained(prior, float(np.median(prior.draw(2001, seed=0))))))
         else:
+            start = model.initial_point() if start is None else start
             pieces.append(np.ravel(start[value.name]).astype(float))
     for det in model.deterministics:  # shaped by their dims (a scalar without)
         names.append(det.name)
@@ -254,6 +257,22 @@ def compile_model(model: pm.Model, priors: Mapping[str, Prior], data: Mapping[st
     coords = {d: list(model.coords[d]) for d in used}
     return CompiledModel(names, shapes, {k: v for k, v in dims.items() if v}, coords,
                          np.concatenate(pieces) if pieces else np.zeros(0), function, expand, dict(data or {}))
+
+
+def _value_shapes(model: pm.Model, free: list, values: list) -> list[tuple[int, ...] | None]:
+    """Each free variable's shape from its static type or its dims; ``None`` where neither says
+    (then PyMC's initial point, a compiled function, gives it)."""
+    shapes: list[tuple[int, ...] | None] = []
+    for rv, value in zip(free, values):
+        static = value.type.shape
+        dims = model.named_vars_to_dims.get(rv.name)
+        if None not in static:
+            shapes.append(tuple(int(n) for n in static))
+        elif dims and len(dims) == len(static) and all(d in model.coords for d in dims):
+            shapes.append(tuple(len(model.coords[d]) for d in dims))
+        else:
+            shapes.append(None)
+    return shapes
 
 
 def sample(model: pm.Model | CompiledModel, priors: Mapping[str, Prior], settings: SamplerSettings):
