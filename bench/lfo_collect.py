@@ -6,6 +6,12 @@ fitted ones (decades of compute, decades of tokens per parameter). ``bench/lfo_s
 that into coverage tables and learns the extrapolation prior leave-one-source-out.
 
     .venv/bin/python bench/lfo_collect.py normal grouped       # error models to measure
+    .venv/bin/python bench/lfo_collect.py --inner              # one quarter lower (below)
+
+``--inner`` repeats the split inside each ladder's fitted runs: the law (independent noise) fitted
+below *their* top quarter of compute, the rest of them scored, rows to
+``results/lfo_inner_runs.csv``. That is what a fit does to learn its table's own rate of failure
+(``bayescale.results.table_rate``); ``table_rate_score.py`` scores it leave-one-source-out.
 
 About 10 s a fit on 2 cores; 21 ladders per error model.
 """
@@ -23,10 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ladders import DATA, ladders  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "lfo_runs.csv"
+INNER = OUT.with_name("lfo_inner_runs.csv")
 HOLDOUT_TOP = 0.25
 
 
 def main(noises: list[str]) -> int:
+    inner = noises == ["--inner"]
+    noises = ["normal"] if inner else noises
     import bayescale as bs
     from bayescale.decisions.backtesting import split_by_compute
     from bayescale.laws.extrapolation import distances
@@ -41,6 +50,8 @@ def main(noises: list[str]) -> int:
             start = time.perf_counter()
             runs = ladder.read()
             train, held, cutoff = split_by_compute(runs, HOLDOUT_TOP)
+            if inner:  # the same split again, inside the runs a fit of the ladder sees
+                train, held, cutoff = split_by_compute(train, HOLDOUT_TOP)
             law = bs.load_law(ladder.law)
             fit = bs.fit(train, law, noise=noise, settings=bs.SamplerSettings(progressbar=False),
                          allocation_refit=False)
@@ -67,13 +78,14 @@ def main(noises: list[str]) -> int:
             inside = ((frame.y >= frame.lo95) & (frame.y <= frame.hi95)).mean()
             print(f"{noise:12s} {ladder.name:22s} train {train.n_runs:4d} held {held.n_runs:3d} "
                   f"cover95 {inside:.2f} gates {fit.gates.passed} {time.perf_counter() - start:.1f}s", flush=True)
-    OUT.parent.mkdir(exist_ok=True)
+    out = INNER if inner else OUT
+    out.parent.mkdir(exist_ok=True)
     new = pd.concat(rows, ignore_index=True)
-    if OUT.exists():
-        old = pd.read_csv(OUT)
+    if out.exists():
+        old = pd.read_csv(out)
         new = pd.concat([old[~old.noise.isin(noises)], new], ignore_index=True)
-    new.to_csv(OUT, index=False)
-    print(f"wrote {OUT}")
+    new.to_csv(out, index=False)
+    print(f"wrote {out}")
     return 0
 
 
