@@ -167,3 +167,19 @@ def test_column_units_survive_save_and_load(tmp_path):
     loaded = Fit.load(fit.save(tmp_path / "fit.nc"))
     assert loaded.runs.multipliers == {"N": 1e6}
     assert loaded.runs.data_hash == runs.data_hash
+
+
+def test_a_fit_keeps_the_sampler_statistics_that_diagnose_it_and_not_nutpies_internals():
+    """nutpie reports its adaptation's internals and each divergence's message as strings; a fit
+    keeps the standard diagnostics only (divergences, tree depth, energy, step size, …)."""
+    from conftest import ROOT
+
+    from bayescale.data.runs import read_runs
+    from bayescale.results.fitting import SAMPLE_STATS, _assemble
+
+    runs = read_runs(ROOT / "data" / "example_runs.csv")
+    posterior = xr.Dataset({"E": (("chain", "draw"), np.ones((2, 3)))})
+    stats = xr.Dataset({name: (("chain", "draw"), np.zeros((2, 3))) for name in
+                        (*SAMPLE_STATS, "divergence_message", "fisher_distance", "transformation_update_id")})
+    kept = set(_assemble(runs, posterior, stats)["sample_stats"].data_vars)
+    assert kept == set(SAMPLE_STATS)

@@ -182,7 +182,7 @@ def assemble_fit(
         "priors": {k: v.to_spec() for k, v in law.priors.items()},
         "noise": law.noise,
         "data_hash": runs.data_hash,
-        "sampler": {"backend": "nutpie NUTS over PyTensor C", **sampler},
+        "sampler": {"backend": "nutpie NUTS over PyTensor (numba)", **sampler},
     }
     fit_id = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
     tree.attrs.update(
@@ -217,9 +217,16 @@ def assemble_fit(
     return Fit(result.loo_tree()) if log_likelihood else result
 
 
+#: The sampler statistics a fit keeps (nutpie reports more: its adaptation's internals, and the
+#: divergences' messages and positions as strings and arrays, the slowest part of saving a fit).
+SAMPLE_STATS = ("diverging", "depth", "maxdepth_reached", "n_steps", "step_size", "mean_tree_accept",
+                "energy", "energy_error", "max_energy_error", "logp")
+
+
 def _assemble(runs: Runs, posterior: xr.Dataset, stats: xr.Dataset) -> xr.DataTree:
     from bayescale.inference.model import OBSERVED
 
+    stats = stats[[name for name in SAMPLE_STATS if name in stats]]
     run = np.arange(runs.n_runs)
     constant = {name: ("run", runs.frame[name].to_numpy()) for name in runs.frame}
     return xr.DataTree.from_dict(
