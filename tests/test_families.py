@@ -212,3 +212,22 @@ def test_a_family_fit_gets_a_front_page_naming_the_winner():
     assert {row[1] for row in front.rows} >= {"family mix_a", "family mix_b", "family mix_c"}
     text = " ".join(t.get_text() for sub in front_page(front).subfigs for t in sub.texts)
     assert "family mix_a reaches the lowest loss" in text
+
+
+def test_a_law_with_pooled_parameters_starts_where_the_retries_would_end():
+    """Pooled parameters make a funnel: the first attempt samples at target acceptance 0.99 with
+    1,000 draws a chain (more if asked); a law without hierarchical priors keeps the settings."""
+    from bayescale.inference.sampling import SamplerSettings
+    from bayescale.laws.families import choose_pooling, family_law
+    from bayescale.laws.law import load_law
+    from bayescale.results.fitting import _first_attempt
+
+    law = load_law("chinchilla")
+    pooled = family_law(law, choose_pooling(law, 3))
+    asked = SamplerSettings(seed=5, draws=500, target_accept=0.9)
+    first = _first_attempt(pooled, asked)
+    assert (first.target_accept, first.draws, first.seed) == (0.99, 1000, 5)
+    assert _first_attempt(pooled, SamplerSettings(draws=3000)).draws == 3000
+    assert _first_attempt(law, asked) == asked
+    separate = family_law(law, choose_pooling(law, 2))  # two families: separate, no hierarchy
+    assert _first_attempt(separate, asked) == asked
