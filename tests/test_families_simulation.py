@@ -1,6 +1,6 @@
 """Proof by simulation that pooling gives a family of few runs an honest, better answer (real NUTS fits).
 
-Slow (two family fits, minutes on 2 cores): run with ``pytest -m slow tests/test_families_simulation.py``.
+Slow (two family fits, about a minute on 2 cores): run with ``pytest -m slow tests/test_families_simulation.py``.
 """
 
 from __future__ import annotations
