@@ -74,11 +74,15 @@ def with_all_distances(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def grid_loglik(r, s, g):
+    """log Π_i Normal(r_i; 0, s_i² + k² g_i²) at each point of the grid of log k."""
+    var = s[None, :] ** 2 + np.exp(2 * LOG_K[:, None]) * g[None, :] ** 2
+    return np.sum(-0.5 * r[None, :] ** 2 / var - 0.5 * np.log(2 * np.pi * var), axis=1)
+
+
 def ladder_loglik(r, s, g, mu, omega):
     """log of ∫ Π_i Normal(r_i; 0, s_i² + k² g_i²) LogNormal(k; mu, omega) dk, on the grid of log k."""
-    var = s[None, :] ** 2 + np.exp(2 * LOG_K[:, None]) * g[None, :] ** 2
-    terms = np.sum(-0.5 * r[None, :] ** 2 / var - 0.5 * np.log(2 * np.pi * var), axis=1)
-    terms = terms + stats.norm.logpdf(LOG_K, mu, omega)
+    terms = grid_loglik(r, s, g) + stats.norm.logpdf(LOG_K, mu, omega)
     peak = terms.max()
     return peak + np.log(np.sum(np.exp(terms - peak)) * (LOG_K[1] - LOG_K[0]))
 

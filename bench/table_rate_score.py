@@ -41,9 +41,7 @@ def _residuals(frame: pd.DataFrame):
 
 def _loglik(frame: pd.DataFrame) -> np.ndarray:
     """log Π_i Normal(r_i; 0, s_i² + (k g_i)²) on the grid of log k."""
-    r, s, g = _residuals(frame)
-    var = s[None, :] ** 2 + np.exp(2 * le.LOG_K[:, None]) * g[None, :] ** 2
-    return np.sum(-0.5 * r[None, :] ** 2 / var - 0.5 * np.log(2 * np.pi * var), axis=1)
+    return le.grid_loglik(*_residuals(frame))
 
 
 def _outer_rate(inner_loglik: np.ndarray, mu: float, omega: float, rho: float) -> np.ndarray:

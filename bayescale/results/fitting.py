@@ -237,8 +237,8 @@ def assemble_fit(
     return Fit(result.loo_tree()) if log_likelihood else result
 
 
-#: The sampler statistics a fit keeps (nutpie reports more: its adaptation's internals, and the
-#: divergences' messages and positions as strings and arrays, the slowest part of saving a fit).
+#: The sampler statistics a fit keeps, the standard diagnostics (nutpie reports more: its
+#: adaptation's internals, and the divergences' messages and positions as strings and arrays).
 SAMPLE_STATS = ("diverging", "depth", "maxdepth_reached", "n_steps", "step_size", "mean_tree_accept",
                 "energy", "energy_error", "max_energy_error", "logp")
 
