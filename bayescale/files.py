@@ -36,6 +36,13 @@ def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
         raise OutputPathError(f"cannot write the {what} {path}: {folder} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputPathError(f"cannot write the {what} {path}: the folder {folder} is not writable")
+    try:  # os.access trusts permission bits: root, /proc, read-only mounts, full disks answer only to a try
+        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise OutputPathError(f"cannot write the {what} {path}: the folder {folder} is not writable "
+                              f"({exc.strerror or exc}); choose another folder") from None
+    os.close(handle)
+    os.unlink(probe)
     return path
 
 

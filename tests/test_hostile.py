@@ -154,6 +154,7 @@ def test_bad_files_and_options(saved, tmp_path, capsys):
         (["optimum", saved, "--compute", "lots"], "not a number"),
         (["optimum", saved, "--compute", "1e21", "--prob", "0"], "positive"),
         (["optimum", saved, "--compute", "1e21", "--prob", "1.5"], "between 0 and 1"),
+        (["backtest", runs, "--holdout-top", "2"], "--holdout-top: '2' must be a fraction between 0 and 1"),
         (["predict", saved, "--n", "1e9"], "--d"),
         (["compare", saved, saved], "same fit"),
         (["inverse", saved, "--target-loss", "1.0"], "out of reach"),
@@ -165,6 +166,26 @@ def test_bad_files_and_options(saved, tmp_path, capsys):
     for argv, expected in cases:
         _check(capsys, argv, expected)
     assert not (tmp_path / "missing").exists()
+
+
+def test_an_unwritable_folder_is_refused_before_the_fit(tmp_path, capsys, monkeypatch):
+    """Permission bits can say yes where writing fails (root on /proc, a read-only mount, a full
+    disk): the output folder is tried with a file of its own before anything is sampled."""
+    import errno
+    import tempfile
+
+    import bayescale.results.fitting as fitting
+
+    runs = tmp_path / "runs.csv"
+    runs.write_text(RUNS)
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(fitting, "fit", lambda *a, **k: pytest.fail("sampled before checking the output folder"))
+    _check(capsys, ["fit", runs, "--out", tmp_path / "fit.nc"], "Read-only file system")
+    assert list(tmp_path.iterdir()) == [runs]
 
 
 def test_a_failed_fit_does_not_replace_a_good_one(tmp_path, capsys, monkeypatch):

@@ -61,9 +61,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _prob(text: str) -> float:
+    """A fraction strictly between 0 and 1 (--prob, --holdout-top): argparse names the option."""
     value = _positive_float(text)
     if not value < 1:
-        raise argparse.ArgumentTypeError("--prob must be between 0 and 1, e.g. 0.95")
+        raise argparse.ArgumentTypeError(f"{text!r} must be a fraction between 0 and 1, e.g. 0.95 or 0.25")
     return value
 
 
