@@ -226,3 +226,9 @@ def test_a_bom_is_read(tmp_path):
     path = tmp_path / "bom.csv"
     path.write_bytes(b"\xef\xbb\xbf" + RUNS.encode())
     assert read_runs(path).n_runs == 9
+
+
+def test_a_count_too_small_says_why_only_where_there_is_a_reason(saved, capsys):
+    err = _check(capsys, ["calibrate", saved, "--simulations", "0"], "--simulations: '0' is too small: at least 2")
+    assert "convergence gates" not in err  # the floor of --simulations is not the sampler's
+    err = _check(capsys, ["fit", saved, "--draws", "10"], "at least 50 (the convergence gates need it)")

@@ -328,3 +328,29 @@ def test_a_wide_loss_interval_prints_each_number_to_two_figures():
     assert loss_texts(2.04, 0.312, 24.3) == ("2.0", "0.31", "24")
     assert loss_interval_text({"median": 2.04, "lower": 0.312, "upper": 243.0}) == "2.0 [0.31, 240]"
     assert loss_texts(1.995, 1.980, 2.009) == ("1.995", "1.980", "2.009")  # narrow: the decimals of its width
+
+
+def test_each_budget_says_how_far_beyond_the_largest_run_it_is(closed):
+    """A fit's optimum carries the largest run's compute: each budget is reported as a multiple
+    of it, and a budget over a million times larger gets a warning line (1e300 FLOPs printed
+    N* = 3e127 with no word that nothing tests it)."""
+    from dataclasses import replace
+
+    assert "largest run" not in closed.format()  # an optimum from bare draws knows no runs
+    largest = float(closed.compute[0]) / 100
+    opt = replace(closed, largest_run=largest)
+    records = opt.to_records()
+    assert records[0]["times_largest_run"] == pytest.approx(100)
+    text = opt.format()
+    assert "(1e+02× the largest run's compute)" in text
+    far = replace(closed, largest_run=float(closed.compute[0]) / 1e7)
+    assert far.format().count("over a million times the largest run") == closed.compute.size
+
+
+def test_a_fit_reports_its_largest_run():
+    from conftest import fake_fit
+
+    fit = fake_fit()
+    opt = fit.optimum([1e22])
+    assert opt.largest_run == pytest.approx(float(np.max(fit.runs.C)))
+    assert opt.to_records()[0]["times_largest_run"] == pytest.approx(1e22 / float(np.max(fit.runs.C)))

@@ -23,8 +23,12 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _count(least: int):
-    """An integer option that must be at least ``least`` (chains, draws)."""
+#: Why the sampler's counts have a floor.
+GATES = "the convergence gates need it"
+
+
+def _count(least: int, why: str = ""):
+    """An integer option that must be at least ``least`` (chains, draws, workers), ``why`` said."""
 
     def parse(text: str) -> int:
         try:
@@ -32,7 +36,7 @@ def _count(least: int):
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if value < least:
-            raise argparse.ArgumentTypeError(f"{text!r} is too small: at least {least} (the convergence gates need it)")
+            raise argparse.ArgumentTypeError(f"{text!r} is too small: at least {least}" + (f" ({why})" if why else ""))
         return value
 
     return parse
@@ -156,9 +160,9 @@ def _add_n_convention(p: argparse.ArgumentParser, whose: str) -> None:
 
 def _add_sampler_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_seed, default=0, help="random seed; the same seed gives the same posterior (default: 0)")
-    p.add_argument("--chains", type=_count(2), default=4, help="chains (default: 4)")
-    p.add_argument("--draws", type=_count(50), default=500, help="draws per chain after warm-up (default: 500)")
-    p.add_argument("--tune", type=_count(50), default=500, help="warm-up iterations per chain (default: 500)")
+    p.add_argument("--chains", type=_count(2, GATES), default=4, help="chains (default: 4)")
+    p.add_argument("--draws", type=_count(50, GATES), default=500, help="draws per chain after warm-up (default: 500)")
+    p.add_argument("--tune", type=_count(50, GATES), default=500, help="warm-up iterations per chain (default: 500)")
 
 
 def _read_runs(args: argparse.Namespace):

@@ -437,7 +437,8 @@ class Fit:
         with np.errstate(invalid="ignore", over="ignore"):  # a heavy-tailed draw may overflow: inf is its value
             log_new = self.law.error_model.draw(np.log(found.L_opt), noise, np.random.default_rng(seed), context)
             predictive = np.exp(log_new)
-        return replace(found, L_opt_predictive=predictive, n_convention=self.runs.n_convention)
+        return replace(found, L_opt_predictive=predictive, n_convention=self.runs.n_convention,
+                       largest_run=float(np.max(self.runs.C)))
 
     # ---- files ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:

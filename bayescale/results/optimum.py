@@ -98,6 +98,9 @@ class Optimum:
     basis : str
         Which fit it comes from, when not the fit of every run (see
         :attr:`bayescale.results.fitted.Fit.allocation`); empty otherwise.
+    largest_run : float or None
+        Compute of the largest fitted run (FLOPs), when known: each budget is then reported as a
+        multiple of it (``times_largest_run``), the extrapolation the answer rests on.
     """
 
     compute: np.ndarray
@@ -111,6 +114,7 @@ class Optimum:
     L_opt_predictive: np.ndarray | None = None
     n_convention: str = "unstated"
     basis: str = ""
+    largest_run: float | None = None
 
     @property
     def _n_unit(self) -> str:
@@ -141,6 +145,8 @@ class Optimum:
                 record["unique_tokens"] = float(self.unique_tokens)
             if self.basis:
                 record["basis"] = self.basis
+            if self.largest_run:
+                record["times_largest_run"] = float(budget / self.largest_run)
             for name in self._quantities():
                 med, lo, hi = interval(getattr(self, name)[:, j], prob)
                 record[name] = {"median": float(med), "lower": float(lo), "upper": float(hi)}
@@ -160,7 +166,7 @@ class Optimum:
         if self.unique_tokens is not None:
             lines.append(f"with U = {self.unique_tokens:.3g} unique tokens (data repeated when D > U)")
         for record in self.to_records(prob):
-            lines.append(f"C = {record['compute']:.3g} FLOPs")
+            lines.append(f"C = {record['compute']:.3g} FLOPs" + _extrapolation_text(record.get("times_largest_run")))
             for name in self._quantities():
                 r = record[name]
                 # losses to the figures their interval supports; sizes and ratios to 3 figures
@@ -178,6 +184,21 @@ class Optimum:
 
     def __str__(self) -> str:
         return self.format()
+
+
+#: Beyond this multiple of the largest run's compute a budget's answer gets a warning line.
+FAR_BEYOND = 1e6
+
+
+def _extrapolation_text(times: float | None) -> str:
+    """`` (1.3e+03× the largest run)`` after a budget, and a warning line when it is :data:`FAR_BEYOND`."""
+    if times is None:
+        return ""
+    text = f" ({times:.2g}× the largest run's compute)"
+    if times > FAR_BEYOND:
+        text += ("\n  note: over a million times the largest run: the law is carried far beyond anything the runs "
+                 "test, and these intervals say what it implies there, not what is known")
+    return text
 
 
 def compute_optimum(
