@@ -15,7 +15,7 @@ Every figure is leave-one-source-out: the prior scored on a source's ladders was
 other sources only. The prior learned from all sources is written to
 ``bayescale/laws/extrapolation_prior.json`` with ``--write``.
 
-    .venv/bin/python bench/learn_extrapolation.py [--noise grouped] [--write]
+    .venv/bin/python bench/learn_extrapolation.py [--noise grouped] [--leave-out ladder] [--write]
 """
 
 from __future__ import annotations
@@ -135,6 +135,10 @@ def main() -> int:
     parser.add_argument("--features", default="compute,ratio", help="distances in g, comma-separated")
     parser.add_argument("--relative", action="store_true", help="scale the discrepancy by the fitted sigma")
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--leave-out", choices=("source", "ladder"), default="source",
+                        help="score each source's ladders with a prior learned without that source (the default), or "
+                             "each ladder with one learned without that ladder only: weaker where a source's ladders "
+                             "share a recipe (Porian's setups 1, 5 and 11 differ only in N counting, loss split or data)")
     args = parser.parse_args()
     global RELATIVE
     RELATIVE = args.relative
@@ -142,10 +146,12 @@ def main() -> int:
     frame = with_all_distances(pd.read_csv(RUNS))
     frame = frame[frame.noise == args.noise].reset_index(drop=True)
     rows = []
-    for source in sorted(frame.source.unique()):
-        train, test = frame[frame.source != source], frame[frame.source == source]
+    unit = args.leave_out
+    for left_out in sorted(frame[unit].unique()):
+        train, test = frame[frame[unit] != left_out], frame[frame[unit] == left_out]
+        source = test.source.iloc[0]
         prior = learn(train, features)
-        for label, p in (("fitted model", None), ("+ discrepancy (LOSO)", prior)):
+        for label, p in (("fitted model", None), (f"+ discrepancy (leave one {unit} out)", prior)):
             out = predictive(test, p)
             for ladder, idx in test.groupby("ladder").groups.items():
                 pos = test.index.get_indexer(idx)
@@ -163,11 +169,13 @@ def main() -> int:
                              "interval_score": np.average(t.interval_score, weights=t.n),
                              "lpd": np.average(t.lpd, weights=t.n), "worst_ladder": t.coverage.min()}),
         include_groups=False)
-    print("\npooled over held-out runs (leave-one-source-out):")
+    print(f"\npooled over held-out runs (leave one {unit} out):")
     print(pooled.to_string(float_format=lambda v: f"{v:.3g}"))
     loso = {model: {k: round(float(v), 4) for k, v in row.items()} for model, row in pooled.iterrows()}
-    print("\npriors learned without each source:")
-    print(table.dropna(subset=["mu"]).groupby("source")[["mu", "omega", *features]].first().to_string(float_format=lambda v: f"{v:.3g}"))
+    print(f"\npriors learned without each {unit}:")
+    print(table.dropna(subset=["mu"]).groupby(unit)[["mu", "omega", *features]].first().to_string(float_format=lambda v: f"{v:.3g}"))
+    if args.write and unit != "source":
+        raise SystemExit("--write records the leave-one-source-out scores: run it without --leave-out ladder")
     if args.write:
         prior = learn(frame, features)
         prior.update({
