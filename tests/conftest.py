@@ -15,6 +15,19 @@ CHINCHILLA = SHARED / "chinchilla_epoch" / "chinchilla_runs.csv"
 TRUE = {"E": 1.69, "A": 406.4, "alpha": 0.34, "B": 410.7, "beta": 0.28}
 
 
+def model_point(model, law, point: dict) -> dict:
+    """The values of ``model``'s value variables at a point of the law's parameters: through the
+    law's sampling coordinates where the model uses them, and each variable's transform."""
+    from bayescale.inference.model import sampled_in_coordinates
+
+    point = dict(point) | (law.sampling.to_sampler(point) if sampled_in_coordinates(law) else {})
+    values = {}
+    for rv in model.free_RVs:
+        transform = model.rvs_to_transforms[rv]
+        values[model.rvs_to_values[rv].name] = transform.forward(point[rv.name]).eval() if transform else point[rv.name]
+    return values
+
+
 def fake_fit(runs=None, *, chains: int = 4, draws: int = 500, spread: float = 0.02,
              diverged: int = 0, stuck_chain: bool = False, seed: int = 0, noise: str | None = None):
     """A Fit built from independent draws around the true law, without compiling anything.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, model_point
 
 from bayescale.data.runs import read_runs
 from bayescale.inference.model import OBSERVED, build_model, scales_of
@@ -21,12 +21,10 @@ def test_graph_equals_numpy_log_likelihood(runs, noise):
     law = load_law("chinchilla").with_noise(noise)
     scales = scales_of(runs)
     model = build_model(law, runs, scales)
-    assert {rv.name for rv in model.free_RVs} == set(law.all_parameters)
+    assert {rv.name for rv in model.free_RVs} == set(law.sampling.variables()) | set(law.noise_parameters)
+    assert {v.name for v in model.deterministics} == set(law.parameters)  # the draws keep the law's parameters
     point = {"E": 1.7, "A": 0.7, "alpha": 0.33, "B": 0.85, "beta": 0.27, "sigma": 0.02, "nu": 5.0}
-    values = {}
-    for rv in model.free_RVs:
-        transform = model.rvs_to_transforms[rv]
-        values[model.rvs_to_values[rv].name] = transform.forward(point[rv.name]).eval() if transform else point[rv.name]
+    values = model_point(model, law, point)
     graph = model.compile_fn(model.logp(vars=[model[OBSERVED]], sum=False)[0])(values)
     params = {k: point[k] for k in law.all_parameters}
     numpy = law.log_likelihood(params, scales, runs.loss, N=runs.N, D=runs.D)

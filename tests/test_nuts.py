@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import CHINCHILLA, ROOT, TRUE
+from conftest import CHINCHILLA, ROOT, TRUE, model_point
 
 from bayescale.cli import main
 
@@ -37,11 +37,7 @@ def test_pointwise_log_likelihood_matches_pymc(example_nuts_fit):
     stored = fit.log_likelihood()
     draws = fit.draws(flat=False)
     for chain, draw in [(0, 0), (1, 17), (3, 99)]:
-        point = {}
-        for rv in model.free_RVs:
-            value = draws[rv.name][chain, draw]
-            transform = model.rvs_to_transforms[rv]
-            point[model.rvs_to_values[rv].name] = transform.forward(value).eval() if transform else value
+        point = model_point(model, fit.law, {name: values[chain, draw] for name, values in draws.items()})
         np.testing.assert_allclose(pointwise(point)[0], stored[chain, draw], rtol=1e-10)
 
 

@@ -17,11 +17,12 @@ import pytensor
 import pytensor.tensor as pt
 
 from bayescale.data.runs import Runs
+from bayescale.laws.coordinates import Coordinates
 from bayescale.laws.expr import pytensor_backend
 from bayescale.laws.law import Law, Scales
 from bayescale.laws.priors import Prior
 
-__all__ = ["build_model", "compiled_law_model", "law_data", "scales_of", "OBSERVED"]
+__all__ = ["build_model", "compiled_law_model", "law_data", "sampled_in_coordinates", "scales_of", "OBSERVED"]
 
 #: Name of the observed variable (and of the log-likelihood variable in a fit).
 OBSERVED = "log_loss"
@@ -81,12 +82,45 @@ def _model_and_data(law: Law, runs: Runs, scales: Scales) -> tuple[pm.Model, dic
     coords = {dim: list(runs.levels[dim]) for dim in law.dims}
     with pm.Model(coords=coords) as model:
         values: dict[str, object] = dict(data)
+        if sampled_in_coordinates(law):
+            values |= _in_coordinates(law.sampling, law.priors)
         for name in law.parameters:
-            values[name] = _distribution(name, law.priors[name], values)
+            if name not in values:
+                values[name] = _distribution(name, law.priors[name], values)
         mu = pt.log(law.formula.evaluate(values, pytensor_backend()))
         noise = {name: _distribution(name, law.priors[name], values) for name in law.noise_parameters}
         law.error_model.observe(OBSERVED, mu, noise, data[OBSERVED], {k: data[k] for k in law.error_model.data_names})
     return model, data
+
+
+def sampled_in_coordinates(law: Law) -> bool:
+    """Whether NUTS samples ``law`` in its file's ``[sampling]`` coordinates (which need scalar,
+    numeric, positive priors for the parameters they replace; a user's override may take that away)."""
+    return law.sampling is not None and law.sampling.applies(law.priors)
+
+
+def _in_coordinates(coordinates: Coordinates, priors: dict[str, Prior]) -> dict[str, pt.TensorVariable]:
+    """The parameters ``coordinates`` replace, as deterministics of the sampler's free variables
+    (log level, log ratios to the first share, log slopes), starting at the priors' medians.
+
+    The priors stay on the parameters: a potential adds each one's log density at its value and
+    the log of the value, the density of the parameter's logarithm. In log space the change of
+    variables has unit Jacobian (the level and ratios map to the shares' logarithms with
+    determinant 1; each exponent is its slope's logarithm minus its share's), so that sum is the
+    density of the sampler's coordinates and the posterior is unchanged.
+    """
+    start = coordinates.to_sampler({n: float(np.median(priors[n].draw(2001, seed=0))) for n in coordinates.names})
+    free = {name: pm.Flat(name, initval=float(start[name])) for name in coordinates.variables()}
+    first, *others = coordinates.shares
+    ratios = [free[f"log_{n}_over_{first}"] for n in others]
+    total = pt.logsumexp(pt.stack([pt.constant(0.0), *ratios]))
+    logs = {first: free["log_level"] - total}
+    logs |= {n: free["log_level"] + r - total for n, r in zip(others, ratios)}
+    logs |= {e: free[f"log_{e}_{t}"] - logs[t] for e, t in coordinates.slopes.items()}
+    values = {name: pm.Deterministic(name, pt.exp(log)) for name, log in logs.items()}
+    density = [pm.logp(getattr(pm, priors[n].dist).dist(**priors[n].args), values[n]) + logs[n] for n in logs]
+    pm.Potential("prior_in_coordinates", pt.sum(pt.stack(density)))
+    return values
 
 
 _COMPILED: OrderedDict[str, object] = OrderedDict()
@@ -96,7 +130,8 @@ _COMPILED_MAX = 16
 def _structure_key(law: Law, runs: Runs) -> str:
     """What the compiled graph depends on: formula, priors, error model, dims and their levels."""
     spec = {"formula": law.formula.source, "priors": {k: law.priors[k].to_spec() for k in law.all_parameters},
-            "noise": law.noise, "variables": law.variables, "levels": {d: runs.levels[d] for d in law.dims}}
+            "noise": law.noise, "variables": law.variables, "levels": {d: runs.levels[d] for d in law.dims},
+            "coordinates": law.sampling.to_table() if sampled_in_coordinates(law) else None}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 

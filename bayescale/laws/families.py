@@ -163,6 +163,8 @@ def family_law(law: Law, pooling: Pooling, dim: str = "family") -> Law:
         spec["dims"] = dim
     data["formula"] = formula
     data["title"] = f"{law.title}; per {dim}: {pooling}"
+    if law.sampling is not None and any(pooling.kinds.get(p, "shared") != "shared" for p in law.sampling.names):
+        del data["sampling"]  # per-family parameters are sampled as themselves (their shares would need a dim)
     # the noise table's error model and priors are kept: law.noise may differ from the file's
     noise = {name: law.priors[name].to_spec() for name in law.priors if name not in law.parameters}
     data["noise"] = {"family": law.noise, **noise}

@@ -6,6 +6,7 @@ formula each variable is measured in units of the data's reference scale (``N`` 
 ``N / N_ref``, with ``N_ref`` the geometric mean of the runs), so the parameters, and their
 priors, do not depend on the scale of the data. The optional ``[physical]`` table maps them back
 to the papers' units, and ``[optimum]`` may give the closed-form compute-optimal size.
+``[sampling]`` may name the coordinates NUTS samples in (:mod:`bayescale.laws.coordinates`).
 
 A parameter may have one value per group of runs (``dims = "group"``, written ``E[group]`` in the
 formula), with a hierarchical prior whose arguments are other parameters (``mu = "E_mu"``) or
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from bayescale.errors import LawFileError
+from bayescale.laws.coordinates import Coordinates, coordinates_from_table
 from bayescale.laws.expr import Expression, numpy_backend, parse
 from bayescale.laws.noise import DEFAULT_NOISE, ErrorModel, error_models, get_error_model
 from bayescale.laws.priors import Prior, merge_priors
@@ -42,7 +44,7 @@ _SCALE_NAMES = ("N_ref", "D_ref", "C_ref", "U_ref")
 #: What a law file's ``unit`` of a parameter may say (see :meth:`Law.unit_of`).
 PARAMETER_UNITS = ("loss", "dimensionless", "N", "D", "C")
 _TOP_KEYS = {"schema", "name", "title", "description", "formula", "parameters", "noise",
-             "physical", "optimum", "references"}
+             "physical", "optimum", "references", "sampling"}
 _SCHEMA = 1
 
 
@@ -110,6 +112,7 @@ class Law:
     references: tuple[str, ...] = ()
     source_text: str = ""
     path: str = ""
+    sampling: Coordinates | None = None
 
     def unit_of(self, name: str, loss_unit: str) -> str:
         """The unit of parameter ``name`` in the fit's normalized units, for labels.
@@ -371,6 +374,9 @@ def law_from_text(text: str, path: str = "<string>") -> Law:
     if set(optimum) - {"N"}:
         raise fail("[optimum] may only give N, the compute-optimal parameter count, as a formula in C")
 
+    sampling = (coordinates_from_table(data["sampling"], {n: priors[n] for n in parameters}, fail)
+                if "sampling" in data else None)
+
     references = data.get("references", [])
     if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
         raise fail("'references' must be a list of strings")
@@ -389,6 +395,7 @@ def law_from_text(text: str, path: str = "<string>") -> Law:
         references=tuple(references),
         source_text=text,
         path=path,
+        sampling=sampling,
     )
 
 

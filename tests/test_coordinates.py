@@ -1,0 +1,102 @@
+"""Sampling coordinates (``[sampling]`` in a law file): the same posterior, other coordinates."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from conftest import ROOT, model_point
+
+from bayescale.data.runs import read_runs, runs_from_frame
+from bayescale.errors import LawFileError
+from bayescale.inference.model import build_model, sampled_in_coordinates
+from bayescale.laws.law import law_from_text, load_law
+
+POINT = {"E": 1.7, "A": 0.7, "alpha": 0.33, "B": 0.85, "beta": 0.27, "RD_star": 15.0, "RN_star": 5.0, "sigma": 0.02}
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return read_runs(ROOT / "data" / "example_runs.csv")
+
+
+def _log_density(model, law, point):
+    return float(model.compile_logp()(model_point(model, law, point)))
+
+
+@pytest.mark.parametrize("name", ["chinchilla", "chinchilla_tied", "data_constrained"])
+def test_the_coordinates_leave_the_log_density_unchanged(runs, name):
+    """The model sampled in shares and slopes has the log density of the model sampled in the
+    law's own parameters (log E, log A, …) at every point: a change of variables with unit
+    Jacobian, so the posterior is the same. A wrong Jacobian or prior term would differ by a
+    function of the point, which the three points (scaled by 0.5, 1, 2) would show."""
+    law = load_law(name)
+    if "U" in law.variables:
+        runs = runs_from_frame(runs.frame.assign(U=runs.frame["D"] * 0.5), u_col="U")  # data repeated twice
+    assert sampled_in_coordinates(law)
+    plain = dataclasses.replace(law, sampling=None)
+    inside, outside = build_model(law, runs), build_model(plain, runs)
+    assert {rv.name for rv in inside.free_RVs} != {rv.name for rv in outside.free_RVs}
+    for scale in (0.5, 1.0, 2.0):
+        point = {k: v * scale if k != "sigma" else v for k, v in POINT.items() if k in law.all_parameters}
+        np.testing.assert_allclose(_log_density(inside, law, point), _log_density(outside, plain, point), rtol=1e-10)
+
+
+def test_the_coordinates_map_back_to_the_parameters(runs):
+    law = load_law("chinchilla")
+    model = build_model(law, runs)
+    point = {k: POINT[k] for k in law.all_parameters}
+    import pytensor
+
+    outputs = model.replace_rvs_by_values([model[n] for n in law.parameters])
+    function = pytensor.function(model.value_vars, outputs, on_unused_input="ignore", mode="FAST_COMPILE")
+    given = model_point(model, law, point)
+    values = function(*[given[v.name] for v in model.value_vars])
+    np.testing.assert_allclose(values, [point[n] for n in law.parameters], rtol=1e-12)
+
+
+def test_a_prior_the_coordinates_cannot_carry_samples_the_parameters_themselves(runs):
+    """E with a Normal prior (a user's override) may be negative: no log share, so the model
+    falls back to the law's own parameters, with every prior in place."""
+    law = load_law("chinchilla").with_priors({"E": {"dist": "Normal", "mu": 1.5, "sigma": 0.5}})
+    assert not sampled_in_coordinates(law)
+    model = build_model(law, runs)
+    assert {rv.name for rv in model.free_RVs} == set(law.all_parameters)
+
+
+LAW = """name = "x"
+formula = "E + A / N^alpha + B / D^beta"
+[parameters.E]
+prior = {{ dist = "{e_dist}", mu = 0.5, sigma = 1.0 }}
+[parameters.A]
+prior = {{ dist = "LogNormal", mu = -1.0, sigma = 1.5 }}
+[parameters.alpha]
+prior = {{ dist = "LogNormal", mu = -1.2, sigma = 0.6 }}
+[parameters.B]
+prior = {{ dist = "LogNormal", mu = -1.0, sigma = 1.5 }}
+[parameters.beta]
+prior = {{ dist = "LogNormal", mu = -1.2, sigma = 0.6 }}
+[sampling]
+{sampling}
+"""
+
+
+@pytest.mark.parametrize("sampling, e_dist, message", [
+    ('shares = ["E", "A", "B"]\nweights = 1', "LogNormal", "unknown key"),
+    ('shares = "E"', "LogNormal", "two or more"),
+    ('shares = ["E", "E"]', "LogNormal", "twice"),
+    ('shares = ["E", "Z"]', "LogNormal", "not parameters"),
+    ('shares = ["E", "A"]\nslopes = { alpha = "B" }', "LogNormal", "one of the shares"),
+    ('shares = ["E", "A", "alpha"]\nslopes = { alpha = "A" }', "LogNormal", "not a share"),
+    ('shares = ["E", "A", "B"]', "Normal", "positive numbers"),
+])
+def test_bad_sampling_tables_are_refused(sampling, e_dist, message):
+    with pytest.raises(LawFileError, match=message):
+        law_from_text(LAW.format(sampling=sampling, e_dist=e_dist))
+
+
+def test_a_sampling_table_is_read():
+    law = law_from_text(LAW.format(sampling='shares = ["E", "A", "B"]\nslopes = { alpha = "A" }', e_dist="LogNormal"))
+    assert law.sampling.shares == ("E", "A", "B") and law.sampling.slopes == {"alpha": "A"}
+    assert law.sampling.variables() == ("log_level", "log_A_over_E", "log_B_over_E", "log_alpha_A")
