@@ -1,0 +1,81 @@
+"""First attempts of NUTS in a law's own coordinates against its ``[sampling]`` coordinates.
+
+For each real table, the same law is compiled twice, sampled in E, A, alpha, … (the law with its
+``[sampling]`` table removed) and in the shares and slopes the law file declares, and each is
+sampled once per seed with the default settings (4 chains × 500 draws after 500 of warm-up, no
+retries). Prints, per table and coordinates: first attempts that pass every gate, the median
+over seeds of the smallest bulk ESS and of the largest R-hat, attempts with any divergence, and
+seconds per attempt (sampling only; compiled once).
+
+    .venv/bin/python bench/bench_coordinates.py [--seeds 8] [--tables misfitting,chinchilla]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+GADRE = DATA / "overtrain_gadre" / "overtrain_runs.csv", {"c_col": "C_flops_6ND", "loss_col": "loss_c4_val"}
+PORIAN = DATA / "porian_isoflops" / "porian_isoflop_points.csv", {"c_col": "flops_budget"}
+CHINCHILLA = DATA / "chinchilla_epoch" / "chinchilla_runs.csv", {"exclude_where": ["epoch_excluded_outlier=1"]}
+TABLES = {
+    "misfitting": (DATA / "misfitting_li" / "misfitting_best_lr_final.csv", {"c_col": "C_6ND"}, "chinchilla"),
+    **{f"gadre {d}": (GADRE[0], GADRE[1] | {"where": [f"dataset={d}"]}, "chinchilla")
+       for d in ("c4_original", "rpj", "rw_original")},
+    **{f"porian {i}": (PORIAN[0], PORIAN[1] | {"where": [f"config_id={i}"]}, "chinchilla") for i in (1, 8, 11)},
+    "chinchilla": (*CHINCHILLA, "chinchilla"),
+    "chinchilla tied": (*CHINCHILLA, "chinchilla_tied"),
+    "datablations": (DATA / "datablations_muennighoff" / "datablations_c4_final_losses.csv", {}, "data_constrained"),
+}
+
+
+def first_attempts(law, runs, seeds: int) -> dict:
+    """Sample ``law`` once per seed without retries; the gates' verdicts and the time."""
+    from bayescale.inference.gates import check_gates
+    from bayescale.inference.model import compiled_law_model, scales_of
+    from bayescale.inference.sampling import SamplerSettings, sample
+
+    compiled = compiled_law_model(law, runs, scales_of(runs))
+    passed, ess, r_hat, diverged, seconds = 0, [], [], 0, 0.0
+    for seed in range(seeds):
+        start = time.perf_counter()
+        trace = sample(compiled, law.priors, SamplerSettings(seed=100 + seed, progressbar=False))
+        seconds += time.perf_counter() - start
+        posterior = trace["posterior"].to_dataset()[list(law.all_parameters)]
+        gates = check_gates(posterior, trace["sample_stats"].to_dataset()["diverging"])
+        passed += gates.passed
+        ess.append(min(gates.ess_bulk.values()))
+        r_hat.append(max(gates.r_hat.values()))
+        diverged += gates.divergences > 0
+    return {"passed": passed, "ess": float(np.median(ess)), "r_hat": float(np.median(r_hat)),
+            "diverged": diverged, "seconds": seconds / seeds}
+
+
+def main() -> None:
+    import bayescale as bs
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--tables", default=",".join(TABLES), help=f"comma-separated, of: {', '.join(TABLES)}")
+    args = parser.parse_args()
+    print("| table | law | coordinates | first attempts passing | median min bulk ESS | median max R-hat "
+          "| attempts with divergences | s per attempt |\n|---|---|---|---|---|---|---|---|")
+    for name in args.tables.split(","):
+        path, options, law_name = TABLES[name]
+        if not Path(path).exists():
+            print(f"| {name} | skipped: {path} not found |")
+            continue
+        runs, law = bs.read_runs(path, **options), bs.load_law(law_name)
+        for label, variant in (("the law's own", dataclasses.replace(law, sampling=None)), ("[sampling]", law)):
+            r = first_attempts(variant, runs, args.seeds)
+            print(f"| {name} | {law_name} | {label} | {r['passed']}/{args.seeds} | {r['ess']:.0f} | {r['r_hat']:.3f} "
+                  f"| {r['diverged']} | {r['seconds']:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
