@@ -113,13 +113,15 @@ def _in_coordinates(coordinates: Coordinates, priors: dict[str, Prior]) -> dict[
     free = {name: pm.Flat(name, initval=float(start[name])) for name in coordinates.variables()}
     first, *others = coordinates.shares
     ratios = [free[f"log_{n}_over_{first}"] for n in others]
-    total = pt.logsumexp(pt.stack([pt.constant(0.0), *ratios]))
+    # log(1 + sum of exp(ratios)), elementwise: no stack or log-sum-exp op, which would cost a C compiler's
+    # start-up in the function that computes the draws (exp overflows only where a share is e^709 times E's)
+    total = pt.log1p(sum(pt.exp(r) for r in ratios))
     logs = {first: free["log_level"] - total}
     logs |= {n: free["log_level"] + r - total for n, r in zip(others, ratios)}
     logs |= {e: free[f"log_{e}_{t}"] - logs[t] for e, t in coordinates.slopes.items()}
     values = {name: pm.Deterministic(name, pt.exp(log)) for name, log in logs.items()}
-    density = [pm.logp(getattr(pm, priors[n].dist).dist(**priors[n].args), values[n]) + logs[n] for n in logs]
-    pm.Potential("prior_in_coordinates", pt.sum(pt.stack(density)))
+    density = sum(pm.logp(getattr(pm, priors[n].dist).dist(**priors[n].args), values[n]) + logs[n] for n in logs)
+    pm.Potential("prior_in_coordinates", density)
     return values
 
 

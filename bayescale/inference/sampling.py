@@ -28,6 +28,8 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import xarray as xr
+from pytensor.compile.mode import Mode
+from pytensor.compile.ops import ViewOp
 from pytensor.graph import clone_replace
 from pytensor.graph.replace import vectorize_graph
 
@@ -237,10 +239,13 @@ def compile_model(model: pm.Model, priors: Mapping[str, Prior], data: Mapping[st
     function = pytensor.function([flat], clone_replace([logp, grad], replacements), mode="FAST_RUN",
                                  on_unused_input="ignore")
     function.trust_input = True
-    constrained = clone_replace(model.replace_rvs_by_values(free + list(model.deterministics)), replacements)
+    # a deterministic is a view of its expression: unwrapped, as its vectorized form would call a C compiler
+    named = [d.owner.inputs[0] if isinstance(d.owner.op, ViewOp) else d for d in model.deterministics]
+    constrained = clone_replace(model.replace_rvs_by_values(free + named), replacements)
     flats = pt.dmatrix("flats")
-    expand = pytensor.function([flats], vectorize_graph(constrained, replace={flat: flats}), mode="FAST_COMPILE",
-                               on_unused_input="ignore")
+    # called once per fit with every draw: Python's linker compiles in no time, and never calls a C compiler
+    expand = pytensor.function([flats], vectorize_graph(constrained, replace={flat: flats}),
+                               mode=Mode(linker="py", optimizer="fast_compile"), on_unused_input="ignore")
     pieces = []
     for rv, name, value, size in zip(free, names, values, sizes):
         prior = priors.get(name)
