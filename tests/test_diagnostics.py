@@ -150,7 +150,25 @@ def test_divergences_alone_restart_with_a_smaller_step_not_more_draws(monkeypatc
     monkeypatch.setattr(bayescale.inference.sampling, "sample", fake_sample)
     done = sample_until_converged(None, {}, ["a"], SamplerSettings(draws=500, tune=500, target_accept=0.9), retries=3)
     assert done.gates.passed and len(seen) == 2
-    assert seen[1].draws == 500 and seen[1].tune == 2000 and seen[1].target_accept == pytest.approx(0.95)
+    # the draws and the warm-up were enough (R-hat and ESS passed): only the step size changes
+    assert seen[1].draws == 500 and seen[1].tune == 500 and seen[1].target_accept == pytest.approx(0.95)
     seen.clear()  # the last restart trades the low-rank mass matrix for a diagonal one: that one gets more draws
     done = sample_until_converged(None, {}, ["a"], SamplerSettings(draws=500, tune=500, target_accept=0.9), retries=1)
     assert seen[1].adaptation == "diag" and seen[1].draws == 1000
+
+
+def test_a_restart_never_repeats_the_attempt_before_it():
+    """Divergences alone at the highest target acceptance, after a long warm-up: nothing is left
+    to raise, and the same settings and seed would draw the same chains; the seed changes."""
+    from bayescale.inference.converge import _escalated
+    from bayescale.inference.gates import Gates
+    from bayescale.inference.sampling import SamplerSettings
+
+    gates = Gates(r_hat={"a": 1.001}, ess_bulk={"a": 900.0}, divergences=2, failures=["2 divergent transitions"])
+    first = {"settings": SamplerSettings(draws=500, tune=500).to_dict(), "gates": gates.to_dict()}
+    at_top = SamplerSettings(draws=500, tune=2000, target_accept=0.99, seed=3)
+    again = _escalated(at_top, gates, [first, {"settings": at_top.to_dict(), "gates": gates.to_dict()}], last=False)
+    assert again.seed != 3 and (again.draws, again.tune, again.target_accept) == (500, 2000, 0.99)
+    rising = SamplerSettings(draws=500, tune=500, target_accept=0.9, seed=3)
+    step = _escalated(rising, gates, [first], last=False)
+    assert (step.seed, step.tune, step.target_accept) == (3, 500, 0.95)  # only the step size changes
