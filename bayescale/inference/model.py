@@ -17,7 +17,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from bayescale.data.runs import Runs
-from bayescale.laws.coordinates import Coordinates
+from bayescale.laws.coordinates import LEVEL, Coordinates
 from bayescale.laws.expr import pytensor_backend
 from bayescale.laws.law import Law, Scales
 from bayescale.laws.priors import Prior
@@ -109,16 +109,15 @@ def _in_coordinates(coordinates: Coordinates, priors: dict[str, Prior]) -> dict[
     determinant 1; each exponent is its slope's logarithm minus its share's), so that sum is the
     density of the sampler's coordinates and the posterior is unchanged.
     """
-    start = coordinates.to_sampler({n: float(np.median(priors[n].draw(2001, seed=0))) for n in coordinates.names})
+    start = coordinates.to_sampler({n: priors[n].median() for n in coordinates.names})
     free = {name: pm.Flat(name, initval=float(start[name])) for name in coordinates.variables()}
-    first, *others = coordinates.shares
-    ratios = [free[f"log_{n}_over_{first}"] for n in others]
+    ratios = {n: free[v] for n, v in coordinates.ratio_variables.items()}
     # log(1 + sum of exp(ratios)), elementwise: no stack or log-sum-exp op, which would cost a C compiler's
     # start-up in the function that computes the draws (exp overflows only where a share is e^709 times E's)
-    total = pt.log1p(sum(pt.exp(r) for r in ratios))
-    logs = {first: free["log_level"] - total}
-    logs |= {n: free["log_level"] + r - total for n, r in zip(others, ratios)}
-    logs |= {e: free[f"log_{e}_{t}"] - logs[t] for e, t in coordinates.slopes.items()}
+    total = pt.log1p(sum(pt.exp(r) for r in ratios.values()))
+    logs = {coordinates.shares[0]: free[LEVEL] - total}
+    logs |= {n: free[LEVEL] + r - total for n, r in ratios.items()}
+    logs |= {e: free[v] - logs[coordinates.slopes[e]] for e, v in coordinates.slope_variables.items()}
     values = {name: pm.Deterministic(name, pt.exp(log)) for name, log in logs.items()}
     density = sum(pm.logp(getattr(pm, priors[n].dist).dist(**priors[n].args), values[n]) + logs[n] for n in logs)
     pm.Potential("prior_in_coordinates", density)

@@ -247,13 +247,13 @@ def compile_model(model: pm.Model, priors: Mapping[str, Prior], data: Mapping[st
     expand = pytensor.function([flats], vectorize_graph(constrained, replace={flat: flats}),
                                mode=Mode(linker="py", optimizer="fast_compile"), on_unused_input="ignore")
     pieces = []
-    for rv, name, value, size in zip(free, names, values, sizes):
+    for rv, name, value, size, shape in zip(free, names, values, sizes, shapes):
         prior = priors.get(name)
         given = model.rvs_to_initial_values.get(rv)
         if isinstance(prior, Prior) and prior.is_numeric:
-            pieces.append(np.full(size, _unconstrained(prior, float(np.median(prior.draw(2001, seed=0))))))
+            pieces.append(np.full(size, _unconstrained(prior, prior.median())))
         elif isinstance(given, np.ndarray) and model.rvs_to_transforms.get(rv) is None:  # a free coordinate's start
-            pieces.append(np.broadcast_to(given, shapes[len(pieces)]).ravel().astype(float))
+            pieces.append(np.broadcast_to(given, shape).ravel().astype(float))
         else:
             start = model.initial_point() if start is None else start
             pieces.append(np.ravel(start[value.name]).astype(float))

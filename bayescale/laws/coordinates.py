@@ -29,7 +29,10 @@ import numpy as np
 
 from bayescale.laws.priors import Prior
 
-__all__ = ["Coordinates", "coordinates_from_table"]
+__all__ = ["Coordinates", "coordinates_from_table", "LEVEL"]
+
+#: The sampler's free variable ``log`` of the sum of the shares (the loss at the reference point).
+LEVEL = "log_level"
 
 
 @dataclass(frozen=True)
@@ -58,19 +61,26 @@ class Coordinates:
         return all(name in priors and priors[name].is_numeric and not priors[name].dims
                    and priors[name].support == "positive" for name in self.names)
 
+    @property
+    def ratio_variables(self) -> dict[str, str]:
+        """Each share after the first -> the name of its free variable, ``log(share / first)``."""
+        return {n: f"log_{n}_over_{self.shares[0]}" for n in self.shares[1:]}
+
+    @property
+    def slope_variables(self) -> dict[str, str]:
+        """Each exponent -> the name of its free variable, ``log(exponent * share)``."""
+        return {e: f"log_{e}_{t}" for e, t in self.slopes.items()}
+
     def variables(self) -> tuple[str, ...]:
         """Names of the sampler's free variables, in order: level, ratios, slopes."""
-        first = self.shares[0]
-        return (("log_level",) + tuple(f"log_{n}_over_{first}" for n in self.shares[1:])
-                + tuple(f"log_{e}_{t}" for e, t in self.slopes.items()))
+        return (LEVEL, *self.ratio_variables.values(), *self.slope_variables.values())
 
     def to_sampler(self, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """The sampler's coordinates of a point of the law's parameters (the inverse map)."""
         value = {n: np.asarray(params[n], dtype=float) for n in self.names}
-        first = self.shares[0]
-        out = {"log_level": np.log(sum(value[n] for n in self.shares))}
-        out |= {f"log_{n}_over_{first}": np.log(value[n] / value[first]) for n in self.shares[1:]}
-        out |= {f"log_{e}_{t}": np.log(value[e] * value[t]) for e, t in self.slopes.items()}
+        out = {LEVEL: np.log(sum(value[n] for n in self.shares))}
+        out |= {v: np.log(value[n] / value[self.shares[0]]) for n, v in self.ratio_variables.items()}
+        out |= {v: np.log(value[e] * value[self.slopes[e]]) for e, v in self.slope_variables.items()}
         return out
 
     def to_table(self) -> dict[str, Any]:

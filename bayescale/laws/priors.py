@@ -156,6 +156,10 @@ class Prior:
         inner = ", ".join(f"{k}={v}" if isinstance(v, str) else f"{k}={v:g}" for k, v in self.args.items())
         return f"{self.dist}({inner})" + (f" per {', '.join(self.dims)}" if self.dims else "")
 
+    def median(self) -> float:
+        """The median of 2,001 draws with seed 0: where the sampler's chains start (same for every law)."""
+        return float(np.median(self.draw(2001, seed=0)))
+
     def draw(self, size: int, seed: int | np.random.Generator | None = None) -> np.ndarray:
         """Draw from the prior with NumPy (for prior-vs-posterior plots and tests)."""
         if not self.is_numeric:
