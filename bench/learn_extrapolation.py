@@ -12,7 +12,7 @@ miss the peak: 24 nodes gave omega 1.67 where the integral gives 0.74); (mu, ome
 summed marginal likelihood of the ladders, each ladder weighing the same.
 
 Every figure is leave-one-source-out: the prior scored on a source's ladders was learned from the
-other sources only. The prior learned from all sources is written to
+other sources only (``--leave-out ladder``: each ladder's from the other ladders). The prior learned from all sources is written to
 ``bayescale/laws/extrapolation_prior.json`` with ``--write``.
 
     .venv/bin/python bench/learn_extrapolation.py [--noise grouped] [--leave-out ladder] [--write]
@@ -140,6 +140,8 @@ def main() -> int:
                              "each ladder with one learned without that ladder only: weaker where a source's ladders "
                              "share a recipe (Porian's setups 1, 5 and 11 differ only in N counting, loss split or data)")
     args = parser.parse_args()
+    if args.write and args.leave_out != "source":
+        raise SystemExit("--write records the leave-one-source-out scores: run it without --leave-out ladder")
     global RELATIVE
     RELATIVE = args.relative
     features = tuple(args.features.split(","))
@@ -174,8 +176,6 @@ def main() -> int:
     loso = {model: {k: round(float(v), 4) for k, v in row.items()} for model, row in pooled.iterrows()}
     print(f"\npriors learned without each {unit}:")
     print(table.dropna(subset=["mu"]).groupby(unit)[["mu", "omega", *features]].first().to_string(float_format=lambda v: f"{v:.3g}"))
-    if args.write and unit != "source":
-        raise SystemExit("--write records the leave-one-source-out scores: run it without --leave-out ladder")
     if args.write:
         prior = learn(frame, features)
         prior.update({

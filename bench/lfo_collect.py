@@ -10,8 +10,8 @@ that into coverage tables and learns the extrapolation prior leave-one-source-ou
 
 ``--inner`` repeats the split inside each ladder's fitted runs: the law (independent noise) fitted
 below *their* top quarter of compute, the rest of them scored, rows to
-``results/lfo_inner_runs.csv``. That is what a fit does to learn its table's own rate of failure
-(``bayescale.results.table_rate``); ``table_rate_score.py`` scores it leave-one-source-out.
+``results/lfo_inner_runs.csv``. That is what a fit would do to learn its table's own rate of
+failure (a study, not adopted in the package); ``table_rate_score.py`` scores it leave-one-source-out.
 
 About 10 s a fit on 2 cores; 21 ladders per error model.
 """
