@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from conftest import model_point
 
 from bayescale.data.runs import runs_from_frame
 from bayescale.errors import BayescaleError, LawFileError, PriorError, RunsError
@@ -107,11 +108,7 @@ def test_the_graph_equals_the_numpy_log_likelihood_with_groups():
     model = build_model(law, runs, scales)
     point = {"E_mu": 0.4, "E_sigma": 0.2, "E": np.array([1.5, 1.2, 1.8]), "A": 0.5, "alpha": 0.3, "B": 0.5,
              "beta": 0.3, "sigma": 0.02}
-    values = {}
-    for rv in model.free_RVs:
-        transform = model.rvs_to_transforms[rv]
-        values[model.rvs_to_values[rv].name] = transform.forward(point[rv.name]).eval() if transform else point[rv.name]
-    graph = model.compile_logp(vars=[model[OBSERVED]], sum=False)(values)[0]
+    graph = model.compile_logp(vars=[model[OBSERVED]], sum=False)(model_point(model, law, point))[0]
     numpy = law.log_likelihood({k: point[k] for k in law.all_parameters}, scales, runs.loss, **law_inputs(law, runs))
     # PyTensor's rewrites of the power terms move mu by ~1e-9, which a point far from the data
     # (residuals of many sigma) magnifies; a wrong group would be off by order one
