@@ -7,31 +7,29 @@ retries). Prints, per table and coordinates: first attempts that pass every gate
 over seeds of the smallest bulk ESS and of the largest R-hat, attempts with any divergence, and
 seconds per attempt (sampling only; compiled once).
 
-    .venv/bin/python bench/bench_coordinates.py [--seeds 8] [--tables misfitting,chinchilla]
+    .venv/bin/python bench/bench_coordinates.py [--seeds 8] [--cases misfitting/chinchilla,chinchilla/chinchilla]
+
+The tables are ladders of ``ladders.py``, read as the leave-future-out measurements read them.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-GADRE = DATA / "overtrain_gadre" / "overtrain_runs.csv", {"c_col": "C_flops_6ND", "loss_col": "loss_c4_val"}
-PORIAN = DATA / "porian_isoflops" / "porian_isoflop_points.csv", {"c_col": "flops_budget"}
-CHINCHILLA = DATA / "chinchilla_epoch" / "chinchilla_runs.csv", {"exclude_where": ["epoch_excluded_outlier=1"]}
-TABLES = {
-    "misfitting": (DATA / "misfitting_li" / "misfitting_best_lr_final.csv", {"c_col": "C_6ND"}, "chinchilla"),
-    **{f"gadre {d}": (GADRE[0], GADRE[1] | {"where": [f"dataset={d}"]}, "chinchilla")
-       for d in ("c4_original", "rpj", "rw_original")},
-    **{f"porian {i}": (PORIAN[0], PORIAN[1] | {"where": [f"config_id={i}"]}, "chinchilla") for i in (1, 8, 11)},
-    "chinchilla": (*CHINCHILLA, "chinchilla"),
-    "chinchilla tied": (*CHINCHILLA, "chinchilla_tied"),
-    "datablations": (DATA / "datablations_muennighoff" / "datablations_c4_final_losses.csv", {}, "data_constrained"),
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ladders import DATA, ladders  # noqa: E402
+
+#: Ladder (``ladders.py``) and law of each case; every law here has a ``[sampling]`` table.
+CASES = {name: (name.split("/")[0], name.split("/")[1]) for name in (
+    "misfitting/chinchilla", "gadre[c4_original]/chinchilla", "gadre[rpj]/chinchilla", "gadre[rw_original]/chinchilla",
+    "porian[1]/chinchilla", "porian[8]/chinchilla", "porian[11]/chinchilla", "chinchilla/chinchilla",
+    "chinchilla/chinchilla_tied", "datablations/data_constrained")}
 
 
 def first_attempts(law, runs, seeds: int) -> dict:
@@ -61,16 +59,18 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8)
-    parser.add_argument("--tables", default=",".join(TABLES), help=f"comma-separated, of: {', '.join(TABLES)}")
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of: {', '.join(CASES)}")
     args = parser.parse_args()
+    by_name = {ladder.name: ladder for ladder in ladders()}
     print("| table | law | coordinates | first attempts passing | median min bulk ESS | median max R-hat "
           "| attempts with divergences | s per attempt |\n|---|---|---|---|---|---|---|---|")
-    for name in args.tables.split(","):
-        path, options, law_name = TABLES[name]
-        if not Path(path).exists():
-            print(f"| {name} | skipped: {path} not found |")
+    for case in args.cases.split(","):
+        name, law_name = CASES[case]
+        ladder = by_name[name]
+        if not (DATA / ladder.path).exists():
+            print(f"| {name} | skipped: {DATA / ladder.path} not found |")
             continue
-        runs, law = bs.read_runs(path, **options), bs.load_law(law_name)
+        runs, law = ladder.read(), bs.load_law(law_name)
         for label, variant in (("the law's own", dataclasses.replace(law, sampling=None)), ("[sampling]", law)):
             r = first_attempts(variant, runs, args.seeds)
             print(f"| {name} | {law_name} | {label} | {r['passed']}/{args.seeds} | {r['ess']:.0f} | {r['r_hat']:.3f} "
