@@ -20,8 +20,23 @@ def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
     ------
     OutputPathError
         If ``path`` is a directory, its folder is missing or is a file, or the folder is not
-        writable. The message names the path and what to do.
+        writable (a file of its own is created there and removed). The message names the path
+        and what to do.
     """
+    path = _checked_folder(path, what)
+    folder = path.parent
+    try:  # os.access trusts permission bits: root, /proc, read-only mounts, full disks answer only to a try
+        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise OutputPathError(f"cannot write the {what} {path}: the folder {folder} is not writable "
+                              f"({exc.strerror or exc}); choose another folder") from None
+    os.close(handle)
+    os.unlink(probe)
+    return path
+
+
+def _checked_folder(path: str | os.PathLike, what: str) -> Path:
+    """``path``, if its folder exists, is a folder and its permission bits allow writing."""
     path = Path(path)
     folder = path.parent
     if path.is_dir():
@@ -36,13 +51,6 @@ def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
         raise OutputPathError(f"cannot write the {what} {path}: {folder} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputPathError(f"cannot write the {what} {path}: the folder {folder} is not writable")
-    try:  # os.access trusts permission bits: root, /proc, read-only mounts, full disks answer only to a try
-        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
-    except OSError as exc:
-        raise OutputPathError(f"cannot write the {what} {path}: the folder {folder} is not writable "
-                              f"({exc.strerror or exc}); choose another folder") from None
-    os.close(handle)
-    os.unlink(probe)
     return path
 
 
@@ -54,7 +62,7 @@ def atomic_path(path: str | os.PathLike, what: str = "output") -> Iterator[Path]
     folder, so the rename is atomic. It gets the permissions a new file would get (the umask),
     and it is removed if the block raises, even on Ctrl-C.
     """
-    path = check_output_path(path, what)
+    path = _checked_folder(path, what)  # no probe file: the temporary file below is the try
     try:
         handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
