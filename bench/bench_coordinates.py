@@ -29,7 +29,9 @@ from ladders import DATA, ladders  # noqa: E402
 CASES = {name: (name.split("/")[0], name.split("/")[1]) for name in (
     "misfitting/chinchilla", "gadre[c4_original]/chinchilla", "gadre[rpj]/chinchilla", "gadre[rw_original]/chinchilla",
     "porian[1]/chinchilla", "porian[8]/chinchilla", "porian[11]/chinchilla", "chinchilla/chinchilla",
-    "chinchilla/chinchilla_tied", "datablations/data_constrained")}
+    "chinchilla/chinchilla_tied", "datablations/data_constrained", "misfitting/kaplan_floor",
+    "porian[2]/kaplan_floor", "porian[4]/kaplan_floor", "porian[8]/kaplan_floor", "chinchilla/kaplan_floor",
+    "gadre[rpj]/kaplan_floor")}
 
 
 def first_attempts(law, runs, seeds: int) -> dict:

@@ -13,7 +13,8 @@ from bayescale.errors import LawFileError
 from bayescale.inference.model import build_model, sampled_in_coordinates
 from bayescale.laws.law import law_from_text, load_law
 
-POINT = {"E": 1.7, "A": 0.7, "alpha": 0.33, "B": 0.85, "beta": 0.27, "RD_star": 15.0, "RN_star": 5.0, "sigma": 0.02}
+POINT = {"E": 1.7, "A": 0.7, "alpha": 0.33, "B": 0.85, "beta": 0.27, "RD_star": 15.0, "RN_star": 5.0, "sigma": 0.02,
+         "Nc": 0.6, "Dc": 1.8, "alpha_N": 0.07, "alpha_D": 0.11}
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +26,28 @@ def _log_density(model, law, point):
     return float(model.compile_logp()(model_point(model, law, point)))
 
 
-@pytest.mark.parametrize("name", ["chinchilla", "chinchilla_tied", "data_constrained"])
-def test_the_coordinates_leave_the_log_density_unchanged(runs, name):
-    """The model sampled in shares and slopes has the log density of the model sampled in the
-    law's own parameters (log E, log A, …) at every point: a change of variables with unit
-    Jacobian, so the posterior is the same. A wrong Jacobian or prior term would differ by a
-    function of the point, which the three points (scaled by 0.5, 1, 2) would show."""
+def _numerical_log_jacobian(coordinates, point) -> float:
+    """log |det d(log parameters) / d(free variables)| by central differences of the NumPy map."""
+    variables = coordinates.variables()
+    start = coordinates.to_sampler(point)
+    z0 = np.array([float(start[v]) for v in variables])
+
+    def logs(z):
+        found, _ = coordinates.log_parameters(dict(zip(variables, z)), np)
+        return np.array([found[n] for n in coordinates.names])
+
+    step = 1e-6
+    jacobian = np.array([(logs(z0 + step * e) - logs(z0 - step * e)) / (2 * step) for e in np.eye(len(z0))]).T
+    return float(np.log(abs(np.linalg.det(jacobian))))
+
+
+@pytest.mark.parametrize("name", ["chinchilla", "chinchilla_tied", "data_constrained", "kaplan_floor"])
+def test_the_coordinates_leave_the_posterior_unchanged(runs, name):
+    """The model sampled in the ``[sampling]`` coordinates has the log density of the model
+    sampled in the law's own parameters (log E, log A, …) plus the log-Jacobian of the change of
+    variables, here a numerical determinant (0 for shares, log alpha_N for the bracket), so the
+    posterior is the same. A wrong Jacobian or prior term would differ by a function of the
+    point, which the three points (scaled by 0.5, 1, 2) would show."""
     law = load_law(name)
     if "U" in law.variables:
         runs = runs_from_frame(runs.frame.assign(U=runs.frame["D"] * 0.5), u_col="U")  # data repeated twice
@@ -40,7 +57,21 @@ def test_the_coordinates_leave_the_log_density_unchanged(runs, name):
     assert {rv.name for rv in inside.free_RVs} != {rv.name for rv in outside.free_RVs}
     for scale in (0.5, 1.0, 2.0):
         point = {k: v * scale if k != "sigma" else v for k, v in POINT.items() if k in law.all_parameters}
-        np.testing.assert_allclose(_log_density(inside, law, point), _log_density(outside, plain, point), rtol=1e-10)
+        jacobian = _numerical_log_jacobian(law.sampling, point)
+        assert abs(jacobian) < 1e-6 if name != "kaplan_floor" else abs(jacobian) > 1.0
+        np.testing.assert_allclose(_log_density(inside, law, point) - _log_density(outside, plain, point),
+                                   jacobian, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["chinchilla", "kaplan_floor"])
+def test_the_analytic_log_jacobian_is_the_numerical_one(name):
+    coordinates = load_law(name).sampling
+    for scale in (0.5, 1.0, 3.0):
+        point = {k: v * scale for k, v in POINT.items() if k in coordinates.names}
+        logs, log_jacobian = coordinates.log_parameters(coordinates.to_sampler(point), np)
+        np.testing.assert_allclose([logs[n] for n in coordinates.names], [np.log(point[n]) for n in coordinates.names],
+                                   rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(log_jacobian, _numerical_log_jacobian(coordinates, point), atol=1e-6)
 
 
 def test_the_coordinates_map_back_to_the_parameters(runs):
@@ -94,6 +125,17 @@ prior = {{ dist = "LogNormal", mu = -1.2, sigma = 0.6 }}
 def test_bad_sampling_tables_are_refused(sampling, e_dist, message):
     with pytest.raises(LawFileError, match=message):
         law_from_text(LAW.format(sampling=sampling, e_dist=e_dist))
+
+
+@pytest.mark.parametrize("sampling, message", [
+    ('floor = "E"\nbracket = ["A", "B"]', "floor, the bracket's two scales and two exponents"),
+    ('floor = "E"\nbracket = ["A", "B"]\nexponents = ["alpha", "alpha"]', "twice"),
+    ('floor = "E"\nbracket = ["A", "B"]\nexponents = ["alpha", "beta"]\nshares = ["E", "A"]', "exactly one form"),
+    ('slopes = { alpha = "A" }', "exactly one form"),
+])
+def test_bad_bracket_tables_are_refused(sampling, message):
+    with pytest.raises(LawFileError, match=message):
+        law_from_text(LAW.format(sampling=sampling, e_dist="LogNormal"))
 
 
 def test_a_sampling_table_is_read():

@@ -17,7 +17,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from bayescale.data.runs import Runs
-from bayescale.laws.coordinates import LEVEL, Coordinates
+from bayescale.laws.coordinates import Coordinates
 from bayescale.laws.expr import pytensor_backend
 from bayescale.laws.law import Law, Scales
 from bayescale.laws.priors import Prior
@@ -100,27 +100,20 @@ def sampled_in_coordinates(law: Law) -> bool:
 
 
 def _in_coordinates(coordinates: Coordinates, priors: dict[str, Prior]) -> dict[str, pt.TensorVariable]:
-    """The parameters ``coordinates`` replace, as deterministics of the sampler's free variables
-    (log level, log ratios to the first share, log slopes), starting at the priors' medians.
+    """The parameters ``coordinates`` replace, as deterministics of the sampler's free variables,
+    starting at the priors' medians.
 
     The priors stay on the parameters: a potential adds each one's log density at its value and
-    the log of the value, the density of the parameter's logarithm. In log space the change of
-    variables has unit Jacobian (the level and ratios map to the shares' logarithms with
-    determinant 1; each exponent is its slope's logarithm minus its share's), so that sum is the
-    density of the sampler's coordinates and the posterior is unchanged.
+    the log of the value (the density of the parameter's logarithm), and the log-Jacobian of the
+    map from the free variables to those logarithms, so that sum is the density of the sampler's
+    coordinates and the posterior is unchanged.
     """
     start = coordinates.to_sampler({n: priors[n].median() for n in coordinates.names})
     free = {name: pm.Flat(name, initval=float(start[name])) for name in coordinates.variables()}
-    ratios = {n: free[v] for n, v in coordinates.ratio_variables.items()}
-    # log(1 + sum of exp(ratios)), elementwise: no stack or log-sum-exp op, which would cost a C compiler's
-    # start-up in the function that computes the draws (exp overflows only where a share is e^709 times E's)
-    total = pt.log1p(sum(pt.exp(r) for r in ratios.values()))
-    logs = {coordinates.shares[0]: free[LEVEL] - total}
-    logs |= {n: free[LEVEL] + r - total for n, r in ratios.items()}
-    logs |= {e: free[v] - logs[coordinates.slopes[e]] for e, v in coordinates.slope_variables.items()}
-    values = {name: pm.Deterministic(name, pt.exp(log)) for name, log in logs.items()}
+    logs, log_jacobian = coordinates.log_parameters(free, pt)
+    values = {name: pm.Deterministic(name, pt.exp(logs[name])) for name in coordinates.names}
     density = sum(pm.logp(getattr(pm, priors[n].dist).dist(**priors[n].args), values[n]) + logs[n] for n in logs)
-    pm.Potential("prior_in_coordinates", density)
+    pm.Potential("prior_in_coordinates", density + log_jacobian)
     return values
 
 
