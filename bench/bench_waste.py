@@ -38,11 +38,9 @@ def parabola(log_n: np.ndarray, log_loss: np.ndarray) -> np.ndarray:
 
 def _isoflop_n(train, top: float) -> float:
     """Median N* at ``top`` on the isoFLOP model's power law (Approach 2), fitted to the lower budgets."""
-    from bayescale.decisions.isoflop import IsoflopError, fit_isoflop
-    from bayescale.inference.sampling import SamplerSettings
-
+    from bayescale.decisions.isoflop import DEFAULT_SETTINGS, IsoflopError, fit_isoflop
     try:
-        iso = fit_isoflop(train, drop_unusable=True, settings=SamplerSettings(draws=1000, progressbar=False))
+        iso = fit_isoflop(train, drop_unusable=True, settings=replace(DEFAULT_SETTINGS, progressbar=False))
     except IsoflopError as error:
         print(f"  isoFLOP model refused: {error}", flush=True)
         return float("nan")

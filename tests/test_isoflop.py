@@ -240,3 +240,14 @@ def test_repeated_sizes_with_different_losses_are_flagged():
     found = mixed_budgets(N, np.array([3.0, 2.9, 3.0, 3.2, 3.1, 3.2]), ids, np.array([1e19]))
     assert len(found) == 1 and "N = 1e+08 appears 2 times" in found[0]
     assert mixed_budgets(N, np.array([3.0, 2.9, 3.0, 3.001, 2.9, 3.0]), ids, np.array([1e19])) == []
+
+
+def test_the_isoflop_command_samples_as_the_python_default():
+    """The command's sampler matches fit_isoflop's default (1000 draws, a diagonal mass matrix),
+    not the law fits' 500 draws: with 40-odd parameters R-hat misses 1.01 by chance at 500."""
+    from bayescale.cli.parser import _parser
+    from bayescale.decisions.isoflop import DEFAULT_SETTINGS
+
+    assert _parser().parse_args(["isoflop", "runs.csv"]).draws == DEFAULT_SETTINGS.draws == 1000
+    assert _parser().parse_args(["fit", "runs.csv"]).draws == 500
+    assert DEFAULT_SETTINGS.adaptation == "diag"

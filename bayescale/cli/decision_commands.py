@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from bayescale.cli.options import EXIT_UNCONVERGED, _levels, _load, _names, _pooling, _published, _read_runs, _settings
@@ -91,7 +92,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_isoflop(args: argparse.Namespace) -> int:
-    from bayescale.decisions.isoflop import fit_isoflop
+    from bayescale.decisions.isoflop import DEFAULT_SETTINGS, fit_isoflop
     from bayescale.files import check_output_path
 
     if args.runs.endswith(".nc"):  # a saved analysis: print it again, e.g. at other budgets
@@ -105,7 +106,10 @@ def _cmd_isoflop(args: argparse.Namespace) -> int:
     if not args.quiet and not args.json:
         print(runs.describe(), file=sys.stderr)
         print(f"isoFLOP analysis: grouping runs within ±{100 * args.tolerance:g}% of compute", file=sys.stderr)
-    result = fit_isoflop(runs, tolerance=args.tolerance, settings=_settings(args))
+    settings = _settings(args)
+    settings = replace(DEFAULT_SETTINGS, chains=settings.chains, draws=settings.draws, tune=settings.tune,
+                       seed=settings.seed, progressbar=settings.progressbar)
+    result = fit_isoflop(runs, tolerance=args.tolerance, settings=settings)
     converged = result.gates.passed
     path = result.save(args.out) if args.out and (converged or args.allow_unconverged) else None
     _show_isoflop(result, args)

@@ -158,10 +158,10 @@ def _add_n_convention(p: argparse.ArgumentParser, whose: str) -> None:
                         "(as Kaplan et al.); recorded, and checked when answers are compared (default: unstated)")
 
 
-def _add_sampler_options(p: argparse.ArgumentParser) -> None:
+def _add_sampler_options(p: argparse.ArgumentParser, draws: int = 500) -> None:
     p.add_argument("--seed", type=_seed, default=0, help="random seed; the same seed gives the same posterior (default: 0)")
     p.add_argument("--chains", type=_count(2, GATES), default=4, help="chains (default: 4)")
-    p.add_argument("--draws", type=_count(50, GATES), default=500, help="draws per chain after warm-up (default: 500)")
+    p.add_argument("--draws", type=_count(50, GATES), default=draws, help=f"draws per chain after warm-up (default: {draws})")
     p.add_argument("--tune", type=_count(50, GATES), default=500, help="warm-up iterations per chain (default: 500)")
 
 

@@ -229,7 +229,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compute", "-c", type=_positive_float, nargs="+", metavar="FLOPS", help="also give N*, D* at these budgets")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
     _add_runs_options(p)
-    _add_sampler_options(p)
+    _add_sampler_options(p, draws=1000)  # the isoFLOP model's 40-odd parameters: see fit_isoflop
     p.add_argument("--allow-unconverged", action="store_true",
                    help="save the analysis and exit 0 even if a convergence gate fails")
     p.add_argument("--out", "-o", help="save the analysis here (netCDF, with provenance); give that file as RUNS to read it back")
