@@ -171,3 +171,19 @@ def test_a_restart_never_repeats_the_attempt_before_it():
     rising = SamplerSettings(draws=500, tune=500, target_accept=0.9, seed=3)
     step = _escalated(rising, gates, [first], last=False)
     assert (step.seed, step.tune, step.target_accept) == (3, 2000, 0.95)  # settings changed: the same seed
+
+
+def test_a_near_miss_restarts_with_longer_chains_and_the_same_warm_up():
+    """R-hat 1.012 with no divergences (chains that agree, too short): twice the draws, the
+    first warm-up; R-hat 1.05 (chains that disagree): the long warm-up as well."""
+    from bayescale.inference.converge import NEAR_RHAT, _escalated
+    from bayescale.inference.gates import Gates
+    from bayescale.inference.sampling import SamplerSettings
+
+    first = SamplerSettings(draws=500, tune=500)
+    for r_hat, tune in ((1.012, 500), (1.05, 2000)):
+        gates = Gates(r_hat={"a": r_hat}, ess_bulk={"a": 300.0}, divergences=0,
+                      failures=[f"R-hat of a is {r_hat}", "bulk ESS of a is 300"])
+        again = _escalated(first, gates, [{"settings": first.to_dict(), "gates": gates.to_dict()}], last=False)
+        assert (again.draws, again.tune) == (1000, tune)
+    assert 1.01 < NEAR_RHAT <= 1.02

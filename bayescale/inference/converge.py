@@ -21,7 +21,7 @@ import xarray as xr
 from bayescale.inference.gates import Gates, check_gates
 from bayescale.inference.sampling import SamplerSettings
 
-__all__ = ["Sampled", "sample_until_converged", "MAX_POOLED_BATCHES", "POOL_RHAT"]
+__all__ = ["Sampled", "sample_until_converged", "MAX_POOLED_BATCHES", "POOL_RHAT", "NEAR_RHAT"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,9 @@ MAX_POOLED_BATCHES = 2
 #: A miss is met with more chains only while every R-hat is at most this (chains that agree):
 #: R-hat's excess over 1 shrinks with longer chains, not with more of them.
 POOL_RHAT = 1.01
+#: A miss without divergences whose R-hats are all at most this restarts with longer chains but
+#: the same warm-up.
+NEAR_RHAT = 1.02
 
 
 class Sampled(NamedTuple):
@@ -74,7 +77,8 @@ def sample_until_converged(
     with the same settings (a seed derived from the user's), pooled with the chains so far, up to
     :data:`MAX_POOLED_BATCHES` batches. Any other miss starts again, at most ``retries`` times:
     each restart warms up four times as long as the first attempt (the low-rank mass matrix needs
-    it to learn a curved posterior), doubles the draws (not after divergences alone, when R-hat
+    it to learn a curved posterior; not after a near miss, no divergences and every R-hat at most
+    :data:`NEAR_RHAT`, which needs longer chains only), doubles the draws (not after divergences alone, when R-hat
     and ESS passed, unless the mass matrix changes) and, after divergences, raises the target
     acceptance by 0.05 (at most 0.99); a restart that would repeat the last attempt's settings
     takes a seed derived from the user's instead; the last restart, after any divergences, trades
@@ -152,7 +156,10 @@ def _escalated(settings: SamplerSettings, gates: Gates, attempts: list[dict], la
     # three Porian setups (13 of 24 against 14 of 24) but ended nearer the R-hat limit (a median 1.010 on
     # setup 11 against 1.005), and on datablations such a restart missed on R-hat and led on to the slow
     # diagonal fallback (141 s)
-    escalated = replace(settings, draws=draws, tune=max(settings.tune, 4 * first["tune"]), target_accept=target,
-                        adaptation=adaptation)
+    # a near miss (no divergences, chains that agree) needs longer chains, not a longer warm-up:
+    # R-hat's excess over 1 is about what chains with that few effective draws show by chance
+    near = not diverged and max(gates.r_hat.values()) <= NEAR_RHAT
+    tune = settings.tune if near else max(settings.tune, 4 * first["tune"])
+    escalated = replace(settings, draws=draws, tune=tune, target_accept=target, adaptation=adaptation)
     # the same settings and seed would draw the same chains again
     return escalated if escalated != settings else replace(settings, seed=_batch_seed(settings.seed, len(attempts)))
