@@ -28,7 +28,7 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import xarray as xr
-from pytensor.compile.mode import Mode, get_mode
+from pytensor.compile.mode import Mode
 from pytensor.compile.ops import ViewOp
 from pytensor.graph import clone_replace
 from pytensor.graph.replace import vectorize_graph
@@ -236,10 +236,7 @@ def compile_model(model: pm.Model, priors: Mapping[str, Prior], data: Mapping[st
     grad = pt.concatenate([g.ravel() for g in pt.grad(logp, values)])  # one pass: a smaller graph to rewrite
     # the sampler calls logp and gradient only (a third less time per call than with the constrained
     # values as outputs too); the values of the draws are computed afterwards, all draws in one call
-    # without the in-place rewrites: their destroy handler was a third of the rewriting time, and a
-    # few hundred runs' arrays gain nothing measurable from being overwritten in place
-    function = pytensor.function([flat], clone_replace([logp, grad], replacements),
-                                 mode=get_mode("FAST_RUN").excluding("inplace"),
+    function = pytensor.function([flat], clone_replace([logp, grad], replacements), mode="FAST_RUN",
                                  on_unused_input="ignore")
     function.trust_input = True
     # a deterministic is a view of its expression: unwrapped, as its vectorized form would call a C compiler
