@@ -35,7 +35,7 @@ PRIOR = ROOT / "bayescale" / "laws" / "extrapolation_prior.json"
 LOG_K = np.linspace(-16.0, 6.0, 3001)  # the grid over log k: e^-16 to e^6 per decade, steps of 0.007
 
 
-FEATURES = ("compute", "ratio", "size", "tokens")
+FEATURES = ("compute", "ratio", "size", "tokens", "ratio_offset", "compute_ratio_offset")
 
 
 RELATIVE = False

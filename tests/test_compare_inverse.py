@@ -110,7 +110,10 @@ def test_tokens_for_loss_recovers_the_tokens():
     n, d = 1e9, 4e10
     result = tokens_for_loss(fit, true_loss(n, d), n)
     record = result.to_dict()[0]
-    assert record["D"]["lower"] < d < record["D"]["upper"]
+    # (1e9, 4e10) is 0.38 decades beyond the runs' compute: a few draws of the law's discrepancy
+    # bend the curve away from the loss before it is reached, so the upper end may be "unreachable"
+    assert record["D"]["lower"] < d and (record["D"]["upper"] is None or d < record["D"]["upper"])
+    assert record.get("unreachable", 0.0) < 0.05
     assert record["D"]["median"] == pytest.approx(d, rel=0.15)
     assert record["tokens_per_param"]["median"] == pytest.approx(record["D"]["median"] / n)
     assert record["D_per_N"] == record["tokens_per_param"]  # the old key, kept for scripts

@@ -83,11 +83,36 @@ def test_discrepancy_is_zero_inside_the_runs_and_grows_with_distance():
 
 
 def test_the_shipped_prior_says_where_it_came_from():
-    from bayescale.laws.extrapolation import extrapolation_prior
+    from conftest import fake_fit
+
+    from bayescale.laws.extrapolation import distances, extrapolation_prior
 
     prior = extrapolation_prior()
-    assert prior["omega"] > 0 and set(prior["weights"]) <= {"compute", "ratio", "size", "tokens"}
+    runs = fake_fit().runs
+    assert prior["omega"] > 0 and set(prior["weights"]) <= set(distances(runs, N=1e9, D=2e10))
     assert len(prior["learned_from"]) >= 10 and "leave_one_source_out" in prior and prior["method"]
+
+
+def test_the_discrepancy_grows_faster_far_from_the_fitted_tokens_per_parameter():
+    """Beyond the runs' compute, a point far from their median D/N gets a wider discrepancy
+    than one at it (the shipped prior weighs compute × offset in D/N); inside their compute, none."""
+    from conftest import fake_fit
+
+    from bayescale.laws.extrapolation import discrepancy_scale, distances
+
+    runs = fake_fit().runs
+    ratio = float(np.median(runs.D / runs.N))
+    c = runs.C.max() * 100  # two decades beyond
+    n_at, n_far = np.sqrt(c / 6 / ratio), np.sqrt(c / 6 / (ratio * 1000))  # D/N at the median, and 1000x below
+    at, far = (distances(runs, N=n, D=c / 6 / n) for n in (n_at, n_far))
+    assert float(at["compute"]) == pytest.approx(float(far["compute"])) and float(at["ratio_offset"]) < 1e-9
+    assert float(far["compute_ratio_offset"]) == pytest.approx(2.0 * 3.0, rel=1e-6)
+    scale = [float(np.median(discrepancy_scale(d, (4000, 1), np.random.default_rng(0)))) for d in (at, far)]
+    assert scale[1] > 2 * scale[0] > 0
+    c_in = float(np.median(runs.C))
+    n_in = np.sqrt(c_in / 6 / (ratio * 1000))
+    inside = distances(runs, N=n_in, D=c_in / 6 / n_in)
+    assert float(inside["ratio_offset"]) == pytest.approx(3.0) and float(inside["compute_ratio_offset"]) == 0.0
 
 
 def test_discrepancy_predictions_widen_beyond_the_fitted_runs():

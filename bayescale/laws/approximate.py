@@ -127,16 +127,19 @@ class Discrepancy(Normal):
     """Independent Normal noise in the fitted runs; beyond them, a law discrepancy that grows.
 
     The likelihood is :class:`~bayescale.laws.noise.Normal`'s (in the fitted runs the distance is
-    zero). A prediction adds ``delta ~ Normal(0, (k · sigma · d)²)``: ``d`` the decades of compute
-    beyond the fitted runs, ``sigma`` the fit's own scatter (a law that fits its runs worse fails
-    faster outside them) and ``k`` drawn per posterior draw from a prior learned by
-    leave-future-out on real ladders (:func:`bayescale.laws.extrapolation.extrapolation_prior`).
+    zero). A prediction adds ``delta ~ Normal(0, (k · sigma · g)²)``: ``g`` the decades of compute
+    beyond the fitted runs, each weighed up by how far the point's tokens per parameter lie from
+    the fitted runs' median (the prior's weights on :func:`~bayescale.laws.extrapolation.distances`),
+    ``sigma`` the fit's own scatter (a law that fits its runs worse fails faster outside them) and
+    ``k`` drawn per posterior draw from a prior learned by leave-future-out on real ladders
+    (:func:`bayescale.laws.extrapolation.extrapolation_prior`).
     """
 
     name = "discrepancy"
     title = "Normal noise + a law discrepancy that grows beyond the fitted runs (rate learned on real ladders)"
     equation = ("log L_obs = log L + delta + sigma·ε, ε ~ Normal(0, 1); delta ~ Normal(0, k·sigma·d), "
-                "d = decades of compute beyond the fitted runs, log k ~ Normal(mu, omega) from real ladders")
+                "d = decades of compute beyond the fitted runs × (1 + w · decades of D/N from the runs' median), "
+                "log k ~ Normal(mu, omega) and w from real ladders")
 
     def draw(self, mu, params, rng, context=None):
         from bayescale.laws.extrapolation import discrepancy_draws

@@ -7,7 +7,11 @@ Distances are in decades, zero inside the fitted runs' range:
 - ``size``: log10 N beyond the fitted model sizes;
 - ``tokens``: log10 D beyond the fitted token counts.
 
-and one position, signed: ``centered_compute``, log10 C minus the fitted runs' mean log10 C.
+and positions: ``centered_compute``, log10 C minus the fitted runs' mean log10 C (signed);
+``ratio_offset``, decades of D/N from the fitted runs' median D/N (either side, inside their range
+too); ``compute_ratio_offset``, the product ``compute · ratio_offset``: beyond the runs' compute, a
+law misses faster for runs far from the tokens per parameter it was fitted on (the shipped prior
+weighs it: ``bench/README.md``, Honest intervals).
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ def distances(runs: Any, N: Any = None, D: Any = None, C: Any = None) -> dict[st
     shape = np.broadcast_shapes(*(v.shape for v in given)) if given else ()
     if C is None and N is not None and D is not None:
         C = training_flops(np.asarray(N, dtype=float), np.asarray(D, dtype=float))
-    far = {key: np.zeros(shape) for key in ("compute", "ratio", "size", "tokens", "centered_compute")}
+    far = {key: np.zeros(shape) for key in ("compute", "ratio", "size", "tokens", "centered_compute", "ratio_offset",
+                                            "compute_ratio_offset")}
     ratio = None if N is None or D is None else np.asarray(D, dtype=float) / np.asarray(N, dtype=float)
     points = {"compute": C, "ratio": ratio, "size": N, "tokens": D}
     fitted = {"compute": runs.C, "ratio": runs.D / runs.N, "size": runs.N, "tokens": runs.D}
@@ -52,6 +57,10 @@ def distances(runs: Any, N: Any = None, D: Any = None, C: Any = None) -> dict[st
             far[key] = np.broadcast_to(_outside(log_x, log_f.min(), log_f.max()), shape)
     if C is not None:
         far["centered_compute"] = np.broadcast_to(np.log10(np.asarray(C, dtype=float)) - np.log10(runs.C).mean(), shape)
+    if ratio is not None:
+        offset = np.abs(np.log10(ratio) - np.median(np.log10(fitted["ratio"])))
+        far["ratio_offset"] = np.broadcast_to(offset, shape)
+        far["compute_ratio_offset"] = far["compute"] * far["ratio_offset"]
     return far
 
 
@@ -95,7 +104,8 @@ def discrepancy_scale(context: Mapping[str, np.ndarray] | None, shape: tuple[int
     if not context:
         return np.zeros(shape)
     prior = prior or extrapolation_prior()
-    g = sum(float(w) * np.asarray(context[f], dtype=float) for f, w in prior["weights"].items())
+    # a distance the context does not hold (e.g. D/N for points given by compute only) is zero
+    g = sum(float(w) * np.asarray(context.get(f, 0.0), dtype=float) for f, w in prior["weights"].items())
     k = np.exp(prior["mu"] + prior["omega"] * rng.standard_normal(shape[:1] + (1,) * (len(shape) - 1)))
     rate = k * np.asarray(sigma, dtype=float) if prior.get("relative", False) else k
     return rate * np.broadcast_to(g, shape)
