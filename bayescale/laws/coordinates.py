@@ -192,7 +192,7 @@ class Bracket(Coordinates):
         return (self.floor, *self.bracket, *self.exponents)
 
     def variables(self) -> tuple[str, ...]:
-        return (LEVEL, f"log_bracket_over_{self.floor}", "N_term_over_D_term", "log_slope_N", "log_slope_D")
+        return (LEVEL, f"log_bracket_over_{self.floor}", "log_N_term_over_D_term", "log_slope_N", "log_slope_D")
 
     def to_sampler(self, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
         floor, n_scale, d_scale, exponent, power = (np.asarray(params[n], dtype=float) for n in self.names)
@@ -207,11 +207,11 @@ class Bracket(Coordinates):
         level, ratio, split, slope_n, slope_d = (free[v] for v in self.variables())
         log_floor = level - _softplus(ratio, xp)
         log_r = level + ratio - _softplus(ratio, xp)
-        log_power = slope_d + _softplus(split, xp) - log_r  # slope_D = power · R0 · (D term / bracket)
+        log_power = slope_d + _softplus(split, xp) - log_r  # slope_D = power · R0 · (D term) / bracket
         log_x = log_r * xp.exp(-log_power)  # R0 = bracket^power
         b = log_x - _softplus(split, xp)
         a = b + split
-        log_exponent = slope_n + log_x - log_r - a  # slope_N = exponent · R0 · (N term / bracket) / ...
+        log_exponent = slope_n + log_x - log_r - a  # slope_N = exponent · R0 · (N term) / bracket
         logs = {self.floor: log_floor, self.bracket[0]: a * xp.exp(log_power - log_exponent),
                 self.bracket[1]: b, self.exponents[0]: log_exponent, self.exponents[1]: log_power}
         return logs, -log_exponent  # |d(free) / d(log parameters)| = exponent_N (tests check it)
