@@ -106,9 +106,9 @@ def _cmd_isoflop(args: argparse.Namespace) -> int:
     if not args.quiet and not args.json:
         print(runs.describe(), file=sys.stderr)
         print(f"isoFLOP analysis: grouping runs within ±{100 * args.tolerance:g}% of compute", file=sys.stderr)
-    settings = _settings(args)
-    settings = replace(DEFAULT_SETTINGS, chains=settings.chains, draws=settings.draws, tune=settings.tune,
-                       seed=settings.seed, progressbar=settings.progressbar)
+    # the command's chains, draws, warm-up and seed; the isoFLOP model's own mass matrix and target
+    settings = replace(_settings(args), adaptation=DEFAULT_SETTINGS.adaptation,
+                       target_accept=DEFAULT_SETTINGS.target_accept)
     result = fit_isoflop(runs, tolerance=args.tolerance, settings=settings)
     converged = result.gates.passed
     path = result.save(args.out) if args.out and (converged or args.allow_unconverged) else None

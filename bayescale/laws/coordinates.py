@@ -205,11 +205,12 @@ class Bracket(Coordinates):
 
     def log_parameters(self, free: Mapping[str, Any], xp: ModuleType) -> tuple[dict[str, Any], Any]:
         level, ratio, split, slope_n, slope_d = (free[v] for v in self.variables())
-        log_floor = level - _softplus(ratio, xp)
-        log_r = level + ratio - _softplus(ratio, xp)
-        log_power = slope_d + _softplus(split, xp) - log_r  # slope_D = power · R0 · (D term) / bracket
+        floor_share, d_share = _softplus(ratio, xp), _softplus(split, xp)  # -log(E / L0), -log(D term / bracket)
+        log_floor = level - floor_share
+        log_r = level + ratio - floor_share
+        log_power = slope_d + d_share - log_r  # slope_D = power · R0 · (D term) / bracket
         log_x = log_r * xp.exp(-log_power)  # R0 = bracket^power
-        b = log_x - _softplus(split, xp)
+        b = log_x - d_share
         a = b + split
         log_exponent = slope_n + log_x - log_r - a  # slope_N = exponent · R0 · (N term) / bracket
         logs = {self.floor: log_floor, self.bracket[0]: a * xp.exp(log_power - log_exponent),
