@@ -1,12 +1,21 @@
 """Learn how fast laws miss when they extrapolate, from leave-future-out on many real ladders.
 
 Reads ``bench/results/lfo_runs.csv`` (``lfo_collect.py``; the rows of one error model, by default
-``grouped``) and fits, for each held-out run i of ladder l,
+``grouped``) and fits, for the held-out runs i of ladder l, one of two forms of the law's miss:
 
-    r_i = y_i - median_i ~ Normal(0, s_i² + (k_l g_i)²),   log k_l ~ Normal(mu, omega)
+- ``--form coherent`` (shipped since 2026-12-07, third session): the miss is one smooth function
+  per ladder, a random level and a random tilt,
 
-where s_i is the predictive spread of the fitted model, g_i = d_compute + w·d_ratio (decades beyond
-the fitted runs) and k_l the ladder's own rate of failure. k_l is integrated out on a fine grid of
+      r_i = y_i - median_i = s_i ε_i + k_l sigma_l Σ_c a_lc w_c d_ci,   a_lc ~ Normal(0, 1),
+
+  so the ladder's residuals are jointly Normal with covariance diag(s²) + k_l² sigma_l² U Uᵀ
+  (U_ic = w_c d_ci; components e.g. ``compute`` for the level and ``compute_ratio_shift``, signed,
+  for the tilt along the isoFLOP curves);
+- ``--form independent`` (the form shipped before): r_i ~ Normal(0, s_i² + (k_l g_i)²) independently,
+  g_i = Σ_f w_f d_fi (times sigma with ``--relative``).
+
+In both, log k_l ~ Normal(mu, omega), s_i is the predictive spread of the fitted model, d the
+decades beyond the fitted runs and k_l the ladder's own rate of failure. k_l is integrated out on a fine grid of
 log k (a ladder of 30–100 runs pins its own k sharply, so Gauss–Hermite nodes spaced by the prior
 miss the peak: 24 nodes gave omega 1.67 where the integral gives 0.74); (mu, omega, w) maximise the
 summed marginal likelihood of the ladders, each ladder weighing the same.
@@ -35,10 +44,14 @@ PRIOR = ROOT / "bayescale" / "laws" / "extrapolation_prior.json"
 LOG_K = np.linspace(-16.0, 6.0, 3001)  # the grid over log k: e^-16 to e^6 per decade, steps of 0.007
 
 
-FEATURES = ("compute", "ratio", "size", "tokens", "ratio_offset", "compute_ratio_offset")
+FEATURES = ("compute", "ratio", "size", "tokens", "ratio_offset", "compute_ratio_offset", "ratio_shift",
+            "compute_ratio_shift")
 
 
 RELATIVE = False
+FORM = "coherent"
+Z = np.linspace(-8.0, 8.0, 1601)  # nodes of log k in prior standard deviations, for exact predictive quantiles
+Z_WEIGHT = stats.norm.pdf(Z) / stats.norm.pdf(Z).sum()
 
 
 def distance(frame: pd.DataFrame, w) -> np.ndarray:
@@ -46,6 +59,15 @@ def distance(frame: pd.DataFrame, w) -> np.ndarray:
     fitted noise scale sigma when RELATIVE: laws that fit worse fail faster outside)."""
     g = sum(w[f] * frame[f"d_{f}"].to_numpy() for f in w)
     return g * frame.sigma.to_numpy() if RELATIVE else g
+
+
+def marginal_distance(frame: pd.DataFrame, w) -> np.ndarray:
+    """The spread of the miss at each run per unit of k: g (independent), or the root of the
+    components' sum of squares (coherent; both times sigma where relative)."""
+    if FORM == "independent":
+        return distance(frame, w)
+    g = np.sqrt(sum((w[f] * frame[f"d_{f}"].to_numpy()) ** 2 for f in w))
+    return g * frame.sigma.to_numpy()
 
 
 def with_all_distances(frame: pd.DataFrame) -> pd.DataFrame:
@@ -80,16 +102,37 @@ def grid_loglik(r, s, g):
     return np.sum(-0.5 * r[None, :] ** 2 / var - 0.5 * np.log(2 * np.pi * var), axis=1)
 
 
-def ladder_loglik(r, s, g, mu, omega):
-    """log of ∫ Π_i Normal(r_i; 0, s_i² + k² g_i²) LogNormal(k; mu, omega) dk, on the grid of log k."""
-    terms = grid_loglik(r, s, g) + stats.norm.logpdf(LOG_K, mu, omega)
+def grid_loglik_coherent(r, s, U):
+    """log MvNormal(r; 0, diag(s²) + k² U Uᵀ) at each point of the grid of log k (Woodbury:
+    only m × m matrices, m the number of components)."""
+    s2 = s**2
+    A, b = U.T @ (U / s2[:, None]), U.T @ (r / s2)
+    base = -0.5 * np.sum(r**2 / s2) - 0.5 * np.sum(np.log(2 * np.pi * s2))
+    M = np.eye(len(b))[None] * np.exp(-2 * LOG_K)[:, None, None] + A[None]
+    _, log_det = np.linalg.slogdet(M)
+    quad = np.einsum("i,gi->g", b, np.linalg.solve(M, np.broadcast_to(b, (len(LOG_K), len(b)))[..., None])[..., 0])
+    return base + 0.5 * quad - 0.5 * log_det - len(b) * LOG_K
+
+
+def ladder_terms(frame: pd.DataFrame, w) -> np.ndarray:
+    """The ladder's log likelihood at each point of the grid of log k, in the chosen form."""
+    r, s = frame.y.to_numpy() - frame.pred_median.to_numpy(), frame.pred_sd.to_numpy()
+    if FORM == "independent":
+        return grid_loglik(r, s, distance(frame, w))
+    U = np.stack([w[f] * frame[f"d_{f}"].to_numpy() * frame.sigma.to_numpy() for f in w], axis=1)
+    return grid_loglik_coherent(r, s, U)
+
+
+def ladder_loglik(frame: pd.DataFrame, w, mu, omega):
+    """log of ∫ p(the ladder's residuals | k) LogNormal(k; mu, omega) dk, on the grid of log k."""
+    terms = ladder_terms(frame, w) + stats.norm.logpdf(LOG_K, mu, omega)
     peak = terms.max()
     return peak + np.log(np.sum(np.exp(terms - peak)) * (LOG_K[1] - LOG_K[0]))
 
 
 def learn(frame: pd.DataFrame, features: tuple[str, ...]) -> dict:
     """Maximum marginal likelihood of (mu, omega, weights); the first feature's weight is 1."""
-    groups = [(g.y.to_numpy() - g.pred_median.to_numpy(), g.pred_sd.to_numpy(), g) for _, g in frame.groupby("ladder")]
+    groups = [g for _, g in frame.groupby("ladder")]
 
     def weights(theta):
         return {features[0]: 1.0} | {f: float(np.exp(t)) for f, t in zip(features[1:], theta[2:])}
@@ -97,7 +140,7 @@ def learn(frame: pd.DataFrame, features: tuple[str, ...]) -> dict:
     def loss(theta):
         mu, log_omega = theta[:2]
         w = weights(theta)
-        return -sum(ladder_loglik(r, s, distance(g, w), mu, np.exp(log_omega)) for r, s, g in groups)
+        return -sum(ladder_loglik(g, w, mu, np.exp(log_omega)) for g in groups)
 
     # omega ≤ 3: k within e^±6 at 95%; each further feature's log weight within ±4
     bounds = [(-9.0, 2.0), (np.log(0.05), np.log(3.0))] + [(-4.0, 4.0)] * (len(features) - 1)
@@ -105,34 +148,56 @@ def learn(frame: pd.DataFrame, features: tuple[str, ...]) -> dict:
     best = min((optimize.minimize(loss, x0=x0, method="L-BFGS-B", bounds=bounds) for x0 in starts),
                key=lambda res: res.fun)
     return {"mu": float(best.x[0]), "omega": float(np.exp(best.x[1])), "weights": weights(best.x),
-            "ladders": int(len(groups)), "runs": int(len(frame))}
+            "ladders": int(len(groups)), "runs": int(len(frame)), "log_likelihood": float(-best.fun)}
 
 
-def predictive(frame: pd.DataFrame, prior: dict | None, draws: int = 4000, seed: int = 0) -> dict:
+def mixture_quantiles(s: np.ndarray, g: np.ndarray, prior: dict, probs=(0.025, 0.975)) -> list[np.ndarray]:
+    """Exact quantiles of Normal(0, s² + k² g²) mixed over log k ~ Normal(mu, omega), by bisection
+    (Monte-Carlo quantiles of this heavy-tailed mixture moved a ladder's coverage by up to 0.1)."""
+    sd = np.sqrt(s[:, None] ** 2 + (np.exp(prior["mu"] + prior["omega"] * Z)[None, :] * g[:, None]) ** 2)
+    out = []
+    for q in probs:
+        lo, hi = np.full(len(s), -50.0), np.full(len(s), 50.0)
+        for _ in range(70):
+            mid = 0.5 * (lo + hi)
+            below = (stats.norm.cdf(mid[:, None] / sd) * Z_WEIGHT).sum(axis=1) < q
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        out.append(0.5 * (lo + hi))
+    return out
+
+
+def predictive(frame: pd.DataFrame, prior: dict | None) -> dict:
     """95% interval and log density of each run under the fitted model's predictive (Normal
-    approximation) plus the learned discrepancy."""
+    approximation) plus the learned discrepancy, marginally (exact, no Monte Carlo); and the joint
+    log density of each ladder's held-out runs (what the coherent form's shared miss changes)."""
     r = frame.y.to_numpy() - frame.pred_median.to_numpy()
     s = frame.pred_sd.to_numpy()
     if prior is None:
         lo, hi = frame.lo95.to_numpy() - frame.pred_median.to_numpy(), frame.hi95.to_numpy() - frame.pred_median.to_numpy()
         lpd = stats.norm.logpdf(r, 0, s)
+        joint = {name: float(lpd[frame.index.get_indexer(idx)].sum()) for name, idx in frame.groupby("ladder").groups.items()}
     else:
-        rng = np.random.default_rng(seed)
-        k = np.exp(prior["mu"] + prior["omega"] * rng.standard_normal(draws))
-        g = distance(frame, prior["weights"])
-        sample = s[None, :] * rng.standard_normal((draws, len(r))) + k[:, None] * g[None, :] * rng.standard_normal((draws, len(r)))
-        lo, hi = np.quantile(sample, [0.025, 0.975], axis=0)
-        mixture_sd = np.sqrt(s[None, :] ** 2 + (k[:, None] * g[None, :]) ** 2)  # exact: a Normal per k
-        lpd = np.log(np.mean(stats.norm.pdf(r[None, :], 0, mixture_sd), axis=0))
+        g = marginal_distance(frame, prior["weights"])
+        lo, hi = mixture_quantiles(s, g, prior)
+        sd = np.sqrt(s[:, None] ** 2 + (np.exp(prior["mu"] + prior["omega"] * Z)[None, :] * g[:, None]) ** 2)
+        lpd = np.log((stats.norm.pdf(r[:, None] / sd) / sd * Z_WEIGHT).sum(axis=1))
+        joint = {name: float(ladder_loglik(part, prior["weights"], prior["mu"], prior["omega"]))
+                 for name, part in frame.groupby("ladder")}
     inside = (r >= lo) & (r <= hi)
     score = (hi - lo) + 40 * (np.maximum(lo - r, 0) + np.maximum(r - hi, 0))
-    return {"inside": inside, "width": hi - lo, "score": score, "lpd": lpd}
+    return {"inside": inside, "width": hi - lo, "score": score, "lpd": lpd, "joint": joint}
+
+
+COHERENT = ("delta(N, D) = k * sigma * sum_f a_f * weights[f] * d_f(N, D), a_f ~ Normal(0, 1) per draw (one smooth "
+            "miss per draw: a level and a tilt), log k ~ Normal(mu, omega)")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--noise", default="grouped")
-    parser.add_argument("--features", default="compute,ratio", help="distances in g, comma-separated")
+    parser.add_argument("--form", choices=("coherent", "independent"), default="coherent")
+    parser.add_argument("--features", default="compute,compute_ratio_shift",
+                        help="distances, comma-separated: the components (coherent) or the terms of g (independent)")
     parser.add_argument("--relative", action="store_true", help="scale the discrepancy by the fitted sigma")
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--leave-out", choices=("source", "ladder"), default="source",
@@ -142,8 +207,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.write and args.leave_out != "source":
         raise SystemExit("--write records the leave-one-source-out scores: run it without --leave-out ladder")
-    global RELATIVE
-    RELATIVE = args.relative
+    global RELATIVE, FORM
+    RELATIVE, FORM = args.relative, args.form
     features = tuple(args.features.split(","))
     frame = with_all_distances(pd.read_csv(RUNS))
     frame = frame[frame.noise == args.noise].reset_index(drop=True)
@@ -160,6 +225,7 @@ def main() -> int:
                 rows.append({"source": source, "ladder": ladder, "model": label, "runs": len(pos),
                              "coverage": out["inside"][pos].mean(), "width": out["width"][pos].mean(),
                              "interval_score": out["score"][pos].mean(), "lpd": out["lpd"][pos].mean(),
+                             "joint_lpd": out["joint"][ladder] / len(pos),
                              **({"mu": p["mu"], "omega": p["omega"], **p["weights"]} if p else {})})
     table = pd.DataFrame(rows)
     pd.set_option("display.width", 200)
@@ -169,7 +235,8 @@ def main() -> int:
         lambda t: pd.Series({"runs": t.n.sum(), "coverage": np.average(t.coverage, weights=t.n),
                              "width": np.average(t.width, weights=t.n),
                              "interval_score": np.average(t.interval_score, weights=t.n),
-                             "lpd": np.average(t.lpd, weights=t.n), "worst_ladder": t.coverage.min()}),
+                             "lpd": np.average(t.lpd, weights=t.n), "joint_lpd": np.average(t.joint_lpd, weights=t.n),
+                             "worst_ladder": t.coverage.min()}),
         include_groups=False)
     print(f"\npooled over held-out runs (leave one {unit} out):")
     print(pooled.to_string(float_format=lambda v: f"{v:.3g}"))
@@ -179,8 +246,10 @@ def main() -> int:
     if args.write:
         prior = learn(frame, features)
         prior.update({
-            "form": "delta ~ Normal(0, (k * [sigma if relative] * sum_f weights[f] * d_f)^2), log k ~ Normal(mu, omega)",
-            "relative": RELATIVE,
+            "form": FORM,
+            "equation": COHERENT if FORM == "coherent" else
+            "delta ~ Normal(0, (k * [sigma if relative] * sum_f weights[f] * d_f)^2), log k ~ Normal(mu, omega)",
+            "relative": RELATIVE or FORM == "coherent",
             "leave_one_source_out": loso,
             "error_model": args.noise,
             "learned_from": sorted(frame.ladder.unique()),

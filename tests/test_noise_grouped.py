@@ -82,6 +82,31 @@ def test_discrepancy_is_zero_inside_the_runs_and_grows_with_distance():
     assert discrepancy_draws(None, (4, 3), np.random.default_rng(0)).sum() == 0
 
 
+def test_a_draws_miss_is_one_smooth_function_a_level_and_a_tilt():
+    """Each posterior draw gets one miss shared by its points: two points at the same place get
+    the same value; points on either side of the runs' median D/N share the level and split the
+    tilt (with equal weights, uncorrelated); the spread matches discrepancy_scale's."""
+    from bayescale.laws.extrapolation import discrepancy_draws, discrepancy_scale
+
+    prior = {"mu": np.log(0.5), "omega": 0.0, "weights": {"compute": 1.0, "compute_ratio_shift": 1.0}}
+    context = {"compute": np.full(3, 2.0), "compute_ratio_shift": np.array([2.0, 2.0, -2.0])}
+    draws = discrepancy_draws(context, (40_000, 3), np.random.default_rng(0), sigma=0.02, prior=prior)
+    np.testing.assert_array_equal(draws[:, 0], draws[:, 1])
+    assert abs(np.corrcoef(draws[:, 0], draws[:, 2])[0, 1]) < 0.02
+    expected = discrepancy_scale(context, (1, 3), np.random.default_rng(0), sigma=0.02, prior=prior)[0]
+    np.testing.assert_allclose(draws.std(axis=0), expected, rtol=0.02)
+    np.testing.assert_allclose(expected, 0.5 * 0.02 * np.hypot(2.0, 2.0))
+
+
+def test_the_shipped_prior_is_the_coherent_form_with_a_tilt():
+    from bayescale.laws.extrapolation import extrapolation_prior
+
+    prior = extrapolation_prior()
+    assert prior["form"] == "coherent" and set(prior["weights"]) == {"compute", "compute_ratio_shift"}
+    assert prior["leave_one_source_out"]["+ discrepancy (leave one source out)"]["joint_lpd"] > \
+        prior["leave_one_source_out"]["fitted model"]["joint_lpd"]
+
+
 def test_the_shipped_prior_says_where_it_came_from():
     from conftest import fake_fit
 
@@ -103,9 +128,10 @@ def test_the_discrepancy_grows_faster_far_from_the_fitted_tokens_per_parameter()
     runs = fake_fit().runs
     ratio = float(np.median(runs.D / runs.N))
     c = runs.C.max() * 100  # two decades beyond
-    n_at, n_far = np.sqrt(c / 6 / ratio), np.sqrt(c / 6 / (ratio * 1000))  # D/N at the median, and 1000x below
+    n_at, n_far = np.sqrt(c / 6 / ratio), np.sqrt(c / 6 / (ratio * 1000))  # D/N at the median, and 1000x above
     at, far = (distances(runs, N=n, D=c / 6 / n) for n in (n_at, n_far))
     assert float(at["compute"]) == pytest.approx(float(far["compute"])) and float(at["ratio_offset"]) < 1e-9
+    assert float(far["ratio_shift"]) == pytest.approx(3.0) and float(far["compute_ratio_shift"]) == pytest.approx(6.0)
     assert float(far["compute_ratio_offset"]) == pytest.approx(2.0 * 3.0, rel=1e-6)
     scale = [float(np.median(discrepancy_scale(d, (4000, 1), np.random.default_rng(0)))) for d in (at, far)]
     assert scale[1] > 2 * scale[0] > 0

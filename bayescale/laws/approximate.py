@@ -127,32 +127,37 @@ class Discrepancy(Normal):
     """Independent Normal noise in the fitted runs; beyond them, a law discrepancy that grows.
 
     The likelihood is :class:`~bayescale.laws.noise.Normal`'s (in the fitted runs the distance is
-    zero). A prediction adds ``delta ~ Normal(0, (k · sigma · g)²)``: ``g`` the decades of compute
-    beyond the fitted runs, each weighed up by how far the point's tokens per parameter lie from
-    the fitted runs' median (the prior's weights on :func:`~bayescale.laws.extrapolation.distances`),
-    ``sigma`` the fit's own scatter (a law that fits its runs worse fails faster outside them) and
-    ``k`` drawn per posterior draw from a prior learned by leave-future-out on real ladders
-    (:func:`bayescale.laws.extrapolation.extrapolation_prior`).
+    zero). Beyond them each posterior draw gets one smooth miss
+    (:func:`bayescale.laws.extrapolation.draw_miss`): a level ``k · sigma · a · d`` and a tilt
+    ``k · sigma · b · w · d · s`` along the isoFLOP curves, ``d`` the decades of compute beyond the
+    fitted runs and ``s`` the signed decades of D/N from their median. ``sigma`` is the fit's own
+    scatter (a law that fits its runs worse fails faster outside them), ``a, b ~ Normal(0, 1)``, and
+    the rate ``k`` and weight ``w`` come from a prior learned by leave-future-out on real ladders
+    (:func:`bayescale.laws.extrapolation.extrapolation_prior`). Points of one prediction share
+    their draw's miss, so curves and differences between points keep its shape.
     """
 
     name = "discrepancy"
     title = "Normal noise + a law discrepancy that grows beyond the fitted runs (rate learned on real ladders)"
-    equation = ("log L_obs = log L + delta + sigma·ε, ε ~ Normal(0, 1); delta ~ Normal(0, k·sigma·d), "
-                "d = decades of compute beyond the fitted runs × (1 + w · decades of D/N from the runs' median), "
+    equation = ("log L_obs = log L + delta + sigma·ε, ε ~ Normal(0, 1); beyond the fitted runs "
+                "delta = k·sigma·d·(a + w·b·s), a, b ~ Normal(0, 1) once per posterior draw (a level and a tilt), "
+                "d = decades of compute beyond the runs, s = decades of D/N from the runs' median (signed), "
                 "log k ~ Normal(mu, omega) and w from real ladders")
 
-    def draw(self, mu, params, rng, context=None):
-        from bayescale.laws.extrapolation import discrepancy_draws
+    @staticmethod
+    def _miss(params, rng, samples):
+        """One smooth miss per posterior sample (:func:`bayescale.laws.extrapolation.draw_miss`)."""
+        from bayescale.laws.extrapolation import draw_miss
 
+        return draw_miss(samples, rng, params["sigma"])
+
+    def draw(self, mu, params, rng, context=None):
         new_run = super().draw(mu, params, rng)
-        return new_run + discrepancy_draws(context, new_run.shape, rng, params["sigma"])
+        return new_run + self._miss(params, rng, new_run.shape[0])(context, new_run.shape)
 
     def curve_draws(self, mu, params, rng, context=None):
-        from bayescale.laws.extrapolation import discrepancy_scale
-
         mu = np.asarray(mu, dtype=float)
-        scale = discrepancy_scale(context, mu.shape, rng, params["sigma"])
-        return super().curve_draws(mu, params, rng) + scale * rng.standard_normal(mu.shape[:-1] + (1,))
+        return super().curve_draws(mu, params, rng) + self._miss(params, rng, mu.shape[0])(context, mu.shape)
 
     def new_run_logpdf(self, y, mu, params, rng, context=None):
         from bayescale.laws.extrapolation import discrepancy_scale

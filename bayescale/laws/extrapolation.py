@@ -8,21 +8,23 @@ Distances are in decades, zero inside the fitted runs' range:
 - ``tokens``: log10 D beyond the fitted token counts.
 
 and positions: ``centered_compute``, log10 C minus the fitted runs' mean log10 C (signed);
-``ratio_offset``, decades of D/N from the fitted runs' median D/N (either side, inside their range
-too); ``compute_ratio_offset``, the product ``compute · ratio_offset``: beyond the runs' compute, a
-law misses faster for runs far from the tokens per parameter it was fitted on (the shipped prior
-weighs it: ``bench/README.md``, Honest intervals).
+``ratio_shift``, log10 D/N minus the fitted runs' median log10 D/N (signed: above the median is
+positive), and ``ratio_offset``, its size; ``compute_ratio_shift`` and ``compute_ratio_offset``, their
+products with ``compute``: beyond the runs' compute, a law tilts along its isoFLOP curves, missing
+one way for runs with more tokens per parameter than it was fitted on and the other way for runs
+with fewer (the shipped prior's tilt: ``bench/README.md``, Honest intervals).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["distances", "extrapolation_prior", "discrepancy_scale", "discrepancy_draws"]
+__all__ = ["distances", "extrapolation_prior", "Miss", "draw_miss", "discrepancy_scale", "discrepancy_draws"]
 
 
 def _outside(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -46,8 +48,8 @@ def distances(runs: Any, N: Any = None, D: Any = None, C: Any = None) -> dict[st
     shape = np.broadcast_shapes(*(v.shape for v in given)) if given else ()
     if C is None and N is not None and D is not None:
         C = training_flops(np.asarray(N, dtype=float), np.asarray(D, dtype=float))
-    far = {key: np.zeros(shape) for key in ("compute", "ratio", "size", "tokens", "centered_compute", "ratio_offset",
-                                            "compute_ratio_offset")}
+    far = {key: np.zeros(shape) for key in ("compute", "ratio", "size", "tokens", "centered_compute", "ratio_shift",
+                                            "ratio_offset", "compute_ratio_shift", "compute_ratio_offset")}
     ratio = None if N is None or D is None else np.asarray(D, dtype=float) / np.asarray(N, dtype=float)
     points = {"compute": C, "ratio": ratio, "size": N, "tokens": D}
     fitted = {"compute": runs.C, "ratio": runs.D / runs.N, "size": runs.N, "tokens": runs.D}
@@ -58,8 +60,9 @@ def distances(runs: Any, N: Any = None, D: Any = None, C: Any = None) -> dict[st
     if C is not None:
         far["centered_compute"] = np.broadcast_to(np.log10(np.asarray(C, dtype=float)) - np.log10(runs.C).mean(), shape)
     if ratio is not None:
-        offset = np.abs(np.log10(ratio) - np.median(np.log10(fitted["ratio"])))
-        far["ratio_offset"] = np.broadcast_to(offset, shape)
+        shift = np.broadcast_to(np.log10(ratio) - np.median(np.log10(fitted["ratio"])), shape)
+        far["ratio_shift"], far["ratio_offset"] = shift, np.abs(shift)
+        far["compute_ratio_shift"] = far["compute"] * shift
         far["compute_ratio_offset"] = far["compute"] * far["ratio_offset"]
     return far
 
@@ -67,10 +70,12 @@ def distances(runs: Any, N: Any = None, D: Any = None, C: Any = None) -> dict[st
 def extrapolation_prior() -> dict:
     """The learned prior of the discrepancy term (``extrapolation_prior.json``, shipped with the package).
 
-    ``log k ~ Normal(mu, omega)``: beyond the fitted runs, a law's log-loss prediction drifts from
-    the truth with standard deviation ``k · sigma`` per decade of ``g = sum_f weights[f] · d_f``
-    (``sigma`` the fit's own scatter when ``relative``). The rest is provenance: which ladders,
-    how, when, and the leave-one-source-out scores.
+    Beyond the fitted runs a law misses by a smooth function of where the point lies,
+    ``delta = k · sigma · sum_f a_f · weights[f] · d_f`` (``form`` "coherent"): one rate
+    ``log k ~ Normal(mu, omega)`` and one coefficient ``a_f ~ Normal(0, 1)`` per feature, drawn once
+    per posterior draw, so that a draw's points share its miss (a level, and a tilt along the isoFLOP
+    curves). ``sigma`` is the fit's own scatter. The rest is provenance: which ladders, how, when,
+    and the leave-one-source-out scores.
     """
     import json
 
@@ -85,33 +90,85 @@ def _prior_text() -> str:
     return files("bayescale.laws").joinpath("extrapolation_prior.json").read_text()
 
 
+@dataclass(frozen=True)
+class Miss:
+    """Draws of the law's miss beyond the fitted runs: one smooth function per posterior sample.
+
+    ``miss(context, shape)`` is ``k · sigma · sum_f a_f · weights[f] · d_f`` at the points of
+    ``context`` (distances from :func:`distances`), for draws of shape ``(sample, …, point)``; zero
+    inside the runs, where every distance is zero. Made by :func:`draw_miss`.
+    """
+
+    rate: np.ndarray  #: ``k · sigma`` per sample (broadcasting against the first axis)
+    coefficients: Mapping[str, np.ndarray]  #: ``a_f · weights[f]`` per feature, per sample
+
+    def __call__(self, context: Mapping[str, np.ndarray] | None, shape: tuple[int, ...]) -> np.ndarray:
+        if not context:
+            return np.zeros(shape)
+        lead = shape[:1] + (1,) * (len(shape) - 1)
+        # a distance the context does not hold (e.g. D/N for points given by compute only) is zero
+        total = sum(np.reshape(c, lead) * np.asarray(context.get(f, 0.0), dtype=float) for f, c in self.coefficients.items())
+        return np.broadcast_to(_per_sample(self.rate, shape) * total, shape)
+
+
+def _per_sample(values: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``values`` (a scalar, or one per sample, possibly with trailing axes of 1) shaped to broadcast
+    against draws of ``shape``."""
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 0:
+        return values
+    return values.reshape(values.shape[:1] + (1,) * (len(shape) - 1)) if values.size == values.shape[0] else values
+
+
+def draw_miss(samples: int, rng: np.random.Generator, sigma: Any = 1.0, prior: Mapping[str, Any] | None = None) -> Miss:
+    """Draw the law's miss for ``samples`` posterior samples (:class:`Miss`).
+
+    Parameters
+    ----------
+    samples : int
+        Number of posterior samples: each gets its own rate and coefficients.
+    rng : numpy.random.Generator
+    sigma : float or ndarray
+        The fit's noise scale, one per sample (or a scalar).
+    prior : mapping, optional
+        By default :func:`extrapolation_prior`.
+    """
+    prior = prior or extrapolation_prior()
+    k = np.exp(prior["mu"] + prior["omega"] * rng.standard_normal(samples))
+    sigma = np.asarray(sigma, dtype=float)
+    rate = k * (float(sigma.reshape(-1)[0]) if sigma.size == 1 else sigma.reshape(samples, -1)[:, 0])
+    coefficients = {f: float(w) * rng.standard_normal(samples) for f, w in prior["weights"].items()}
+    return Miss(rate, coefficients)
+
+
 def discrepancy_scale(context: Mapping[str, np.ndarray] | None, shape: tuple[int, ...], rng: np.random.Generator,
                       sigma: Any = 1.0, prior: Mapping[str, Any] | None = None) -> np.ndarray:
-    """Standard deviation of the discrepancy term on log loss, per sample and point.
+    """Standard deviation of the discrepancy term on log loss given each sample's rate ``k``, per point:
+    ``k · sigma · sqrt(sum_f (weights[f] · d_f)²)``, the spread of :func:`draw_miss`'s draws there.
 
     Parameters
     ----------
     context : mapping or None
         Distances from :func:`distances`; ``None`` (no idea where the points are) gives zeros.
     shape : tuple
-        Shape ``(sample, …, point)`` of the draws it scales. Each sample gets one rate ``k``
-        from the prior: a draw's points agree on how fast the law is failing.
+        Shape ``(sample, …, point)``; each sample gets one rate ``k`` from the prior.
     sigma : float or ndarray
-        The fit's noise scale per sample (broadcasting with ``shape``), for a relative prior.
+        The fit's noise scale per sample (broadcasting with ``shape``).
     prior : mapping, optional
         By default :func:`extrapolation_prior`.
     """
     if not context:
         return np.zeros(shape)
     prior = prior or extrapolation_prior()
-    # a distance the context does not hold (e.g. D/N for points given by compute only) is zero
-    g = sum(float(w) * np.asarray(context.get(f, 0.0), dtype=float) for f, w in prior["weights"].items())
+    g = np.sqrt(sum((float(w) * np.asarray(context.get(f, 0.0), dtype=float)) ** 2 for f, w in prior["weights"].items()))
     k = np.exp(prior["mu"] + prior["omega"] * rng.standard_normal(shape[:1] + (1,) * (len(shape) - 1)))
-    rate = k * np.asarray(sigma, dtype=float) if prior.get("relative", False) else k
-    return rate * np.broadcast_to(g, shape)
+    return k * np.asarray(sigma, dtype=float) * np.broadcast_to(g, shape)
 
 
 def discrepancy_draws(context: Mapping[str, np.ndarray] | None, shape: tuple[int, ...], rng: np.random.Generator,
                       sigma: Any = 1.0, prior: Mapping[str, Any] | None = None) -> np.ndarray:
-    """Draws of the discrepancy term on log loss (see :func:`discrepancy_scale`), one per element of ``shape``."""
-    return discrepancy_scale(context, shape, rng, sigma, prior) * rng.standard_normal(shape)
+    """Draws of the discrepancy term on log loss, of ``shape`` ``(sample, …, point)``: one miss
+    per sample shared by its points (:func:`draw_miss`)."""
+    if not context:
+        return np.zeros(shape)
+    return draw_miss(shape[0], rng, sigma, prior)(context, shape)
