@@ -142,3 +142,32 @@ def test_a_sampling_table_is_read():
     law = law_from_text(LAW.format(sampling='shares = ["E", "A", "B"]\nslopes = { alpha = "A" }', e_dist="LogNormal"))
     assert law.sampling.shares == ("E", "A", "B") and law.sampling.slopes == {"alpha": "A"}
     assert law.sampling.variables() == ("log_level", "log_A_over_E", "log_B_over_E", "log_alpha_A")
+
+
+SAMPLED = LAW.format(sampling='shares = ["E", "A", "B"]', e_dist="LogNormal")
+
+
+def test_a_sampler_table_raises_the_first_attempt_and_never_lowers_it():
+    from bayescale.inference.sampling import SamplerSettings
+    from bayescale.results.fitting import _first_attempt
+
+    law = law_from_text(SAMPLED + "[sampler]\ntarget_accept = 0.95\ndraws = 1000\n")
+    assert law.sampler == {"target_accept": 0.95, "draws": 1000}
+    first = _first_attempt(law, SamplerSettings(draws=500, target_accept=0.9, seed=3))
+    assert (first.target_accept, first.draws, first.seed) == (0.95, 1000, 3)
+    asked = SamplerSettings(draws=4000, target_accept=0.99)
+    assert _first_attempt(law, asked) == asked
+    assert load_law("data_constrained").sampler == {"target_accept": 0.95, "draws": 1000}
+    assert load_law("chinchilla").sampler == {}
+
+
+@pytest.mark.parametrize("table, message", [
+    ("tune = 2000", "does not know \\['tune'\\]"),
+    ("target_accept = 1.5", "target_accept must be a number from 0.6 to 0.999"),
+    ("target_accept = true", "target_accept must be a number"),
+    ("draws = 10.5", "draws must be a whole number"),
+    ("draws = 0", "draws must be a whole number from 50"),
+])
+def test_bad_sampler_tables_are_refused(table, message):
+    with pytest.raises(LawFileError, match=message):
+        law_from_text(SAMPLED + "[sampler]\n" + table + "\n")

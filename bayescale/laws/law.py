@@ -44,7 +44,9 @@ _SCALE_NAMES = ("N_ref", "D_ref", "C_ref", "U_ref")
 #: What a law file's ``unit`` of a parameter may say (see :meth:`Law.unit_of`).
 PARAMETER_UNITS = ("loss", "dimensionless", "N", "D", "C")
 _TOP_KEYS = {"schema", "name", "title", "description", "formula", "parameters", "noise",
-             "physical", "optimum", "references", "sampling"}
+             "physical", "optimum", "references", "sampling", "sampler"}
+#: What a law file's ``[sampler]`` table may raise, with the range each value must lie in.
+SAMPLER_FLOORS = {"target_accept": (0.6, 0.999), "draws": (50, 100_000)}
 _SCHEMA = 1
 
 
@@ -113,6 +115,9 @@ class Law:
     source_text: str = ""
     path: str = ""
     sampling: Coordinates | None = None
+    #: Floors of the first attempt's sampler settings (``[sampler]``: ``target_accept``, ``draws``),
+    #: for a posterior that the default first attempt rarely passes (see ``bayescale.results.fitting``).
+    sampler: dict[str, float] = field(default_factory=dict)
 
     def unit_of(self, name: str, loss_unit: str) -> str:
         """The unit of parameter ``name`` in the fit's normalized units, for labels.
@@ -377,6 +382,8 @@ def law_from_text(text: str, path: str = "<string>") -> Law:
     sampling = (coordinates_from_table(data["sampling"], {n: priors[n] for n in parameters}, fail)
                 if "sampling" in data else None)
 
+    sampler = _sampler_floors(data.get("sampler", {}), fail)
+
     references = data.get("references", [])
     if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
         raise fail("'references' must be a list of strings")
@@ -396,7 +403,26 @@ def law_from_text(text: str, path: str = "<string>") -> Law:
         source_text=text,
         path=path,
         sampling=sampling,
+        sampler=sampler,
     )
+
+
+def _sampler_floors(table: Any, fail) -> dict[str, float]:
+    """The ``[sampler]`` table: floors of the first attempt's settings, each checked."""
+    if not isinstance(table, dict):
+        raise fail("[sampler] must be a table, e.g. [sampler] target_accept = 0.95")
+    unknown = sorted(set(table) - set(SAMPLER_FLOORS))
+    if unknown:
+        raise fail(f"[sampler] does not know {unknown}: it may set {sorted(SAMPLER_FLOORS)}")
+    floors: dict[str, float] = {}
+    for key, value in table.items():
+        lo, hi = SAMPLER_FLOORS[key]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not lo <= value <= hi or (key == "draws" and not isinstance(value, int)):
+            kind = "a whole number" if key == "draws" else "a number"
+            raise fail(f"[sampler] {key} must be {kind} from {lo} to {hi}, got {value!r}")
+        floors[key] = value
+    return floors
 
 
 def _hyperpriors(pname: str, spec: Any, fail) -> list[tuple[str, dict]]:
