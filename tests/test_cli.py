@@ -65,6 +65,10 @@ def test_summary_json(saved_fit, capsys):
     for row in data["parameters"].values():
         assert set(row) == {"median", "lower", "upper", "r_hat", "ess_bulk"}
     assert data["gates"]["passed"] is True
+    # the fake fit has the default error model, whose predictions use a prior learned elsewhere: say which
+    assert data["noise"] == "discrepancy" and data["predictive_prior"]["form"] == "coherent"
+    _, text, _ = run(capsys, "summary", saved_fit)
+    assert "extrapolation prior of" in text
 
 
 def test_predict_json(saved_fit, capsys):

@@ -231,3 +231,11 @@ def test_distances_are_decades_outside_the_fitted_runs():
     assert float(big["centered_compute"]) == pytest.approx(float(big["compute"]) + c_max - np.log10(runs.C).mean())
     only_c = distances(runs, C=runs.C.min() / 10)
     assert float(only_c["compute"]) == pytest.approx(1.0) and float(only_c["ratio"]) == 0.0
+
+
+def test_summary_can_say_which_learned_prior_predictions_use():
+    """Predictions of a saved fit beyond its runs use the installed prior: the error model says
+    which (form, values, date); error models that use the fit alone say nothing."""
+    learned = get_error_model("discrepancy").predictive_prior()
+    assert learned["form"] == "coherent" and learned["date"] and learned["ladders"] >= 10
+    assert get_error_model("normal").predictive_prior() is None

@@ -197,6 +197,8 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         out = {**summary.to_dict(), "adequacy": adequacy.to_dict(), "fit_id": fit.id, "law": fit.law.name,
                "noise": fit.law.noise, "n_convention": fit.runs.n_convention, "selection": fit.runs.selection,
                "allocation": _allocation_record(fit)}
+        if fit.law.error_model.predictive_prior() is not None:
+            out["predictive_prior"] = fit.law.error_model.predictive_prior()
         if planned is not None:
             out["plan"] = planned.to_dict()
         print(json.dumps(out, indent=2))
@@ -206,6 +208,12 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         about = f"{runs.n_runs} runs" + (f", N counted {runs.n_convention}" if runs.n_convention != "unstated" else "")
         about += f"; selected: {runs.selection}" if runs.selection else ""
         print(f"law {fit.law.name}, error model {model.name}: {model.title}\n{about}\n{summary}\n{adequacy}")
+        learned = model.predictive_prior()
+        if learned is not None:
+            weights = ", ".join(f"{k} {v:.3g}" for k, v in learned["weights"].items())
+            print(f"predictions beyond the runs use the extrapolation prior of {learned.get('date', '?')} "
+                  f"({learned.get('form', 'independent')}; log k ~ Normal({learned['mu']:.2f}, {learned['omega']:.2f}); "
+                  f"weights {weights}; learned on {learned.get('ladders', '?')} real ladders)")
         if fit.allocation is not None:
             print(_allocation_text(fit))
         if planned is not None:

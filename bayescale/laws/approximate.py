@@ -144,6 +144,14 @@ class Discrepancy(Normal):
                 "d = decades of compute beyond the runs, s = decades of D/N from the runs' median (signed), "
                 "log k ~ Normal(mu, omega) and w from real ladders")
 
+    def predictive_prior(self):
+        """The shipped extrapolation prior's form, values and provenance: a saved fit's predictions
+        beyond its runs use the prior of the installed version, not of the version that fitted it."""
+        from bayescale.laws.extrapolation import extrapolation_prior
+
+        prior = extrapolation_prior()
+        return {key: prior[key] for key in ("form", "mu", "omega", "weights", "date", "ladders") if key in prior}
+
     @staticmethod
     def _miss(params, rng, samples):
         """One smooth miss per posterior sample (:func:`bayescale.laws.extrapolation.draw_miss`)."""

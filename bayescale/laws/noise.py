@@ -102,6 +102,11 @@ class ErrorModel:
         offset = self.draw(np.zeros(mu.shape[:-1] + (1,)), {k: np.asarray(v)[..., :1] for k, v in params.items()}, rng)
         return mu + offset
 
+    def predictive_prior(self) -> dict[str, Any] | None:
+        """What predictions use beyond the fit itself (e.g. a prior learned on other tables), for
+        ``summary`` to say; None when predictions use the fit alone (the default)."""
+        return None
+
     def new_run_logpdf(self, y: np.ndarray, mu: np.ndarray, params: Mapping[str, np.ndarray],
                        rng: np.random.Generator, context: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """Log density of the log losses ``y`` of new runs (a new configuration each, at ``context``):
