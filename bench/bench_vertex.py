@@ -1,0 +1,85 @@
+"""Does the N* interval hold where a held-out isoFLOP curve bottoms out? The 15 Porian sweeps.
+
+For each sweep: hold out the top budget, fit the Chinchilla law on the rest with default settings
+(``bayescale.fit``: on these sweeps N* comes from the law refitted near each budget's optimum,
+``Fit.allocation``), and compare its 95% interval of N* at the held-out budget with that budget's
+vertex: the minimum of a parabola of log loss in log N fitted to the budget's own runs (least
+squares). The vertex is itself uncertain; its standard error in log N comes from the parabola's
+coefficient covariance (delta method). Reported per sweep: the interval, the vertex and its error,
+whether the interval holds the vertex, and z, the distance between the vertex and the posterior
+median of log N* in units of their combined spread (posterior sd of log N* and the vertex's error):
+|z| ≤ 1.96 is the 95% check that allows for the vertex's own error.
+
+    .venv/bin/python bench/bench_vertex.py [0,1,2]   # every sweep, or the ones listed; 15 fits, ~2 min
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ladders import DATA  # noqa: E402
+
+
+def vertex(log_n: np.ndarray, log_loss: np.ndarray) -> tuple[float, float] | None:
+    """The parabola's vertex in log N and its standard error (None if the curve is not convex)."""
+    coef, cov = np.polyfit(log_n, log_loss, 2, cov="unscaled")
+    a, b, _ = coef
+    if a <= 0:
+        return None
+    residual = log_loss - np.polyval(coef, log_n)
+    cov = cov * float(residual @ residual) / max(len(log_n) - 3, 1)
+    grad = np.array([b / (2 * a**2), -1 / (2 * a), 0.0])  # of -b / 2a with respect to (a, b, c)
+    return float(-b / (2 * a)), float(np.sqrt(grad @ cov @ grad))
+
+
+def main() -> int:
+    import bayescale as bs
+
+    path = DATA / "porian_isoflops" / "porian_isoflop_points.csv"
+    if not path.exists():
+        print(f"no shared data at {DATA}")
+        return 0
+    configs = [int(c) for c in sys.argv[1].split(",")] if len(sys.argv) > 1 else range(15)
+    rows = []
+    for config in configs:
+        start = time.perf_counter()
+        runs = bs.read_runs(path, c_col="flops_budget", where=[f"config_id={config}"])
+        top = np.unique(runs.C)[-1]
+        held = runs.C == top
+        found = vertex(np.log(runs.N[held]), np.log(runs.loss[held]))
+        if found is None:
+            print(f"config {config}: the top budget's curve is not convex; skipped", flush=True)
+            continue
+        train = replace(runs, frame=runs.frame[~held].reset_index(drop=True))
+        fit = bs.fit(train, "chinchilla", settings=bs.SamplerSettings(progressbar=False))
+        log_n = np.log(fit.optimum([top]).N_opt[:, 0])
+        log_n = log_n[np.isfinite(log_n)]
+        lo, med, hi = np.quantile(log_n, [0.025, 0.5, 0.975])
+        z = (found[0] - med) / np.hypot(log_n.std(), found[1])
+        rows.append({"config": config, "budget": top, "times": top / train.C.max(), "lo": np.exp(lo),
+                     "hi": np.exp(hi), "vertex": np.exp(found[0]), "vertex_se": found[1],
+                     "inside": lo <= found[0] <= hi, "z": z, "gates": fit.gates.passed,
+                     "allocation": fit.allocation is not None})
+        print(f"config {config:2d}: N* [{np.exp(lo):.3g}, {np.exp(hi):.3g}], vertex {np.exp(found[0]):.3g} "
+              f"(± {found[1]:.2f} in log N), z {z:+.2f} ({time.perf_counter() - start:.0f} s)", flush=True)
+    print("\n| config | budget (× largest fitted) | 95% interval of N* | vertex N (se of log N) | inside | z | gates |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['config']} | {r['budget']:.2g} ({r['times']:.1f}×) | [{r['lo']:.3g}, {r['hi']:.3g}] | "
+              f"{r['vertex']:.3g} ({r['vertex_se']:.2f}) | {'yes' if r['inside'] else 'no'} | {r['z']:+.2f} | "
+              f"{'pass' if r['gates'] else 'FAIL'} |")
+    inside = sum(r["inside"] for r in rows)
+    within = sum(abs(r["z"]) <= 1.96 for r in rows)
+    print(f"\nthe interval holds the vertex on {inside} of {len(rows)} sweeps; |z| ≤ 1.96 (allowing for the "
+          f"vertex's own error) on {within} of {len(rows)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
