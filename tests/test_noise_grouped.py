@@ -96,6 +96,8 @@ def test_a_draws_miss_is_one_smooth_function_a_level_and_a_tilt():
     expected = discrepancy_scale(context, (1, 3), np.random.default_rng(0), sigma=0.02, prior=prior)[0]
     np.testing.assert_allclose(draws.std(axis=0), expected, rtol=0.02)
     np.testing.assert_allclose(expected, 0.5 * 0.02 * np.hypot(2.0, 2.0))
+    with pytest.raises(ValueError, match="coherent"):  # a prior of the older, independent form is not misread
+        discrepancy_draws(context, (4, 3), np.random.default_rng(0), prior={**prior, "form": "independent"})
 
 
 def test_the_shipped_prior_is_the_coherent_form_with_a_tilt():

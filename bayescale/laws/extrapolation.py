@@ -99,8 +99,8 @@ class Miss:
     inside the runs, where every distance is zero. Made by :func:`draw_miss`.
     """
 
-    rate: np.ndarray  #: ``k · sigma`` per sample (broadcasting against the first axis)
-    coefficients: Mapping[str, np.ndarray]  #: ``a_f · weights[f]`` per feature, per sample
+    rate: np.ndarray  #: ``k · sigma``, one per sample
+    coefficients: Mapping[str, np.ndarray]  #: ``a_f · weights[f]`` per feature, one per sample
 
     def __call__(self, context: Mapping[str, np.ndarray] | None, shape: tuple[int, ...]) -> np.ndarray:
         if not context:
@@ -108,16 +108,7 @@ class Miss:
         lead = shape[:1] + (1,) * (len(shape) - 1)
         # a distance the context does not hold (e.g. D/N for points given by compute only) is zero
         total = sum(np.reshape(c, lead) * np.asarray(context.get(f, 0.0), dtype=float) for f, c in self.coefficients.items())
-        return np.broadcast_to(_per_sample(self.rate, shape) * total, shape)
-
-
-def _per_sample(values: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """``values`` (a scalar, or one per sample, possibly with trailing axes of 1) shaped to broadcast
-    against draws of ``shape``."""
-    values = np.asarray(values, dtype=float)
-    if values.ndim == 0:
-        return values
-    return values.reshape(values.shape[:1] + (1,) * (len(shape) - 1)) if values.size == values.shape[0] else values
+        return np.broadcast_to(np.reshape(self.rate, lead) * total, shape)
 
 
 def draw_miss(samples: int, rng: np.random.Generator, sigma: Any = 1.0, prior: Mapping[str, Any] | None = None) -> Miss:
@@ -134,6 +125,9 @@ def draw_miss(samples: int, rng: np.random.Generator, sigma: Any = 1.0, prior: M
         By default :func:`extrapolation_prior`.
     """
     prior = prior or extrapolation_prior()
+    if prior.get("form", "coherent") != "coherent":
+        raise ValueError(f"the extrapolation prior's form is {prior['form']!r}; this version draws the 'coherent' "
+                         "form (bench/learn_extrapolation.py --form coherent writes one)")
     k = np.exp(prior["mu"] + prior["omega"] * rng.standard_normal(samples))
     sigma = np.asarray(sigma, dtype=float)
     rate = k * (float(sigma.reshape(-1)[0]) if sigma.size == 1 else sigma.reshape(samples, -1)[:, 0])
