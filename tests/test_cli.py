@@ -57,6 +57,13 @@ def test_optimum_text_and_methods(saved_fit, capsys):
     assert closed.splitlines()[2] == numeric.splitlines()[2]  # same N_opt line
 
 
+def test_optimum_with_the_miss(saved_fit, capsys):
+    code, out, _ = run(capsys, "optimum", saved_fit, "--compute", "1e24", "--with-miss", "--json")
+    assert code == 0 and "N_opt" in json.loads(out)[0]
+    code, _, err = run(capsys, "optimum", saved_fit, saved_fit, "--compute", "1e24", "--with-miss")
+    assert code == 2 and "give one fit file" in err
+
+
 def test_summary_json(saved_fit, capsys):
     code, out, _ = run(capsys, "summary", saved_fit, "--json")
     data = json.loads(out)

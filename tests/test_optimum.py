@@ -354,3 +354,19 @@ def test_a_fit_reports_its_largest_run():
     opt = fit.optimum([1e22])
     assert opt.largest_run == pytest.approx(float(np.max(fit.runs.C)))
     assert opt.to_records()[0]["times_largest_run"] == pytest.approx(1e22 / float(np.max(fit.runs.C)))
+
+
+def test_with_the_miss_n_star_widens_beyond_the_runs_only():
+    """``with_miss``: each draw's optimum of the law plus its miss. Inside the runs' compute the miss
+    is zero and N* is the law's; beyond them its tilt moves N* and the interval widens."""
+    from conftest import fake_fit
+
+    fit = fake_fit()
+    inside, beyond = float(np.median(fit.runs.C)), float(np.max(fit.runs.C)) * 100
+    plain, moved = fit.optimum([inside, beyond], all_runs=True), fit.optimum([inside, beyond], all_runs=True, with_miss=True)
+    np.testing.assert_allclose(np.median(moved.N_opt[:, 0]), np.median(plain.N_opt[:, 0]), rtol=1e-3)
+    width = [np.subtract(*np.nanquantile(np.log(o.N_opt[:, 1]), [0.975, 0.025])) for o in (plain, moved)]
+    assert width[1] > 1.5 * width[0]
+    assert "miss" in moved.method and "closed" in plain.method
+    with pytest.raises(OptimumError, match="no miss beyond the runs"):
+        fake_fit(noise="normal").optimum([beyond], with_miss=True)

@@ -108,6 +108,8 @@ def _advice(args: argparse.Namespace, result) -> str:
 
 def _cmd_optimum(args: argparse.Namespace) -> int:
     extra = {"unique_tokens": args.unique_tokens} if args.unique_tokens else {}
+    if args.with_miss and (args.params or args.law or len(args.fit) > 1):
+        raise BayescaleError("--with-miss moves the optimum of one fit by its miss beyond the runs: give one fit file")
     if args.params or args.law:
         optimum = _published(args).optimum(args.compute, method=args.method, **extra)
     elif not args.fit:
@@ -124,7 +126,7 @@ def _cmd_optimum(args: argparse.Namespace) -> int:
         if "family" in fit.law.dims and args.family is None:
             _print_family_optima(fit, args.compute, args.prob, args.json, extra.get("unique_tokens"))
             return 0
-        optimum = fit.optimum(args.compute, method=args.method, **extra, **_levels(args))
+        optimum = fit.optimum(args.compute, method=args.method, with_miss=args.with_miss, **extra, **_levels(args))
     if args.json:
         print(json.dumps(optimum.to_records(args.prob), indent=2))
     else:

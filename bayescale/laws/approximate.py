@@ -152,8 +152,7 @@ class Discrepancy(Normal):
         prior = extrapolation_prior()
         return {key: prior[key] for key in ("form", "mu", "omega", "weights", "date", "ladders") if key in prior}
 
-    @staticmethod
-    def _miss(params, rng, samples):
+    def miss(self, params, rng, samples):
         """One smooth miss per posterior sample (:func:`bayescale.laws.extrapolation.draw_miss`)."""
         from bayescale.laws.extrapolation import draw_miss
 
@@ -161,11 +160,11 @@ class Discrepancy(Normal):
 
     def draw(self, mu, params, rng, context=None):
         new_run = super().draw(mu, params, rng)
-        return new_run + self._miss(params, rng, new_run.shape[0])(context, new_run.shape)
+        return new_run + self.miss(params, rng, new_run.shape[0])(context, new_run.shape)
 
     def curve_draws(self, mu, params, rng, context=None):
         mu = np.asarray(mu, dtype=float)
-        return super().curve_draws(mu, params, rng) + self._miss(params, rng, mu.shape[0])(context, mu.shape)
+        return super().curve_draws(mu, params, rng) + self.miss(params, rng, mu.shape[0])(context, mu.shape)
 
     def new_run_logpdf(self, y, mu, params, rng, context=None):
         from bayescale.laws.extrapolation import discrepancy_scale

@@ -102,6 +102,12 @@ class ErrorModel:
         offset = self.draw(np.zeros(mu.shape[:-1] + (1,)), {k: np.asarray(v)[..., :1] for k, v in params.items()}, rng)
         return mu + offset
 
+    def miss(self, params: Mapping[str, np.ndarray], rng: np.random.Generator, samples: int) -> Any:
+        """Draws of the law's own miss beyond the fitted runs, one smooth function per sample (a
+        :class:`bayescale.laws.extrapolation.Miss`, called with a context and a shape), for error
+        models that change the surface itself; None for the others (the default)."""
+        return None
+
     def predictive_prior(self) -> dict[str, Any] | None:
         """What predictions use beyond the fit itself (e.g. a prior learned on other tables), for
         ``summary`` to say; None when predictions use the fit alone (the default)."""

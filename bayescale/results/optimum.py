@@ -11,7 +11,7 @@ D/U times). Their closed forms, if a file gave one, would ignore U, so they are 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -209,6 +209,7 @@ def compute_optimum(
     method: str = "auto",
     loss_unit: str = "nats/token",
     unique_tokens: float | None = None,
+    log_miss: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> Optimum:
     """Compute N*, D*, L* and D*/N* for each draw and budget.
 
@@ -228,6 +229,10 @@ def compute_optimum(
     unique_tokens : float, optional
         Unique tokens available. Required by laws that use U (data-constrained laws): N is
         searched with D = C / 6N and U fixed, so the data may be repeated. An error for others.
+    log_miss : callable, optional
+        ``log_miss(N, D, C)``: each draw's miss of the law on log loss, shape ``(sample, budget)``
+        (:meth:`bayescale.laws.noise.ErrorModel.miss`). N* is then the minimum of the surface each
+        draw believes, ``L · exp(miss)``, found numerically; ``L_opt`` is the law's value there.
 
     Raises
     ------
@@ -269,7 +274,10 @@ def compute_optimum(
     if method == "closed" and uses_u:
         raise OptimumError(f"law {law.name!r} uses unique tokens U, which its closed form ignores; "
                            f"use method='numeric'")
-    if method in ("auto", "closed") and "N" in law.optimum and not uses_u:
+    if log_miss is not None:
+        n_opt = _numeric_argmin(law, params, scales, budgets, extra, log_miss)
+        used = "numeric, each draw's surface: the law and its miss beyond the runs"
+    elif method in ("auto", "closed") and "N" in law.optimum and not uses_u:
         physical = law.physical_parameters(params, scales)
         n_opt = np.broadcast_to(law.optimum["N"].evaluate({**physical, "C": budgets}, _np()), (len(params[law.parameters[0]]), budgets.size))
         used = "closed form"
@@ -289,8 +297,10 @@ def _np():
 
 
 def _numeric_argmin(law: Law, params: dict[str, np.ndarray], scales: Scales, budgets: np.ndarray,
-                    extra: Mapping[str, float] | None = None) -> np.ndarray:
-    """argmin over log N of L(N, C / 6N), vectorised over draws (rows) and budgets (columns).
+                    extra: Mapping[str, float] | None = None,
+                    log_miss: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """argmin over log N of L(N, C / 6N), times ``exp(log_miss(N, D, C))`` when given, vectorised
+    over draws (rows) and budgets (columns).
 
     ``extra`` holds fixed variables other than N, D and C (the unique tokens U).
     """
@@ -300,8 +310,11 @@ def _numeric_argmin(law: Law, params: dict[str, np.ndarray], scales: Scales, bud
 
     def loss_at(log_n: np.ndarray) -> np.ndarray:
         n = np.exp(log_n)
+        d = tokens_for_compute(budgets, n)
         with np.errstate(all="ignore"):
-            value = law.loss(params, scales, N=n, D=tokens_for_compute(budgets, n), C=budgets, **extra)
+            value = law.loss(params, scales, N=n, D=d, C=budgets, **extra)
+            if log_miss is not None:
+                value = value * np.exp(log_miss(n, d, np.broadcast_to(budgets, np.shape(n))))
         return np.where(np.isfinite(value), value, np.inf)
 
     grid = half[None, :, None] + offsets[None, None, :]  # (1, budget, grid)
