@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ladders import DATA  # noqa: E402
+from ladders import DATA, PORIAN, porian_sweeps  # noqa: E402
 
 NEAR = 0.1  # fit --near-optimum: runs within 10% of their budget's lowest loss
 
@@ -51,15 +51,12 @@ def main() -> int:
     import bayescale as bs
     from bayescale.planning.decision import recommend, recommend_stacked
 
-    path = DATA / "porian_isoflops" / "porian_isoflop_points.csv"
-    if not path.exists():
+    if not PORIAN.exists():
         print(f"no shared data at {DATA}")
         return 0
-    configs = [int(c) for c in sys.argv[1].split(",")] if len(sys.argv) > 1 else range(15)
     rows = []
-    for config in configs:
+    for config, runs in porian_sweeps(sys.argv[1] if len(sys.argv) > 1 else None):
         start = time.perf_counter()
-        runs = bs.read_runs(path, c_col="flops_budget", where=[f"config_id={config}"])
         budgets = np.unique(runs.C)
         top, prev = budgets[-1], budgets[-2]
         curves = {}

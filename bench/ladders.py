@@ -43,3 +43,15 @@ def ladders() -> list[Ladder]:
     out += [Ladder(f"porian[{i}]", "porian2024", "porian_isoflops/porian_isoflop_points.csv", "chinchilla",
                    {"c_col": "flops_budget", "where": [f"config_id={i}"]}) for i in range(15)]
     return out
+
+
+PORIAN = DATA / "porian_isoflops" / "porian_isoflop_points.csv"
+
+
+def porian_sweeps(selected: str | None = None):
+    """``(config, runs)`` of the 15 Porian isoFLOP sweeps, or of those listed (``"0,1,2"``)."""
+    import bayescale as bs
+
+    configs = [int(c) for c in selected.split(",")] if selected else range(15)
+    for config in configs:
+        yield config, bs.read_runs(PORIAN, c_col="flops_budget", where=[f"config_id={config}"])
