@@ -195,12 +195,13 @@ def _cmd_summary(args: argparse.Namespace) -> int:
                        dtype=args.dtype, peak_flops=args.peak_flops, price_per_gpu_hour=args.price_per_gpu_hour,
                        prob=args.prob)
     summary, adequacy = fit.summary(args.prob), fit.adequacy()
+    learned = fit.law.error_model.predictive_prior()
     if args.json:
         out = {**summary.to_dict(), "adequacy": adequacy.to_dict(), "fit_id": fit.id, "law": fit.law.name,
                "noise": fit.law.noise, "n_convention": fit.runs.n_convention, "selection": fit.runs.selection,
                "allocation": _allocation_record(fit)}
-        if fit.law.error_model.predictive_prior() is not None:
-            out["predictive_prior"] = fit.law.error_model.predictive_prior()
+        if learned is not None:
+            out["predictive_prior"] = learned
         if planned is not None:
             out["plan"] = planned.to_dict()
         print(json.dumps(out, indent=2))
@@ -210,12 +211,11 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         about = f"{runs.n_runs} runs" + (f", N counted {runs.n_convention}" if runs.n_convention != "unstated" else "")
         about += f"; selected: {runs.selection}" if runs.selection else ""
         print(f"law {fit.law.name}, error model {model.name}: {model.title}\n{about}\n{summary}\n{adequacy}")
-        learned = model.predictive_prior()
         if learned is not None:
             weights = ", ".join(f"{k} {v:.3g}" for k, v in learned["weights"].items())
-            print(f"predictions beyond the runs use the extrapolation prior of {learned.get('date', '?')} "
-                  f"({learned.get('form', 'independent')}; log k ~ Normal({learned['mu']:.2f}, {learned['omega']:.2f}); "
-                  f"weights {weights}; learned on {learned.get('ladders', '?')} real ladders)")
+            print(f"predictions beyond the runs use the extrapolation prior of {learned['date']} "
+                  f"({learned['form']}; log k ~ Normal({learned['mu']:.2f}, {learned['omega']:.2f}); "
+                  f"weights {weights}; learned on {learned['ladders']} real ladders)")
         if fit.allocation is not None:
             print(_allocation_text(fit))
         if planned is not None:

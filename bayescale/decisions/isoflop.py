@@ -273,7 +273,7 @@ def fit_isoflop(
     settings : SamplerSettings, optional
         By default :data:`DEFAULT_SETTINGS`: 1000 draws per chain (with three scalars per budget,
         the largest R-hat of 40-odd parameters is near the 1.01 gate by chance alone at 500), a
-        diagonal mass matrix and target acceptance 0.95. To change one of them only, start
+        diagonal mass matrix and target acceptance 0.97. To change one of them only, start
         from it: ``dataclasses.replace(DEFAULT_SETTINGS, seed=3)``; a plain ``SamplerSettings()``
         brings the law fits' low-rank matrix, which converges more slowly here.
     drop_unusable : bool

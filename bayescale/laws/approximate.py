@@ -150,7 +150,7 @@ class Discrepancy(Normal):
         from bayescale.laws.extrapolation import extrapolation_prior
 
         prior = extrapolation_prior()
-        return {key: prior[key] for key in ("form", "mu", "omega", "weights", "date", "ladders") if key in prior}
+        return {key: prior[key] for key in ("form", "mu", "omega", "weights", "date", "ladders")}
 
     def miss(self, params, rng, samples):
         """One smooth miss per posterior sample (:func:`bayescale.laws.extrapolation.draw_miss`)."""
@@ -159,12 +159,16 @@ class Discrepancy(Normal):
         return draw_miss(samples, rng, params["sigma"])
 
     def draw(self, mu, params, rng, context=None):
+        from bayescale.laws.extrapolation import discrepancy_draws
+
         new_run = super().draw(mu, params, rng)
-        return new_run + self.miss(params, rng, new_run.shape[0])(context, new_run.shape)
+        return new_run + discrepancy_draws(context, new_run.shape, rng, params["sigma"])
 
     def curve_draws(self, mu, params, rng, context=None):
+        from bayescale.laws.extrapolation import discrepancy_draws
+
         mu = np.asarray(mu, dtype=float)
-        return super().curve_draws(mu, params, rng) + self.miss(params, rng, mu.shape[0])(context, mu.shape)
+        return super().curve_draws(mu, params, rng) + discrepancy_draws(context, mu.shape, rng, params["sigma"])
 
     def new_run_logpdf(self, y, mu, params, rng, context=None):
         from bayescale.laws.extrapolation import discrepancy_scale

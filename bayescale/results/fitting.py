@@ -120,14 +120,10 @@ def _first_attempt(law: Law, settings: SamplerSettings) -> SamplerSettings:
     at once, in a quarter of the time. A law file's ``[sampler]`` does the same for its own
     posterior (``models/data_constrained.toml`` says why it asks for 0.95 and 1,000 draws).
     """
-    floors = dict(law.sampler)
+    accept, draws = law.sampler.get("target_accept", 0), law.sampler.get("draws", 0)
     if not all(law.priors[p].is_numeric for p in law.all_parameters):
-        accept, draws = HIERARCHICAL_START
-        floors = {"target_accept": max(floors.get("target_accept", 0), accept), "draws": max(floors.get("draws", 0), draws)}
-    if not floors:
-        return settings
-    return replace(settings, target_accept=max(settings.target_accept, floors.get("target_accept", 0)),
-                   draws=int(max(settings.draws, floors.get("draws", 0))))
+        accept, draws = max(accept, HIERARCHICAL_START[0]), max(draws, HIERARCHICAL_START[1])
+    return replace(settings, target_accept=max(settings.target_accept, accept), draws=int(max(settings.draws, draws)))
 
 
 def _with_allocation(result: Fit, settings: SamplerSettings, retries: int) -> Fit:
