@@ -151,13 +151,17 @@ def learn(frame: pd.DataFrame, features: tuple[str, ...]) -> dict:
             "ladders": int(len(groups)), "runs": int(len(frame)), "log_likelihood": float(-best.fun)}
 
 
-def mixture_quantiles(s: np.ndarray, g: np.ndarray, prior: dict, probs=(0.025, 0.975)) -> list[np.ndarray]:
-    """Exact quantiles of Normal(0, s² + k² g²) mixed over log k ~ Normal(mu, omega), by bisection
-    (Monte-Carlo quantiles of this heavy-tailed mixture moved a ladder's coverage by up to 0.1)."""
-    sd = np.sqrt(s[:, None] ** 2 + (np.exp(prior["mu"] + prior["omega"] * Z)[None, :] * g[:, None]) ** 2)
+def mixture_sd(s: np.ndarray, g: np.ndarray, prior: dict) -> np.ndarray:
+    """sqrt(s² + k² g²) per run (rows) at each node of log k ~ Normal(mu, omega) (columns, weights Z_WEIGHT)."""
+    return np.sqrt(s[:, None] ** 2 + (np.exp(prior["mu"] + prior["omega"] * Z)[None, :] * g[:, None]) ** 2)
+
+
+def mixture_quantiles(sd: np.ndarray, probs=(0.025, 0.975)) -> list[np.ndarray]:
+    """Exact quantiles of the Normal mixture of :func:`mixture_sd`, by bisection (Monte-Carlo
+    quantiles of this heavy-tailed mixture moved a ladder's coverage by up to 0.1)."""
     out = []
     for q in probs:
-        lo, hi = np.full(len(s), -50.0), np.full(len(s), 50.0)
+        lo, hi = np.full(len(sd), -50.0), np.full(len(sd), 50.0)
         for _ in range(70):
             mid = 0.5 * (lo + hi)
             below = (stats.norm.cdf(mid[:, None] / sd) * Z_WEIGHT).sum(axis=1) < q
@@ -178,8 +182,8 @@ def predictive(frame: pd.DataFrame, prior: dict | None) -> dict:
         joint = {name: float(lpd[frame.index.get_indexer(idx)].sum()) for name, idx in frame.groupby("ladder").groups.items()}
     else:
         g = marginal_distance(frame, prior["weights"])
-        lo, hi = mixture_quantiles(s, g, prior)
-        sd = np.sqrt(s[:, None] ** 2 + (np.exp(prior["mu"] + prior["omega"] * Z)[None, :] * g[:, None]) ** 2)
+        sd = mixture_sd(s, g, prior)
+        lo, hi = mixture_quantiles(sd)
         lpd = np.log((stats.norm.pdf(r[:, None] / sd) / sd * Z_WEIGHT).sum(axis=1))
         joint = {name: float(ladder_loglik(part, prior["weights"], prior["mu"], prior["omega"]))
                  for name, part in frame.groupby("ladder")}
