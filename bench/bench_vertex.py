@@ -8,8 +8,9 @@ squares). The vertex is itself uncertain; its standard error in log N comes from
 coefficient covariance (delta method). Reported per sweep: the interval, the vertex and its error,
 whether the interval holds the vertex, and z, the distance between the vertex and the posterior
 median of log N* in units of their combined spread (posterior sd of log N* and the vertex's error):
-|z| ≤ 1.96 is the 95% check that allows for the vertex's own error. The same with
-``with_miss=True`` (``optimum --with-miss``): each draw's N* on the law plus its miss beyond the runs.
+|z| ≤ 1.96 is the 95% check that allows for the vertex's own error. The same for
+``N_opt_predictive`` (printed by ``optimum`` by default): each draw's N* on the law plus its miss
+beyond the runs.
 
     .venv/bin/python bench/bench_vertex.py [0,1,2]   # every sweep, or the ones listed; 15 fits, ~2 min
 """
@@ -58,8 +59,9 @@ def main() -> int:
         fit = bs.fit(train, "chinchilla", settings=bs.SamplerSettings(progressbar=False))
         row = {"config": config, "budget": top, "times": top / train.C.max(), "vertex": np.exp(found[0]),
                "vertex_se": found[1], "gates": fit.gates.passed}
-        for key, with_miss in (("", False), ("miss_", True)):
-            log_n = np.log(fit.optimum([top], with_miss=with_miss).N_opt[:, 0])
+        found_opt = fit.optimum([top], with_miss=True)
+        for key, n_opt in (("", found_opt.N_opt), ("miss_", found_opt.N_opt_predictive)):
+            log_n = np.log(n_opt[:, 0])
             log_n = log_n[np.isfinite(log_n)]
             lo, med, hi = np.quantile(log_n, [0.025, 0.5, 0.975])
             row |= {f"{key}lo": np.exp(lo), f"{key}hi": np.exp(hi), f"{key}inside": lo <= found[0] <= hi,

@@ -257,6 +257,9 @@ def main() -> int:
             "leave_one_source_out": loso,
             "error_model": args.noise,
             "learned_from": sorted(frame.ladder.unique()),
+            # the shifts of D/N the tilt was learned on; bayescale holds shifts within them
+            "ratio_shift_range": [float(np.floor(100 * frame.d_ratio_shift.min()) / 100),
+                                  float(np.ceil(100 * frame.d_ratio_shift.max()) / 100)],
             "sources": sorted(frame.source.unique()),
             "method": "leave-future-out (top 25% of compute held out) on each ladder; marginal likelihood, k per ladder "
                       "integrated out; bench/learn_extrapolation.py",

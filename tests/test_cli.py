@@ -58,10 +58,14 @@ def test_optimum_text_and_methods(saved_fit, capsys):
 
 
 def test_optimum_with_the_miss(saved_fit, capsys):
-    code, out, _ = run(capsys, "optimum", saved_fit, "--compute", "1e24", "--with-miss", "--json")
-    assert code == 0 and "N_opt" in json.loads(out)[0]
+    code, out, _ = run(capsys, "optimum", saved_fit, "--compute", "1e24", "--json")
+    assert code == 0 and "N_opt_predictive" in json.loads(out)[0]  # the default error model has a miss
+    code, out, _ = run(capsys, "optimum", saved_fit, "--compute", "1e24", "--law-only", "--json")
+    assert code == 0 and "N_opt_predictive" not in json.loads(out)[0] and "N_opt" in json.loads(out)[0]
     code, _, err = run(capsys, "optimum", saved_fit, saved_fit, "--compute", "1e24", "--with-miss")
     assert code == 2 and "give one fit file" in err
+    code, _, err = run(capsys, "optimum", saved_fit, "--compute", "1e24", "--with-miss", "--law-only")
+    assert code == 2 and "not allowed with" in err
 
 
 def test_summary_json(saved_fit, capsys):

@@ -356,17 +356,43 @@ def test_a_fit_reports_its_largest_run():
     assert opt.to_records()[0]["times_largest_run"] == pytest.approx(1e22 / float(np.max(fit.runs.C)))
 
 
-def test_with_the_miss_n_star_widens_beyond_the_runs_only():
-    """``with_miss``: each draw's optimum of the law plus its miss. Inside the runs' compute the miss
-    is zero and N* is the law's; beyond them its tilt moves N* and the interval widens."""
+def test_the_predictive_n_star_widens_beyond_the_runs_only():
+    """``N_opt_predictive``: each draw's optimum of the law plus its miss, beside the law's own
+    ``N_opt``. Inside the runs' compute the miss is zero and it is the law's; beyond them its tilt
+    moves N* and the interval widens. Error models without a miss give none unless asked."""
     from conftest import fake_fit
 
     fit = fake_fit()
     inside, beyond = float(np.median(fit.runs.C)), float(np.max(fit.runs.C)) * 100
-    plain, moved = fit.optimum([inside, beyond], all_runs=True), fit.optimum([inside, beyond], all_runs=True, with_miss=True)
-    np.testing.assert_allclose(np.median(moved.N_opt[:, 0]), np.median(plain.N_opt[:, 0]), rtol=1e-3)
-    width = [np.subtract(*np.nanquantile(np.log(o.N_opt[:, 1]), [0.975, 0.025])) for o in (plain, moved)]
+    found = fit.optimum([inside, beyond], all_runs=True)
+    np.testing.assert_allclose(np.median(found.N_opt_predictive[:, 0]), np.median(found.N_opt[:, 0]), rtol=1e-3)
+    width = [np.subtract(*np.nanquantile(np.log(n[:, 1]), [0.975, 0.025])) for n in (found.N_opt, found.N_opt_predictive)]
     assert width[1] > 1.5 * width[0]
-    assert "miss" in moved.method and "closed" in plain.method
+    assert "closed" in found.method
+    np.testing.assert_allclose(found.N_opt_predictive * found.D_opt_predictive * 6, np.broadcast_to([inside, beyond], found.N_opt.shape))
+    # the law's N* and L_opt_predictive are what they are without the miss
+    law_only = fit.optimum([inside, beyond], all_runs=True, with_miss=False)
+    assert law_only.N_opt_predictive is None
+    np.testing.assert_array_equal(law_only.N_opt, found.N_opt)
+    np.testing.assert_array_equal(law_only.L_opt_predictive, found.L_opt_predictive)
+    record = found.to_records()[1]
+    assert record["N_opt_predictive"]["lower"] < record["N_opt"]["lower"] and "N_opt_predictive" in found.format()
+    assert fake_fit(noise="normal").optimum([beyond]).N_opt_predictive is None
     with pytest.raises(OptimumError, match="no miss beyond the runs"):
         fake_fit(noise="normal").optimum([beyond], with_miss=True)
+
+
+def test_the_predictive_n_star_stays_where_the_tilt_was_learned():
+    """The tilt was learned on runs within ``ratio_shift_range`` decades of D/N from the fitted
+    median; beyond it the miss is flat, so far beyond the runs every draw's optimum stays finite and
+    within the learned shifts (an unbounded linear tilt carried optima to the edge of the search)."""
+    from conftest import fake_fit
+
+    from bayescale.laws.extrapolation import extrapolation_prior
+
+    fit = fake_fit()
+    low, high = extrapolation_prior()["ratio_shift_range"]
+    found = fit.optimum([float(np.max(fit.runs.C)) * 1e4], all_runs=True)
+    shift = np.log10(found.D_opt_predictive / found.N_opt_predictive) - np.median(np.log10(fit.runs.D / fit.runs.N))
+    assert np.all(np.isfinite(shift))
+    assert shift.min() >= low - 1.0 and shift.max() <= high + 1.0

@@ -312,7 +312,10 @@ def test_the_front_page_answers_what_to_train(good_fit):
     assert interval["lower"] < answer["N_recommended"] < interval["upper"]
     assert answer["beyond"] == pytest.approx(1e23 / np.quantile(good_fit.runs.C, 0.9))
     assert answer["beyond_size"] == pytest.approx(answer["N_recommended"] / np.quantile(good_fit.runs.N, 0.9))
-    assert [row[1] for row in front.rows] == ["chinchilla", "chinchilla", "ensemble (stacked)"]
+    assert [row[1] for row in front.rows if row[0]] == ["chinchilla", "chinchilla", "ensemble (stacked)"]
+    # beneath each, the optimum of the surface each draw believes: the law and its miss beyond the runs
+    assert [row[1] for row in front.rows if not row[0]] == ["  + the law's miss"] * 3
+    assert answer["N_opt_predictive"]["lower"] < interval["lower"]
     assert any("They disagree" in v for v in front.verdicts) and any("bt.json" in v for v in front.verdicts)
     assert not any("/somewhere" in v for v in front.verdicts)
 

@@ -108,8 +108,8 @@ def _advice(args: argparse.Namespace, result) -> str:
 
 def _cmd_optimum(args: argparse.Namespace) -> int:
     extra = {"unique_tokens": args.unique_tokens} if args.unique_tokens else {}
-    if args.with_miss and (args.params or args.law or len(args.fit) > 1):
-        raise BayescaleError("--with-miss moves the optimum of one fit by its miss beyond the runs: give one fit file")
+    if args.with_miss is not None and (args.params or args.law or len(args.fit) > 1):
+        raise BayescaleError("--with-miss and --law-only choose what one fit reports: give one fit file")
     if args.params or args.law:
         optimum = _published(args).optimum(args.compute, method=args.method, **extra)
     elif not args.fit:

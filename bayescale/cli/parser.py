@@ -71,9 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compute", "-c", type=_positive_float, nargs="+", required=True, metavar="FLOPS", help="budgets in FLOPs, e.g. 1e21 5.76e23")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
     p.add_argument("--method", choices=["auto", "closed", "numeric"], default="auto", help="closed form (when the law has one) or numeric")
-    p.add_argument("--with-miss", action="store_true",
-                   help="N* and D* of each draw's surface: the law plus its miss beyond the runs (error model "
-                        "'discrepancy'), whose tilt moves the optimum; wider, and on real sweeps honest (bench/README.md)")
+    miss = p.add_mutually_exclusive_group()
+    miss.add_argument("--with-miss", action="store_true", default=None,
+                      help="require N_opt_predictive and D_opt_predictive, each draw's optimum of the law plus its miss "
+                           "beyond the runs (printed by default when the error model has one, as 'discrepancy' does)")
+    miss.add_argument("--law-only", dest="with_miss", action="store_false",
+                      help="only the law's N*, D* (leave out N_opt_predictive and D_opt_predictive)")
     p.add_argument("--unique-tokens", type=_positive_float, metavar="U",
                    help="unique tokens available (data-constrained laws): the allocation may repeat data")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per budget")

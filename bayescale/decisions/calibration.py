@@ -154,7 +154,7 @@ def _simulate_one(task: tuple) -> dict:
         out[name] = float(np.mean((value >= lo) & (value <= hi)))
     if budgets is not None and not law.dims:
         true_n = compute_optimum(law, {k: np.atleast_1d(v) for k, v in truth.items()}, scales, budgets).N_opt[0]
-        found = refit.optimum(budgets).N_opt
+        found = refit.optimum(budgets, with_miss=False).N_opt
         _, lo, hi = interval(found, prob)
         out["N_opt"] = float(np.mean((true_n >= lo) & (true_n <= hi)))
     out["holdout_loss"] = score_holdout(refit, held, prob)["coverage"]

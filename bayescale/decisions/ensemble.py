@@ -191,8 +191,16 @@ def ensemble(
     def stack(name: str) -> np.ndarray:
         return np.concatenate([getattr(per_law[label], name)[picks[label]] for label in labels], axis=0)
 
+    def stack_predictive(name: str) -> np.ndarray:
+        """Each law's ``name`` (a law without a miss contributes its own optimum)."""
+        return np.concatenate([(getattr(per_law[label], name) if getattr(per_law[label], name) is not None
+                                else getattr(per_law[label], name.removesuffix("_predictive")))[picks[label]]
+                               for label in labels], axis=0)
+
     first = per_law[labels[0]]
+    moved = any(opt.N_opt_predictive is not None for opt in per_law.values())
     mixture = Optimum(first.compute, stack("N_opt"), stack("D_opt"), stack("L_opt"), stack("tokens_per_param"),
                       "stacked mixture of laws", first.loss_unit, first.unique_tokens, stack("L_opt_predictive"),
-                      first.n_convention)
+                      first.n_convention, N_opt_predictive=stack_predictive("N_opt_predictive") if moved else None,
+                      D_opt_predictive=stack_predictive("D_opt_predictive") if moved else None)
     return Ensemble(mixture, {label: float(x) for label, x in zip(labels, w)}, weights, per_law)

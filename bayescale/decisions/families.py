@@ -158,10 +158,10 @@ def compare_families(fit: Any, budgets: Sequence[float], families: Sequence[str]
     budgets = np.atleast_1d(np.asarray(budgets, dtype=float))
     extra = {"unique_tokens": unique_tokens} if unique_tokens is not None else {}
     grid = np.exp(np.linspace(-_GAIN_DECADES, _GAIN_DECADES, 81) * np.log(10))
-    at = {f: fit.optimum(budgets, family=f, **extra).L_opt for f in {f for pair in pairs for f in pair}}
+    at = {f: fit.optimum(budgets, family=f, with_miss=False, **extra).L_opt for f in {f for pair in pairs for f in pair}}
     records = []
     for j, c in enumerate(budgets):
-        curves = {f: fit.optimum(c * grid, family=f, **extra).L_opt for f in at}  # (sample, grid), decreasing
+        curves = {f: fit.optimum(c * grid, family=f, with_miss=False, **extra).L_opt for f in at}  # (sample, grid), decreasing
         for a, b in pairs:
             la, lb = at[a][:, j], at[b][:, j]
             records.append({"compute": float(c), "family_a": a, "family_b": b,

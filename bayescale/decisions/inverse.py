@@ -160,7 +160,7 @@ def compute_for_loss(fit: Fit, target_losses, unique_tokens: float | None = None
                              targets, {"C": compute}, {"C": "FLOPs"})
     basis = "" if getattr(fit, "allocation", None) is None else "; N*, D* from the law refitted to the runs near each budget's optimum"
     fit = allocation_source(fit)  # its draws and optimum below come from one posterior
-    optimum = fit.optimum(_C_GRID, unique_tokens=unique_tokens)
+    optimum = fit.optimum(_C_GRID, unique_tokens=unique_tokens, with_miss=False)
     curves = np.where(np.isfinite(optimum.L_opt), optimum.L_opt, np.inf)
     compute = np.stack([_crossing(_C_GRID, curves, np.full(curves.shape[0], t)) for t in targets], axis=1)
     _refuse_unreachable(targets, compute, curves)

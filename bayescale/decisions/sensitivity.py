@@ -45,7 +45,7 @@ def prior_sensitivity(fit: Any, budgets: Sequence[float] | None, settings: Any =
 
     def medians(result: Any) -> dict[str, float]:
         if budgets is not None and len(budgets):
-            found = result.optimum(budgets)
+            found = result.optimum(budgets, with_miss=False)
             out = {f"N_opt@{b:.3g}": float(np.nanmedian(found.N_opt[:, j])) for j, b in enumerate(budgets)}
             return out | {f"L_opt@{b:.3g}": float(np.nanmedian(found.L_opt[:, j])) for j, b in enumerate(budgets)}
         return {name: float(np.median(values)) for name, values in result.draws().items() if np.ndim(values) == 1}

@@ -182,7 +182,7 @@ def _draws_for(fit: Any, target: float, candidates: np.ndarray, unique_tokens: f
     """``n`` resampled draws of log N* at ``target``, the law's log loss and a new run's log loss at the candidates."""
     fit = allocation_source(fit)  # its draws and optimum below come from one posterior
     law = fit.law
-    optimum = fit.optimum([target], unique_tokens=unique_tokens, **levels)  # OptimumError: e.g. U not given
+    optimum = fit.optimum([target], unique_tokens=unique_tokens, with_miss=False, **levels)  # OptimumError: e.g. U not given
     q = np.log(optimum.N_opt[:, 0])
     draws = fit.draws(**levels)
     params = {k: np.asarray(draws[k], dtype=float).reshape(-1, 1) for k in law.all_parameters if k in draws}

@@ -10,7 +10,10 @@ Distances are in decades, zero inside the fitted runs' range:
 and positions: ``centered_compute``, log10 C minus the fitted runs' mean log10 C (signed);
 ``ratio_shift``, log10 D/N minus the fitted runs' median log10 D/N (signed: above the median is
 positive), and ``ratio_offset``, its size; ``compute_ratio_shift`` and ``compute_ratio_offset``, their
-products with ``compute``: beyond the runs' compute, a law tilts along its isoFLOP curves, missing
+products with ``compute`` (the shift held within the range of shifts the shipped prior was learned
+on, ``ratio_shift_range``: a tilt learned on runs up to 2.3 decades from the fitted ratio says
+nothing of runs 5 decades away, and an unbounded linear tilt would carry every far-out optimum to
+the edge of the search). Beyond the runs' compute, a law tilts along its isoFLOP curves, missing
 one way for runs with more tokens per parameter than it was fitted on and the other way for runs
 with fewer (the shipped prior's tilt: ``bench/README.md``, Honest intervals).
 """
@@ -62,7 +65,8 @@ def distances(runs: Any, N: Any = None, D: Any = None, C: Any = None) -> dict[st
     if ratio is not None:
         shift = np.broadcast_to(np.log10(ratio) - np.median(np.log10(fitted["ratio"])), shape)
         far["ratio_shift"], far["ratio_offset"] = shift, np.abs(shift)
-        far["compute_ratio_shift"] = far["compute"] * shift
+        # the tilt is known only over the shifts it was learned on: flat beyond them
+        far["compute_ratio_shift"] = far["compute"] * np.clip(shift, *_learned_shift_range())
         far["compute_ratio_offset"] = far["compute"] * far["ratio_offset"]
     return far
 
@@ -80,6 +84,12 @@ def extrapolation_prior() -> dict:
     import json
 
     return json.loads(_prior_text())
+
+
+def _learned_shift_range() -> tuple[float, float]:
+    """The shifts in log10 D/N (from the fitted median) of the runs the shipped prior was learned on."""
+    low, high = extrapolation_prior().get("ratio_shift_range", (-np.inf, np.inf))
+    return float(low), float(high)
 
 
 @functools.cache

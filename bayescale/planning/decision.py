@@ -33,7 +33,7 @@ def _optimum_at(fit: Any, budget: float, unique_tokens: float | None, optimum: A
     """The fit's optimum at ``budget``: the one given (already computed by the caller), or computed here."""
     if optimum is not None:
         return optimum
-    return fit.optimum([budget], **({"unique_tokens": unique_tokens} if unique_tokens is not None else {}))
+    return fit.optimum([budget], with_miss=False, **({"unique_tokens": unique_tokens} if unique_tokens is not None else {}))
 
 
 def recommend(fit: Any, budget: float, unique_tokens: float | None = None, grid: int = 241,
@@ -60,7 +60,7 @@ def recommend_stacked(fits: Any, weights: Any, budget: float, grid: int = 241) -
     stacking-weighted posterior mean loss (each law's expected loss, weighted by ``weights``)."""
     weights = np.asarray(weights, dtype=float) / np.sum(weights)
     fits = [allocation_source(fit) for fit in fits]
-    ranges = [np.nanquantile(fit.optimum([budget]).N_opt[:, 0], [0.001, 0.999]) for fit in fits]
+    ranges = [np.nanquantile(fit.optimum([budget], with_miss=False).N_opt[:, 0], [0.001, 0.999]) for fit in fits]
     lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
     log_n = np.linspace(np.log(lo) - 0.5, np.log(hi) + 0.5, grid)
     n = np.exp(log_n)[None, :]
@@ -85,7 +85,7 @@ def wasted_compute(fit: Any, budget: float, loss: np.ndarray, unique_tokens: flo
     """Per draw: 1 − C'/budget, where C' is the compute at which that draw's optimum reaches ``loss``."""
     fit = allocation_source(fit)
     extra = {"unique_tokens": unique_tokens} if unique_tokens is not None else {}
-    curve = fit.optimum(budget * _FRACTIONS, **extra).L_opt  # (sample, fraction), decreasing in compute
+    curve = fit.optimum(budget * _FRACTIONS, with_miss=False, **extra).L_opt  # (sample, fraction), decreasing in compute
     log_f = np.log(_FRACTIONS)
     out = np.empty(curve.shape[0])
     for s in range(curve.shape[0]):

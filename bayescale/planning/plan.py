@@ -238,7 +238,7 @@ def _arithmetic(cluster, n, d, days, mfu, flops_per_token, price) -> Plan:
 
 def _for_budget(fit, cluster, compute, price, max_tokens, unique_tokens, prob, seed, candidate_n=None) -> Plan:
     extra = {"unique_tokens": unique_tokens} if unique_tokens is not None else {}
-    optimum = fit.optimum([compute], seed=seed, **extra)
+    optimum = fit.optimum([compute], seed=seed, with_miss=False, **extra)
     record: dict[str, Any] = {"compute": float(compute)}
     if cluster is not None:
         record |= {"days": float(cluster.days(compute)), "gpu_hours": float(cluster.gpu_hours(compute))}

@@ -97,9 +97,15 @@ class PublishedLaw:
         """No runs, so no distance from them: predictions are the law's values."""
         return None
 
-    def optimum(self, budgets: Any, method: str = "auto", unique_tokens: float | None = None, seed: int = 0):
-        """The law's compute-optimal allocation at ``budgets``; ``L_opt_predictive`` equals ``L_opt``."""
+    def optimum(self, budgets: Any, method: str = "auto", unique_tokens: float | None = None, seed: int = 0,
+                with_miss: bool | None = None):
+        """The law's compute-optimal allocation at ``budgets``; ``L_opt_predictive`` equals ``L_opt``.
+        Published constants come without runs, so without a miss beyond them: ``with_miss=True`` is an error."""
+        from bayescale.errors import OptimumError
         from bayescale.results.optimum import compute_optimum
+
+        if with_miss:
+            raise OptimumError("published constants have no runs, so no miss beyond them; leave out with_miss")
 
         found = compute_optimum(self.law, self.draws(), self.scales, budgets, method, self.loss_unit,
                                 unique_tokens=unique_tokens)

@@ -102,10 +102,10 @@ def front_results(fits: Sequence[Any], results: Sequence[Any], comparison: Any =
             mixture = ensemble([fit for fit, _ in usable], budgets, weights=weights).optimum  # LOO done once
     rows, answers = [], []
     for j, c in enumerate(budgets):
-        rows += [_row(c, fit.law.name, res.at_budgets.to_records(prob)[j]) for fit, res in usable]
+        rows += [row for fit, res in usable for row in _rows(c, fit.law.name, res.at_budgets.to_records(prob)[j])]
         if mixture is not None:
             rec = mixture.to_records(prob)[j]
-            rows.append(_row(c, "ensemble (stacked)", rec))
+            rows += _rows(c, "ensemble (stacked)", rec)
             chosen = recommend_stacked([fit for fit, _ in usable], weights, float(c))
         else:
             fit, res = usable[0]
@@ -130,10 +130,15 @@ def _tops(runs: Any) -> tuple[float, float]:
     return float(np.quantile(runs.C, _TOP_QUANTILE)), float(np.quantile(runs.N, _TOP_QUANTILE))
 
 
-def _row(compute: float, label: str, rec: dict) -> list[str]:
-    """A table row: budget, law or family, N*, D*, L* of a run there and of the law."""
-    return [sci(compute, 2), label, _size_interval(rec["N_opt"]), _size_interval(rec["D_opt"]),
-            _loss_interval(rec["L_opt_predictive"]), _loss_interval(rec["L_opt"])]
+def _rows(compute: float, label: str, rec: dict) -> list[list[str]]:
+    """Table rows: budget, law or family, N*, D*, L* of a run there and of the law; then, where the
+    error model has a miss, N* and D* of the surface each draw believes (the law and its miss)."""
+    rows = [[sci(compute, 2), label, _size_interval(rec["N_opt"]), _size_interval(rec["D_opt"]),
+             _loss_interval(rec["L_opt_predictive"]), _loss_interval(rec["L_opt"])]]
+    if "N_opt_predictive" in rec:
+        rows.append(["", "  + the law's miss", _size_interval(rec["N_opt_predictive"]),
+                     _size_interval(rec["D_opt_predictive"]), "", ""])
+    return rows
 
 
 def _answer(compute: float, chosen: dict, rec: dict, tops: tuple[float, float], cluster: Any,
@@ -142,6 +147,8 @@ def _answer(compute: float, chosen: dict, rec: dict, tops: tuple[float, float], 
     and with a cluster its days, GPU-hours and cost."""
     answer = {"compute": float(compute), **chosen, "L_opt_predictive": rec["L_opt_predictive"], "L_opt": rec["L_opt"],
               "beyond": float(compute) / tops[0], "beyond_size": float(chosen["N_recommended"]) / tops[1]}
+    if "N_opt_predictive" in rec:
+        answer["N_opt_predictive"] = rec["N_opt_predictive"]
     if cluster is not None:
         answer |= {"cluster": cluster.label, "mfu": cluster.mfu, "days": float(cluster.days(compute)),
                    "gpu_hours": float(cluster.gpu_hours(compute))}
@@ -167,7 +174,7 @@ def family_front_results(fit: Any, budgets: Sequence[float], comparison: Any, pr
     rows, answers = [], []
     for j, c in enumerate(budgets):
         records = {name: opt.to_records(prob)[j] for name, opt in optima.items()}
-        rows += [_row(c, f"family {name}", rec) for name, rec in records.items()]
+        rows += [row for name, rec in records.items() for row in _rows(c, f"family {name}", rec)]
         known = {name: rec for name, rec in records.items() if name != NEW_FAMILY}
         ranked = sorted(known, key=lambda name: known[name]["L_opt"]["median"])
         best, rec = ranked[0], known[ranked[0]]
@@ -227,6 +234,15 @@ def _far(answer: dict) -> bool:
             or _uninformative(answer))
 
 
+def _moved_text(answer: dict) -> str:
+    """A sentence on how far the law's miss beyond the runs could move the best size, when it moves it."""
+    r = answer.get("N_opt_predictive")
+    if r is None or answer["beyond"] <= 1:
+        return ""
+    return (f" Beyond your runs the law itself may be off, and its miss could put the best size anywhere in "
+            f"[{sci(r['lower'], 2)}, {sci(r['upper'], 2)}] parameters.")
+
+
 def front_page(front: FrontResults) -> Figure:
     """Draw page 1 from :func:`front_results`."""
     from bayescale.report.pages import PAGE, _page
@@ -261,7 +277,7 @@ def front_page(front: FrontResults) -> Figure:
             what = f"train about {size_tokens} (the allocation with the lowest expected loss under {front.source})"
         lines.append(f"At {sci(a['compute'], 3)} FLOPs, {what}; expect a loss of {_loss_interval(a['L_opt_predictive'])} "
                      f"{front.loss_unit} ({pct} predictive interval for a run trained there; the law alone: "
-                     f"{_loss_interval(a['L_opt'])}).{far}")
+                     f"{_loss_interval(a['L_opt'])}).{far}" + _moved_text(a))
     wrapped = [textwrap.fill(line, 150) for line in lines]
     height = sum(w.count("\n") + 1 for w in wrapped) + 0.7 * len(wrapped)  # in lines, with the gaps
     # the page's title comes from decorate(); each part gets the height (inches) it needs

@@ -208,7 +208,7 @@ def fit_results(fit: Fit, budgets: Sequence[float], prob: float = PROB,
     else:
         slices, note = run_slices(fit, at_runs, prob)
         try:
-            frontier = fit.optimum(np.geomspace(low, high, 41), **unique)
+            frontier = fit.optimum(np.geomspace(low, high, 41), with_miss=False, **unique)
             at_budgets = fit.optimum(budgets, **unique)
             error = ""
         except OptimumError as exc:

@@ -406,7 +406,7 @@ class Fit:
                 f"{ALLOCATION_MARGIN:.0%} of their budget's lowest loss")
 
     def optimum(self, budgets: Any, method: str = "auto", unique_tokens: float | None = None, seed: int = 0,
-                all_runs: bool = False, with_miss: bool = False, **levels: str) -> Optimum:
+                all_runs: bool = False, with_miss: bool | None = None, **levels: str) -> Optimum:
         """Compute-optimal N*, D*, L* for each posterior draw at each budget (FLOPs).
 
         ``unique_tokens`` (the unique tokens available) is required by data-constrained laws,
@@ -418,10 +418,12 @@ class Fit:
         A fit with an :attr:`allocation` fit answers from it (its ``basis`` says so), unless
         ``all_runs`` is true.
 
-        ``with_miss``: for an error model that changes the surface itself (``discrepancy``), each
-        draw's N* is the minimum of the law plus that draw's miss beyond the runs (its tilt along
-        the isoFLOP curve moves the minimum), so N* and D* widen beyond the runs. On 15 real sweeps
-        their intervals then held 15 held-out vertices, against 9 without (``bench/README.md``).
+        ``with_miss``: for an error model that changes the surface itself (``discrepancy``, the
+        default), ``N_opt_predictive`` and ``D_opt_predictive`` are each draw's minimum of the law
+        plus that draw's miss beyond the runs (its tilt along the isoFLOP curve moves the minimum),
+        beside the law's own ``N_opt`` and ``D_opt``. On 15 real sweeps their intervals held 15
+        held-out vertices, the law's 9 (``bench/README.md``). By default (None) they are computed
+        when the error model has a miss; True asks for them (an error without a miss), False skips them.
         """
         source = self if all_runs or self.allocation is None else self.allocation
         source._levels_for(levels, "the optimum")
@@ -432,33 +434,33 @@ class Fit:
                                     "a law's exponents)")
 
     def optimum_of_draws(self, draws: dict[str, np.ndarray], budgets: Any, method: str = "auto",
-                         unique_tokens: float | None = None, seed: int = 0, with_miss: bool = False) -> Optimum:
+                         unique_tokens: float | None = None, seed: int = 0, with_miss: bool | None = None) -> Optimum:
         """:meth:`optimum` for given draws of the law's parameters (e.g. a new family's, drawn
         from the population), with ``L_opt_predictive`` from this fit's error model and runs."""
         noise = {k: np.asarray(draws[k], dtype=float).reshape(-1, 1) for k in self.law.noise_parameters}
-        rng = np.random.default_rng(seed)
         model = self.law.error_model
         samples = len(np.asarray(draws[self.law.parameters[0]]).reshape(-1))
-        shape = (samples, np.atleast_1d(np.asarray(budgets)).size)
-        miss = model.miss(noise, rng, samples) if with_miss else None
+        # the miss has its own stream, so L_opt_predictive is the same with or without it
+        miss = None if with_miss is False else model.miss(noise, np.random.default_rng((seed, 1)), samples)
         if with_miss and miss is None:
             raise OptimumError(f"the error model {model.name!r} has no miss beyond the runs to move the optimum; "
                                "leave out with_miss (--with-miss), or fit with --noise discrepancy")
-
-        def log_miss(n, d, c):
-            return miss(self.context(N=n, D=d, C=c), shape)
-
         found = compute_optimum(self.law, draws, self.scales, budgets, method, self.runs.loss_unit,
-                                unique_tokens=unique_tokens, log_miss=None if miss is None else log_miss)
+                                unique_tokens=unique_tokens)
         context = self.context(N=found.N_opt, D=found.D_opt, C=np.broadcast_to(found.compute, found.N_opt.shape))
         with np.errstate(invalid="ignore", over="ignore"):  # a heavy-tailed draw may overflow: inf is its value
-            if miss is None:
-                log_new = model.draw(np.log(found.L_opt), noise, rng, context)
-            else:  # the miss that placed the optimum, then a new run's noise about that surface
-                log_new = model.draw(np.log(found.L_opt) + miss(context, shape), noise, rng, None)
-            predictive = np.exp(log_new)
-        return replace(found, L_opt_predictive=predictive, n_convention=self.runs.n_convention,
-                       largest_run=float(np.max(self.runs.C)))
+            predictive = np.exp(model.draw(np.log(found.L_opt), noise, np.random.default_rng(seed), context))
+        found = replace(found, L_opt_predictive=predictive, n_convention=self.runs.n_convention,
+                        largest_run=float(np.max(self.runs.C)))
+        if miss is None:
+            return found
+
+        def log_miss(n, d, c):
+            return miss(self.context(N=n, D=d, C=c), found.N_opt.shape)
+
+        surface = compute_optimum(self.law, draws, self.scales, budgets, method, self.runs.loss_unit,
+                                  unique_tokens=unique_tokens, log_miss=log_miss)
+        return replace(found, N_opt_predictive=surface.N_opt, D_opt_predictive=surface.D_opt)
 
     # ---- files ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:

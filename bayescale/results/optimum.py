@@ -101,6 +101,10 @@ class Optimum:
     largest_run : float or None
         Compute of the largest fitted run (FLOPs), when known: each budget is then reported as a
         multiple of it (``times_largest_run``), the extrapolation the answer rests on.
+    N_opt_predictive, D_opt_predictive : ndarray of shape ``(sample, budget)`` or None
+        N* and D* of the surface each draw believes, the law plus that draw's miss beyond the fitted
+        runs (error models with a miss, e.g. ``discrepancy``): beyond the runs they are wider than
+        ``N_opt`` and ``D_opt``, the law's own. Set by :meth:`bayescale.results.fitted.Fit.optimum`.
     """
 
     compute: np.ndarray
@@ -115,6 +119,8 @@ class Optimum:
     n_convention: str = "unstated"
     basis: str = ""
     largest_run: float | None = None
+    N_opt_predictive: np.ndarray | None = None
+    D_opt_predictive: np.ndarray | None = None
 
     @property
     def _n_unit(self) -> str:
@@ -126,7 +132,13 @@ class Optimum:
         return None if self.unique_tokens is None else self.D_opt / self.unique_tokens
 
     def _quantities(self) -> tuple[str, ...]:
-        return (_QUANTITIES + (("L_opt_predictive",) if self.L_opt_predictive is not None else ())
+        """The quantities reported, each predictive one after the law's."""
+        names: list[str] = []
+        for name in _QUANTITIES:
+            names.append(name)
+            if name in ("N_opt", "D_opt") and getattr(self, f"{name}_predictive") is not None:
+                names.append(f"{name}_predictive")
+        return (tuple(names) + (("L_opt_predictive",) if self.L_opt_predictive is not None else ())
                 + (("epochs",) if self.unique_tokens is not None else ()))
 
     def to_records(self, prob: float = 0.95) -> list[dict]:
@@ -135,7 +147,8 @@ class Optimum:
         With unique tokens, also ``unique_tokens`` and ``epochs`` (D*/U). ``units`` gives the
         unit of every quantity.
         """
-        units = {"compute": "FLOPs", "N_opt": self._n_unit, "D_opt": "tokens", "L_opt": self.loss_unit,
+        units = {"compute": "FLOPs", "N_opt": self._n_unit, "N_opt_predictive": self._n_unit, "D_opt": "tokens",
+                 "D_opt_predictive": "tokens", "L_opt": self.loss_unit,
                  "L_opt_predictive": self.loss_unit, "tokens_per_param": "tokens/parameter",
                  "unique_tokens": "tokens", "epochs": "passes over the unique tokens"}
         records = []
@@ -157,8 +170,11 @@ class Optimum:
     def format(self, prob: float = 0.95) -> str:
         """A table of medians and intervals, one block per budget."""
         pct = f"{100 * prob:g}%"
-        units = {"N_opt": self._n_unit, "D_opt": "tokens", "L_opt": f"{self.loss_unit} (the law)",
-                 "L_opt_predictive": f"{self.loss_unit} (a run trained there)",
+        law = " (the law)" if self.N_opt_predictive is not None else ""
+        units = {"N_opt": self._n_unit + law, "D_opt": "tokens" + law, "L_opt": f"{self.loss_unit} (the law)",
+                 "N_opt_predictive": f"{self._n_unit} (the law and its miss beyond the runs)",
+                 "D_opt_predictive": "tokens (the law and its miss beyond the runs)",
+                 "L_opt_predictive": f"{self.loss_unit} (a run trained " + ("at N_opt, D_opt)" if law else "there)"),
                  "tokens_per_param": "tokens/param", "epochs": "passes over the unique tokens"}
         lines = [f"compute-optimal allocation ({self.method}; median and {pct} interval)"]
         if self.basis:
