@@ -203,6 +203,8 @@ def main() -> int:
     parser.add_argument("--features", default="compute,compute_ratio_shift",
                         help="distances, comma-separated: the components (coherent) or the terms of g (independent)")
     parser.add_argument("--relative", action="store_true", help="scale the discrepancy by the fitted sigma")
+    parser.add_argument("--sigma-floor", type=float, default=0.0, metavar="C",
+                        help="scale by sqrt(sigma² + C²) instead of sigma (C on log loss; the coherent form)")
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--leave-out", choices=("source", "ladder"), default="source",
                         help="score each source's ladders with a prior learned without that source (the default), or "
@@ -216,6 +218,7 @@ def main() -> int:
     features = tuple(args.features.split(","))
     frame = with_all_distances(pd.read_csv(RUNS))
     frame = frame[frame.noise == args.noise].reset_index(drop=True)
+    frame["sigma"] = np.sqrt(frame.sigma**2 + args.sigma_floor**2)  # the scale the rate k multiplies
     rows = []
     unit = args.leave_out
     for left_out in sorted(frame[unit].unique()):
@@ -254,6 +257,7 @@ def main() -> int:
             "equation": COHERENT if FORM == "coherent" else
             "delta ~ Normal(0, (k * [sigma if relative] * sum_f weights[f] * d_f)^2), log k ~ Normal(mu, omega)",
             "relative": RELATIVE or FORM == "coherent",
+            "sigma_floor": args.sigma_floor,
             "leave_one_source_out": loso,
             "error_model": args.noise,
             "learned_from": sorted(frame.ladder.unique()),

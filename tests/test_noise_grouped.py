@@ -100,6 +100,21 @@ def test_a_draws_miss_is_one_smooth_function_a_level_and_a_tilt():
         discrepancy_draws(context, (4, 3), np.random.default_rng(0), prior={**prior, "form": "independent"})
 
 
+def test_the_sigma_floor_adds_to_the_fits_own_scatter_in_quadrature():
+    """``sigma_floor``: the rate k multiplies sqrt(sigma² + floor²), in the draws and in their
+    spread alike; a prior without the key has no floor (files written before it still read)."""
+    from bayescale.laws.extrapolation import discrepancy_draws, discrepancy_scale
+
+    prior = {"mu": np.log(0.5), "omega": 0.0, "weights": {"compute": 1.0}}
+    context = {"compute": np.array([2.0])}
+    for floor, scale in ((0.0, 0.004), (0.003, 0.005)):  # sqrt(0.004² + 0.003²) = 0.005
+        with_floor = {**prior, "sigma_floor": floor} if floor else prior
+        spread = discrepancy_scale(context, (1, 1), np.random.default_rng(0), sigma=0.004, prior=with_floor)
+        np.testing.assert_allclose(spread, 0.5 * scale * 2.0)
+        draws = discrepancy_draws(context, (40_000, 1), np.random.default_rng(1), sigma=0.004, prior=with_floor)
+        np.testing.assert_allclose(draws.std(), 0.5 * scale * 2.0, rtol=0.02)
+
+
 def test_the_shipped_prior_is_the_coherent_form_with_a_tilt():
     from bayescale.laws.extrapolation import extrapolation_prior
 

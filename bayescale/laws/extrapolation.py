@@ -75,10 +75,10 @@ def extrapolation_prior() -> dict:
     """The learned prior of the discrepancy term (``extrapolation_prior.json``, shipped with the package).
 
     Beyond the fitted runs a law misses by a smooth function of where the point lies,
-    ``delta = k · sigma · sum_f a_f · weights[f] · d_f`` (``form`` "coherent"): one rate
+    ``delta = k · sqrt(sigma² + sigma_floor²) · sum_f a_f · weights[f] · d_f`` (``form`` "coherent"): one rate
     ``log k ~ Normal(mu, omega)`` and one coefficient ``a_f ~ Normal(0, 1)`` per feature, drawn once
     per posterior draw, so that a draw's points share its miss (a level, and a tilt along the isoFLOP
-    curves). ``sigma`` is the fit's own scatter. The rest is provenance: which ladders, how, when,
+    curves). ``sigma`` is the fit's own scatter, ``sigma_floor`` (absent: 0) a floor under it. The rest is provenance: which ladders, how, when,
     and the leave-one-source-out scores.
     """
     import json
@@ -121,6 +121,15 @@ class Miss:
         return np.broadcast_to(np.reshape(self.rate, lead) * total, shape)
 
 
+def _miss_scale(sigma: Any, prior: Mapping[str, Any]) -> Any:
+    """The scale the rate k multiplies: the fit's noise sigma, with the prior's floor
+    ``sigma_floor`` (on log loss) added in quadrature: a table whose runs scatter very little
+    about the law (digitized points of one recipe) still misses beyond them by at least the floor's
+    share. Priors without the key (before the fourth session) have no floor."""
+    floor = float(prior.get("sigma_floor", 0.0))
+    return np.sqrt(np.asarray(sigma, dtype=float) ** 2 + floor**2) if floor else sigma
+
+
 def draw_miss(samples: int, rng: np.random.Generator, sigma: Any = 1.0, prior: Mapping[str, Any] | None = None) -> Miss:
     """Draw the law's miss for ``samples`` posterior samples (:class:`Miss`).
 
@@ -140,7 +149,7 @@ def draw_miss(samples: int, rng: np.random.Generator, sigma: Any = 1.0, prior: M
                          "form (bench/learn_extrapolation.py --form coherent writes one)")
     k = np.exp(prior["mu"] + prior["omega"] * rng.standard_normal(samples))
     sigma = np.asarray(sigma, dtype=float)
-    rate = k * (float(sigma.reshape(-1)[0]) if sigma.size == 1 else sigma.reshape(samples, -1)[:, 0])
+    rate = k * _miss_scale(float(sigma.reshape(-1)[0]) if sigma.size == 1 else sigma.reshape(samples, -1)[:, 0], prior)
     coefficients = {f: float(w) * rng.standard_normal(samples) for f, w in prior["weights"].items()}
     return Miss(rate, coefficients)
 
@@ -166,7 +175,7 @@ def discrepancy_scale(context: Mapping[str, np.ndarray] | None, shape: tuple[int
     prior = prior or extrapolation_prior()
     g = np.sqrt(sum((float(w) * np.asarray(context.get(f, 0.0), dtype=float)) ** 2 for f, w in prior["weights"].items()))
     k = np.exp(prior["mu"] + prior["omega"] * rng.standard_normal(shape[:1] + (1,) * (len(shape) - 1)))
-    return k * np.asarray(sigma, dtype=float) * np.broadcast_to(g, shape)
+    return k * _miss_scale(np.asarray(sigma, dtype=float), prior) * np.broadcast_to(g, shape)
 
 
 def discrepancy_draws(context: Mapping[str, np.ndarray] | None, shape: tuple[int, ...], rng: np.random.Generator,
