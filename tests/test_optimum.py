@@ -377,6 +377,9 @@ def test_the_predictive_n_star_widens_beyond_the_runs_only():
     np.testing.assert_array_equal(law_only.L_opt_predictive, found.L_opt_predictive)
     record = found.to_records()[1]
     assert record["N_opt_predictive"]["lower"] < record["N_opt"]["lower"] and "N_opt_predictive" in found.format()
+    # inside the runs the two agree: JSON keeps both, the printed table only the law's
+    inside_only = fit.optimum([inside], all_runs=True)
+    assert "N_opt_predictive" in inside_only.to_records()[0] and "N_opt_predictive" not in inside_only.format()
     assert fake_fit(noise="normal").optimum([beyond]).N_opt_predictive is None
     with pytest.raises(OptimumError, match="no miss beyond the runs"):
         fake_fit(noise="normal").optimum([beyond], with_miss=True)

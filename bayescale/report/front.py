@@ -18,6 +18,7 @@ import numpy as np
 from bayescale.report.plots import plot_table, sci
 from bayescale.report.plots import times as _times
 from bayescale.results.optimum import loss_interval_text as _loss_interval
+from bayescale.results.optimum import moved_by_miss
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -135,7 +136,7 @@ def _rows(compute: float, label: str, rec: dict) -> list[list[str]]:
     error model has a miss, N* and D* of the surface each draw believes (the law and its miss)."""
     rows = [[sci(compute, 2), label, _size_interval(rec["N_opt"]), _size_interval(rec["D_opt"]),
              _loss_interval(rec["L_opt_predictive"]), _loss_interval(rec["L_opt"])]]
-    if "N_opt_predictive" in rec:
+    if moved_by_miss(rec):
         rows.append(["", "  + the law's miss", _size_interval(rec["N_opt_predictive"]),
                      _size_interval(rec["D_opt_predictive"]), "", ""])
     return rows
@@ -147,7 +148,7 @@ def _answer(compute: float, chosen: dict, rec: dict, tops: tuple[float, float], 
     and with a cluster its days, GPU-hours and cost."""
     answer = {"compute": float(compute), **chosen, "L_opt_predictive": rec["L_opt_predictive"], "L_opt": rec["L_opt"],
               "beyond": float(compute) / tops[0], "beyond_size": float(chosen["N_recommended"]) / tops[1]}
-    if "N_opt_predictive" in rec:
+    if moved_by_miss(rec):
         answer["N_opt_predictive"] = rec["N_opt_predictive"]
     if cluster is not None:
         answer |= {"cluster": cluster.label, "mfu": cluster.mfu, "days": float(cluster.days(compute)),

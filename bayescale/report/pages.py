@@ -111,7 +111,7 @@ def allocation_rows(optimum: Optimum, prob: float, largest_run: float) -> list[l
     ``largest_run`` is the top of the runs' compute the extrapolation is measured from (the report
     passes their 90th percentile, as page 1 does); losses get the decimals their intervals support.
     """
-    from bayescale.results.optimum import loss_interval_text
+    from bayescale.results.optimum import loss_interval_text, moved_by_miss
 
     rows = []
     for record in optimum.to_records(prob):
@@ -120,7 +120,7 @@ def allocation_rows(optimum: Optimum, prob: float, largest_run: float) -> list[l
         new_run = loss_interval_text(record["L_opt_predictive"]) if "L_opt_predictive" in record else "not computed"
         rows.append([sci(record["compute"]), reach, _interval(record, "N_opt"), _interval(record, "D_opt"),
                      loss_interval_text(record["L_opt"]), new_run, _interval(record, "tokens_per_param", lambda v: f"{v:.3g}")])
-        if "N_opt_predictive" in record:  # the optimum of each draw's surface: the law and its miss
+        if moved_by_miss(record):  # the optimum of each draw's surface: the law and its miss
             rows.append(["", "+ the law's miss", _interval(record, "N_opt_predictive"), _interval(record, "D_opt_predictive"),
                          "", "", ""])
     return rows

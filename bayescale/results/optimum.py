@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from bayescale.errors import OptimumError
 from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute
 from bayescale.laws.law import Law, Scales
 
-__all__ = ["Optimum", "compute_optimum", "interval", "decimals_for", "loss_texts", "loss_interval_text"]
+__all__ = ["Optimum", "compute_optimum", "interval", "moved_by_miss", "decimals_for", "loss_texts", "loss_interval_text"]
 
 _QUANTITIES = ("N_opt", "D_opt", "L_opt", "tokens_per_param")
 _GRID = 97
@@ -65,6 +66,16 @@ def loss_interval_text(record: Mapping[str, float]) -> str:
     """``median [lower, upper]`` of a loss record (keys ``median``, ``lower``, ``upper``), by :func:`loss_texts`."""
     med, lo, hi = loss_texts(record["median"], record["lower"], record["upper"])
     return f"{med} [{lo}, {hi}]"
+
+
+def moved_by_miss(record: Mapping[str, Any]) -> bool:
+    """Whether a budget's record (:meth:`Optimum.to_records`) has a predictive N* that differs from
+    the law's: beyond the runs, where the law's miss moves the optimum. Inside them the two agree,
+    and the predictive lines are left out of printed tables (JSON keeps both)."""
+    if "N_opt_predictive" not in record:
+        return False
+    law, moved = record["N_opt"], record["N_opt_predictive"]
+    return not all(np.isclose(law[k], moved[k], rtol=1e-3) for k in ("median", "lower", "upper"))
 
 
 def interval(values: np.ndarray, prob: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -184,6 +195,8 @@ class Optimum:
         for record in self.to_records(prob):
             lines.append(f"C = {record['compute']:.3g} FLOPs" + _extrapolation_text(record.get("times_largest_run")))
             for name in self._quantities():
+                if name in ("N_opt_predictive", "D_opt_predictive") and not moved_by_miss(record):
+                    continue
                 r = record[name]
                 # losses to the figures their interval supports; sizes and ratios to 3 figures
                 med, lo, hi = (loss_texts(r["median"], r["lower"], r["upper"]) if name.startswith("L_opt")
