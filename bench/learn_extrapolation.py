@@ -192,8 +192,8 @@ def predictive(frame: pd.DataFrame, prior: dict | None) -> dict:
     return {"inside": inside, "width": hi - lo, "score": score, "lpd": lpd, "joint": joint}
 
 
-COHERENT = ("delta(N, D) = k * sigma * sum_f a_f * weights[f] * d_f(N, D), a_f ~ Normal(0, 1) per draw (one smooth "
-            "miss per draw: a level and a tilt), log k ~ Normal(mu, omega)")
+COHERENT = ("delta(N, D) = k * sqrt(sigma^2 + sigma_floor^2) * sum_f a_f * weights[f] * d_f(N, D), a_f ~ Normal(0, 1) "
+            "per draw (one smooth miss per draw: a level and a tilt), log k ~ Normal(mu, omega)")
 
 
 def main() -> int:

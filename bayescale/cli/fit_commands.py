@@ -215,7 +215,8 @@ def _cmd_summary(args: argparse.Namespace) -> int:
             weights = ", ".join(f"{k} {v:.3g}" for k, v in learned["weights"].items())
             print(f"predictions beyond the runs use the extrapolation prior of {learned['date']} "
                   f"({learned['form']}; log k ~ Normal({learned['mu']:.2f}, {learned['omega']:.2f}); "
-                  f"weights {weights}; learned on {learned['ladders']} real ladders)")
+                  f"weights {weights}; floor under sigma {learned.get('sigma_floor', 0):g}; learned on "
+                  f"{learned['ladders']} real ladders)")
         if fit.allocation is not None:
             print(_allocation_text(fit))
         if planned is not None:

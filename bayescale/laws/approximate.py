@@ -128,11 +128,13 @@ class Discrepancy(Normal):
 
     The likelihood is :class:`~bayescale.laws.noise.Normal`'s (in the fitted runs the distance is
     zero). Beyond them each posterior draw gets one smooth miss
-    (:func:`bayescale.laws.extrapolation.draw_miss`): a level ``k · sigma · a · d`` and a tilt
-    ``k · sigma · b · w · d · s`` along the isoFLOP curves, ``d`` the decades of compute beyond the
-    fitted runs and ``s`` the signed decades of D/N from their median. ``sigma`` is the fit's own
-    scatter (a law that fits its runs worse fails faster outside them), ``a, b ~ Normal(0, 1)``, and
-    the rate ``k`` and weight ``w`` come from a prior learned by leave-future-out on real ladders
+    (:func:`bayescale.laws.extrapolation.draw_miss`): a level ``k · σ' · a · d`` and a tilt
+    ``k · σ' · b · w · d · s`` along the isoFLOP curves, ``d`` the decades of compute beyond the
+    fitted runs and ``s`` the signed decades of D/N from their median (held within the shifts the
+    prior was learned on). ``σ' = sqrt(sigma² + c²)``: the fit's own scatter (a law that fits its
+    runs worse fails faster outside them) with a floor ``c`` (0.005 on log loss: runs that scatter
+    very little about the law still miss beyond them), ``a, b ~ Normal(0, 1)``, and the rate ``k``,
+    weight ``w`` and floor ``c`` come from a prior learned by leave-future-out on real ladders
     (:func:`bayescale.laws.extrapolation.extrapolation_prior`). Points of one prediction share
     their draw's miss, so curves and differences between points keep its shape.
     """
@@ -140,9 +142,9 @@ class Discrepancy(Normal):
     name = "discrepancy"
     title = "Normal noise + a law discrepancy that grows beyond the fitted runs (rate learned on real ladders)"
     equation = ("log L_obs = log L + delta + sigma·ε, ε ~ Normal(0, 1); beyond the fitted runs "
-                "delta = k·sigma·d·(a + w·b·s), a, b ~ Normal(0, 1) once per posterior draw (a level and a tilt), "
+                "delta = k·sqrt(sigma² + c²)·d·(a + w·b·s), a, b ~ Normal(0, 1) once per posterior draw (a level and a tilt), "
                 "d = decades of compute beyond the runs, s = decades of D/N from the runs' median (signed), "
-                "log k ~ Normal(mu, omega) and w from real ladders")
+                "log k ~ Normal(mu, omega), w and the floor c from real ladders")
 
     def predictive_prior(self):
         """The shipped extrapolation prior's form, values and provenance: a saved fit's predictions
@@ -150,7 +152,7 @@ class Discrepancy(Normal):
         from bayescale.laws.extrapolation import extrapolation_prior
 
         prior = extrapolation_prior()
-        return {key: prior[key] for key in ("form", "mu", "omega", "weights", "date", "ladders")}
+        return {key: prior[key] for key in ("form", "mu", "omega", "weights", "sigma_floor", "date", "ladders") if key in prior}
 
     def miss(self, params, rng, samples):
         """One smooth miss per posterior sample (:func:`bayescale.laws.extrapolation.draw_miss`)."""

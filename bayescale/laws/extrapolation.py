@@ -104,12 +104,12 @@ def _prior_text() -> str:
 class Miss:
     """Draws of the law's miss beyond the fitted runs: one smooth function per posterior sample.
 
-    ``miss(context, shape)`` is ``k · sigma · sum_f a_f · weights[f] · d_f`` at the points of
+    ``miss(context, shape)`` is ``k · sigma' · sum_f a_f · weights[f] · d_f`` at the points of
     ``context`` (distances from :func:`distances`), for draws of shape ``(sample, …, point)``; zero
     inside the runs, where every distance is zero. Made by :func:`draw_miss`.
     """
 
-    rate: np.ndarray  #: ``k · sigma``, one per sample
+    rate: np.ndarray  #: ``k · sigma'`` (sigma' = sqrt(sigma² + sigma_floor²)), one per sample
     coefficients: Mapping[str, np.ndarray]  #: ``a_f · weights[f]`` per feature, one per sample
 
     def __call__(self, context: Mapping[str, np.ndarray] | None, shape: tuple[int, ...]) -> np.ndarray:
@@ -157,7 +157,7 @@ def draw_miss(samples: int, rng: np.random.Generator, sigma: Any = 1.0, prior: M
 def discrepancy_scale(context: Mapping[str, np.ndarray] | None, shape: tuple[int, ...], rng: np.random.Generator,
                       sigma: Any = 1.0, prior: Mapping[str, Any] | None = None) -> np.ndarray:
     """Standard deviation of the discrepancy term on log loss given each sample's rate ``k``, per point:
-    ``k · sigma · sqrt(sum_f (weights[f] · d_f)²)``, the spread of :func:`draw_miss`'s draws there.
+    ``k · sigma' · sqrt(sum_f (weights[f] · d_f)²)`` (sigma' = sqrt(sigma² + sigma_floor²)), the spread of :func:`draw_miss`'s draws there.
 
     Parameters
     ----------
