@@ -399,3 +399,10 @@ def test_the_predictive_n_star_stays_where_the_tilt_was_learned():
     shift = np.log10(found.D_opt_predictive / found.N_opt_predictive) - np.median(np.log10(fit.runs.D / fit.runs.N))
     assert np.all(np.isfinite(shift))
     assert shift.min() >= low - 1.0 and shift.max() <= high + 1.0
+
+
+def test_sizes_are_printed_to_the_figures_their_interval_supports():
+    from bayescale.results.optimum import size_texts
+
+    assert size_texts(8.16e10, 6.78e10, 9.89e10) == ("8.16e+10", "6.78e+10", "9.89e+10")
+    assert size_texts(8.47e10, 4.62e9, 3.71e11) == ("8.5e+10", "4.6e+09", "3.7e+11")  # wider than 2×: two figures

@@ -21,7 +21,7 @@ from bayescale.errors import OptimumError
 from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute
 from bayescale.laws.law import Law, Scales
 
-__all__ = ["Optimum", "compute_optimum", "interval", "moved_by_miss", "decimals_for", "loss_texts", "loss_interval_text"]
+__all__ = ["Optimum", "compute_optimum", "interval", "moved_by_miss", "decimals_for", "loss_texts", "size_texts", "loss_interval_text"]
 
 _QUANTITIES = ("N_opt", "D_opt", "L_opt", "tokens_per_param")
 _GRID = 97
@@ -60,6 +60,13 @@ def loss_texts(median: float, lower: float, upper: float) -> tuple[str, str, str
         return _figures(median), _figures(lower), _figures(upper)
     d = decimals_for(lower, upper)
     return f"{median:.{d}f}", f"{lower:.{d}f}", f"{upper:.{d}f}"
+
+
+def size_texts(median: float, lower: float, upper: float) -> tuple[str, str, str]:
+    """Sizes, token counts and ratios as printed: three significant figures, or two where the
+    interval spans more than a factor of two (a third figure there would claim what is not known)."""
+    digits = 2 if lower > 0 and upper / lower > _WIDE else 3
+    return tuple(f"{v:.{digits}g}" for v in (median, lower, upper))  # type: ignore[return-value]
 
 
 def loss_interval_text(record: Mapping[str, float]) -> str:
@@ -200,7 +207,7 @@ class Optimum:
                 r = record[name]
                 # losses to the figures their interval supports; sizes and ratios to 3 figures
                 med, lo, hi = (loss_texts(r["median"], r["lower"], r["upper"]) if name.startswith("L_opt")
-                               else (f"{r[k]:.3g}" for k in ("median", "lower", "upper")))
+                               else size_texts(r["median"], r["lower"], r["upper"]))
                 lines.append(f"  {name:<17}{med:>11}   [{lo}, {hi}]  {units[name]}")
         return "\n".join(lines)
 
