@@ -181,8 +181,10 @@ def title_page(fit: Fit, res: FitResults) -> Figure:
         verdict = ["CONVERGENCE GATES FAILED: do not use these numbers for decisions; sample again "
                    "(more draws, more warm-up, tighter priors)."]
         verdict += textwrap.wrap("Failures: " + "; ".join(shown) + ".", 135)
+    rows = (allocation_rows(res.at_budgets, res.summary.prob, float(np.quantile(fit.runs.C, 0.9)))
+            if res.at_budgets is not None else [])
     top, box, middle, bottom = fig.subfigures(
-        4, 1, height_ratios=[1.0, 0.2 + 0.13 * len(verdict), 0.75 + 0.12 * len(res.budgets), 2.6])
+        4, 1, height_ratios=[1.0, 0.2 + 0.13 * len(verdict), 0.9 + 0.145 * max(len(rows), len(res.budgets)), 2.6])
     top.text(0.0, 0.95, f"Scaling-law fit: {fit.law.name}", fontsize=20, fontweight="bold", va="top")
     top.text(0.0, 0.55, fit.law.title, fontsize=11, va="top")
     formula = f"L = {fit.law.formula.source}    ({fit.runs.n_runs} runs; loss in {fit.runs.loss_unit})"
@@ -201,8 +203,7 @@ def title_page(fit: Fit, res: FitResults) -> Figure:
     ax = middle.add_subplot()
     pct = f"{100 * res.summary.prob:g}%"
     if res.at_budgets is not None:
-        plot_table(allocation_rows(res.at_budgets, res.summary.prob, float(np.quantile(fit.runs.C, 0.9))),
-                   _allocation_columns(fit.runs.loss_unit), ax=ax, fontsize=8.5, col_widths=_ALLOC_WIDTHS,
+        plot_table(rows, _allocation_columns(fit.runs.loss_unit), ax=ax, fontsize=8.5, col_widths=_ALLOC_WIDTHS,
                    title=f"What the budget buys: compute-optimal allocation (median and {pct} credible interval)")
         note = ("N*, D*, L* law: the uncertainty of the fitted law. L* a run there: what one run trained at (N*, D*) "
                 f"would score under the error model '{fit.law.noise}' (run-to-run noise, and beyond the runs the law's "
