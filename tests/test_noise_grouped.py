@@ -257,4 +257,5 @@ def test_summary_can_say_which_learned_prior_predictions_use():
     which (form, values, date); error models that use the fit alone say nothing."""
     learned = get_error_model("discrepancy").predictive_prior()
     assert learned["form"] == "coherent" and learned["date"] and learned["ladders"] >= 10
+    assert learned["sigma_floor"] > 0  # the floor under sigma is part of what predictions use
     assert get_error_model("normal").predictive_prior() is None
