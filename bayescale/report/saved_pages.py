@@ -47,8 +47,10 @@ def _calibration_page(data: dict) -> Figure:
     sim, bt = data["simulated"], data["backtest"]
     pct = f"{100 * data['prob']:g}%"
     top, bottom, notes = fig.subfigures(3, 1, height_ratios=[1.2, 1.0, 0.45])
-    rows = [_coverage_row("N* at " + ", ".join(f"{b:.3g}" for b in sim["budgets"]) + " FLOPs", sim.get("N_opt")),
-            _coverage_row("held-out top-compute runs (predictive)", sim.get("holdout_loss"))]
+    rows = [_coverage_row("N* at " + ", ".join(f"{b:.3g}" for b in sim["budgets"]) + " FLOPs", sim.get("N_opt"))]
+    if sim.get("N_opt_predictive"):
+        rows.append(_coverage_row("N* with the law's miss (predictive)", sim["N_opt_predictive"]))
+    rows.append(_coverage_row("held-out top-compute runs (predictive)", sim.get("holdout_loss")))
     rows += [_coverage_row(f"parameter {name}", entry) for name, entry in sim["parameters"].items()]
     plot_table(rows, ["interval of", "coverage", "Monte-Carlo s.e."], ax=top.add_subplot(), fontsize=8.5,
                col_widths=[0.5, 0.2, 0.2],
