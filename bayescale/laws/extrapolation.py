@@ -75,11 +75,13 @@ def extrapolation_prior() -> dict:
     """The learned prior of the discrepancy term (``extrapolation_prior.json``, shipped with the package).
 
     Beyond the fitted runs a law misses by a smooth function of where the point lies,
-    ``delta = k · sqrt(sigma² + sigma_floor²) · sum_f a_f · weights[f] · d_f`` (``form`` "coherent"): one rate
-    ``log k ~ Normal(mu, omega)`` and one coefficient ``a_f ~ Normal(0, 1)`` per feature, drawn once
-    per posterior draw, so that a draw's points share its miss (a level, and a tilt along the isoFLOP
-    curves). ``sigma`` is the fit's own scatter, ``sigma_floor`` (absent: 0) a floor under it. The rest is provenance: which ladders, how, when,
-    and the leave-one-source-out scores.
+    ``delta = k · sqrt(sigma² + sigma_floor²) · sum_f a_f · weights[f] · d_f`` (``form``
+    "coherent"): one rate ``log k ~ Normal(mu, omega)`` and one coefficient ``a_f ~ Normal(0, 1)``
+    per feature, drawn once per posterior draw, so that a draw's points share its miss (a level,
+    and a tilt along the isoFLOP curves). ``sigma`` is the fit's own scatter, ``sigma_floor``
+    (absent: 0) a floor under it, and ``ratio_shift_range`` the shifts of D/N the tilt was learned
+    on (:func:`distances` holds shifts within it). The rest is provenance: which ladders, how,
+    when, and the leave-one-source-out scores.
     """
     import json
 
@@ -157,7 +159,8 @@ def draw_miss(samples: int, rng: np.random.Generator, sigma: Any = 1.0, prior: M
 def discrepancy_scale(context: Mapping[str, np.ndarray] | None, shape: tuple[int, ...], rng: np.random.Generator,
                       sigma: Any = 1.0, prior: Mapping[str, Any] | None = None) -> np.ndarray:
     """Standard deviation of the discrepancy term on log loss given each sample's rate ``k``, per point:
-    ``k · sigma' · sqrt(sum_f (weights[f] · d_f)²)`` (sigma' = sqrt(sigma² + sigma_floor²)), the spread of :func:`draw_miss`'s draws there.
+    ``k · sigma' · sqrt(sum_f (weights[f] · d_f)²)`` with sigma' = sqrt(sigma² + sigma_floor²),
+    the spread of :func:`draw_miss`'s draws there.
 
     Parameters
     ----------
