@@ -54,6 +54,20 @@ def test_ensemble_of_two_fits_to_the_same_runs():
     assert lo < np.median(result.optimum.N_opt[:, 1]) < hi
 
 
+def test_the_mixture_carries_the_predictive_optimum_where_a_law_has_a_miss():
+    """A fit whose error model has a miss contributes its surface's optimum to the mixture's
+    N_opt_predictive; a fit without one (``normal``) contributes its law's N*."""
+    with_miss, without = fake_fit(seed=1), fake_fit(seed=2, noise="normal")
+    far = float(np.max(with_miss.runs.C)) * 100
+    two_normal = ensemble([without, fake_fit(seed=3, noise="normal")], [far], weights=[0.5, 0.5]).optimum
+    assert two_normal.N_opt_predictive is None
+    mixed = ensemble([with_miss, without], [far], weights=[1.0, 0.0]).optimum
+    law, moved = (np.log(x[:, 0]) for x in (mixed.N_opt, mixed.N_opt_predictive))
+    assert np.std(moved) > 1.5 * np.std(law)  # all weight on the fit with a miss: its surface's spread
+    only_normal = ensemble([with_miss, without], [far], weights=[0.0, 1.0]).optimum
+    np.testing.assert_array_equal(only_normal.N_opt_predictive, only_normal.N_opt)
+
+
 def test_incompatible_fits_are_refused():
     from dataclasses import replace
 
