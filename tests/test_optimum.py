@@ -406,3 +406,5 @@ def test_sizes_are_printed_to_the_figures_their_interval_supports():
 
     assert size_texts(8.16e10, 6.78e10, 9.89e10) == ("8.16e+10", "6.78e+10", "9.89e+10")
     assert size_texts(8.47e10, 4.62e9, 3.71e11) == ("8.5e+10", "4.6e+09", "3.7e+11")  # wider than 2×: two figures
+    assert size_texts(280.4, 51.2, 1630.0) == ("280", "51", "1600")  # ratios in plain notation
+    assert size_texts(14.43, 11.2, 18.9) == ("14.4", "11.2", "18.9")
