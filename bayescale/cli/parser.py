@@ -60,8 +60,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("optimum", help="compute-optimal N*, D*, L* at given budgets",
                        description="For each compute budget C (FLOPs): N*, D* = C/(6N*), L* and D*/N*, "
-                       "with medians and equal-tailed credible intervals over the posterior. Several fits of "
-                       "different laws to the same runs are stacked into one mixture (law uncertainty).")
+                       "with medians and equal-tailed credible intervals over the posterior, and L* of a run "
+                       "trained there. Beyond the runs, with the default error model, also N_opt_predictive and "
+                       "D_opt_predictive: where each draw's surface bottoms out once the law's own miss beyond "
+                       "the runs is added. Several fits of different laws to the same runs are stacked into one "
+                       "mixture (law uncertainty).")
     p.add_argument("fit", nargs="*", help="a fit saved by 'bayescale fit', or several of different laws to the same runs")
     _add_published_options(p)
     p.add_argument("--weights", choices=["loo", "lfo"], default="loo",
