@@ -12,7 +12,9 @@ median of log N* in units of their combined spread (posterior sd of log N* and t
 ``N_opt_predictive`` (printed by ``optimum`` by default): each draw's N* on the law plus its miss
 beyond the runs.
 
-    .venv/bin/python bench/bench_vertex.py [0,1,2]   # every sweep, or the ones listed; 15 fits, ~2 min
+    .venv/bin/python bench/bench_vertex.py [0,1,2] [--hold 2]   # every sweep, or the ones listed; 15 fits, ~2 min
+
+``--hold 2`` holds out the top two budgets and scores the top one, 4× beyond the fitted compute.
 """
 
 from __future__ import annotations
@@ -46,15 +48,24 @@ def main() -> int:
     if not PORIAN.exists():
         print(f"no shared data at {DATA}")
         return 0
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("configs", nargs="?", help="sweeps to run, e.g. 0,1,2 (default: all 15)")
+    parser.add_argument("--hold", type=int, default=1,
+                        help="hold out the top K budgets and score the top one (default 1: 2× beyond; 2: 4×)")
+    args = parser.parse_args()
     rows = []
-    for config, runs in porian_sweeps(sys.argv[1] if len(sys.argv) > 1 else None):
+    for config, runs in porian_sweeps(args.configs):
         start = time.perf_counter()
-        top = np.unique(runs.C)[-1]
-        held = runs.C == top
-        found = vertex(np.log(runs.N[held]), np.log(runs.loss[held]))
+        budgets = np.unique(runs.C)
+        top = budgets[-1]
+        at_top = runs.C == top
+        found = vertex(np.log(runs.N[at_top]), np.log(runs.loss[at_top]))
         if found is None:
             print(f"config {config}: the top budget's curve is not convex; skipped", flush=True)
             continue
+        held = runs.C >= budgets[-args.hold]
         train = replace(runs, frame=runs.frame[~held].reset_index(drop=True))
         fit = bs.fit(train, "chinchilla", settings=bs.SamplerSettings(progressbar=False))
         row = {"config": config, "budget": top, "times": top / train.C.max(), "vertex": np.exp(found[0]),
