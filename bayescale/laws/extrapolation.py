@@ -88,6 +88,7 @@ def extrapolation_prior() -> dict:
     return json.loads(_prior_text())
 
 
+@functools.cache
 def _learned_shift_range() -> tuple[float, float]:
     """The shifts in log10 D/N (from the fitted median) of the runs the shipped prior was learned on."""
     low, high = extrapolation_prior().get("ratio_shift_range", (-np.inf, np.inf))
