@@ -33,25 +33,18 @@ FEATURES = ("compute", "compute_ratio_shift")
 def score_sources(frame: pd.DataFrame, sources: list[str], floor: float) -> pd.DataFrame:
     """Per ladder of each source in ``sources``: coverage, width, interval score and log density under
     the prior learned from the other sources in ``sources``, with the floor ``floor``."""
-    frame = frame.assign(sigma=np.sqrt(frame.sigma**2 + floor**2))
+    frame = le.with_floor(frame, floor)
     rows = []
     for left in sources:
         train = frame[(frame.source != left) & frame.source.isin(sources)]
         test = frame[frame.source == left]
-        out = le.predictive(test, le.learn(train, FEATURES))
-        for ladder, idx in test.groupby("ladder").groups.items():
-            pos = test.index.get_indexer(idx)
-            rows.append({"source": left, "ladder": ladder, "runs": len(pos), "coverage": out["inside"][pos].mean(),
-                         "width": out["width"][pos].mean(), "interval_score": out["score"][pos].mean(),
-                         "lpd": out["lpd"][pos].mean()})
+        rows += [{"source": left, **row} for row in le.ladder_scores(test, le.learn(train, FEATURES))]
     return pd.DataFrame(rows)
 
 
 def pooled(table: pd.DataFrame) -> dict:
-    w = table.runs
-    return {"coverage": np.average(table.coverage, weights=w), "width": np.average(table.width, weights=w),
-            "interval_score": np.average(table.interval_score, weights=w), "lpd": np.average(table.lpd, weights=w),
-            "worst": table.coverage.min(), "worst_ladder": table.ladder.iloc[int(np.argmin(table.coverage.to_numpy()))]}
+    """:func:`learn_extrapolation.pooled_scores`, and which ladder is the worst."""
+    return {**le.pooled_scores(table), "worst_name": table.ladder.iloc[int(np.argmin(table.coverage.to_numpy()))]}
 
 
 def main() -> int:
@@ -65,14 +58,14 @@ def main() -> int:
     for c, table in flat.items():
         p = pooled(table)
         print(f"  C {c:<7g} coverage {p['coverage']:.3f}  width {p['width']:.3f}  interval score "
-              f"{p['interval_score']:.3f}  lpd {p['lpd']:.3f}  worst {p['worst']:.2f} ({p['worst_ladder']})", flush=True)
+              f"{p['interval_score']:.3f}  lpd {p['lpd']:.3f}  worst {p['worst_ladder']:.2f} ({p['worst_name']})", flush=True)
     print("\nnested (C chosen without the scored source):")
     chosen: dict[str, list[pd.DataFrame]] = {"score": [], "targets": []}
     for outer in sources:
         inner = [s for s in sources if s != outer]
         inner_scores = {c: pooled(score_sources(frame, inner, c)) for c in grid}
         by_score = min(grid, key=lambda c: inner_scores[c]["interval_score"])
-        meeting = [c for c in grid if 0.90 <= inner_scores[c]["coverage"] <= 0.98 and inner_scores[c]["worst"] >= 0.75]
+        meeting = [c for c in grid if 0.90 <= inner_scores[c]["coverage"] <= 0.98 and inner_scores[c]["worst_ladder"] >= 0.75]
         by_targets = min(meeting, key=lambda c: inner_scores[c]["interval_score"]) if meeting else by_score
         print(f"  without {outer}: C {by_score:g} by interval score, {by_targets:g} by the targets", flush=True)
         for rule, c in (("score", by_score), ("targets", by_targets)):
@@ -81,7 +74,7 @@ def main() -> int:
     for rule, parts in chosen.items():
         p = pooled(pd.concat(parts))
         print(f"  chosen by {rule:<8} coverage {p['coverage']:.3f}  width {p['width']:.3f}  interval score "
-              f"{p['interval_score']:.3f}  lpd {p['lpd']:.3f}  worst {p['worst']:.2f} ({p['worst_ladder']})")
+              f"{p['interval_score']:.3f}  lpd {p['lpd']:.3f}  worst {p['worst_ladder']:.2f} ({p['worst_name']})")
     return 0
 
 

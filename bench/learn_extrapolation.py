@@ -192,6 +192,33 @@ def predictive(frame: pd.DataFrame, prior: dict | None) -> dict:
     return {"inside": inside, "width": hi - lo, "score": score, "lpd": lpd, "joint": joint}
 
 
+def with_floor(frame: pd.DataFrame, floor: float) -> pd.DataFrame:
+    """The rows with sigma replaced by the scale the rate k multiplies, sqrt(sigma² + floor²)."""
+    return frame.assign(sigma=np.sqrt(frame.sigma**2 + floor**2))
+
+
+def ladder_scores(test: pd.DataFrame, prior: dict | None) -> list[dict]:
+    """Per ladder of ``test``: held-out runs, 95% coverage, mean width, interval score, log density
+    per run and joint log density per run under :func:`predictive` (``prior`` None: the fitted model)."""
+    out = predictive(test, prior)
+    rows = []
+    for ladder, idx in test.groupby("ladder").groups.items():
+        pos = test.index.get_indexer(idx)
+        rows.append({"ladder": ladder, "runs": len(pos), "coverage": out["inside"][pos].mean(),
+                     "width": out["width"][pos].mean(), "interval_score": out["score"][pos].mean(),
+                     "lpd": out["lpd"][pos].mean(), "joint_lpd": out["joint"][ladder] / len(pos)})
+    return rows
+
+
+def pooled_scores(table: pd.DataFrame) -> pd.Series:
+    """:func:`ladder_scores` rows pooled over held-out runs (each run weighing the same), and the
+    worst ladder's coverage."""
+    n = table.runs
+    return pd.Series({"runs": n.sum(), **{k: np.average(table[k], weights=n) for k in
+                                          ("coverage", "width", "interval_score", "lpd", "joint_lpd")},
+                      "worst_ladder": table.coverage.min()})
+
+
 COHERENT = ("delta(N, D) = k * sqrt(sigma^2 + sigma_floor^2) * sum_f a_f * weights[f] * d_f(N, D), a_f ~ Normal(0, 1) "
             "per draw (one smooth miss per draw: a level and a tilt), log k ~ Normal(mu, omega)")
 
@@ -218,7 +245,7 @@ def main() -> int:
     features = tuple(args.features.split(","))
     frame = with_all_distances(pd.read_csv(RUNS))
     frame = frame[frame.noise == args.noise].reset_index(drop=True)
-    frame["sigma"] = np.sqrt(frame.sigma**2 + args.sigma_floor**2)  # the scale the rate k multiplies
+    frame = with_floor(frame, args.sigma_floor)
     rows = []
     unit = args.leave_out
     for left_out in sorted(frame[unit].unique()):
@@ -226,25 +253,14 @@ def main() -> int:
         source = test.source.iloc[0]
         prior = learn(train, features)
         for label, p in (("fitted model", None), (f"+ discrepancy (leave one {unit} out)", prior)):
-            out = predictive(test, p)
-            for ladder, idx in test.groupby("ladder").groups.items():
-                pos = test.index.get_indexer(idx)
-                rows.append({"source": source, "ladder": ladder, "model": label, "runs": len(pos),
-                             "coverage": out["inside"][pos].mean(), "width": out["width"][pos].mean(),
-                             "interval_score": out["score"][pos].mean(), "lpd": out["lpd"][pos].mean(),
-                             "joint_lpd": out["joint"][ladder] / len(pos),
-                             **({"mu": p["mu"], "omega": p["omega"], **p["weights"]} if p else {})})
+            rows += [{"source": source, "model": label, **row,
+                      **({"mu": p["mu"], "omega": p["omega"], **p["weights"]} if p else {})}
+                     for row in ladder_scores(test, p)]
     table = pd.DataFrame(rows)
     pd.set_option("display.width", 200)
     per = table.pivot_table(index=["source", "ladder", "runs"], columns="model", values=["coverage", "interval_score"])
     print(per.to_string(float_format=lambda v: f"{v:.3g}"))
-    pooled = table.assign(n=table.runs).groupby("model").apply(
-        lambda t: pd.Series({"runs": t.n.sum(), "coverage": np.average(t.coverage, weights=t.n),
-                             "width": np.average(t.width, weights=t.n),
-                             "interval_score": np.average(t.interval_score, weights=t.n),
-                             "lpd": np.average(t.lpd, weights=t.n), "joint_lpd": np.average(t.joint_lpd, weights=t.n),
-                             "worst_ladder": t.coverage.min()}),
-        include_groups=False)
+    pooled = table.groupby("model").apply(pooled_scores, include_groups=False)
     print(f"\npooled over held-out runs (leave one {unit} out):")
     print(pooled.to_string(float_format=lambda v: f"{v:.3g}"))
     loso = {model: {k: round(float(v), 4) for k, v in row.items()} for model, row in pooled.iterrows()}
