@@ -19,6 +19,7 @@ beyond the runs.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from dataclasses import replace
@@ -45,16 +46,14 @@ def vertex(log_n: np.ndarray, log_loss: np.ndarray) -> tuple[float, float] | Non
 def main() -> int:
     import bayescale as bs
 
-    if not PORIAN.exists():
-        print(f"no shared data at {DATA}")
-        return 0
-    import argparse
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("configs", nargs="?", help="sweeps to run, e.g. 0,1,2 (default: all 15)")
     parser.add_argument("--hold", type=int, default=1,
                         help="hold out the top K budgets and score the top one (default 1: 2× beyond; 2: 4×)")
     args = parser.parse_args()
+    if not PORIAN.exists():
+        print(f"no shared data at {DATA}")
+        return 0
     rows = []
     for config, runs in porian_sweeps(args.configs):
         start = time.perf_counter()

@@ -40,18 +40,21 @@ def ladders() -> list[Ladder]:
     out += [Ladder(f"gadre[{d}]", "gadre2024", "overtrain_gadre/overtrain_runs.csv", "chinchilla",
                    {"loss_col": "loss_c4_val", "c_col": "C_flops_6ND", "where": [f"dataset={d}"]})
             for d in ("c4_original", "rw_original", "rpj")]
-    out += [Ladder(f"porian[{i}]", "porian2024", "porian_isoflops/porian_isoflop_points.csv", "chinchilla",
-                   {"c_col": "flops_budget", "where": [f"config_id={i}"]}) for i in range(15)]
+    out += [_porian(i) for i in range(15)]
     return out
 
 
-PORIAN = DATA / "porian_isoflops" / "porian_isoflop_points.csv"
+PORIAN_FILE = "porian_isoflops/porian_isoflop_points.csv"
+PORIAN = DATA / PORIAN_FILE
+
+
+def _porian(config: int) -> Ladder:
+    return Ladder(f"porian[{config}]", "porian2024", PORIAN_FILE, "chinchilla",
+                  {"c_col": "flops_budget", "where": [f"config_id={config}"]})
 
 
 def porian_sweeps(selected: str | None = None):
     """``(config, runs)`` of the 15 Porian isoFLOP sweeps, or of those listed (``"0,1,2"``)."""
-    import bayescale as bs
-
     configs = [int(c) for c in selected.split(",")] if selected else range(15)
     for config in configs:
-        yield config, bs.read_runs(PORIAN, c_col="flops_budget", where=[f"config_id={config}"])
+        yield config, _porian(config).read()
