@@ -7,6 +7,11 @@ that into coverage tables and learns the extrapolation prior leave-one-source-ou
 
     .venv/bin/python bench/lfo_collect.py normal grouped       # error models to measure
     .venv/bin/python bench/lfo_collect.py --inner              # one quarter lower (below)
+    .venv/bin/python bench/lfo_collect.py --unseen normal discrepancy
+
+``--unseen`` measures the tables the extrapolation prior was not learned from (``unseen_ladders``
+in ``ladders.py``: final losses of GPT-3 and OPT from ColPret) and writes
+``results/lfo_unseen_runs.csv``; score it with ``lfo_score.py bench/results/lfo_unseen_runs.csv``.
 
 ``--inner`` repeats the split inside each ladder's fitted runs: the law (independent noise) fitted
 below *their* top quarter of compute, the rest of them scored, rows to
@@ -26,18 +31,24 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ladders import DATA, ladders  # noqa: E402
+from ladders import DATA, ladders, unseen_ladders  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "lfo_runs.csv"
 INNER = OUT.with_name("lfo_inner_runs.csv")
+UNSEEN = OUT.with_name("lfo_unseen_runs.csv")
 HOLDOUT_TOP = 0.25
 
 
 def main(noises: list[str]) -> int:
     inner = noises == ["--inner"]
-    noises = ["normal"] if inner else noises
+    unseen = noises[:1] == ["--unseen"]
+    if unseen:
+        noises = noises[1:] or ["normal"]
+    elif inner:
+        noises = ["normal"]
     import bayescale as bs
     from bayescale.decisions.backtesting import split_by_compute
+    from bayescale.errors import BayescaleError
     from bayescale.laws.extrapolation import distances
     from bayescale.results.fitted import law_inputs
 
@@ -46,15 +57,19 @@ def main(noises: list[str]) -> int:
         return 0
     rows = []
     for noise in noises:
-        for ladder in ladders():
+        for ladder in unseen_ladders() if unseen else ladders():
             start = time.perf_counter()
             runs = ladder.read()
             train, held, cutoff = split_by_compute(runs, HOLDOUT_TOP)
             if inner:  # the same split again, inside the runs a fit of the ladder sees
                 train, held, cutoff = split_by_compute(train, HOLDOUT_TOP)
             law = bs.load_law(ladder.law)
-            fit = bs.fit(train, law, noise=noise, settings=bs.SamplerSettings(progressbar=False),
-                         allocation_refit=False)
+            try:
+                fit = bs.fit(train, law, noise=noise, settings=bs.SamplerSettings(progressbar=False),
+                             allocation_refit=False)
+            except BayescaleError as err:  # e.g. an error model with more parameters than the runs allow
+                print(f"{noise:12s} {ladder.name:22s} skipped: {err}", flush=True)
+                continue
             inputs = {k: v for k, v in law_inputs(fit.law, held).items() if k in fit.law.variables}
             pred = fit.predict(seed=1, **inputs)
             logp = np.log(pred.predictive)
@@ -78,7 +93,7 @@ def main(noises: list[str]) -> int:
             inside = ((frame.y >= frame.lo95) & (frame.y <= frame.hi95)).mean()
             print(f"{noise:12s} {ladder.name:22s} train {train.n_runs:4d} held {held.n_runs:3d} "
                   f"cover95 {inside:.2f} gates {fit.gates.passed} {time.perf_counter() - start:.1f}s", flush=True)
-    out = INNER if inner else OUT
+    out = INNER if inner else UNSEEN if unseen else OUT
     out.parent.mkdir(exist_ok=True)
     new = pd.concat(rows, ignore_index=True)
     if out.exists():
