@@ -50,6 +50,7 @@ FEATURES = ("compute", "ratio", "size", "tokens", "ratio_offset", "compute_ratio
 
 RELATIVE = False
 FORM = "coherent"
+BALANCE = "ladder"
 Z = np.linspace(-8.0, 8.0, 1601)  # nodes of log k in prior standard deviations, for exact predictive quantiles
 Z_WEIGHT = stats.norm.pdf(Z) / stats.norm.pdf(Z).sum()
 
@@ -133,6 +134,9 @@ def ladder_loglik(frame: pd.DataFrame, w, mu, omega):
 def learn(frame: pd.DataFrame, features: tuple[str, ...]) -> dict:
     """Maximum marginal likelihood of (mu, omega, weights); the first feature's weight is 1."""
     groups = [g for _, g in frame.groupby("ladder")]
+    # BALANCE "source": each source counts once, its ladders sharing its weight (Porian's 15 setups one code base)
+    per_source = frame.groupby("source").ladder.nunique()
+    shares = [1.0 / per_source[g.source.iloc[0]] if BALANCE == "source" else 1.0 for g in groups]
 
     def weights(theta):
         return {features[0]: 1.0} | {f: float(np.exp(t)) for f, t in zip(features[1:], theta[2:])}
@@ -140,7 +144,7 @@ def learn(frame: pd.DataFrame, features: tuple[str, ...]) -> dict:
     def loss(theta):
         mu, log_omega = theta[:2]
         w = weights(theta)
-        return -sum(ladder_loglik(g, w, mu, np.exp(log_omega)) for g in groups)
+        return -sum(share * ladder_loglik(g, w, mu, np.exp(log_omega)) for share, g in zip(shares, groups))
 
     # omega ≤ 3: k within e^±6 at 95%; each further feature's log weight within ±4
     bounds = [(-9.0, 2.0), (np.log(0.05), np.log(3.0))] + [(-4.0, 4.0)] * (len(features) - 1)
@@ -237,11 +241,13 @@ def main() -> int:
                         help="score each source's ladders with a prior learned without that source (the default), or "
                              "each ladder with one learned without that ladder only: weaker where a source's ladders "
                              "share a recipe (Porian's setups 1, 5 and 11 differ only in N counting, loss split or data)")
+    parser.add_argument("--balance", choices=("ladder", "source"), default="ladder",
+                        help="weigh every ladder alike in the likelihood (the default), or every source alike")
     args = parser.parse_args()
     if args.write and args.leave_out != "source":
         raise SystemExit("--write records the leave-one-source-out scores: run it without --leave-out ladder")
-    global RELATIVE, FORM
-    RELATIVE, FORM = args.relative, args.form
+    global RELATIVE, FORM, BALANCE
+    RELATIVE, FORM, BALANCE = args.relative, args.form, args.balance
     features = tuple(args.features.split(","))
     frame = with_all_distances(pd.read_csv(RUNS))
     frame = frame[frame.noise == args.noise].reset_index(drop=True)
