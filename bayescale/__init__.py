@@ -19,6 +19,8 @@ from typing import Any
 __version__ = "0.2.0"
 
 _LAZY = {
+    # errors: every error bayescale raises on bad input or a failed fit derives from this one
+    "BayescaleError": "bayescale.errors",
     # data
     "read_runs": "bayescale.data.runs",
     "runs_from_frame": "bayescale.data.runs",

@@ -48,7 +48,6 @@ def main(noises: list[str]) -> int:
         noises = ["normal"]
     import bayescale as bs
     from bayescale.decisions.backtesting import split_by_compute
-    from bayescale.errors import BayescaleError
     from bayescale.laws.extrapolation import distances
     from bayescale.results.fitted import law_inputs
 
@@ -67,7 +66,7 @@ def main(noises: list[str]) -> int:
             try:
                 fit = bs.fit(train, law, noise=noise, settings=bs.SamplerSettings(progressbar=False),
                              allocation_refit=False)
-            except BayescaleError as err:  # e.g. an error model with more parameters than the runs allow
+            except bs.BayescaleError as err:  # e.g. an error model with more parameters than the runs allow
                 print(f"{noise:12s} {ladder.name:22s} skipped: {err}", flush=True)
                 continue
             inputs = {k: v for k, v in law_inputs(fit.law, held).items() if k in fit.law.variables}

@@ -33,6 +33,11 @@ def test_every_public_name_resolves_and_survives_importing_every_submodule():
     assert callable(bayescale.fit) and not isinstance(bayescale.fit, type(bayescale))
 
 
+def test_one_public_exception_catches_bad_input():
+    with pytest.raises(bayescale.BayescaleError, match="no law named"):
+        bayescale.load_law("no_such_law")
+
+
 @pytest.mark.nuts
 def test_readme_python_example_runs_twice_in_one_session(tmp_path):
     """The README's example, twice in one interpreter: the second call once raised TypeError.
