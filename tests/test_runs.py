@@ -252,6 +252,22 @@ def test_check_identifiable_single_N():
     assert "compute-only" in msg
 
 
+def test_check_identifiable_warns_when_a_variable_barely_varies(caplog):
+    """GPT-3's models were all trained to about 3e11 tokens: a law in D learns its D terms from the priors."""
+    df = pd.DataFrame({"N": np.logspace(8, 11, 8), "D": 3e11 * (1 + np.linspace(0, 0.001, 8)),
+                       "loss": np.linspace(2.7, 1.8, 8)})
+    runs = runs_from_frame(df)
+    with caplog.at_level("WARNING", logger="bayescale.data"):
+        runs.check_identifiable(["C"], 3, "compute_power")  # C spans 1000x: quiet
+    assert caplog.records == []
+    with caplog.at_level("WARNING", logger="bayescale.data"):
+        runs.check_identifiable(["N", "D"], 5, "chinchilla")
+    (record,) = caplog.records
+    msg = record.getMessage()
+    assert msg.startswith("D spans only 1.001× across the 8 runs") and "'chinchilla'" in msg
+    assert "priors" in msg and "compute-only law" in msg
+
+
 def test_reference_scales_are_geometric_means():
     runs = runs_from_frame(table())
     assert math.isclose(runs.N_ref, float(np.prod(runs.N)) ** (1 / 6), rel_tol=1e-12)

@@ -7,6 +7,7 @@ with D > U repeats its data D/U times; U >= D means no repetition.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ CANDIDATES: dict[str, list[str]] = {
 }
 OPTIONS = {"N": "--n-col", "D": "--d-col", "C": "--c-col", "loss": "--loss-col", "U": "--u-col",
            "group": "--group-col", "family": "--family-col"}
+log = logging.getLogger("bayescale.data")
+#: A variable of the law whose largest value is less than this many times its smallest gets a warning.
+NARROW_SPAN = 2.0
 UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs", "U": "unique tokens"}
 COUNTED = {"N": "sizes", "D": "token counts", "C": "budgets", "U": "unique-token counts"}
 #: Columns of ``Runs.frame``, in order; ``U`` only when the table gives unique tokens.
@@ -214,6 +218,16 @@ class Runs:
                 )
         if problems:
             raise RunsError("; ".join(problems) + ".")
+        for var in variables:
+            values = getattr(self, var) if var in what else None
+            if values is not None and (span := float(values.max() / values.min())) < NARROW_SPAN:
+                others = what[var][1]
+                log.warning(
+                    "%s spans only %.4g× across the %d runs (%s to %s): the law '%s' learns how the loss "
+                    "changes with %s from its priors more than from these runs, so its terms in %s and its "
+                    "predictions at other %s are only as good as those priors; add runs at other %s, or use "
+                    "a law without %s%s", var, span, self.n_runs, _fmt(values.min()), _fmt(values.max()),
+                    law_name, var, var, others, others, var, " (a compute-only law)" if var != "C" else "")
 
     def describe(self) -> str:
         """A few human-readable lines: number of runs and the ranges of N, D, C and loss."""
