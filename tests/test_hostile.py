@@ -188,6 +188,18 @@ def test_an_unwritable_folder_is_refused_before_the_fit(tmp_path, capsys, monkey
     assert list(tmp_path.iterdir()) == [runs]
 
 
+def test_an_optimum_a_law_cannot_give_is_refused_before_the_fit(tmp_path, capsys, monkeypatch):
+    import bayescale.results.fitting as fitting
+
+    runs = tmp_path / "runs.csv"
+    runs.write_text(RUNS)
+    monkeypatch.setattr(fitting, "fit", lambda *a, **k: pytest.fail("sampled before checking --compute"))
+    err = _check(capsys, ["fit", runs, "--law", "compute_power", "--compute", "1e24", "--out", tmp_path / "fit.nc"],
+                 "no compute-optimal allocation")
+    assert "predict FIT.nc --c" in err
+    assert list(tmp_path.iterdir()) == [runs]
+
+
 def test_a_failed_fit_does_not_replace_a_good_one(tmp_path, capsys, monkeypatch):
     import bayescale.results.fitting as fitting
 

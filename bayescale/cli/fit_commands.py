@@ -31,6 +31,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     priors = read_prior_file(args.priors) if args.priors else None
     if priors:
         law = law.with_priors(priors, args.priors)
+    if args.compute:  # refused before the fit, not after it
+        from bayescale.results.optimum import check_allocatable
+
+        check_allocatable(law)
     if not args.quiet and not args.json:
         print(runs.describe(), file=sys.stderr)
         noise = get_error_model(args.noise or law.noise)

@@ -21,7 +21,7 @@ from bayescale.errors import OptimumError
 from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute
 from bayescale.laws.law import Law, Scales
 
-__all__ = ["Optimum", "compute_optimum", "interval", "moved_by_miss", "decimals_for", "loss_texts", "size_texts", "loss_interval_text"]
+__all__ = ["Optimum", "check_allocatable", "compute_optimum", "interval", "moved_by_miss", "decimals_for", "loss_texts", "size_texts", "loss_interval_text"]
 
 _QUANTITIES = ("N_opt", "D_opt", "L_opt", "tokens_per_param")
 _GRID = 97
@@ -240,6 +240,16 @@ def _extrapolation_text(times: float | None) -> str:
     return text
 
 
+def check_allocatable(law) -> None:
+    """Raise :class:`OptimumError` unless ``law`` trades model size against tokens (uses N and D)."""
+    if not {"N", "D"} <= set(law.variables):
+        raise OptimumError(
+            f"law {law.name!r} has no trade-off between model size and tokens (it uses "
+            f"{', '.join(law.variables)}), so it has no compute-optimal allocation; for its loss at a budget "
+            "use fit.predict(C=...) (bayescale predict FIT.nc --c 1e24), or fit a law in N and D"
+        )
+
+
 def compute_optimum(
     law: Law,
     draws: Mapping[str, np.ndarray],
@@ -285,11 +295,7 @@ def compute_optimum(
     budgets = np.atleast_1d(np.asarray(budgets, dtype=float))
     if budgets.size == 0 or not np.all(np.isfinite(budgets)) or np.any(budgets <= 0):
         raise OptimumError("compute budgets must be positive numbers of FLOPs, e.g. --compute 1e21 5.76e23")
-    if not {"N", "D"} <= set(law.variables):
-        raise OptimumError(
-            f"law {law.name!r} has no trade-off between model size and tokens (it uses "
-            f"{', '.join(law.variables)}), so it has no compute-optimal allocation"
-        )
+    check_allocatable(law)
     uses_u = "U" in law.variables
     extra: dict[str, float] = {}
     if uses_u:
