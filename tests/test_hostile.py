@@ -200,6 +200,24 @@ def test_an_optimum_a_law_cannot_give_is_refused_before_the_fit(tmp_path, capsys
     assert list(tmp_path.iterdir()) == [runs]
 
 
+@pytest.mark.parametrize("given", [["compute_power", "compute_loglinear"], ["compute_power,compute_loglinear"]])
+def test_backtest_laws_by_spaces_or_commas(given, tmp_path, monkeypatch):
+    import bayescale.decisions.backtesting as backtesting
+
+    runs = tmp_path / "runs.csv"
+    runs.write_text(RUNS)
+    seen = {}
+
+    def record(runs, laws, **kwargs):
+        seen["laws"] = [law.name for law in laws]
+        raise SystemExit(0)
+
+    monkeypatch.setattr(backtesting, "backtest", record)
+    with pytest.raises(SystemExit):
+        main(["backtest", str(runs), "--laws", *given])
+    assert seen["laws"] == ["compute_power", "compute_loglinear"]
+
+
 def test_a_failed_fit_does_not_replace_a_good_one(tmp_path, capsys, monkeypatch):
     import bayescale.results.fitting as fitting
 

@@ -31,7 +31,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from bayescale.laws.law import load_law
 
     runs = _read_runs(args)
-    laws = [load_law(name) for name in _names(args.laws)]
+    laws = [load_law(name) for given in args.laws for name in _names(given)]
     laws = [for_families(law.with_noise(args.noise) if args.noise else law, runs, **_pooling(args)) for law in laws]
     result = backtest(runs, laws, holdout_top=args.holdout_top, settings=_settings(args), prob=args.prob,
                       workers=args.workers, engine=args.engine, rolling=args.rolling)

@@ -143,7 +143,8 @@ def _parser() -> argparse.ArgumentParser:
                        description="Fit each law on the runs below a compute cutoff and score the held-out "
                        "largest-compute runs: log predictive density, interval coverage, error of the median.")
     p.add_argument("runs", help="runs table: .csv, .tsv or .parquet")
-    p.add_argument("--laws", default="chinchilla", help="comma-separated law names or files (default: chinchilla)")
+    p.add_argument("--laws", nargs="+", default=["chinchilla"], metavar="LAW",
+                   help="law names or files, separated by spaces or commas (default: chinchilla)")
     p.add_argument("--holdout-top", type=_prob, default=0.2, help="fraction of runs, by compute, held out (default: 0.2)")
     p.add_argument("--workers", type=_count(1), default=1, help="processes to fit on, one law each (default: 1)")
     p.add_argument("--engine", choices=["local", "ray", "dask"], default="local",
