@@ -73,6 +73,29 @@ def test_a_table_too_small_to_hold_out_is_refused():
         calibrate(fit, simulations=1)
 
 
+def test_refits_are_normalized_like_the_fit_their_truth_comes_from(monkeypatch):
+    """A truth drawn from a fit of every run is compared with refits of a subset: both must use the
+    fit's reference scales (compute_power's L0, the loss at C_ref, once covered 0 of 8 truths)."""
+    import bayescale.results.fitting as fitting
+    from bayescale.decisions.calibration import _simulate_one
+
+    fit = fake_fit()
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def refit(runs, law, **kwargs):
+        seen["scales"], seen["runs"] = kwargs.get("scales"), runs.n_runs
+        raise Stop
+
+    monkeypatch.setattr(fitting, "fit", refit)
+    truth = {k: float(np.asarray(v).ravel()[0]) for k, v in fit.draws().items()}
+    with pytest.raises(Stop):
+        _simulate_one((fit.law, fit.runs, fit.scales, truth, None, 0.25, None, 0.95, 0, False))
+    assert seen["scales"] == fit.scales and seen["runs"] < fit.runs.n_runs
+
+
 @pytest.mark.nuts
 def test_calibrate_refits_synthetic_tables_and_backtests(tmp_path):
     from bayescale.inference.sampling import SamplerSettings

@@ -145,8 +145,9 @@ def _simulate_one(task: tuple) -> dict:
     frame["loss"] = np.exp(law.error_model.draw(mu, noise, rng))
     synthetic = replace(runs, frame=frame)
     train, held, _ = split_by_compute(synthetic, holdout_top)
-    refit = fit_law(train, law, settings=settings, allocation_refit=refit_near)
-    # compare in the papers' units: the refit's reference scales (its runs' geometric means) are not the fit's
+    # normalized by the fit's reference scales, not the subset's own geometric means: a parameter defined at
+    # a reference point (compute_power's L0, the loss at C_ref) then means the same in the truth and the refit
+    refit = fit_law(train, law, settings=settings, allocation_refit=refit_near, scales=scales)
     draws = refit.draws()
     draws |= refit.law.physical_parameters(draws, refit.scales)
     true_values = {**truth, **law.physical_parameters(truth, scales)}

@@ -42,6 +42,7 @@ def fit(
     share: Iterable[str] = (),
     separate: Iterable[str] = (),
     allocation_refit: bool = True,
+    scales: Scales | None = None,
 ) -> Fit:
     """Fit a scaling law to a runs table with NUTS.
 
@@ -80,6 +81,11 @@ def fit(
         every run keeps answering :meth:`Fit.predict`. Only laws in N and D (and C) are refitted:
         not laws with unique tokens U, whose runs of one budget differ by their repetitions, nor
         laws with per-family parameters.
+    scales : Scales, optional
+        Reference scales the law's parameters are normalized by; the runs' geometric means of N,
+        D and C by default. Refits that compare their parameters with another fit's (calibration
+        draws a truth from a fit of every run and refits a subset) pass that fit's ``scales``,
+        so a parameter such as ``compute_power``'s L0, the loss at ``C_ref``, means the same in both.
 
     Returns
     -------
@@ -97,7 +103,7 @@ def fit(
         law = law.with_priors(priors)
     runs.check_identifiable(law.variables, len(law.all_parameters), law.name)
     settings = _first_attempt(law, settings or SamplerSettings())
-    scales = scales_of(runs)
+    scales = scales or scales_of(runs)
     model = compiled_law_model(law, runs, scales)
     done = sample_until_converged(model, law.priors, list(law.all_parameters), settings, retries)
     result = assemble_fit(law, runs, scales, done.posterior, done.sample_stats, done.settings.to_dict(), done.attempts,
