@@ -134,16 +134,15 @@ def test_plan_from_a_fit_gives_intervals_days_and_cost():
 
 
 def test_plan_prints_the_figures_its_intervals_support():
-    from bayescale.planning.plan import _interval_texts
-    from bayescale.results.optimum import size_texts
+    from bayescale.results.optimum import interval_texts, size_texts
 
     fit = fake_fit()
     text = str(plan(fit, gpus=1024, gpu="h100", mfu=0.4, days=30))
     n_opt = plan(fit, gpus=1024, gpu="h100", mfu=0.4, days=30).to_dict()[0]["N_opt"]
     med, lo, hi = size_texts(n_opt["median"], n_opt["lower"], n_opt["upper"])
     assert f"{med}   [{lo}, {hi}]" in text  # as `optimum` prints N*, not four figures each
-    assert _interval_texts("L_opt", {"median": 2.0123, "lower": 1.9987, "upper": 2.0311}) == ("2.012", "1.999", "2.031")
-    assert _interval_texts("compute_run", {"median": 1.542e22, "lower": 2.282e21, "upper": None}) == \
+    assert interval_texts("L_opt", {"median": 2.0123, "lower": 1.9987, "upper": 2.0311}) == ("2.012", "1.999", "2.031")
+    assert interval_texts("compute_run", {"median": 1.542e22, "lower": 2.282e21, "upper": None}) == \
         ("1.5e+22", "2.3e+21", "unbounded")
 
 

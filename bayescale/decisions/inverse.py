@@ -18,6 +18,7 @@ import numpy as np
 from bayescale.errors import BayescaleError
 from bayescale.laws.flops import tokens_for_compute, training_flops
 from bayescale.results.fitted import Fit, allocation_source
+from bayescale.results.optimum import interval_texts
 
 __all__ = ["InverseResult", "compute_for_loss", "tokens_for_loss"]
 
@@ -78,8 +79,8 @@ class InverseResult:
             lines.append(f"loss {record['loss']:g}:")
             width = max(len(name) for name in self.units) + 2
             for name, unit in self.units.items():
-                r = {k: ("unreachable" if v is None else f"{v:.3g}") for k, v in record[name].items()}
-                lines.append(f"  {name:<{width}}{r['median']:>11}   [{r['lower']}, {r['upper']}]  {unit}")
+                med, lo, hi = interval_texts(name, record[name], open_end="unreachable")
+                lines.append(f"  {name:<{width}}{med:>11}   [{lo}, {hi}]  {unit}")
             if record["unreachable"] > 0:
                 lines.append(f"  {100 * record['unreachable']:.1f}% of posterior draws never reach this loss")
         return "\n".join(lines)

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,7 +21,7 @@ import numpy as np
 
 from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, training_flops
 from bayescale.planning.cluster import Cluster, PlanError, get_accelerator, implied_utilisation
-from bayescale.results.optimum import interval, loss_texts, size_texts
+from bayescale.results.optimum import interval, interval_texts
 
 __all__ = ["Plan", "plan", "make_cluster"]
 
@@ -40,16 +39,6 @@ def _summary(values: Any, prob: float) -> dict[str, float | None]:
 
 def _fmt(value: float | None) -> str:
     return "unbounded" if value is None else f"{value:.4g}"
-
-
-def _interval_texts(key: str, value: Mapping[str, Any]) -> tuple[str, str, str]:
-    """An interval as printed: losses to the decimals their width supports, other quantities to the
-    figures theirs does (as ``optimum`` prints them); an open end (``None``) as "unbounded"."""
-
-    numbers = (value["median"], value["lower"], value["upper"])
-    if any(v is None or not np.isfinite(v) for v in numbers):  # an open interval: two figures say enough
-        return tuple("unbounded" if v is None else f"{v:.2g}" for v in numbers)  # type: ignore[return-value]
-    return (loss_texts if key.startswith("L_") or "loss" in key else size_texts)(*numbers)
 
 
 @dataclass(frozen=True)
@@ -88,7 +77,7 @@ class Plan:
             for key, value in record.items():
                 unit = self.units.get(key, "")
                 if isinstance(value, dict):
-                    med, lo, hi = _interval_texts(key, value)
+                    med, lo, hi = interval_texts(key, value)
                     lines.append(f"  {key:<22}{med:>12}   [{lo}, {hi}]  {unit}")
                 elif isinstance(value, float | int) and not isinstance(value, bool):
                     lines.append(f"  {key:<22}{value:>12.4g}   {unit}")

@@ -21,7 +21,10 @@ from bayescale.errors import OptimumError
 from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute
 from bayescale.laws.law import Law, Scales
 
-__all__ = ["Optimum", "check_allocatable", "compute_optimum", "interval", "moved_by_miss", "decimals_for", "loss_texts", "size_texts", "loss_interval_text"]
+__all__ = [
+    "Optimum", "check_allocatable", "compute_optimum", "interval_texts", "interval",
+    "moved_by_miss", "decimals_for", "loss_texts", "size_texts", "loss_interval_text",
+]
 
 _QUANTITIES = ("N_opt", "D_opt", "L_opt", "tokens_per_param")
 _GRID = 97
@@ -70,6 +73,16 @@ def size_texts(median: float, lower: float, upper: float) -> tuple[str, str, str
     # ratios and epochs (280 tokens per parameter) in plain notation, sizes (7.8e+08) in scientific
     return tuple(_figures(v, digits) if 1e-3 <= abs(v) < 1e4 else f"{v:.{digits}g}"  # type: ignore[return-value]
                  for v in (median, lower, upper))
+
+
+def interval_texts(name: str, record: Mapping[str, Any], open_end: str = "unbounded") -> tuple[str, str, str]:
+    """``median``, ``lower``, ``upper`` of a record as printed: a loss (a name starting ``L_`` or
+    holding ``loss``) by :func:`loss_texts`, anything else by :func:`size_texts`; an interval with
+    an open end (``None``) to two figures, the end as ``open_end``."""
+    numbers = (record["median"], record["lower"], record["upper"])
+    if any(v is None or not np.isfinite(v) for v in numbers):
+        return tuple(open_end if v is None else f"{v:.2g}" for v in numbers)  # type: ignore[return-value]
+    return (loss_texts if name.startswith("L_") or "loss" in name else size_texts)(*numbers)
 
 
 def loss_interval_text(record: Mapping[str, float]) -> str:
