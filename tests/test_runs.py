@@ -77,6 +77,24 @@ def test_auto_detection_case_insensitive_and_first_candidate():
     assert runs.source == "<DataFrame>"
 
 
+@pytest.mark.parametrize("n, d, loss", [("num_params", "num_tokens", "test_loss"),
+                                         ("model_size__params", "dataset_size__tokens", "test_loss__loss"),
+                                         ("n_parameters", "training_tokens", "validation_loss")])
+def test_common_column_names_are_detected(n, d, loss):
+    runs = runs_from_frame(pd.DataFrame({n: [1e8, 2e8, 4e8], d: [1e9, 2e9, 3e9], loss: [3.0, 2.9, 2.8]}))
+    assert (runs.columns["N"], runs.columns["D"], runs.columns["loss"]) == (n, d, loss)
+
+
+def test_a_second_candidate_column_is_named_and_a_text_one_is_not(caplog):
+    df = pd.DataFrame({"N": [1e8, 2e8, 4e8], "param_count": ["kaplan"] * 3, "D": [1e9, 2e9, 3e9],
+                       "val_loss": [3.0, 2.9, 2.8], "train_loss": [2.9, 2.8, 2.7]})
+    with caplog.at_level("WARNING", logger="bayescale.data"):
+        runs = runs_from_frame(df)
+    assert runs.columns["loss"] == "val_loss"
+    (record,) = caplog.records
+    assert "'train_loss'" in record.getMessage() and "--loss-col" in record.getMessage()
+
+
 def test_explicit_column_options():
     df = pd.DataFrame({"size": [1e8, 2e8, 4e8], "toks": [1e9, 2e9, 3e9],
                        "loss": [9.0, 9.0, 9.1], "my_loss": [3.0, 2.9, 2.8]})

@@ -22,10 +22,14 @@ from bayescale.errors import RunsError
 from bayescale.laws.flops import tokens_for_compute, training_flops
 
 CANDIDATES: dict[str, list[str]] = {
-    "N": ["N", "N_params", "params", "n_params", "parameters", "model_size", "Model Size"],
-    "D": ["D", "D_tokens", "tokens", "n_tokens", "train_tokens"],
-    "C": ["C", "C_flops", "flops", "compute", "training_flop", "Training FLOP", "C_flops_6ND"],
-    "loss": ["loss", "final_loss", "L", "eval_loss", "val_loss"],
+    "N": ["N", "N_params", "params", "n_params", "num_params", "parameters", "n_parameters", "num_parameters",
+          "param_count", "model_size", "Model Size", "model_size__params"],
+    "D": ["D", "D_tokens", "tokens", "n_tokens", "num_tokens", "train_tokens", "training_tokens", "tokens_seen",
+          "dataset_size", "data_size", "dataset_size__tokens"],
+    "C": ["C", "C_flops", "flops", "compute", "training_flop", "Training FLOP", "training_flops", "train_flops",
+          "C_flops_6ND"],
+    "loss": ["loss", "final_loss", "L", "eval_loss", "val_loss", "validation_loss", "valid_loss", "test_loss",
+             "train_loss", "test_loss__loss"],
     "U": ["U", "U_unique_tokens", "unique_tokens"],
 }
 OPTIONS = {"N": "--n-col", "D": "--d-col", "C": "--c-col", "loss": "--loss-col", "U": "--u-col",
@@ -407,10 +411,13 @@ def _find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
                             f"{available}. Pass one of these with {OPTIONS[var]} COLUMN.")
         return given
     lowered = {str(c).strip().lower(): c for c in reversed(list(df.columns))}
-    for cand in CANDIDATES[var]:
-        if cand.lower() in lowered:
-            return lowered[cand.lower()]
-    return None
+    found = list(dict.fromkeys(lowered[cand.lower()] for cand in CANDIDATES[var] if cand.lower() in lowered))
+    # another numeric column of a known name is a choice the user should see (a text column is not one)
+    found = found[:1] + [c for c in found[1:] if pd.api.types.is_numeric_dtype(df[c])]
+    if len(found) > 1:
+        log.warning("using column %r for %s; the table also has %s: choose with %s COLUMN", str(found[0]), var,
+                    ", ".join(repr(str(c)) for c in found[1:]), OPTIONS[var])
+    return found[0] if found else None
 
 
 def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, d_col: str | None,
