@@ -188,15 +188,19 @@ def test_an_unwritable_folder_is_refused_before_the_fit(tmp_path, capsys, monkey
     assert list(tmp_path.iterdir()) == [runs]
 
 
-def test_an_optimum_a_law_cannot_give_is_refused_before_the_fit(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("options, expected", [
+    (["--law", "compute_power", "--compute", "1e24"], "predict FIT.nc --c"),  # no trade-off of N against D
+    (["--law", "data_constrained", "--compute", "1e24"], "--unique-tokens U"),  # its optimum needs U
+    (["--compute", "1e24", "--unique-tokens", "1e10"], "does not use unique tokens"),
+    (["--unique-tokens", "1e10"], "give those too"),
+])
+def test_an_optimum_a_law_cannot_give_is_refused_before_the_fit(options, expected, tmp_path, capsys, monkeypatch):
     import bayescale.results.fitting as fitting
 
     runs = tmp_path / "runs.csv"
     runs.write_text(RUNS)
     monkeypatch.setattr(fitting, "fit", lambda *a, **k: pytest.fail("sampled before checking --compute"))
-    err = _check(capsys, ["fit", runs, "--law", "compute_power", "--compute", "1e24", "--out", tmp_path / "fit.nc"],
-                 "no compute-optimal allocation")
-    assert "predict FIT.nc --c" in err
+    _check(capsys, ["fit", runs, *options, "--out", tmp_path / "fit.nc"], expected)
     assert list(tmp_path.iterdir()) == [runs]
 
 

@@ -34,7 +34,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.compute:  # refused before the fit, not after it
         from bayescale.results.optimum import check_allocatable
 
-        check_allocatable(law)
+        check_allocatable(law, args.unique_tokens)
+    elif args.unique_tokens is not None:
+        raise BayescaleError("--unique-tokens is for the optimum at --compute budgets: give those too, or leave it out")
     if not args.quiet and not args.json:
         print(runs.describe(), file=sys.stderr)
         noise = get_error_model(args.noise or law.noise)
@@ -46,7 +48,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     summary = result.summary(args.prob)
     adequacy = result.adequacy() if args.json or not args.quiet else None  # residuals of every run: only when shown
     per_family = "family" in result.law.dims and args.family is None
-    optimum = result.optimum(args.compute, **_levels(args)) if args.compute and not per_family else None
+    optimum = result.optimum(args.compute, unique_tokens=args.unique_tokens, **_levels(args)) \
+        if args.compute and not per_family else None
     if args.json:
         out = {**summary.to_dict(), "fit": None if path is None else str(path), "fit_id": result.id,
                "noise": result.law.noise, "attempts": len(result.attempts), "adequacy": adequacy.to_dict(),
@@ -56,7 +59,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         elif args.compute:
             from bayescale.decisions.families import family_optima
 
-            out["optimum"] = _family_records(family_optima(result, args.compute), args.prob)
+            out["optimum"] = _family_records(family_optima(result, args.compute, unique_tokens=args.unique_tokens), args.prob)
         print(json.dumps(out, indent=2))
     elif not args.quiet:
         print(summary)
@@ -71,7 +74,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             print("\n" + optimum.format(args.prob))
         elif args.compute:
             print()
-            _print_family_optima(result, args.compute, args.prob, False)
+            _print_family_optima(result, args.compute, args.prob, False, args.unique_tokens)
         if path is not None:
             print(f"\nsaved {path} (fit id {result.id})")
     if not converged:

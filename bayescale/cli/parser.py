@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="save the fit and exit 0 even if a convergence gate fails (otherwise an unconverged fit is not saved)")
     p.add_argument("--compute", "-c", type=_positive_float, nargs="+", metavar="FLOPS",
                    help="also print the compute-optimal N*, D*, L* at these budgets, as 'optimum' does")
+    p.add_argument("--unique-tokens", type=_positive_float, metavar="U",
+                   help="with --compute and a data-constrained law: the unique tokens available")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")

@@ -253,13 +253,29 @@ def _extrapolation_text(times: float | None) -> str:
     return text
 
 
-def check_allocatable(law) -> None:
-    """Raise :class:`OptimumError` unless ``law`` trades model size against tokens (uses N and D)."""
+def check_allocatable(law, unique_tokens: float | None = None) -> None:
+    """Raise :class:`OptimumError` unless ``law`` has an optimum at a budget given these unique tokens:
+    it trades model size against tokens (uses N and D), and ``unique_tokens`` is given exactly when
+    the law uses U."""
     if not {"N", "D"} <= set(law.variables):
         raise OptimumError(
             f"law {law.name!r} has no trade-off between model size and tokens (it uses "
             f"{', '.join(law.variables)}), so it has no compute-optimal allocation; for its loss at a budget "
             "use fit.predict(C=...) (bayescale predict FIT.nc --c 1e24), or fit a law in N and D"
+        )
+    if "U" in law.variables:
+        if unique_tokens is None:
+            raise OptimumError(
+                f"law {law.name!r} depends on the unique tokens available: pass --unique-tokens U "
+                f"(unique_tokens=... in Python), e.g. --unique-tokens 2.5e10"
+            )
+        u = float(unique_tokens)
+        if not (np.isfinite(u) and u > 0):
+            raise OptimumError(f"--unique-tokens must be a positive number of tokens, got {unique_tokens!r}")
+    elif unique_tokens is not None:
+        raise OptimumError(
+            f"law {law.name!r} does not use unique tokens, so --unique-tokens has no effect; leave it "
+            f"out, or fit a data-constrained law (e.g. --law data_constrained)"
         )
 
 
@@ -308,24 +324,9 @@ def compute_optimum(
     budgets = np.atleast_1d(np.asarray(budgets, dtype=float))
     if budgets.size == 0 or not np.all(np.isfinite(budgets)) or np.any(budgets <= 0):
         raise OptimumError("compute budgets must be positive numbers of FLOPs, e.g. --compute 1e21 5.76e23")
-    check_allocatable(law)
+    check_allocatable(law, unique_tokens)
     uses_u = "U" in law.variables
-    extra: dict[str, float] = {}
-    if uses_u:
-        if unique_tokens is None:
-            raise OptimumError(
-                f"law {law.name!r} depends on the unique tokens available: pass --unique-tokens U "
-                f"(unique_tokens=... in Python), e.g. --unique-tokens 2.5e10"
-            )
-        u = float(unique_tokens)
-        if not (np.isfinite(u) and u > 0):
-            raise OptimumError(f"--unique-tokens must be a positive number of tokens, got {unique_tokens!r}")
-        extra["U"] = u
-    elif unique_tokens is not None:
-        raise OptimumError(
-            f"law {law.name!r} does not use unique tokens, so --unique-tokens has no effect; leave it "
-            f"out, or fit a data-constrained law (e.g. --law data_constrained)"
-        )
+    extra: dict[str, float] = {"U": float(unique_tokens)} if uses_u else {}
     params = {k: np.asarray(draws[k], dtype=float).reshape(-1, 1) for k in law.parameters}
     if method == "closed" and "N" not in law.optimum:
         raise OptimumError(f"law {law.name!r} has no closed-form optimum; use method='numeric'")
