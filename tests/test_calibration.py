@@ -36,8 +36,10 @@ def test_saved_calibration_reads_back_and_prints_what_matters(tmp_path):
     text = str(again)
     assert "WARNING" in text and "did not pass" in text  # an unconverged fit says so
     assert "coverage 0.90 ± 0.07" in text and "+2.0%" in text and "20 simulations" in text
+    assert "verdict: No interval held less often than 95% claims" in text  # 0.8 of 60 runs: within the margin
     data = json.loads(path.read_text())
     assert data["simulated"]["N_opt"]["coverage"] == 0.9 and data["converged"] is False
+    assert data["verdicts"] == ["No interval held less often than 95% claims, beyond Monte-Carlo error."]
 
 
 def test_a_foreign_json_is_not_a_calibration(tmp_path):
@@ -58,6 +60,29 @@ def test_sensitivity_scales_every_prior_width():
     assert wide["E"]["sigma"] == pytest.approx(2 * law.priors["E"].args["sigma"])
     assert wide["sigma"]["sigma"] == pytest.approx(2 * law.priors["sigma"].args["sigma"])
     assert law.with_priors(wide).priors["alpha"].args["mu"] == law.priors["alpha"].args["mu"]
+
+
+def _calibration_data(backtest_runs=60, backtest_coverage=0.93, parameter_coverage=0.85, mc_se=0.08):
+    simulated = {**SIMULATED, "parameters": {"E": {"coverage": parameter_coverage, "mc_se": mc_se}}}
+    return {"prob": 0.95, "noise": "discrepancy", "simulated": simulated,
+            "backtest": {**BACKTEST, "runs": backtest_runs, "coverage": backtest_coverage}}
+
+
+def test_verdicts_name_intervals_that_hold_less_often_than_they_claim():
+    from bayescale.decisions.calibration import verdicts
+
+    assert verdicts(_calibration_data()) == ["No interval held less often than 95% claims, beyond Monte-Carlo error."]
+    (narrow,) = verdicts(_calibration_data(backtest_coverage=0.6))  # Porian 11 under leave-one-ladder-out
+    assert "held 60% of 60 held-out runs" in narrow and "too narrow" in narrow and "lower bound" in narrow
+    assert "--noise discrepancy" not in narrow  # already the default error model
+    (normal,) = verdicts({**_calibration_data(backtest_coverage=0.6), "noise": "normal"})
+    assert "Refit with the default error model (--noise discrepancy)" in normal
+    assert verdicts(_calibration_data(backtest_coverage=0.82)) == verdicts(_calibration_data())  # within 0.15
+    (few,) = verdicts(_calibration_data(backtest_runs=4, backtest_coverage=0.5))
+    assert "only 4 runs" in few
+    (weak,) = verdicts(_calibration_data(parameter_coverage=0.7, mc_se=0.05))  # 0.7 + 2 x 0.05 < 0.90
+    assert "parameter E (0.70 ± 0.05)" in weak
+    assert verdicts(_calibration_data(parameter_coverage=0.8, mc_se=0.06)) == verdicts(_calibration_data())
 
 
 def test_a_table_too_small_to_hold_out_is_refused():

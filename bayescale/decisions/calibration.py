@@ -27,9 +27,49 @@ import numpy as np
 
 from bayescale.errors import BayescaleError
 
-__all__ = ["Calibration", "calibrate"]
+__all__ = ["Calibration", "calibrate", "verdicts"]
 
 _MIN_HOLDOUT = 2
+#: The backtest needs this many held-out runs before its coverage is read as a verdict.
+_MIN_VERDICT_RUNS = 8
+#: Coverage this far below nominal on the user's own held-out runs is called too narrow.
+_BACKTEST_SHORTFALL = 0.15
+
+
+def verdicts(data: dict) -> list[str]:
+    """What a calibration (:meth:`Calibration.to_dict`, or a saved file) says about the fit's
+    intervals, in sentences: where they hold less often than they claim, and what to do.
+
+    The backtest's runs are not independent draws (the held-out runs of one table miss together),
+    so its shortfall is judged by a plain margin, not a binomial test: coverage more than 0.15
+    below nominal over at least 8 held-out runs. A simulated coverage is flagged when even two
+    Monte-Carlo standard errors above it stay more than 0.05 below nominal.
+    """
+    prob, pct = data["prob"], f"{100 * data['prob']:g}%"
+    out = []
+    bt = data["backtest"]
+    if bt["runs"] >= _MIN_VERDICT_RUNS and bt["coverage"] < prob - _BACKTEST_SHORTFALL:
+        out.append(f"On your own runs the {pct} predictive intervals held {bt['coverage']:.0%} of {bt['runs']} held-out "
+                   "runs: beyond your runs this table misses its law by more than the error model expects, so "
+                   "intervals there are too narrow. "
+                   + ("Refit with the default error model (--noise discrepancy), whose intervals widen beyond the "
+                      "runs; " if data.get("noise") != "discrepancy" else "")
+                   + "read them as a lower bound on the uncertainty, compare laws (bayescale backtest --laws ...), "
+                   "or add runs closer to the budget.")
+    elif bt["runs"] < _MIN_VERDICT_RUNS:
+        out.append(f"The backtest held out only {bt['runs']} runs: too few to judge the intervals beyond your runs.")
+    sim = data["simulated"]
+    entries = [("N*", sim.get("N_opt")), ("held-out runs", sim.get("holdout_loss"))]
+    entries += [(f"parameter {name}", entry) for name, entry in sim["parameters"].items()]
+    short = [f"{label} ({entry['coverage']:.2f} ± {entry['mc_se']:.2f})" for label, entry in entries
+             if entry and entry["coverage"] + 2 * entry["mc_se"] < prob - 0.05]
+    if short:
+        out.append(f"In simulations from the fit itself the {pct} intervals of {', '.join(short)} held the truth "
+                   "less often than they claim: with a design like yours those intervals are too narrow even when "
+                   "the law is right (weakly identified parameters); more runs, or priors you can defend, help.")
+    if not out:
+        out.append(f"No interval held less often than {pct} claims, beyond Monte-Carlo error.")
+    return out
 
 
 @dataclass(frozen=True)
@@ -68,6 +108,7 @@ class Calibration:
                "prob": self.prob, "converged": self.converged, "simulated": self.simulated, "backtest": self.backtest}
         if self.sensitivity:
             out["sensitivity"] = self.sensitivity
+        out["verdicts"] = verdicts(out)
         return out
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -113,6 +154,7 @@ class Calibration:
             lines.append(f"prior sensitivity ({name}): " + ", ".join(f"{k} {v:+.1%}" for k, v in moves.items()))
         lines.append(f"Monte-Carlo error: ± is one standard error over {sim['simulations']} simulations; "
                      "use --simulations for more")
+        lines += [f"verdict: {text}" for text in self.to_dict()["verdicts"]]
         return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ import os
 import textwrap
 from typing import TYPE_CHECKING, Any
 
+from bayescale.decisions.calibration import verdicts
 from bayescale.files import read_saved_json
 from bayescale.report.plots import plot_table
 
@@ -71,6 +72,7 @@ def _calibration_page(data: dict) -> Figure:
                 "(interval score: width plus 40× the miss for 95% intervals; lower is better).")
     for name, moves in data.get("sensitivity", {}).items():
         text.append(f"Prior sensitivity ({name}): " + ", ".join(f"{k} {v:+.1%}" for k, v in moves.items()))
+    text += [f"Verdict: {line}" for line in verdicts(data)]
     notes.text(0.0, 0.95, "\n".join(textwrap.fill(t, 170) for t in text), fontsize=8, va="top")
     return fig
 
