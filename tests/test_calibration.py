@@ -71,18 +71,31 @@ def _calibration_data(backtest_runs=60, backtest_coverage=0.93, parameter_covera
 def test_verdicts_name_intervals_that_hold_less_often_than_they_claim():
     from bayescale.decisions.calibration import verdicts
 
-    assert verdicts(_calibration_data()) == ["No interval held less often than 95% claims, beyond Monte-Carlo error."]
+    fine = ["No interval held less often than 95% claims, beyond Monte-Carlo error."]
+    assert verdicts(_calibration_data()) == fine
     (narrow,) = verdicts(_calibration_data(backtest_coverage=0.6))  # Porian 11 under leave-one-ladder-out
-    assert "held 60% of 60 held-out runs" in narrow and "too narrow" in narrow and "lower bound" in narrow
-    assert "--noise discrepancy" not in narrow  # already the default error model
+    assert "held 60% of the held-out runs (60 scores from 1 origins)" in narrow and "too narrow" in narrow
+    assert "Read them as a lower bound" in narrow and "--noise discrepancy" not in narrow  # already the default
     (normal,) = verdicts({**_calibration_data(backtest_coverage=0.6), "noise": "normal"})
-    assert "Refit with the default error model (--noise discrepancy)" in normal
-    assert verdicts(_calibration_data(backtest_coverage=0.82)) == verdicts(_calibration_data())  # within 0.15
-    (few,) = verdicts(_calibration_data(backtest_runs=4, backtest_coverage=0.5))
-    assert "only 4 runs" in few
+    assert "Refit with the default error model (--noise discrepancy)" in normal and "then read them" in normal
+    assert verdicts(_calibration_data(backtest_coverage=0.82)) == fine  # within the 0.15 margin
+    assert verdicts(_calibration_data(backtest_runs=4, backtest_coverage=0.5)) == fine + [
+        "The backtest scored only 4 held-out runs: too few to judge the intervals beyond your runs."]
     (weak,) = verdicts(_calibration_data(parameter_coverage=0.7, mc_se=0.05))  # 0.7 + 2 x 0.05 < 0.90
     assert "parameter E (0.70 ± 0.05)" in weak
-    assert verdicts(_calibration_data(parameter_coverage=0.8, mc_se=0.06)) == verdicts(_calibration_data())
+    assert verdicts(_calibration_data(parameter_coverage=0.8, mc_se=0.06)) == fine
+
+
+def test_a_verdict_says_how_far_the_backtest_could_check():
+    from bayescale.decisions.calibration import verdicts
+
+    data = _calibration_data()
+    data["backtest"] |= {"reach": 0.6, "largest_run": 1e21}  # SIMULATED's budget 1e23: 2 decades out
+    fine, far = verdicts(data)
+    assert fine.startswith("No interval held less often")
+    assert "reached 0.6 decades" in far and "1e+23 lies 2 decades beyond your largest run" in far
+    data["backtest"]["reach"] = 1.8  # within half a decade of the budget: nothing to add
+    assert verdicts(data) == [fine]
 
 
 def test_a_table_too_small_to_hold_out_is_refused():
@@ -151,3 +164,29 @@ def test_backtest_json_keeps_its_shape_and_adds_rolling_origins(tmp_path):
     assert "rolling origins, chinchilla" in str(rolled)
     saved = json.loads(rolled.save(tmp_path / "bt.json").read_text())
     assert saved["kind"] == "bayescale backtest" and saved["laws"]["chinchilla"]["gates"] is True
+
+
+def test_rolling_origins_score_every_run_above_them_and_say_how_far(monkeypatch):
+    """Each origin scores every run from its bin up, so the first reaches as far as the runs do
+    (scoring only the next bin tested one step of compute beyond the fit)."""
+    import bayescale.decisions.backtesting as backtesting
+    from bayescale.inference.sampling import SamplerSettings
+
+    fit = fake_fit()
+    seen = []
+
+    def score(task):
+        _, train, held, _, _ = task
+        seen.append((train.C.max(), held.C.min(), held.n_runs))
+        return {"coverage": 1.0, "mean_width": 0.1, "interval_score": 0.1, "elpd_per_run": 2.0, "median_rel_error": 0.01}
+
+    monkeypatch.setattr(backtesting, "_fit_and_score", score)
+    result = backtesting.rolling_backtest(fit.runs, fit.law, 3, 0.25, SamplerSettings(), workers=1)
+    top = fit.runs.C.max()
+    assert len(seen) == len(result["rolling"]) >= 2
+    for (train_top, held_bottom, n_held), origin in zip(seen, result["rolling"]):
+        assert train_top < origin["cutoff"] <= held_bottom
+        assert n_held == int((fit.runs.C >= origin["cutoff"]).sum())  # every run above, not one bin
+        assert origin["reach"] == pytest.approx(np.log10(top / train_top))
+    assert result["reach"] == max(o["reach"] for o in result["rolling"]) == result["rolling"][0]["reach"]
+    assert result["runs"] == sum(n for _, _, n in seen)

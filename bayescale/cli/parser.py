@@ -154,7 +154,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability for coverage (default: 0.95)")
     p.add_argument("--out", help="save the scores as JSON (for 'bayescale report FIT.nc --with BT.json')")
     p.add_argument("--rolling", type=_count(0), default=0, metavar="BINS",
-                   help="also score each law with rolling origins: the held-out top cut into BINS compute bins")
+                   help="also score each law with rolling origins: the held-out top cut into BINS compute bins, "
+                        "each law fitted below each bin and scored on every run above it")
     p.add_argument("--noise", choices=_noise_names(), help="error model on log loss (default: each law file's)")
     _add_runs_options(p)
     _add_pooling_options(p)

@@ -227,10 +227,17 @@ def backtest(
 
 def rolling_backtest(runs: Runs, law: Law, bins: int, holdout_top: float, settings: SamplerSettings, prob: float = 0.95,
                      workers: int = 1, engine: str = "local") -> dict:
-    """Fit below each of ``bins`` compute bins of the top ``holdout_top`` in turn and score that bin.
+    """Fit below each of ``bins`` compute bins of the top ``holdout_top`` in turn and score every run
+    from that bin up (a rolling origin, every horizon from each).
+
+    The first origin is the plain split at the top ``holdout_top``; later ones fit more runs and
+    reach less far. Scoring only the next bin would test one step beyond the runs (on an isoFLOP
+    ladder, one doubling of compute), far short of the budgets a fit is asked about.
 
     Returns pooled ``coverage``, ``mean_width``, ``interval_score``, ``elpd_per_run``,
-    ``median_rel_error`` (weighted by held-out runs), ``runs``, and ``rolling``: one entry per origin.
+    ``median_rel_error`` (each held-out run counted once per origin that scores it), ``runs`` (that
+    count), ``reach`` (decades of compute from the largest fitted run to the largest scored one,
+    the furthest over the origins) and ``rolling``: one entry per origin, with its own ``reach``.
     """
     from bayescale.inference.workers import run_tasks, task_seed
 
@@ -240,8 +247,7 @@ def rolling_backtest(runs: Runs, law: Law, bins: int, holdout_top: float, settin
     edges = sorted(set(float(e) for e in edges))
     tasks = []
     for i, cutoff in enumerate(edges):
-        upper = edges[i + 1] if i + 1 < len(edges) else np.inf
-        train_mask, held_mask = runs.C < cutoff, (runs.C >= cutoff) & (runs.C < upper)
+        train_mask, held_mask = runs.C < cutoff, runs.C >= cutoff
         if train_mask.sum() < len(law.all_parameters) + 2 or held_mask.sum() < 1:
             continue
         train = replace(runs, frame=runs.frame[train_mask].reset_index(drop=True))
@@ -256,11 +262,11 @@ def rolling_backtest(runs: Runs, law: Law, bins: int, holdout_top: float, settin
     weights = np.array([s["n_holdout"] for s in scores], dtype=float)
     pooled = {k: float(np.average([s[k] for s in scores], weights=weights))
               for k in ("coverage", "mean_width", "interval_score", "elpd_per_run", "median_rel_error")}
-    return {**pooled, "runs": int(weights.sum()), "rolling": scores}
+    return {**pooled, "runs": int(weights.sum()), "reach": max(s["reach"] for s in scores), "rolling": scores}
 
 
 def _score_origin(task: tuple) -> dict:
     """One origin of :func:`rolling_backtest`: :func:`_fit_and_score`, labelled with where it stands."""
     law, train, held, settings, prob, cutoff = task
     return {"cutoff": cutoff, "n_train": train.n_runs, "n_holdout": held.n_runs,
-            **_fit_and_score((law, train, held, settings, prob))}
+            "reach": float(np.log10(held.C.max() / train.C.max())), **_fit_and_score((law, train, held, settings, prob))}

@@ -9,8 +9,9 @@ Two measurements, both on the user's own design:
   with its Monte-Carlo standard error. The truth here is the law itself, so this checks the
   sampler and the priors, not the law's form.
 - **backtest**: the user's real runs with a rolling origin: fit below each of the top compute
-  bins in turn and score that bin (coverage, mean width, interval score, elpd per run). This is
-  what tells whether the law's form holds beyond the runs.
+  bins in turn and score every run from that bin up (coverage, mean width, interval score, elpd
+  per run, and how far beyond the fitted runs it reached). This is what tells whether the law's
+  form holds beyond the runs, as far as the runs reach.
 
 Refits reuse one compiled model (:func:`bayescale.inference.model.compiled_law_model`) and run on
 a process pool or a distributed engine; results do not depend on the number of workers.
@@ -38,38 +39,48 @@ _BACKTEST_SHORTFALL = 0.15
 
 def verdicts(data: dict) -> list[str]:
     """What a calibration (:meth:`Calibration.to_dict`, or a saved file) says about the fit's
-    intervals, in sentences: where they hold less often than they claim, and what to do.
+    intervals, in sentences: where they hold less often than they claim and what to do, then how
+    far the backtest could check them.
 
-    The backtest's runs are not independent draws (the held-out runs of one table miss together),
-    so its shortfall is judged by a plain margin, not a binomial test: coverage more than 0.15
-    below nominal over at least 8 held-out runs. A simulated coverage is flagged when even two
-    Monte-Carlo standard errors above it stay more than 0.05 below nominal.
+    The backtest's runs are not independent draws (the held-out runs of one table miss together,
+    and a run is scored from every origin below it), so its shortfall is judged by a plain margin,
+    not a binomial test: pooled coverage more than 0.15 below nominal over at least 8 scores. A
+    simulated coverage is flagged when even two Monte-Carlo standard errors above it stay more
+    than 0.05 below nominal.
     """
     prob, pct = data["prob"], f"{100 * data['prob']:g}%"
-    out = []
-    bt = data["backtest"]
+    failures, caveats = [], []
+    bt, sim = data["backtest"], data["simulated"]
+    origins = len(bt.get("rolling", ())) or 1
     if bt["runs"] >= _MIN_VERDICT_RUNS and bt["coverage"] < prob - _BACKTEST_SHORTFALL:
-        out.append(f"On your own runs the {pct} predictive intervals held {bt['coverage']:.0%} of {bt['runs']} held-out "
-                   "runs: beyond your runs this table misses its law by more than the error model expects, so "
-                   "intervals there are too narrow. "
-                   + ("Refit with the default error model (--noise discrepancy), whose intervals widen beyond the "
-                      "runs; " if data.get("noise") != "discrepancy" else "")
-                   + "read them as a lower bound on the uncertainty, compare laws (bayescale backtest --laws ...), "
-                   "or add runs closer to the budget.")
+        advice = ("Refit with the default error model (--noise discrepancy), whose intervals widen beyond the runs; "
+                  "then read" if data.get("noise") != "discrepancy" else "Read")
+        failures.append(f"On your own runs the {pct} predictive intervals held {bt['coverage']:.0%} of the held-out runs "
+                        f"({bt['runs']} scores from {origins} origins): beyond your runs this table misses its law by "
+                        f"more than the error model expects, so intervals there are too narrow. {advice} them as a "
+                        "lower bound on the uncertainty, compare laws (bayescale backtest --laws ...), or add runs "
+                        "closer to the budget.")
     elif bt["runs"] < _MIN_VERDICT_RUNS:
-        out.append(f"The backtest held out only {bt['runs']} runs: too few to judge the intervals beyond your runs.")
-    sim = data["simulated"]
+        caveats.append(f"The backtest scored only {bt['runs']} held-out runs: too few to judge the intervals beyond "
+                       "your runs.")
     entries = [("N*", sim.get("N_opt")), ("held-out runs", sim.get("holdout_loss"))]
     entries += [(f"parameter {name}", entry) for name, entry in sim["parameters"].items()]
     short = [f"{label} ({entry['coverage']:.2f} ± {entry['mc_se']:.2f})" for label, entry in entries
              if entry and entry["coverage"] + 2 * entry["mc_se"] < prob - 0.05]
     if short:
-        out.append(f"In simulations from the fit itself the {pct} intervals of {', '.join(short)} held the truth "
-                   "less often than they claim: with a design like yours those intervals are too narrow even when "
-                   "the law is right (weakly identified parameters); more runs, or priors you can defend, help.")
-    if not out:
-        out.append(f"No interval held less often than {pct} claims, beyond Monte-Carlo error.")
-    return out
+        failures.append(f"In simulations from the fit itself the {pct} intervals of {', '.join(short)} held the truth "
+                        "less often than they claim: with a design like yours those intervals are too narrow even "
+                        "when the law is right (weakly identified parameters); more runs, or priors you can defend, "
+                        "help.")
+    if "reach" in bt and sim.get("budgets") and bt.get("largest_run"):
+        far = float(np.log10(max(sim["budgets"]) / bt["largest_run"]))
+        if far > bt["reach"] + 0.5:
+            caveats.append(f"The backtest reached {bt['reach']:.2g} decades of compute beyond the fitted runs; your "
+                           f"budget {max(sim['budgets']):.3g} lies {far:.2g} decades beyond your largest run, where "
+                           "the intervals rest on the error model's learned prior, which your runs cannot check.")
+    if not failures:
+        failures.append(f"No interval held less often than {pct} claims, beyond Monte-Carlo error.")
+    return failures + caveats
 
 
 @dataclass(frozen=True)
@@ -144,11 +155,12 @@ class Calibration:
             if value:
                 lines.append(f"  {label:<40} coverage {value['coverage']:.2f} ± {value['mc_se']:.2f}")
         bt = self.backtest
-        lines.append(f"backtest on your runs (rolling origin, {bt['runs']} held-out runs in {len(bt['rolling'])} bins):")
+        lines.append(f"backtest on your runs (rolling origin, {len(bt['rolling'])} origins, {bt['runs']} scores; "
+                     f"up to {bt.get('reach', float('nan')):.2g} decades of compute beyond the fitted runs):")
         lines.append(f"  coverage {bt['coverage']:.2f}, mean width {bt['mean_width']:.3g}, interval score "
                      f"{bt['interval_score']:.3g}, elpd per run {bt['elpd_per_run']:.3g}")
         for origin in bt["rolling"]:
-            lines.append(f"    fit on C < {origin['cutoff']:.3g}: {origin['n_holdout']} runs, coverage "
+            lines.append(f"    fit on C < {origin['cutoff']:.3g}: the {origin['n_holdout']} runs above, coverage "
                          f"{origin['coverage']:.2f}, interval score {origin['interval_score']:.3g}")
         for name, moves in self.sensitivity.items():
             lines.append(f"prior sensitivity ({name}): " + ", ".join(f"{k} {v:+.1%}" for k, v in moves.items()))
@@ -299,6 +311,7 @@ def calibrate(
     from bayescale.decisions.backtesting import rolling_backtest
 
     backtest = rolling_backtest(fit.runs, fit.law, bins, holdout_top, settings, prob, workers, engine)
+    backtest["largest_run"] = float(np.max(fit.runs.C))  # where the budgets' reach is measured from
     moves = {}
     if sensitivity:
         from bayescale.decisions.sensitivity import prior_sensitivity

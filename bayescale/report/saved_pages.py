@@ -57,13 +57,17 @@ def _calibration_page(data: dict) -> Figure:
                col_widths=[0.5, 0.2, 0.2],
                title=f"Simulated: {sim['simulations']} tables at your design, truth = a posterior draw "
                      f"({sim['converged_refits']} refits converged); nominal {pct}")
-    rows = [[f"C < {o['cutoff']:.3g}", str(o["n_holdout"]), f"{o['coverage']:.2f}", f"{o['mean_width']:.3g}",
+    def reach(entry: dict) -> str:  # calibrations saved before the rolling origins said how far they reached
+        return f"{entry['reach']:.2g}" if "reach" in entry else "–"
+
+    rows = [[f"C < {o['cutoff']:.3g}", str(o["n_holdout"]), reach(o), f"{o['coverage']:.2f}", f"{o['mean_width']:.3g}",
              f"{o['interval_score']:.3g}", f"{o['elpd_per_run']:.3g}"] for o in bt["rolling"]]
-    rows.append(["pooled", str(bt["runs"]), f"{bt['coverage']:.2f}", f"{bt['mean_width']:.3g}",
+    rows.append(["pooled", str(bt["runs"]), reach(bt), f"{bt['coverage']:.2f}", f"{bt['mean_width']:.3g}",
                  f"{bt['interval_score']:.3g}", f"{bt['elpd_per_run']:.3g}"])
-    plot_table(rows, ["fitted on", "held-out runs", "coverage", "mean width", "interval score", "elpd per run"],
-               ax=bottom.add_subplot(), fontsize=8.5,
-               title=f"Backtest on your runs: fit below each top compute bin, score that bin ({pct} predictive)")
+    plot_table(rows, ["fitted on", "runs scored", "reach (decades)", "coverage", "mean width", "interval score",
+                      "elpd per run"], ax=bottom.add_subplot(), fontsize=8.5,
+               title=f"Backtest on your runs: fit below each top compute bin, score every run above it ({pct} "
+                     "predictive; reach: decades of compute from the largest fitted run to the largest scored one)")
     text = [f"Calibration file {os.path.basename(data['path'])} of fit {data['fit_id']}, error model '{data['noise']}'."]
     if not data["converged"]:
         text.append("WARNING: the calibrated fit did not pass its convergence gates.")
