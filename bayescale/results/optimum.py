@@ -71,7 +71,7 @@ def size_texts(median: float, lower: float, upper: float) -> tuple[str, str, str
     values from 0.001 to 10,000 in plain notation."""
     digits = 2 if lower > 0 and upper / lower > _WIDE else 3
     # ratios and epochs (280 tokens per parameter) in plain notation, sizes (7.8e+08) in scientific
-    return tuple(_figures(v, digits) if 1e-3 <= abs(v) < 1e4 else f"{v:.{digits}g}"  # type: ignore[return-value]
+    return tuple(_figures(v, digits) if 1e-3 <= abs(v) < 1e4 else f"{v:#.{digits}g}"  # type: ignore[return-value]
                  for v in (median, lower, upper))
 
 
@@ -81,7 +81,7 @@ def interval_texts(name: str, record: Mapping[str, Any], open_end: str = "unboun
     an open end (``None``) to two figures, the end as ``open_end``."""
     numbers = (record["median"], record["lower"], record["upper"])
     if any(v is None or not np.isfinite(v) for v in numbers):
-        return tuple(open_end if v is None else f"{v:.2g}" for v in numbers)  # type: ignore[return-value]
+        return tuple(open_end if v is None else f"{v:#.2g}" for v in numbers)  # type: ignore[return-value]
     return (loss_texts if name.startswith("L_") or "loss" in name else size_texts)(*numbers)
 
 
