@@ -37,6 +37,7 @@ def test_saved_calibration_reads_back_and_prints_what_matters(tmp_path):
     assert "WARNING" in text and "did not pass" in text  # an unconverged fit says so
     assert "coverage 0.90 ± 0.07" in text and "+2.0%" in text and "20 simulations" in text
     assert "verdict: No interval held less often than 95% claims" in text  # 0.8 of 60 runs: within the margin
+    assert "nan" not in text  # a calibration saved before backtests said how far they reached
     data = json.loads(path.read_text())
     assert data["simulated"]["N_opt"]["coverage"] == 0.9 and data["converged"] is False
     assert data["verdicts"] == ["No interval held less often than 95% claims, beyond Monte-Carlo error."]

@@ -155,8 +155,8 @@ class Calibration:
             if value:
                 lines.append(f"  {label:<40} coverage {value['coverage']:.2f} ± {value['mc_se']:.2f}")
         bt = self.backtest
-        lines.append(f"backtest on your runs (rolling origin, {len(bt['rolling'])} origins, {bt['runs']} scores; "
-                     f"up to {bt.get('reach', float('nan')):.2g} decades of compute beyond the fitted runs):")
+        reach = f"; up to {bt['reach']:.2g} decades of compute beyond the fitted runs" if "reach" in bt else ""
+        lines.append(f"backtest on your runs (rolling origin, {len(bt['rolling'])} origins, {bt['runs']} scores{reach}):")
         lines.append(f"  coverage {bt['coverage']:.2f}, mean width {bt['mean_width']:.3g}, interval score "
                      f"{bt['interval_score']:.3g}, elpd per run {bt['elpd_per_run']:.3g}")
         for origin in bt["rolling"]:
