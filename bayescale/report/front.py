@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayescale.report.plots import plot_table, sci
-from bayescale.report.plots import times as _times
-from bayescale.results.optimum import loss_interval_text as _loss_interval
+from bayescale.report.plots import plot_table
 from bayescale.results.optimum import moved_by_miss
+from bayescale.results.texts import loss_interval_text as _loss_interval
+from bayescale.results.texts import sci
+from bayescale.results.texts import times as _times
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

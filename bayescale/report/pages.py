@@ -23,10 +23,9 @@ from bayescale.report.plots import (
     plot_residuals,
     plot_runs,
     plot_table,
-    sci,
-    times,
 )
 from bayescale.report.posterior import plot_chains, plot_comparison, plot_gates, plot_pair, plot_prior_posterior
+from bayescale.results.texts import sci, times
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -111,7 +110,8 @@ def allocation_rows(optimum: Optimum, prob: float, largest_run: float) -> list[l
     ``largest_run`` is the top of the runs' compute the extrapolation is measured from (the report
     passes their 90th percentile, as page 1 does); losses get the decimals their intervals support.
     """
-    from bayescale.results.optimum import loss_interval_text, moved_by_miss
+    from bayescale.results.optimum import moved_by_miss
+    from bayescale.results.texts import loss_interval_text
 
     rows = []
     for record in optimum.to_records(prob):

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bayescale.results.texts import sci
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -24,8 +26,8 @@ if TYPE_CHECKING:
     from bayescale.results.fitted import Prediction
     from bayescale.results.optimum import Optimum
 
-__all__ = ["RunSlice", "plot_runs", "plot_design", "plot_fit_slices", "plot_residuals", "plot_frontier", "times",
-           "plot_table", "sci", "MARKERS", "LINESTYLES"]
+__all__ = ["RunSlice", "plot_runs", "plot_design", "plot_fit_slices", "plot_residuals", "plot_frontier",
+           "plot_table", "MARKERS", "LINESTYLES"]
 
 #: Marker shapes and line styles that keep groups apart in greyscale print.
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
@@ -62,27 +64,6 @@ class RunSlice:
     prediction: Prediction
     x: str = "N"
     loss: np.ndarray | None = None
-
-
-def sci(value: float, digits: int = 3) -> str:
-    """Format a number compactly: ``3.1e10`` rather than ``3.1e+10``; plain when moderate."""
-    if not np.isfinite(value):
-        return "n/a"
-    text = f"{value:.{digits}g}"
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        text = f"{mantissa}e{int(exponent)}"
-    return text
-
-
-def times(ratio: float) -> str:
-    """A multiple as people say it: 1.4×, 24×, 1,000×, 2e5× (two significant figures)."""
-    if ratio < 10:
-        return f"{ratio:.1f}×"
-    if ratio < 1e5:
-        rounded = float(f"{ratio:.2g}")
-        return f"{rounded:,.0f}×"
-    return f"{sci(ratio, 2)}×"
 
 
 def _figure_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:

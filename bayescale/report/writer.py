@@ -131,7 +131,8 @@ def run_slices(fit: Fit, at_runs: Prediction, prob: float = PROB) -> tuple[list[
     note : str
         The grouping, in words.
     """
-    from bayescale.report.plots import RunSlice, sci
+    from bayescale.report.plots import RunSlice
+    from bayescale.results.texts import sci
 
     runs, variables = fit.runs, set(fit.law.variables)
     if variables == {"C"}:
