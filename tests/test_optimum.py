@@ -312,7 +312,7 @@ def test_optimum_with_unique_tokens_repeats_data(dc):
 
 
 def test_losses_print_to_the_decimals_their_interval_supports():
-    from bayescale.results.texts import decimals_for
+    from bayescale.texts import decimals_for
 
     assert decimals_for(1.98, 2.01) == 3      # width 0.03: two figures of it
     assert decimals_for(1.9, 2.3) == 2
@@ -323,7 +323,7 @@ def test_losses_print_to_the_decimals_their_interval_supports():
 def test_a_wide_loss_interval_prints_each_number_to_two_figures():
     """Far beyond the runs a predictive interval can span a factor of 100; shared decimals (set by
     the width) printed it as '2 [0, 24]', a lower bound of zero loss."""
-    from bayescale.results.texts import loss_interval_text, loss_texts
+    from bayescale.texts import loss_interval_text, loss_texts
 
     assert loss_texts(2.04, 0.312, 24.3) == ("2.0", "0.31", "24")
     assert loss_interval_text({"median": 2.04, "lower": 0.312, "upper": 243.0}) == "2.0 [0.31, 240]"
@@ -402,7 +402,7 @@ def test_the_predictive_n_star_stays_where_the_tilt_was_learned():
 
 
 def test_sizes_are_printed_to_the_figures_their_interval_supports():
-    from bayescale.results.texts import size_texts
+    from bayescale.texts import size_texts
 
     assert size_texts(8.16e10, 6.78e10, 9.89e10) == ("8.16e+10", "6.78e+10", "9.89e+10")
     assert size_texts(8.47e10, 4.62e9, 3.71e11) == ("8.5e+10", "4.6e+09", "3.7e+11")  # wider than 2×: two figures

@@ -134,7 +134,7 @@ def test_plan_from_a_fit_gives_intervals_days_and_cost():
 
 
 def test_plan_prints_the_figures_its_intervals_support():
-    from bayescale.results.texts import interval_texts, size_texts
+    from bayescale.texts import interval_texts, size_texts
 
     fit = fake_fit()
     text = str(plan(fit, gpus=1024, gpu="h100", mfu=0.4, days=30))

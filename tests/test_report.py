@@ -99,7 +99,7 @@ def test_the_report_names_the_law_formula_and_numbers(two_fit_report, failed_fit
     table = failed_fit.summary().table
     for name in ("E", "alpha", "beta"):
         assert f"{table.loc[name, 'median']:.4g}" in chinchilla, name
-    from bayescale.results.texts import sci
+    from bayescale.texts import sci
 
     record = failed_fit.optimum([1e23]).to_records()[0]["N_opt"]
     assert sci(record["median"]) in first  # N* at 1e23 on the title page
@@ -343,7 +343,7 @@ def test_report_writes_the_first_fits_name_by_default(good_fit, tmp_path, monkey
 
 
 def test_multiples_read_as_people_say_them():
-    from bayescale.results.texts import times as _times
+    from bayescale.texts import times as _times
 
     assert [_times(x) for x in (1.44, 24.3, 1000.0, 12345.0, 2.2e5)] == ["1.4×", "24×", "1,000×", "12,000×", "2.2e5×"]
 

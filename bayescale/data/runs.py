@@ -20,6 +20,7 @@ from bayescale.data.conventions import LOSS_UNITS, N_CONVENTIONS
 from bayescale.data.tables import filter_mask, read_table
 from bayescale.errors import RunsError
 from bayescale.laws.flops import tokens_for_compute, training_flops
+from bayescale.texts import sci
 
 CANDIDATES: dict[str, list[str]] = {
     "N": ["N", "N_params", "params", "n_params", "num_params", "parameters", "n_parameters", "num_parameters",
@@ -288,11 +289,7 @@ def parse_unit(text: str | float, option: str = "--n-unit") -> float:
 
 def _fmt(x: float) -> str:
     """Format a number compactly: 5.7e7 rather than 5.7e+07."""
-    text = f"{x:.2g}"
-    if "e" in text:
-        mantissa, exp = text.split("e")
-        text = f"{mantissa}e{int(exp)}"
-    return text
+    return sci(x, 2)
 
 
 def check_n_convention(value: str) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from bayescale.errors import BayescaleError
 from bayescale.laws.flops import tokens_for_compute, training_flops
 from bayescale.results.fitted import Fit, allocation_source
-from bayescale.results.texts import interval_texts
+from bayescale.texts import interval_texts
 
 __all__ = ["InverseResult", "compute_for_loss", "tokens_for_loss"]
 

@@ -22,7 +22,7 @@ import numpy as np
 from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, training_flops
 from bayescale.planning.cluster import Cluster, PlanError, get_accelerator, implied_utilisation
 from bayescale.results.optimum import interval
-from bayescale.results.texts import interval_texts
+from bayescale.texts import interval_texts
 
 __all__ = ["Plan", "plan", "make_cluster"]
 

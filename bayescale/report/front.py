@@ -17,9 +17,9 @@ import numpy as np
 
 from bayescale.report.plots import plot_table
 from bayescale.results.optimum import moved_by_miss
-from bayescale.results.texts import loss_interval_text as _loss_interval
-from bayescale.results.texts import sci
-from bayescale.results.texts import times as _times
+from bayescale.texts import loss_interval_text as _loss_interval
+from bayescale.texts import sci
+from bayescale.texts import times as _times
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -25,7 +25,7 @@ from bayescale.report.plots import (
     plot_table,
 )
 from bayescale.report.posterior import plot_chains, plot_comparison, plot_gates, plot_pair, plot_prior_posterior
-from bayescale.results.texts import sci, times
+from bayescale.texts import sci, times
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -111,7 +111,7 @@ def allocation_rows(optimum: Optimum, prob: float, largest_run: float) -> list[l
     passes their 90th percentile, as page 1 does); losses get the decimals their intervals support.
     """
     from bayescale.results.optimum import moved_by_miss
-    from bayescale.results.texts import loss_interval_text
+    from bayescale.texts import loss_interval_text
 
     rows = []
     for record in optimum.to_records(prob):

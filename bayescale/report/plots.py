@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bayescale.results.texts import sci
+from bayescale.texts import sci
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

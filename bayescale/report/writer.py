@@ -132,7 +132,7 @@ def run_slices(fit: Fit, at_runs: Prediction, prob: float = PROB) -> tuple[list[
         The grouping, in words.
     """
     from bayescale.report.plots import RunSlice
-    from bayescale.results.texts import sci
+    from bayescale.texts import sci
 
     runs, variables = fit.runs, set(fit.law.variables)
     if variables == {"C"}:

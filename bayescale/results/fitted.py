@@ -32,7 +32,7 @@ from bayescale.laws.flops import training_flops
 from bayescale.laws.law import DIMS, Law, Scales, law_from_text
 from bayescale.laws.noise import NOISE_UNIT
 from bayescale.results.optimum import Optimum, compute_optimum, interval
-from bayescale.results.texts import loss_interval_text
+from bayescale.texts import loss_interval_text
 
 __all__ = ["Fit", "Summary", "Prediction", "SCHEMA_VERSION", "versions", "law_inputs", "readable_table"]
 

@@ -24,7 +24,7 @@ def _number(value: Any) -> str:
 
 
 def _cell(key: str, value: Any) -> str:
-    from bayescale.results.texts import loss_texts
+    from bayescale.texts import loss_texts
 
     if isinstance(value, Mapping) and {"median", "lower", "upper"} <= set(value):
         parts = [value["median"], value["lower"], value["upper"]]

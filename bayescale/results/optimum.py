@@ -20,7 +20,7 @@ import numpy as np
 from bayescale.errors import OptimumError
 from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute
 from bayescale.laws.law import Law, Scales
-from bayescale.results.texts import loss_texts, size_texts, times
+from bayescale.texts import loss_texts, size_texts, times
 
 __all__ = ["Optimum", "check_allocatable", "compute_optimum", "interval", "moved_by_miss"]
 
