@@ -36,11 +36,11 @@ def test_saved_calibration_reads_back_and_prints_what_matters(tmp_path):
     text = str(again)
     assert "WARNING" in text and "did not pass" in text  # an unconverged fit says so
     assert "coverage 0.90 ± 0.07" in text and "+2.0%" in text and "20 simulations" in text
-    assert "verdict: No interval held less often than 95% claims" in text  # 0.8 of 60 runs: within the margin
+    assert "verdict: No interval fell far short of 95%" in text  # 0.8 of 60 runs: within the margin
     assert "nan" not in text  # a calibration saved before backtests said how far they reached
     data = json.loads(path.read_text())
     assert data["simulated"]["N_opt"]["coverage"] == 0.9 and data["converged"] is False
-    assert data["verdicts"] == ["No interval held less often than 95% claims, beyond Monte-Carlo error."]
+    assert data["verdicts"] == ["No interval fell far short of 95%: within 0.15 of it on your runs, within Monte-Carlo error in simulation."]
 
 
 def test_a_foreign_json_is_not_a_calibration(tmp_path):
@@ -72,7 +72,7 @@ def _calibration_data(backtest_runs=60, backtest_coverage=0.93, parameter_covera
 def test_verdicts_name_intervals_that_hold_less_often_than_they_claim():
     from bayescale.decisions.calibration import verdicts
 
-    fine = ["No interval held less often than 95% claims, beyond Monte-Carlo error."]
+    fine = ["No interval fell far short of 95%: within 0.15 of it on your runs, within Monte-Carlo error in simulation."]
     assert verdicts(_calibration_data()) == fine
     (narrow,) = verdicts(_calibration_data(backtest_coverage=0.6))  # Porian 11 under leave-one-ladder-out
     assert "held 60% of the held-out runs (60 scores from 1 origins)" in narrow and "too narrow" in narrow
@@ -93,7 +93,7 @@ def test_a_verdict_says_how_far_the_backtest_could_check():
     data = _calibration_data()
     data["backtest"] |= {"reach": 0.6, "largest_run": 1e21}  # SIMULATED's budget 1e23: 2 decades out
     fine, far = verdicts(data)
-    assert fine.startswith("No interval held less often")
+    assert fine.startswith("No interval fell far short")
     assert "reached 0.6 decades" in far and "1e+23 lies 2 decades beyond your largest run" in far
     data["backtest"]["reach"] = 1.8  # within half a decade of the budget: nothing to add
     assert verdicts(data) == [fine]

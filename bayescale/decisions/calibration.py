@@ -79,7 +79,8 @@ def verdicts(data: dict) -> list[str]:
                            f"budget {max(sim['budgets']):.3g} lies {far:.2g} decades beyond your largest run, where "
                            "the intervals rest on the error model's learned prior, which your runs cannot check.")
     if not failures:
-        failures.append(f"No interval held less often than {pct} claims, beyond Monte-Carlo error.")
+        failures.append(f"No interval fell far short of {pct}: within 0.15 of it on your runs, within Monte-Carlo "
+                        "error in simulation.")
     return failures + caveats
 
 

@@ -66,14 +66,14 @@ def _calibration_page(data: dict) -> Figure:
                  f"{bt['interval_score']:.3g}", f"{bt['elpd_per_run']:.3g}"])
     plot_table(rows, ["fitted on", "runs scored", "reach (decades)", "coverage", "mean width", "interval score",
                       "elpd per run"], ax=bottom.add_subplot(), fontsize=8.5,
-               title=f"Backtest on your runs: fit below each top compute bin, score every run above it ({pct} "
-                     "predictive; reach: decades of compute from the largest fitted run to the largest scored one)")
+               title=f"Backtest on your runs: fit below each top compute bin, score every run above it ({pct} predictive)")
     text = [f"Calibration file {os.path.basename(data['path'])} of fit {data['fit_id']}, error model '{data['noise']}'."]
     if not data["converged"]:
         text.append("WARNING: the calibrated fit did not pass its convergence gates.")
     text.append("Simulated coverage checks the sampler and priors when the law is true; the backtest checks "
                 "whether the law's form holds beyond your runs. Widths and interval scores are in the loss's unit "
-                "(interval score: width plus 40× the miss for 95% intervals; lower is better).")
+                "(interval score: width plus 40× the miss for 95% intervals; lower is better). Reach: decades of "
+                "compute from the largest fitted run to the largest scored one.")
     for name, moves in data.get("sensitivity", {}).items():
         text.append(f"Prior sensitivity ({name}): " + ", ".join(f"{k} {v:+.1%}" for k, v in moves.items()))
     text += [f"Verdict: {line}" for line in verdicts(data)]
