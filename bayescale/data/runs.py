@@ -190,6 +190,11 @@ class Runs:
             If there are no more runs than parameters, or a used variable takes a single value;
             for a law with ``U``: if the table has no U column, or no run repeats data (U >= D
             in every run, so the effect of repetition cannot be learned).
+
+        Notes
+        -----
+        A used variable whose largest value is less than :data:`NARROW_SPAN` times its smallest
+        is not an error, but gets a warning: the law's terms in it are learned from their priors.
         """
         if self.n_runs <= n_parameters:
             raise RunsError(

@@ -191,7 +191,7 @@ def _extrapolation_text(multiple: float | None) -> str:
     return text
 
 
-def check_allocatable(law, unique_tokens: float | None = None) -> None:
+def check_allocatable(law: Law, unique_tokens: float | None = None) -> None:
     """Raise :class:`OptimumError` unless ``law`` has an optimum at a budget given these unique tokens:
     it trades model size against tokens (uses N and D), and ``unique_tokens`` is given exactly when
     the law uses U."""
