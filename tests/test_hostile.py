@@ -252,6 +252,21 @@ def test_suspicious_values_warn_with_the_option_to_use(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="bayescale"):
         read_runs(outlier)
     assert "line 11" in caplog.text and "median" in caplog.text
+    assert "perplexity" not in caplog.text  # one outlier: the median is still a loss
+
+
+@pytest.mark.parametrize("unit, value, warned", [("nats/token", 25.0, True), ("nats/token", 3.0, False),
+                                                 ("bits/token", 18.0, False), ("bits/byte", 9.0, True)])
+def test_a_perplexity_given_as_a_loss_is_named(unit, value, warned, tmp_path, caplog):
+    """Perplexities of 10-90 pass the hard limit of 100, but no cross-entropy exceeds uniform guessing."""
+    from bayescale.data.runs import read_runs
+
+    path = tmp_path / "ppl.csv"
+    path.write_text("N,D,loss\n" + "\n".join(f"{n:g},{d:g},{value * (1 + n / 1e10):.4f}"
+                                            for n in (1e8, 3e8, 1e9) for d in (1e9, 1e10)))
+    with caplog.at_level("WARNING", logger="bayescale"):
+        read_runs(path, loss_unit=unit)
+    assert ("perplexity" in caplog.text and unit in caplog.text) == warned
 
 
 def test_a_bom_is_read(tmp_path):

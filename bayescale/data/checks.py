@@ -24,6 +24,10 @@ SMALL = {"N": 1e5, "D": 1e6, "C": 1e12}
 #: Largest believable loss in any supported unit: uniform guessing over a 1e6-token vocabulary
 #: costs 13.8 nats or 19.9 bits per token; a value above this is a perplexity or a bug.
 LOSS_LIMIT = 100.0
+#: What uniform guessing costs, per unit: over a 1e6-token vocabulary (nats or bits a token), 256
+#: byte values, 1e5 characters. A median loss above it is a perplexity, or a unit not declared.
+UNIFORM_LOSS = {"nats/token": float(np.log(1e6)), "bits/token": float(np.log2(1e6)), "bits/byte": 8.0,
+                "bits/char": float(np.log2(1e5))}
 #: A run whose loss is this many times above or below the median of the table gets a warning.
 OUTLIER_FACTOR = 3.0
 #: Given C may differ from 6ND (attention FLOPs, other counting rules), but not by this factor.
@@ -31,7 +35,8 @@ C_MISMATCH = 10.0
 
 
 def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns: Mapping[str, str],
-                    multipliers: Mapping[str, float], listed: Callable[[list[str]], str], hint: str) -> None:
+                    multipliers: Mapping[str, float], listed: Callable[[list[str]], str], hint: str,
+                    loss_unit: str = "nats/token") -> None:
     """Raise :class:`RunsError` for impossible values; log warnings for suspicious ones.
 
     Parameters
@@ -46,6 +51,8 @@ def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns
         Unit multipliers the user gave (``--n-unit`` …).
     listed, hint
         Formatting of row lists, and the advice appended to errors.
+    loss_unit : str
+        The loss's declared unit: a median above what uniform guessing costs in it gets a warning.
     """
     for var in [v for v in ("N", "D", "C", "U") if v in frame]:
         values = frame[var].to_numpy()
@@ -72,6 +79,11 @@ def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns
                             f"{int(off.sum())} run(s): {listed(rows)}. A column is probably in other units: give "
                             "them with --n-unit, --d-unit or --c-unit (e.g. --n-unit billion), or drop the C column.")
     median = float(np.median(loss))
+    uniform = UNIFORM_LOSS.get(loss_unit)
+    if uniform is not None and median > uniform:
+        log.warning("%s: the median loss %.4g %s is more than uniform guessing costs (%.3g %s): is the column a "
+                    "perplexity? Give its natural log (nats/token), or declare the unit with --loss-unit",
+                    source, median, loss_unit, uniform, loss_unit)
     far = (loss > OUTLIER_FACTOR * median) | (loss < median / OUTLIER_FACTOR)
     if far.any():
         rows = [f"{labels[i]} (loss={loss[i]:.4g})" for i in np.flatnonzero(far)]

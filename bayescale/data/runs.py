@@ -509,7 +509,7 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
         frame[dim] = text.map({label: i for i, label in enumerate(levels[dim])}).astype(np.int64)
         columns[dim] = col
         kept.append(dim)
-    check_plausible(frame, labels, source, columns, multipliers, _listed, FIX_HINT)
+    check_plausible(frame, labels, source, columns, multipliers, _listed, FIX_HINT, loss_unit)
 
     dup = frame.duplicated(keep=False)
     if dup.any():
