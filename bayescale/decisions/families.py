@@ -19,6 +19,7 @@ import numpy as np
 
 from bayescale.errors import BayescaleError
 from bayescale.results.optimum import Optimum, interval
+from bayescale.texts import size_texts
 
 __all__ = ["NEW_FAMILY", "FamilyComparison", "compare_families", "family_optima", "format_summary",
            "new_family_draws"]
@@ -87,9 +88,13 @@ def _summary(values: np.ndarray, prob: float) -> dict[str, float | None]:
 
 
 def format_summary(summary: dict, spec: str) -> str:
-    """``median [lower, upper]`` of a :meth:`FamilyComparison.to_records` entry; a missing value
+    """``median [lower, upper]`` of a :meth:`FamilyComparison.to_records` entry (``spec`` a format, or
+    ``"ratio"``: the figures the interval supports); a missing value
     (a gain beyond 10^4 × the compute: B does not match A's loss there) shows as ``>1e4``, a
     missing lower bound as ``…``."""
+    if spec == "ratio" and None not in (summary["median"], summary["lower"], summary["upper"]):
+        return "{} [{}, {}]".format(*size_texts(summary["median"], summary["lower"], summary["upper"]))
+    spec = ".2g" if spec == "ratio" else spec
     median = ">1e4" if summary["median"] is None else format(summary["median"], spec)  # most draws never match
     lower = "…" if summary["lower"] is None else format(summary["lower"], spec)
     upper = ">1e4" if summary["upper"] is None else format(summary["upper"], spec)
@@ -121,7 +126,7 @@ class FamilyComparison:
         for r in self.records:
             lines.append(f"  C = {r['compute']:.3g}: {r['family_a']} vs {r['family_b']}: P(A better) = "
                          f"{r['p_better']:.2f}; gap {format_summary(r['loss_gap'], '+.3f')}; "
-                         f"gain ×{format_summary(r['compute_gain'], '.3g')}")
+                         f"gain ×{format_summary(r['compute_gain'], 'ratio')}")
         return "\n".join(lines)
 
 

@@ -433,7 +433,7 @@ def families_page(families: Any) -> Figure:
     plot_frontier(families.frontiers, 0.95, families.data_range, families.budgets, fig=top)
     records = [r for r in families.comparison.to_records() if r["family_a"] < r["family_b"]]
     rows = [[sci(r["compute"]), r["family_a"], r["family_b"], f"{r['p_better']:.2f}", fmt(r["loss_gap"], "+.3f"),
-             "×" + fmt(r["compute_gain"], ".3g")] for r in records[:12]]
+             "×" + fmt(r["compute_gain"], "ratio")] for r in records[:12]]
     plot_table(rows, ["C (FLOPs)", "A", "B", "P(A better)", f"loss gap A − B ({families.comparison.loss_unit})",
                       "B's compute to match A"], ax=bottom.add_subplot(), fontsize=8,
                title="Which family wins at each budget (each at its own optimum; median and 95% interval)"
