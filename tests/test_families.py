@@ -263,3 +263,11 @@ def test_the_samplers_gradient_is_right_with_per_family_parameters():
         ours, theirs = compiled.function(x), reference(x)
         np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-10)
         np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-8, atol=1e-8)
+
+
+def test_a_compute_gain_prints_the_figures_its_interval_supports():
+    from bayescale.decisions.families import format_summary
+
+    assert format_summary({"median": 0.9951, "lower": 0.4968, "upper": 2.437}, "ratio") == "1.0 [0.50, 2.4]"
+    assert format_summary({"median": 1.234, "lower": 1.101, "upper": 1.398}, "ratio") == "1.23 [1.10, 1.40]"
+    assert format_summary({"median": None, "lower": 3.2, "upper": None}, "ratio") == ">1e4 [3.2, >1e4]"
