@@ -221,6 +221,21 @@ def test_an_analysis_saves_and_loads_with_its_provenance(tmp_path, capsys):
         IsoflopFit.load(tmp_path / "junk.nc")
 
 
+def test_an_analysis_given_where_a_fit_is_expected_says_what_it_is(tmp_path, capsys):
+    """Issue 9 asked for the isoFLOP result in ensembles; it predicts minima, not runs' losses, so no
+    stacking weight exists for it: the refusal says so, and how to read it."""
+    from bayescale.cli import main
+    from bayescale.errors import FitFileError
+    from bayescale.results.fitted import Fit
+
+    path = _fake_isoflop().save(tmp_path / "iso.nc")
+    with pytest.raises(FitFileError, match="is an isoFLOP analysis") as err:
+        Fit.load(path)
+    assert "bayescale isoflop" in str(err.value) and "cannot join an ensemble" in str(err.value)
+    assert main(["optimum", str(path), str(path), "--compute", "1e21"]) == 2
+    assert "isoFLOP analysis" in capsys.readouterr().err
+
+
 def test_a_failed_analysis_does_not_replace_a_saved_one(tmp_path, monkeypatch, capsys):
     import bayescale.decisions.isoflop as isoflop
     from bayescale.cli import main

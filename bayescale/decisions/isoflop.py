@@ -30,6 +30,7 @@ from bayescale.inference.sampling import SamplerSettings
 from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute, training_flops
 from bayescale.laws.priors import Prior
 from bayescale.results.optimum import interval
+from bayescale.texts import loss_texts, size_texts
 
 __all__ = ["IsoflopError", "IsoflopFit", "DEFAULT_PRIORS", "bin_budgets", "budget_problems", "mixed_budgets",
            "fit_isoflop", "DEFAULT_SETTINGS"]
@@ -230,7 +231,12 @@ class IsoflopFit:
     def format(self, prob: float = 0.95, budgets: Sequence[float] | None = None) -> str:
         """A readable report: the power law, each budget's minimum, N* and D* at ``budgets``."""
         data, pct = self.to_dict(prob, budgets), f"{100 * prob:g}%"
-        fmt = lambda r, f=".3g": f"{r['median']:{f}}  [{r['lower']:{f}}, {r['upper']:{f}}]"  # noqa: E731
+        def fmt(r: dict, f: str = ".3g") -> str:  # sizes and losses: the figures their interval supports
+            texts = {"size": size_texts, "loss": loss_texts}.get(f)
+            med, lo, hi = texts(r["median"], r["lower"], r["upper"]) if texts else \
+                (format(r[k], f) for k in ("median", "lower", "upper"))
+            return f"{med}  [{lo}, {hi}]"
+
         law = data["power_law"]
         lines = [f"isoFLOP analysis (Chinchilla Approach 2): {len(self.budgets)} budgets, runs grouped "
                  f"within ±{100 * self.tolerance:g}% of compute; median and {pct} interval",
@@ -241,11 +247,12 @@ class IsoflopFit:
                  f"(tau {fmt(law['tau'])}); noise on log loss {fmt(law['sigma'])}",
                  f"each budget's minimum:\n  {'C (FLOPs)':>10} {'runs':>4}  {'N*':<32}{'D*':<32}L* ({self.loss_unit})"]
         for r in data["budgets"]:
-            lines.append(f"  {r['compute']:>10.3g} {r['runs']:>4}  {fmt(r['N_opt']):<32}{fmt(r['D_opt']):<32}"
-                         f"{fmt(r['L_opt'], '.4g')}")
+            lines.append(f"  {r['compute']:>10.3g} {r['runs']:>4}  {fmt(r['N_opt'], 'size'):<32}"
+                         f"{fmt(r['D_opt'], 'size'):<32}{fmt(r['L_opt'], 'loss')}")
         if data["at_compute"]:
             lines.append("on the power law (its median line; tau, the scatter of single budgets, not added):")
-            lines += [f"  C = {r['compute']:.3g}: N* {fmt(r['N_opt'])}  D* {fmt(r['D_opt'])}" for r in data["at_compute"]]
+            lines += [f"  C = {r['compute']:.3g}: N* {fmt(r['N_opt'], 'size')}  D* {fmt(r['D_opt'], 'size')}"
+                      for r in data["at_compute"]]
         lines += [f"note: {note}" for note in self.notes] + [str(self.gates)]
         return "\n".join(lines)
 

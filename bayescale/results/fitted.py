@@ -483,6 +483,12 @@ class Fit:
         path = Path(path)
         tree = read_netcdf(path, "fit file", f"bayescale fit RUNS --out {path}")
         schema = tree.attrs.get("bayescale_schema")
+        if schema is None and tree.attrs.get("bayescale_isoflop") is not None:
+            raise FitFileError(
+                f"{path} is an isoFLOP analysis (bayescale isoflop --out), not a fit of a law: read it with "
+                f"bayescale isoflop {path} --compute C (IsoflopFit.load in Python). It predicts where each budget's "
+                "minimum lies, not the loss of a run, so it has no log density of the runs to weigh it against "
+                "laws by (PSIS-LOO or leave-future-out) and cannot join an ensemble; compare its N* with theirs")
         if schema is None:
             raise FitFileError(f"{path} is netCDF but not a bayescale fit (no 'bayescale_schema' attribute)")
         if int(schema) not in _READABLE:
