@@ -70,7 +70,7 @@ def _calibration_data(backtest_runs=60, backtest_coverage=0.93, parameter_covera
 
 
 def test_verdicts_name_intervals_that_hold_less_often_than_they_claim():
-    from bayescale.decisions.calibration import verdicts
+    from bayescale.decisions.verdicts import verdicts
 
     fine = ["No interval fell far short of 95%: within 0.15 of it on your runs, within Monte-Carlo error in simulation."]
     assert verdicts(_calibration_data()) == fine
@@ -87,8 +87,22 @@ def test_verdicts_name_intervals_that_hold_less_often_than_they_claim():
     assert verdicts(_calibration_data(parameter_coverage=0.8, mc_se=0.06)) == fine
 
 
+def test_a_verdict_names_n_star_intervals_that_missed_held_out_minima():
+    from bayescale.decisions.verdicts import verdicts
+
+    data = _calibration_data()
+    data["backtest"]["vertices"] = {"budgets": 9, "N_opt": {"inside": 0.67, "within_error": 0.67},
+                                    "N_opt_predictive": {"inside": 1.0, "within_error": 1.0}}
+    assert verdicts(data)[0].startswith("No interval fell far short")  # the printed (predictive) N* held them
+    data["backtest"]["vertices"]["N_opt_predictive"] = {"inside": 0.56, "within_error": 0.67}
+    (missed,) = verdicts(data)
+    assert "interval of N* held 56% of the held-out isoFLOP curves' minima (9" in missed
+    data["backtest"]["vertices"]["budgets"] = 2  # too few to judge
+    assert verdicts(data)[0].startswith("No interval fell far short")
+
+
 def test_a_verdict_says_how_far_the_backtest_could_check():
-    from bayescale.decisions.calibration import verdicts
+    from bayescale.decisions.verdicts import verdicts
 
     data = _calibration_data()
     data["backtest"] |= {"reach": 0.6, "largest_run": 1e21}  # SIMULATED's budget 1e23: 2 decades out
@@ -171,17 +185,18 @@ def test_rolling_origins_score_every_run_above_them_and_say_how_far(monkeypatch)
     """Each origin scores every run from its bin up, so the first reaches as far as the runs do
     (scoring only the next bin tested one step of compute beyond the fit)."""
     import bayescale.decisions.backtesting as backtesting
+    import bayescale.results.fitting as fitting
     from bayescale.inference.sampling import SamplerSettings
 
     fit = fake_fit()
     seen = []
 
-    def score(task):
-        _, train, held, _, _ = task
-        seen.append((train.C.max(), held.C.min(), held.n_runs))
+    def score(fitted, held, prob):
+        seen.append((fitted.runs.C.max(), held.C.min(), held.n_runs))
         return {"coverage": 1.0, "mean_width": 0.1, "interval_score": 0.1, "elpd_per_run": 2.0, "median_rel_error": 0.01}
 
-    monkeypatch.setattr(backtesting, "_fit_and_score", score)
+    monkeypatch.setattr(fitting, "fit", lambda train, law, **kwargs: fake_fit(train))  # no sampler
+    monkeypatch.setattr(backtesting, "score_holdout", score)
     result = backtesting.rolling_backtest(fit.runs, fit.law, 3, 0.25, SamplerSettings(), workers=1)
     top = fit.runs.C.max()
     assert len(seen) == len(result["rolling"]) >= 2
@@ -191,3 +206,6 @@ def test_rolling_origins_score_every_run_above_them_and_say_how_far(monkeypatch)
         assert origin["reach"] == pytest.approx(np.log10(top / train_top))
     assert result["reach"] == max(o["reach"] for o in result["rolling"]) == result["rolling"][0]["reach"]
     assert result["runs"] == sum(n for _, _, n in seen)
+    # the fake runs are isoFLOP grids: each origin also scores its held-out curves' minima against N*
+    assert result["vertices"]["budgets"] == sum(o["vertices"]["budgets"] for o in result["rolling"]) >= 2
+    assert 0.0 <= result["vertices"]["N_opt"]["inside"] <= 1.0

@@ -262,11 +262,26 @@ def rolling_backtest(runs: Runs, law: Law, bins: int, holdout_top: float, settin
     weights = np.array([s["n_holdout"] for s in scores], dtype=float)
     pooled = {k: float(np.average([s[k] for s in scores], weights=weights))
               for k in ("coverage", "mean_width", "interval_score", "elpd_per_run", "median_rel_error")}
-    return {**pooled, "runs": int(weights.sum()), "reach": max(s["reach"] for s in scores), "rolling": scores}
+    out = {**pooled, "runs": int(weights.sum()), "reach": max(s["reach"] for s in scores), "rolling": scores}
+    scored = [s["vertices"] for s in scores if "vertices" in s]
+    if scored:  # each origin's vertices counted once, as its runs are
+        count = np.array([v["budgets"] for v in scored], dtype=float)
+        out["vertices"] = {"budgets": int(count.sum())} | {
+            name: {k: float(np.average([v[name][k] for v in scored], weights=count)) for k in ("inside", "within_error")}
+            for name in ("N_opt", "N_opt_predictive") if all(name in v for v in scored)}
+    return out
 
 
 def _score_origin(task: tuple) -> dict:
-    """One origin of :func:`rolling_backtest`: :func:`_fit_and_score`, labelled with where it stands."""
+    """One origin of :func:`rolling_backtest`: the law fitted below the cutoff (as ``fit`` fits it,
+    so N* comes from the runs near each budget's optimum where ``fit`` would use them), its held-out
+    runs scored, and, where they form isoFLOP curves, their vertices against its N* intervals."""
+    from bayescale.decisions.vertices import score_vertices
+    from bayescale.results.fitting import fit
+
     law, train, held, settings, prob, cutoff = task
-    return {"cutoff": cutoff, "n_train": train.n_runs, "n_holdout": held.n_runs,
-            "reach": float(np.log10(held.C.max() / train.C.max())), **_fit_and_score((law, train, held, settings, prob))}
+    fitted = fit(train, law, settings=settings)
+    out = {"cutoff": cutoff, "n_train": train.n_runs, "n_holdout": held.n_runs,
+           "reach": float(np.log10(held.C.max() / train.C.max())), **score_holdout(fitted, held, prob)}
+    vertices = score_vertices(fitted, held, prob) if {"N", "D"} <= set(law.variables) and not law.dims else None
+    return out | ({"vertices": vertices} if vertices else {})

@@ -26,62 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from bayescale.decisions.verdicts import verdicts, vertex_text
 from bayescale.errors import BayescaleError
 
-__all__ = ["Calibration", "calibrate", "verdicts"]
+__all__ = ["Calibration", "calibrate"]
 
 _MIN_HOLDOUT = 2
-#: The backtest needs this many held-out runs before its coverage is read as a verdict.
-_MIN_VERDICT_RUNS = 8
-#: Coverage this far below nominal on the user's own held-out runs is called too narrow.
-_BACKTEST_SHORTFALL = 0.15
-
-
-def verdicts(data: dict) -> list[str]:
-    """What a calibration (:meth:`Calibration.to_dict`, or a saved file) says about the fit's
-    intervals, in sentences: where they hold less often than they claim and what to do, then how
-    far the backtest could check them.
-
-    The backtest's runs are not independent draws (the held-out runs of one table miss together,
-    and a run is scored from every origin below it), so its shortfall is judged by a plain margin,
-    not a binomial test: pooled coverage more than 0.15 below nominal over at least 8 scores. A
-    simulated coverage is flagged when even two Monte-Carlo standard errors above it stay more
-    than 0.05 below nominal.
-    """
-    prob, pct = data["prob"], f"{100 * data['prob']:g}%"
-    failures, caveats = [], []
-    bt, sim = data["backtest"], data["simulated"]
-    origins = len(bt.get("rolling", ())) or 1
-    if bt["runs"] >= _MIN_VERDICT_RUNS and bt["coverage"] < prob - _BACKTEST_SHORTFALL:
-        advice = ("Refit with the default error model (--noise discrepancy), whose intervals widen beyond the runs; "
-                  "then read" if data.get("noise") != "discrepancy" else "Read")
-        failures.append(f"On your own runs the {pct} predictive intervals held {bt['coverage']:.0%} of the held-out runs "
-                        f"({bt['runs']} scores from {origins} origins): beyond your runs this table misses its law by "
-                        f"more than the error model expects, so intervals there are too narrow. {advice} them as a "
-                        "lower bound on the uncertainty, compare laws (bayescale backtest --laws ...), or add runs "
-                        "closer to the budget.")
-    elif bt["runs"] < _MIN_VERDICT_RUNS:
-        caveats.append(f"The backtest scored only {bt['runs']} held-out runs: too few to judge the intervals beyond "
-                       "your runs.")
-    entries = [("N*", sim.get("N_opt")), ("held-out runs", sim.get("holdout_loss"))]
-    entries += [(f"parameter {name}", entry) for name, entry in sim["parameters"].items()]
-    short = [f"{label} ({entry['coverage']:.2f} ± {entry['mc_se']:.2f})" for label, entry in entries
-             if entry and entry["coverage"] + 2 * entry["mc_se"] < prob - 0.05]
-    if short:
-        failures.append(f"In simulations from the fit itself the {pct} intervals of {', '.join(short)} held the truth "
-                        "less often than they claim: with a design like yours those intervals are too narrow even "
-                        "when the law is right (weakly identified parameters); more runs, or priors you can defend, "
-                        "help.")
-    if "reach" in bt and sim.get("budgets") and bt.get("largest_run"):
-        far = float(np.log10(max(sim["budgets"]) / bt["largest_run"]))
-        if far > bt["reach"] + 0.5:
-            caveats.append(f"The backtest reached {bt['reach']:.2g} decades of compute beyond the fitted runs; your "
-                           f"budget {max(sim['budgets']):.3g} lies {far:.2g} decades beyond your largest run, where "
-                           "the intervals rest on the error model's learned prior, which your runs cannot check.")
-    if not failures:
-        failures.append(f"No interval fell far short of {pct}: within 0.15 of it on your runs, within Monte-Carlo "
-                        "error in simulation.")
-    return failures + caveats
 
 
 @dataclass(frozen=True)
@@ -163,6 +113,8 @@ class Calibration:
         for origin in bt["rolling"]:
             lines.append(f"    fit on C < {origin['cutoff']:.3g}: the {origin['n_holdout']} runs above, coverage "
                          f"{origin['coverage']:.2f}, interval score {origin['interval_score']:.3g}")
+        if "vertices" in bt:
+            lines.append(f"  {vertex_text(bt['vertices'], pct)}")
         for name, moves in self.sensitivity.items():
             lines.append(f"prior sensitivity ({name}): " + ", ".join(f"{k} {v:+.1%}" for k, v in moves.items()))
         lines.append(f"Monte-Carlo error: ± is one standard error over {sim['simulations']} simulations; "

@@ -8,7 +8,7 @@ import os
 import textwrap
 from typing import TYPE_CHECKING, Any
 
-from bayescale.decisions.calibration import verdicts
+from bayescale.decisions.verdicts import verdicts, vertex_text
 from bayescale.files import read_saved_json
 from bayescale.report.plots import plot_table
 
@@ -76,6 +76,8 @@ def _calibration_page(data: dict) -> Figure:
                 "compute from the largest fitted run to the largest scored one.")
     for name, moves in data.get("sensitivity", {}).items():
         text.append(f"Prior sensitivity ({name}): " + ", ".join(f"{k} {v:+.1%}" for k, v in moves.items()))
+    if "vertices" in bt:
+        text.append(vertex_text(bt["vertices"], pct).capitalize() + ".")
     text += [f"Verdict: {line}" for line in verdicts(data)]
     notes.text(0.0, 0.95, "\n".join(textwrap.fill(t, 170) for t in text), fontsize=8, va="top")
     return fig

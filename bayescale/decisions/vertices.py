@@ -1,0 +1,88 @@
+"""Where held-out isoFLOP curves bottom out: does a fit's N* interval hold it?
+
+A backtest that scores only losses says nothing about N*, the number a run is sized by. Where the
+held-out runs form isoFLOP curves (several model sizes at one budget whose lowest loss is not at
+an end), each curve's vertex, the minimum of a parabola of log loss in log N fitted to its runs by
+least squares, is a measurement of N* at that budget. Its standard error in log N comes from the
+parabola's coefficient covariance (delta method). ``bench/bench_vertex.py`` measured this on the
+15 Porian sweeps; :func:`score_vertices` does it for the user's own table in ``calibrate``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["parabola_vertex", "held_out_vertices", "score_vertices"]
+
+#: Distinct model sizes a held-out budget needs: three for the parabola, one more for its error.
+MIN_SIZES = 4
+
+
+def parabola_vertex(log_n: np.ndarray, log_loss: np.ndarray) -> tuple[float, float] | None:
+    """The vertex in log N of a least-squares parabola of ``log_loss`` in ``log_n``, and its
+    standard error; None where the curve is not convex or its vertex lies outside the sizes run."""
+    coef, cov = np.polyfit(log_n, log_loss, 2, cov="unscaled")
+    a, b, _ = coef
+    if a <= 0 or not log_n.min() < -b / (2 * a) < log_n.max():
+        return None
+    residual = log_loss - np.polyval(coef, log_n)
+    cov = cov * float(residual @ residual) / max(len(log_n) - 3, 1)
+    grad = np.array([b / (2 * a**2), -1 / (2 * a), 0.0])  # of -b / 2a with respect to (a, b, c)
+    return float(-b / (2 * a)), float(np.sqrt(grad @ cov @ grad))
+
+
+def held_out_vertices(runs: Any, tolerance: float = 0.05) -> list[tuple[float, float, float]]:
+    """``(budget, log N at the vertex, its standard error)`` of each budget of ``runs`` that is an
+    isoFLOP curve: runs within ``tolerance`` of one compute, at least :data:`MIN_SIZES` model
+    sizes, the lowest loss at neither end, a convex parabola. Empty for tables of other shapes."""
+    from bayescale.decisions.isoflop import IsoflopError, bin_budgets, budget_problems
+
+    try:
+        ids = bin_budgets(runs.C, tolerance)
+    except IsoflopError:  # compute not on a grid of budgets: no isoFLOP curves
+        return []
+    budgets = np.array([np.exp(np.mean(np.log(runs.C[ids == b]))) for b in range(int(ids.max()) + 1)])
+    problems = budget_problems(runs.N, runs.loss, ids, budgets)
+    out = []
+    for b, budget in enumerate(budgets):
+        n, loss = runs.N[ids == b], runs.loss[ids == b]
+        if b in problems or np.unique(n).size < MIN_SIZES:
+            continue
+        found = parabola_vertex(np.log(n), np.log(loss))
+        if found is not None:
+            out.append((float(budget), *found))
+    return out
+
+
+def score_vertices(fit: Any, held: Any, prob: float = 0.95) -> dict | None:
+    """How often the fit's N* intervals hold the vertices of the held-out isoFLOP curves.
+
+    Returns None when no held-out budget is an isoFLOP curve. Otherwise ``budgets`` (how many),
+    and for ``N_opt`` (the law's) and, where the error model has a miss, ``N_opt_predictive``:
+    ``inside``, the fraction of vertices inside the interval, and ``within_error``, the fraction
+    whose distance from the median log N* is within the ``prob`` normal quantile of the combined
+    spread (the posterior's sd of log N* and the vertex's own standard error).
+    """
+    vertices = held_out_vertices(held)
+    if not vertices:
+        return None
+    budgets = [v[0] for v in vertices]
+    optimum = fit.optimum(budgets)
+    z_limit = stats.norm.ppf(0.5 + prob / 2)
+    out: dict = {"budgets": len(vertices)}
+    for name in ("N_opt", "N_opt_predictive"):
+        draws = getattr(optimum, name)
+        if draws is None:
+            continue
+        inside, close = [], []
+        for j, (_, log_vertex, se) in enumerate(vertices):
+            log_n = np.log(draws[:, j])
+            log_n = log_n[np.isfinite(log_n)]
+            lo, med, hi = np.quantile(log_n, [0.5 - prob / 2, 0.5, 0.5 + prob / 2])
+            inside.append(lo <= log_vertex <= hi)
+            close.append(abs(log_vertex - med) <= z_limit * np.hypot(log_n.std(), se))
+        out[name] = {"inside": float(np.mean(inside)), "within_error": float(np.mean(close))}
+    return out
