@@ -57,15 +57,19 @@ def main() -> int:
               f"weights {learned['weights']}")
         print(cal)
         return 0
-    print("| ladder | first origin: runs, coverage | pooled: scores, coverage | reach (decades) | flagged |")
-    print("|---|---|---|---|---|")
+    print("| ladder | first origin: runs, coverage | pooled: scores, coverage | reach (decades) | "
+          "isoFLOP minima: count, inside law N*, inside predictive N* | flagged |")
+    print("|---|---|---|---|---|---|")
     for name in names:
         _, cal = calibrate_without(name, args.simulations, args.floor)
         bt = cal.backtest
         first = bt["rolling"][0]
         flagged = "yes" if cal.to_dict()["verdicts"][0].startswith("On your own runs") else "no"
+        v = bt.get("vertices")
+        minima = (f"{v['budgets']}, {v['N_opt']['inside']:.2f}, {v['N_opt_predictive']['inside']:.2f}"
+                  if v and "N_opt_predictive" in v else "–")
         print(f"| {name} | {first['n_holdout']}, {first['coverage']:.2f} | {bt['runs']}, {bt['coverage']:.2f} | "
-              f"{bt['reach']:.2g} | {flagged} |", flush=True)
+              f"{bt['reach']:.2g} | {minima} | {flagged} |", flush=True)
     return 0
 
 
