@@ -209,3 +209,23 @@ def test_rolling_origins_score_every_run_above_them_and_say_how_far(monkeypatch)
     # the fake runs are isoFLOP grids: each origin also scores its held-out curves' minima against N*
     assert result["vertices"]["budgets"] == sum(o["vertices"]["budgets"] for o in result["rolling"]) >= 2
     assert 0.0 <= result["vertices"]["N_opt"]["inside"] <= 1.0
+
+
+def test_a_law_with_unique_tokens_is_not_asked_for_an_optimum_in_the_backtest(monkeypatch):
+    """Its optimum needs the unique tokens available, which a backtest origin does not have."""
+    import bayescale.decisions.backtesting as backtesting
+    import bayescale.results.fitting as fitting
+    from bayescale.inference.sampling import SamplerSettings
+    from bayescale.laws.law import load_law
+
+    fit = fake_fit()
+
+    class NoOptimum:
+        def optimum(self, *args, **kwargs):
+            raise AssertionError("asked a data-constrained fit for an optimum without U")
+
+    monkeypatch.setattr(fitting, "fit", lambda train, law, **kwargs: NoOptimum())
+    monkeypatch.setattr(backtesting, "score_holdout", lambda fitted, held, prob: {"coverage": 1.0})
+    train, held = fit.runs, fit.runs
+    out = backtesting._score_origin((load_law("data_constrained"), train, held, SamplerSettings(), 0.95, 1e20))
+    assert out["coverage"] == 1.0 and "vertices" not in out

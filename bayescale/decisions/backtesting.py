@@ -283,5 +283,7 @@ def _score_origin(task: tuple) -> dict:
     fitted = fit(train, law, settings=settings)
     out = {"cutoff": cutoff, "n_train": train.n_runs, "n_holdout": held.n_runs,
            "reach": float(np.log10(held.C.max() / train.C.max())), **score_holdout(fitted, held, prob)}
-    vertices = score_vertices(fitted, held, prob) if {"N", "D"} <= set(law.variables) and not law.dims else None
+    # laws with an optimum at a budget alone: in N and D, without unique tokens (whose optimum needs a U) or families
+    allocates = {"N", "D"} <= set(law.variables) and "U" not in law.variables and not law.dims
+    vertices = score_vertices(fitted, held, prob) if allocates else None
     return out | ({"vertices": vertices} if vertices else {})
