@@ -229,3 +229,13 @@ def test_a_law_with_unique_tokens_is_not_asked_for_an_optimum_in_the_backtest(mo
     train, held = fit.runs, fit.runs
     out = backtesting._score_origin((load_law("data_constrained"), train, held, SamplerSettings(), 0.95, 1e20))
     assert out["coverage"] == 1.0 and "vertices" not in out
+
+
+def test_the_n_star_line_reads_as_a_sentence():
+    from bayescale.decisions.verdicts import vertex_text
+
+    one = vertex_text({"budgets": 1, "N_opt": {"inside": 0.0, "within_error": 0.0}}, "95%")
+    assert one == "the minimum of 1 held-out isoFLOP curve inside the 95% interval of N*: the law's 0% (within its error 0%)"
+    nine = vertex_text({"budgets": 9, "N_opt": {"inside": 2 / 3, "within_error": 2 / 3},
+                        "N_opt_predictive": {"inside": 1.0, "within_error": 1.0}}, "95%")
+    assert nine.startswith("minima of 9 held-out isoFLOP curves") and nine.endswith("with the law's miss 100% (within its error 100%)")

@@ -24,8 +24,9 @@ def vertex_text(vertices: dict, pct: str) -> str:
     parts = [f"{label} {vertices[name]['inside']:.0%} (within its error {vertices[name]['within_error']:.0%})"
              for name, label in (("N_opt", "the law's"), ("N_opt_predictive", "with the law's miss"))
              if name in vertices]
-    return (f"minima of {vertices['budgets']} held-out isoFLOP curves inside the {pct} interval of N*: "
-            + "; ".join(parts))
+    count = vertices["budgets"]
+    what = "the minimum of 1 held-out isoFLOP curve" if count == 1 else f"minima of {count} held-out isoFLOP curves"
+    return f"{what} inside the {pct} interval of N*: " + "; ".join(parts)
 
 
 def verdicts(data: dict) -> list[str]:
