@@ -176,7 +176,10 @@ def test_backtest_json_keeps_its_shape_and_adds_rolling_origins(tmp_path):
     assert "rolling" not in plain.to_dict() and plain.to_dict()["laws"]["chinchilla"]["interval_score"] == 0.2
     rolled = Backtest(table, 1e21, 40, 5, 0.95, {"chinchilla": BACKTEST})
     assert rolled.to_dict()["rolling"]["chinchilla"]["rolling"][0]["cutoff"] == 3.8e20
-    assert "rolling origins, chinchilla" in str(rolled)
+    assert "rolling origins, chinchilla" in str(rolled) and "isoFLOP" not in str(rolled)
+    with_minima = Backtest(table, 1e21, 40, 5, 0.95, {"chinchilla": BACKTEST | {"vertices": {
+        "budgets": 4, "N_opt": {"inside": 0.5, "within_error": 0.75}}}})
+    assert "minima of 4 held-out isoFLOP curves inside the 95% interval of N*: the law's 50%" in str(with_minima)
     saved = json.loads(rolled.save(tmp_path / "bt.json").read_text())
     assert saved["kind"] == "bayescale backtest" and saved["laws"]["chinchilla"]["gates"] is True
 

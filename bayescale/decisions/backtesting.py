@@ -88,6 +88,10 @@ class Backtest:
             text += (f"\nrolling origins, {name}: " + "; ".join(
                 f"C < {o['cutoff']:.3g}: coverage {o['coverage']:.2f} ({o['n_holdout']} runs)" for o in result["rolling"])
                 + f"; pooled coverage {result['coverage']:.2f}, interval score {result['interval_score']:.3g}")
+            if "vertices" in result:
+                from bayescale.decisions.verdicts import vertex_text
+
+                text += f"\n  {vertex_text(result['vertices'], f'{100 * self.prob:g}%')}"
         for name, families in self.per_family.items():
             text += f"\nper family, {name}: " + "; ".join(
                 f"{family}: elpd/run {f['elpd_per_run']:.3g}, coverage {f['coverage']:.2f} ({f['runs']} runs)"
