@@ -16,8 +16,6 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import learn_extrapolation as le  # noqa: E402
 from ladders import DATA, ladders  # noqa: E402
@@ -28,8 +26,7 @@ def calibrate_without(name: str, simulations: int, floor: float):
     import bayescale as bs
     import bayescale.laws.extrapolation as extrapolation
 
-    frame = le.with_all_distances(pd.read_csv(le.RUNS))
-    frame = le.with_floor(frame[frame.noise == "normal"].reset_index(drop=True), floor)
+    frame = le.with_floor(le.held_out_rows("normal"), floor)
     learned = le.learn(frame[frame.ladder != name], ("compute", "compute_ratio_shift"))
     prior = json.loads(le.PRIOR.read_text()) | {k: learned[k] for k in ("mu", "omega", "weights")}
     prior["sigma_floor"] = floor

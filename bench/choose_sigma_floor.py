@@ -50,8 +50,7 @@ def pooled(table: pd.DataFrame) -> dict:
 def main() -> int:
     grid = [float(c) for c in (sys.argv[1] if len(sys.argv) > 1 else "0,0.003,0.005,0.0075,0.01,0.02").split(",")]
     le.FORM, le.RELATIVE = "coherent", True
-    frame = le.with_all_distances(pd.read_csv(le.RUNS))
-    frame = frame[frame.noise == "normal"].reset_index(drop=True)
+    frame = le.held_out_rows("normal")
     sources = sorted(frame.source.unique())
     print("leave one source out, per floor C:")
     flat = {c: score_sources(frame, sources, c) for c in grid}

@@ -196,6 +196,12 @@ def predictive(frame: pd.DataFrame, prior: dict | None) -> dict:
     return {"inside": inside, "width": hi - lo, "score": score, "lpd": lpd, "joint": joint}
 
 
+def held_out_rows(noise: str = "normal") -> pd.DataFrame:
+    """The held-out runs of ``results/lfo_runs.csv`` fitted with the error model ``noise``, with every distance."""
+    frame = with_all_distances(pd.read_csv(RUNS))
+    return frame[frame.noise == noise].reset_index(drop=True)
+
+
 def with_floor(frame: pd.DataFrame, floor: float) -> pd.DataFrame:
     """The rows with sigma replaced by the scale the rate k multiplies, sqrt(sigma² + floor²)."""
     return frame.assign(sigma=np.sqrt(frame.sigma**2 + floor**2))
@@ -249,9 +255,7 @@ def main() -> int:
     global RELATIVE, FORM, BALANCE
     RELATIVE, FORM, BALANCE = args.relative, args.form, args.balance
     features = tuple(args.features.split(","))
-    frame = with_all_distances(pd.read_csv(RUNS))
-    frame = frame[frame.noise == args.noise].reset_index(drop=True)
-    frame = with_floor(frame, args.sigma_floor)
+    frame = with_floor(held_out_rows(args.noise), args.sigma_floor)
     rows = []
     unit = args.leave_out
     for left_out in sorted(frame[unit].unique()):

@@ -70,8 +70,7 @@ def main() -> int:
         print(f"no {INNER.name}: run bench/lfo_collect.py --inner first")
         return 1
     le.RELATIVE = True
-    outer = le.with_all_distances(pd.read_csv(le.RUNS))
-    outer = outer[outer.noise == "normal"].reset_index(drop=True)
+    outer = le.held_out_rows("normal")
     inner = pd.read_csv(INNER)
     inner = inner[inner.noise == "normal"]
     names = [n for n in outer.ladder.unique() if (inner.ladder == n).any()]
