@@ -30,9 +30,9 @@ from bayescale.inference.sampling import SamplerSettings
 from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute, training_flops
 from bayescale.laws.priors import Prior
 from bayescale.results.optimum import interval
-from bayescale.texts import loss_texts, size_texts
+from bayescale.texts import interval_texts
 
-__all__ = ["IsoflopError", "IsoflopFit", "DEFAULT_PRIORS", "bin_budgets", "budget_problems", "mixed_budgets",
+__all__ = ["IsoflopError", "IsoflopFit", "DEFAULT_PRIORS", "bin_budgets", "budget_centres", "budget_problems", "mixed_budgets",
            "fit_isoflop", "DEFAULT_SETTINGS"]
 
 #: Priors in normalized units: ``a`` the exponent of N*(C); ``g`` log N*/N_ref at C_ref; ``tau``
@@ -97,6 +97,12 @@ def bin_budgets(C: np.ndarray, tolerance: float) -> np.ndarray:
                 f"merge them, or put the runs on a grid of budgets."
             )
     return ids
+
+
+def budget_centres(C: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Each budget's compute: the geometric mean of its runs' C (``ids`` from :func:`bin_budgets`)."""
+    logc = np.log(np.asarray(C, dtype=float))
+    return np.exp([logc[ids == b].mean() for b in range(int(ids.max()) + 1)])
 
 
 def budget_problems(N: np.ndarray, loss: np.ndarray, ids: np.ndarray, budgets: np.ndarray) -> dict[int, str]:
@@ -231,11 +237,8 @@ class IsoflopFit:
     def format(self, prob: float = 0.95, budgets: Sequence[float] | None = None) -> str:
         """A readable report: the power law, each budget's minimum, N* and D* at ``budgets``."""
         data, pct = self.to_dict(prob, budgets), f"{100 * prob:g}%"
-        def fmt(r: dict, f: str = ".3g") -> str:  # sizes and losses: the figures their interval supports
-            texts = {"size": size_texts, "loss": loss_texts}.get(f)
-            med, lo, hi = texts(r["median"], r["lower"], r["upper"]) if texts else \
-                (format(r[k], f) for k in ("median", "lower", "upper"))
-            return f"{med}  [{lo}, {hi}]"
+        fmt = lambda r, f=".3g": f"{r['median']:{f}}  [{r['lower']:{f}}, {r['upper']:{f}}]"  # noqa: E731
+        est = lambda name, r: "{}  [{}, {}]".format(*interval_texts(name, r))  # noqa: E731  N*, D*, L*
 
         law = data["power_law"]
         lines = [f"isoFLOP analysis (Chinchilla Approach 2): {len(self.budgets)} budgets, runs grouped "
@@ -247,11 +250,11 @@ class IsoflopFit:
                  f"(tau {fmt(law['tau'])}); noise on log loss {fmt(law['sigma'])}",
                  f"each budget's minimum:\n  {'C (FLOPs)':>10} {'runs':>4}  {'N*':<32}{'D*':<32}L* ({self.loss_unit})"]
         for r in data["budgets"]:
-            lines.append(f"  {r['compute']:>10.3g} {r['runs']:>4}  {fmt(r['N_opt'], 'size'):<32}"
-                         f"{fmt(r['D_opt'], 'size'):<32}{fmt(r['L_opt'], 'loss')}")
+            lines.append(f"  {r['compute']:>10.3g} {r['runs']:>4}  {est('N_opt', r['N_opt']):<32}"
+                         f"{est('D_opt', r['D_opt']):<32}{est('L_opt', r['L_opt'])}")
         if data["at_compute"]:
             lines.append("on the power law (its median line; tau, the scatter of single budgets, not added):")
-            lines += [f"  C = {r['compute']:.3g}: N* {fmt(r['N_opt'], 'size')}  D* {fmt(r['D_opt'], 'size')}"
+            lines += [f"  C = {r['compute']:.3g}: N* {est('N_opt', r['N_opt'])}  D* {est('D_opt', r['D_opt'])}"
                       for r in data["at_compute"]]
         lines += [f"note: {note}" for note in self.notes] + [str(self.gates)]
         return "\n".join(lines)
@@ -303,8 +306,7 @@ def fit_isoflop(
     from bayescale.results.fitted import versions
 
     ids = bin_budgets(runs.C, tolerance)
-    logc = np.log(runs.C)
-    centers = np.exp([logc[ids == b].mean() for b in range(ids.max() + 1)])
+    centers = budget_centres(runs.C, ids)
     problems, notes = budget_problems(runs.N, runs.loss, ids, centers), []
     if problems and not drop_unusable:
         col = runs.columns.get("C", "C")

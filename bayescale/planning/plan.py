@@ -38,10 +38,6 @@ def _summary(values: Any, prob: float) -> dict[str, float | None]:
     return {k: (float(v) if np.isfinite(v) else None) for k, v in (("median", med), ("lower", lo), ("upper", hi))}
 
 
-def _fmt(value: float | None) -> str:
-    return "unbounded" if value is None else f"{value:.4g}"
-
-
 @dataclass(frozen=True)
 class Plan:
     """What a plan found: one record per budget or target, and the cluster it assumed.

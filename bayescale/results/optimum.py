@@ -20,7 +20,7 @@ import numpy as np
 from bayescale.errors import OptimumError
 from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute
 from bayescale.laws.law import Law, Scales
-from bayescale.texts import loss_texts, size_texts, times
+from bayescale.texts import interval_texts, times
 
 __all__ = ["Optimum", "check_allocatable", "compute_optimum", "interval", "moved_by_miss"]
 
@@ -158,10 +158,7 @@ class Optimum:
             for name in self._quantities():
                 if name in ("N_opt_predictive", "D_opt_predictive") and not moved_by_miss(record):
                     continue
-                r = record[name]
-                # losses to the figures their interval supports; sizes and ratios to 3 figures
-                med, lo, hi = (loss_texts(r["median"], r["lower"], r["upper"]) if name.startswith("L_opt")
-                               else size_texts(r["median"], r["lower"], r["upper"]))
+                med, lo, hi = interval_texts(name, record[name])  # the figures each interval supports
                 lines.append(f"  {name:<17}{med:>11}   [{lo}, {hi}]  {units[name]}")
         return "\n".join(lines)
 
