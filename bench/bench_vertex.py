@@ -31,20 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ladders import DATA, PORIAN, porian_sweeps  # noqa: E402
 
 
-def vertex(log_n: np.ndarray, log_loss: np.ndarray) -> tuple[float, float] | None:
-    """The parabola's vertex in log N and its standard error (None if the curve is not convex)."""
-    coef, cov = np.polyfit(log_n, log_loss, 2, cov="unscaled")
-    a, b, _ = coef
-    if a <= 0:
-        return None
-    residual = log_loss - np.polyval(coef, log_n)
-    cov = cov * float(residual @ residual) / max(len(log_n) - 3, 1)
-    grad = np.array([b / (2 * a**2), -1 / (2 * a), 0.0])  # of -b / 2a with respect to (a, b, c)
-    return float(-b / (2 * a)), float(np.sqrt(grad @ cov @ grad))
-
-
 def main() -> int:
     import bayescale as bs
+    from bayescale.decisions.vertices import parabola_vertex
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("configs", nargs="?", help="sweeps to run, e.g. 0,1,2 (default: all 15)")
@@ -60,7 +49,8 @@ def main() -> int:
         budgets = np.unique(runs.C)
         top = budgets[-1]
         at_top = runs.C == top
-        found = vertex(np.log(runs.N[at_top]), np.log(runs.loss[at_top]))
+        # every convex curve, its vertex inside the sizes run or not, as this bench has always counted
+        found = parabola_vertex(np.log(runs.N[at_top]), np.log(runs.loss[at_top]), bounded=False)
         if found is None:
             print(f"config {config}: the top budget's curve is not convex; skipped", flush=True)
             continue

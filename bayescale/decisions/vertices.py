@@ -21,12 +21,13 @@ __all__ = ["parabola_vertex", "held_out_vertices", "score_vertices"]
 MIN_SIZES = 4
 
 
-def parabola_vertex(log_n: np.ndarray, log_loss: np.ndarray) -> tuple[float, float] | None:
+def parabola_vertex(log_n: np.ndarray, log_loss: np.ndarray, bounded: bool = True) -> tuple[float, float] | None:
     """The vertex in log N of a least-squares parabola of ``log_loss`` in ``log_n``, and its
-    standard error; None where the curve is not convex or its vertex lies outside the sizes run."""
+    standard error; None where the curve is not convex or (``bounded``) its vertex lies outside
+    the sizes run."""
     coef, cov = np.polyfit(log_n, log_loss, 2, cov="unscaled")
     a, b, _ = coef
-    if a <= 0 or not log_n.min() < -b / (2 * a) < log_n.max():
+    if a <= 0 or (bounded and not log_n.min() < -b / (2 * a) < log_n.max()):
         return None
     residual = log_loss - np.polyval(coef, log_n)
     cov = cov * float(residual @ residual) / max(len(log_n) - 3, 1)
@@ -38,13 +39,13 @@ def held_out_vertices(runs: Any, tolerance: float = 0.05) -> list[tuple[float, f
     """``(budget, log N at the vertex, its standard error)`` of each budget of ``runs`` that is an
     isoFLOP curve: runs within ``tolerance`` of one compute, at least :data:`MIN_SIZES` model
     sizes, the lowest loss at neither end, a convex parabola. Empty for tables of other shapes."""
-    from bayescale.decisions.isoflop import IsoflopError, bin_budgets, budget_problems
+    from bayescale.decisions.isoflop import IsoflopError, bin_budgets, budget_centres, budget_problems
 
     try:
         ids = bin_budgets(runs.C, tolerance)
     except IsoflopError:  # compute not on a grid of budgets: no isoFLOP curves
         return []
-    budgets = np.array([np.exp(np.mean(np.log(runs.C[ids == b]))) for b in range(int(ids.max()) + 1)])
+    budgets = budget_centres(runs.C, ids)
     problems = budget_problems(runs.N, runs.loss, ids, budgets)
     out = []
     for b, budget in enumerate(budgets):
