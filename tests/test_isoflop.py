@@ -222,8 +222,8 @@ def test_an_analysis_saves_and_loads_with_its_provenance(tmp_path, capsys):
 
 
 def test_an_analysis_given_where_a_fit_is_expected_says_what_it_is(tmp_path, capsys):
-    """Issue 9 asked for the isoFLOP result in ensembles; it predicts minima, not runs' losses, so no
-    stacking weight exists for it: the refusal says so, and how to read it."""
+    """Where one fit of a law is needed, an isoFLOP file is refused with what it is and what reads
+    it; one without its runs cannot join an ensemble (tests/test_isoflop_weigh.py stacks one with laws)."""
     from bayescale.cli import main
     from bayescale.errors import FitFileError
     from bayescale.results.fitted import Fit
@@ -231,9 +231,11 @@ def test_an_analysis_given_where_a_fit_is_expected_says_what_it_is(tmp_path, cap
     path = _fake_isoflop().save(tmp_path / "iso.nc")
     with pytest.raises(FitFileError, match="is an isoFLOP analysis") as err:
         Fit.load(path)
-    assert "bayescale isoflop" in str(err.value) and "cannot join an ensemble" in str(err.value)
-    assert main(["optimum", str(path), str(path), "--compute", "1e21"]) == 2
+    assert "bayescale isoflop" in str(err.value) and "bayescale optimum FIT.nc ISO.nc" in str(err.value)
+    assert main(["optimum", str(path), "--compute", "1e21"]) == 2
     assert "isoFLOP analysis" in capsys.readouterr().err
+    assert main(["optimum", str(path), str(path), "--compute", "1e21"]) == 2
+    assert "saved without its runs" in capsys.readouterr().err  # the fake has none
 
 
 def test_a_failed_analysis_does_not_replace_a_saved_one(tmp_path, monkeypatch, capsys):

@@ -9,7 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from bayescale.cli.options import EXIT_UNCONVERGED, _levels, _load, _names, _pooling, _published, _read_runs, _settings
+from bayescale.cli.options import EXIT_UNCONVERGED, _levels, _load, _load_weighable, _names, _pooling, _published, _read_runs, _settings
 from bayescale.cli.output import _print, _save_and_print
 from bayescale.errors import BayescaleError
 
@@ -17,7 +17,7 @@ from bayescale.errors import BayescaleError
 def _cmd_compare(args: argparse.Namespace) -> int:
     from bayescale.decisions.comparison import compare_fits
 
-    _print(compare_fits([_load(path) for path in args.fits]), args.json)
+    _print(compare_fits([_load_weighable(path) for path in args.fits]), args.json)
     return 0
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from bayescale.cli.options import EXIT_UNCONVERGED, _levels, _load, _pooling, _published, _read_runs, _settings
+from bayescale.cli.options import EXIT_UNCONVERGED, _levels, _load, _load_weighable, _pooling, _published, _read_runs, _settings
 from bayescale.cli.output import _print
 from bayescale.errors import BayescaleError
 
@@ -126,7 +126,7 @@ def _cmd_optimum(args: argparse.Namespace) -> int:
 
         if _levels(args):
             raise BayescaleError("--group/--family pick a level of one fit; give one fit, or stack fits without them")
-        optimum = ensemble([_load(path) for path in args.fit], args.compute, weights=args.weights,
+        optimum = ensemble([_load_weighable(path) for path in args.fit], args.compute, weights=args.weights,
                            holdout_top=args.holdout_top, **extra)
     else:
         fit = _load(args.fit[0])

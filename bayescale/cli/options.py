@@ -197,6 +197,17 @@ def _load(path: str):
     return fit
 
 
+def _load_weighable(path: str):
+    """A fit, or an isoFLOP analysis: compare and a stacked optimum weigh one like the other."""
+    from bayescale.decisions.isoflop_file import is_isoflop_file, load_isoflop
+
+    if not is_isoflop_file(path):
+        return _load(path)
+    result = load_isoflop(path)
+    _warn_if_failed(result)
+    return result
+
+
 def _published(args: argparse.Namespace):
     """A law's published constants from --law and --params, standing in for a fit."""
     from bayescale.planning.published import PublishedLaw, parse_params

@@ -77,8 +77,14 @@ class Comparison:
         return "\n".join(lines)
 
 
+def _name(fit: Any) -> str:
+    """A fit's law name; ``isoflop`` for an isoFLOP analysis."""
+    law = getattr(fit, "law", None)
+    return law.name if law is not None else "isoflop"
+
+
 def _labels(fits: Sequence[Fit]) -> list[str]:
-    names = [fit.law.name for fit in fits]
+    names = [_name(fit) for fit in fits]
     return [name if names.count(name) == 1 else f"{name}[{fit.id}]" for name, fit in zip(names, fits)]
 
 
@@ -153,13 +159,24 @@ def warn_mixed_conventions(sources: Sequence[Any]) -> bool:
 def check_compatible(fits: Sequence[Fit], what: str = "compare") -> str:
     """Refuse fits that cannot be weighed against each other; return their common loss unit.
 
+    A fit may also be an isoFLOP analysis (:class:`~bayescale.decisions.isoflop.IsoflopFit`) of
+    every run of the same table.
+
     Raises
     ------
     CompareError
-        Fewer than two fits, the same fit twice, fits of different runs or loss units.
+        Fewer than two fits, the same fit twice, fits of different runs or loss units, an isoFLOP
+        analysis without its runs or that left runs out.
     """
+    from bayescale.decisions.isoflop import IsoflopFit
+    from bayescale.decisions.isoflop_weigh import unweighable
+
     if len(fits) < 2:
         raise CompareError(f"{what} needs at least two fits of the same runs")
+    for fit in fits:
+        why = unweighable(fit) if isinstance(fit, IsoflopFit) else None
+        if why:
+            raise CompareError(f"the isoFLOP analysis {fit.id} cannot join {what}: {why}")
     ids = [fit.id for fit in fits]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
@@ -167,7 +184,7 @@ def check_compatible(fits: Sequence[Fit], what: str = "compare") -> str:
                            "or error models to the same runs")
     hashes = {fit.attrs["data_hash"] for fit in fits}
     if len(hashes) > 1:
-        sources = "; ".join(f"{fit.law.name}: {fit.runs.n_runs} runs from {fit.attrs['data_source']} "
+        sources = "; ".join(f"{_name(fit)}: {fit.runs.n_runs} runs from {fit.attrs['data_source']} "
                             f"(data hash {fit.attrs['data_hash'].removeprefix('sha256:')[:12]})" for fit in fits)
         raise CompareError(f"the fits were made on different runs ({sources}); laws are weighed only on the same runs, "
                            "so fit every law to the same table with the same filters")

@@ -68,12 +68,16 @@ class Ensemble:
         ``"loo"``, ``"lfo"``, or ``"given"`` (weights the caller knew already).
     per_law : dict
         Law label -> that law's own :class:`Optimum`.
+    loss_weights : dict or None
+        Law label -> its weight in L*, when it differs from ``weights``: an isoFLOP analysis in
+        the ensemble gives N* and D* but no loss at a new budget, so L* mixes the laws alone.
     """
 
     optimum: Optimum
     weights: dict[str, float]
     method: str
     per_law: dict[str, Optimum]
+    loss_weights: dict[str, float] | None = None
 
     def law_share(self, prob: float = 0.95) -> list[dict[str, float]]:
         """Per budget: 1 − (weighted mean of the laws' own interval widths) / (the mixture's width).
@@ -85,8 +89,9 @@ class Ensemble:
         for j in range(self.optimum.compute.size):
             shares = {}
             for name, log in (("N_opt", True), ("D_opt", True), ("L_opt", False)):
+                weights = self.loss_weights if name == "L_opt" and self.loss_weights else self.weights
                 mixture = _width(getattr(self.optimum, name)[:, j], prob, log)
-                within = sum(w * _width(getattr(self.per_law[k], name)[:, j], prob, log) for k, w in self.weights.items())
+                within = sum(w * _width(getattr(self.per_law[k], name)[:, j], prob, log) for k, w in weights.items() if w > 0)
                 shares[name] = float(np.clip(1.0 - within / mixture, 0.0, 1.0)) if mixture > 0 else 0.0
             out.append(shares)
         return out
@@ -96,6 +101,8 @@ class Ensemble:
         records = self.optimum.to_records(prob)
         for record, share in zip(records, self.law_share(prob)):
             record.update({"weights": dict(self.weights), "weights_from": self.method, "law_share": share})
+            if self.loss_weights:
+                record["loss_weights"] = dict(self.loss_weights)
         return records
 
     def to_dict(self, prob: float = 0.95) -> list[dict]:
@@ -106,7 +113,11 @@ class Ensemble:
         """The mixture's table, the weights and the share of the width that is the choice of law."""
         how = {"loo": "PSIS-LOO", "lfo": "leave-future-out"}.get(self.method, "the caller")
         lines = [f"stacked over {len(self.weights)} laws (weights from {how}): "
-                 + ", ".join(f"{k} {w:.2f}" for k, w in self.weights.items()), self.optimum.format(prob)]
+                 + ", ".join(f"{k} {w:.2f}" for k, w in self.weights.items())]
+        if self.loss_weights:
+            lines.append("L* from the laws alone (an isoFLOP analysis has no loss at a new budget), weights: "
+                         + ", ".join(f"{k} {w:.2f}" for k, w in self.loss_weights.items() if w > 0))
+        lines.append(self.optimum.format(prob))
         for budget, share in zip(self.optimum.compute, self.law_share(prob)):
             lines.append(f"C = {budget:.3g}: the choice of law is {share['N_opt']:.0%} of the N* interval's width, "
                          f"{share['L_opt']:.0%} of L*'s")
@@ -114,6 +125,28 @@ class Ensemble:
 
     def __str__(self) -> str:
         return self.format()
+
+
+def _loss_weights(fits: Sequence[Any], w: np.ndarray, given: bool) -> np.ndarray:
+    """The weights L* is mixed by: ``w`` where every fit has a loss; else the laws' alone.
+
+    An isoFLOP analysis has no loss at a new budget. Given weights are renormalised over the
+    laws; PSIS-LOO weights are stacked again over the laws alone (one law: all its own).
+    """
+    from bayescale.decisions.isoflop import IsoflopFit
+    from bayescale.errors import BayescaleError
+
+    laws = np.array([not isinstance(fit, IsoflopFit) for fit in fits])
+    if laws.all():
+        return w
+    if given:
+        if w[laws].sum() <= 0:
+            raise BayescaleError("the weights give nothing to a fit of a law, and L* comes from the laws alone "
+                                 "(an isoFLOP analysis has none at a new budget): give a law some weight")
+        return np.where(laws, w, 0.0) / w[laws].sum()
+    out = np.zeros(len(fits))
+    out[laws] = loo_weights([fit for fit, law in zip(fits, laws) if law]) if laws.sum() > 1 else 1.0
+    return out
 
 
 def _lfo_pointwise(fits: Sequence[Any], holdout_top: float, settings: Any) -> np.ndarray:
@@ -166,11 +199,21 @@ def ensemble(
         If the fits are fewer than two, repeated, of different runs or loss units.
     """
     from bayescale.decisions.comparison import _labels, check_compatible
+    from bayescale.decisions.isoflop import IsoflopFit
     from bayescale.errors import BayescaleError
 
     check_compatible(fits, "an ensemble")
     labels = _labels(fits)
-    if not isinstance(weights, str):  # weights already known (e.g. a comparison's), not recomputed
+    has_loss = [not isinstance(fit, IsoflopFit) for fit in fits]
+    if not any(has_loss):
+        raise BayescaleError("an ensemble needs at least one fit of a law: isoFLOP analyses give N* and D* at a new "
+                             "budget, not L*")
+    given = not isinstance(weights, str)
+    if not given and weights == "lfo" and not all(has_loss):
+        raise BayescaleError("leave-future-out weights score each model on the losses of held-out larger runs, and an "
+                             "isoFLOP analysis predicts no loss at budgets it did not fit: use weights='loo' "
+                             "(--weights loo), or give the weights")
+    if given:  # weights already known (e.g. a comparison's), not recomputed
         w = np.asarray(weights, dtype=float)
         if w.shape != (len(fits),) or np.any(w < 0) or w.sum() <= 0:
             raise BayescaleError(f"weights must be 'loo', 'lfo' or {len(fits)} non-negative numbers, one per fit")
@@ -182,8 +225,10 @@ def ensemble(
     else:
         raise BayescaleError(f"unknown weights {weights!r}: use 'loo' (PSIS-LOO) or 'lfo' (leave-future-out)")
     w = w / w.sum()
-    per_law = {label: fit.optimum(budgets, unique_tokens=unique_tokens, seed=seed) if "U" in fit.law.variables
-               else fit.optimum(budgets, seed=seed) for label, fit in zip(labels, fits)}
+    w_loss = _loss_weights(fits, w, given)
+    per_law = {label: fit.optimum(budgets, unique_tokens=unique_tokens, seed=seed)
+               if has_loss[i] and "U" in fit.law.variables else fit.optimum(budgets, seed=seed)
+               for i, (label, fit) in enumerate(zip(labels, fits))}
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(_MIXTURE_DRAWS, w)
     picks = {label: rng.integers(0, per_law[label].N_opt.shape[0], n) for label, n in zip(labels, counts)}
@@ -197,10 +242,18 @@ def ensemble(
                                 else getattr(per_law[label], name.removesuffix("_predictive")))[picks[label]]
                                for label in labels], axis=0)
 
-    first = per_law[labels[0]]
+    loss_counts = rng.multinomial(_MIXTURE_DRAWS, w_loss)
+    loss_picks = {label: rng.integers(0, per_law[label].N_opt.shape[0], n) for label, n in zip(labels, loss_counts)}
+
+    def stack_loss(name: str) -> np.ndarray:
+        return np.concatenate([getattr(per_law[label], name)[loss_picks[label]]
+                               for label, law in zip(labels, has_loss) if law], axis=0)
+
+    first = per_law[labels[has_loss.index(True)]]
     moved = any(opt.N_opt_predictive is not None for opt in per_law.values())
-    mixture = Optimum(first.compute, stack("N_opt"), stack("D_opt"), stack("L_opt"), stack("tokens_per_param"),
-                      "stacked mixture of laws", first.loss_unit, first.unique_tokens, stack("L_opt_predictive"),
+    mixture = Optimum(first.compute, stack("N_opt"), stack("D_opt"), stack_loss("L_opt"), stack("tokens_per_param"),
+                      "stacked mixture of laws", first.loss_unit, first.unique_tokens, stack_loss("L_opt_predictive"),
                       first.n_convention, N_opt_predictive=stack_predictive("N_opt_predictive") if moved else None,
                       D_opt_predictive=stack_predictive("D_opt_predictive") if moved else None)
-    return Ensemble(mixture, {label: float(x) for label, x in zip(labels, w)}, weights, per_law)
+    loss_weights = None if all(has_loss) else {label: float(x) for label, x in zip(labels, w_loss)}
+    return Ensemble(mixture, {label: float(x) for label, x in zip(labels, w)}, weights, per_law, loss_weights)

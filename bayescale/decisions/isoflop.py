@@ -19,7 +19,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +31,7 @@ from bayescale.inference.gates import Gates
 from bayescale.inference.sampling import SamplerSettings
 from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute, training_flops
 from bayescale.laws.priors import Prior
-from bayescale.results.optimum import interval
+from bayescale.results.optimum import Optimum, interval
 from bayescale.texts import interval_texts
 
 __all__ = ["IsoflopError", "IsoflopFit", "DEFAULT_PRIORS", "bin_budgets", "budget_centres", "budget_problems", "mixed_budgets",
@@ -173,6 +175,12 @@ class IsoflopFit:
         Budgets left out, and other things the reader should know.
     provenance : dict
         Data source and hash, sampler settings, versions, creation time and ``id``.
+    k : ndarray of shape ``(sample, budget)`` or None
+        Each budget's curvature: log loss = log L* + k (log N - log N*)^2 about its minimum.
+    runs : Runs or None
+        The table analysed, and ``budget_index`` the budget of each of its runs (-1: left out).
+        With ``k`` they give the analysis's log density of the runs, which weighs it against fits
+        of laws (:mod:`bayescale.decisions.isoflop_weigh`); None in files of isoFLOP schema 1.
     """
 
     a: np.ndarray
@@ -191,6 +199,9 @@ class IsoflopFit:
     loss_unit: str = "nats/token"
     notes: tuple[str, ...] = ()
     provenance: dict = field(default_factory=dict)
+    k: np.ndarray | None = None
+    runs: Runs | None = None
+    budget_index: np.ndarray | None = None
 
     @property
     def id(self) -> str:
@@ -209,6 +220,33 @@ class IsoflopFit:
         from bayescale.decisions.isoflop_file import load_isoflop
 
         return load_isoflop(path)
+
+    @property
+    def attrs(self) -> dict:
+        """The provenance, under the name a fit's attributes go by (``data_hash``, ``data_source``)."""
+        return self.provenance
+
+    def log_likelihood(self) -> np.ndarray:
+        """Log density of each run's log loss, shape ``(sample, run)``."""
+        from bayescale.decisions.isoflop_weigh import isoflop_log_likelihood
+
+        return isoflop_log_likelihood(self)
+
+    @cached_property
+    def psis_loo(self) -> Any:
+        """PSIS-LOO of the analysis (arviz-stats ``ELPDData``), as :attr:`Fit.psis_loo`."""
+        from bayescale.decisions.isoflop_weigh import isoflop_loo
+
+        return isoflop_loo(self)
+
+    def optimum(self, compute: Sequence[float], *, seed: int = 0) -> Optimum:
+        """N* and D* at new budgets: the power law's line, and a new sweep's minimum about it.
+
+        See :func:`bayescale.decisions.isoflop_weigh.isoflop_optimum`.
+        """
+        from bayescale.decisions.isoflop_weigh import isoflop_optimum
+
+        return isoflop_optimum(self, compute, seed=seed)
 
     def at(self, compute: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
         """Draws of N* and D* on the power law at the given budgets, shape ``(sample, budget)``."""
@@ -330,6 +368,8 @@ def fit_isoflop(
                            f"least 3. Add isoFLOP sweeps at more compute budgets.")
     keep = np.isin(ids, keep_budget)
     ids, centers = np.searchsorted(keep_budget, ids[keep]), centers[keep_budget]
+    budget_index = np.full(runs.n_runs, -1, dtype=np.int64)
+    budget_index[keep] = ids
     N, C, D, loss = runs.N[keep], runs.C[keep], runs.D[keep], runs.loss[keep]
     mismatch = np.max(np.abs(np.log(training_flops(N, D) / C)))
     if mismatch > np.log1p(0.01):
@@ -365,4 +405,4 @@ def fit_isoflop(
                       runs_per_budget=np.bincount(ids, minlength=centers.size), N_opt=n_opt,
                       D_opt=tokens_for_compute(centers[None, :], n_opt), L_opt=np.exp(log_l_ref + draw["h"]),
                       tolerance=float(tolerance), gates=gates, loss_unit=runs.loss_unit, notes=tuple(notes),
-                      provenance=provenance)
+                      provenance=provenance, k=draw["k"], runs=runs, budget_index=budget_index)

@@ -214,16 +214,9 @@ class Fit:
     @cached_property
     def runs(self) -> Runs:
         """The runs table the law was fitted to."""
-        constant = self.tree["constant_data"].to_dataset()
-        levels = {k: tuple(v) for k, v in json.loads(self.tree.attrs.get("data_levels_json", "{}")).items()}
-        frame = pd.DataFrame({k: constant[k].to_numpy().astype(np.int64 if k in levels else np.float64)
-                              for k in constant.data_vars})
-        columns = json.loads(self.tree.attrs.get("data_columns_json", "{}"))
-        return Runs(frame=frame, source=self.tree.attrs["data_source"], columns=columns,
-                    loss_unit=self.tree.attrs["loss_unit"], excluded=int(self.tree.attrs.get("data_excluded", 0)),
-                    multipliers=json.loads(self.tree.attrs.get("data_multipliers_json", "{}")), levels=levels,
-                    n_convention=str(self.tree.attrs.get("n_convention", "unstated")),
-                    selection=str(self.tree.attrs.get("data_selection", "")))
+        from bayescale.data.stored import stored_runs
+
+        return stored_runs(self.tree["constant_data"].to_dataset(), self.tree.attrs)
 
     @property
     def gates(self) -> Gates:
@@ -486,9 +479,9 @@ class Fit:
         if schema is None and tree.attrs.get("bayescale_isoflop") is not None:
             raise FitFileError(
                 f"{path} is an isoFLOP analysis (bayescale isoflop --out), not a fit of a law: read it with "
-                f"bayescale isoflop {path} --compute C (IsoflopFit.load in Python). It predicts where each budget's "
-                "minimum lies, not the loss of a run, so it has no log density of the runs to weigh it against "
-                "laws by (PSIS-LOO or leave-future-out) and cannot join an ensemble; compare its N* with theirs")
+                f"bayescale isoflop {path} --compute C (IsoflopFit.load in Python). It answers where a budget's "
+                "minimum lies, not what a law answers: 'bayescale compare' and 'bayescale optimum FIT.nc ISO.nc' "
+                "weigh it against fits of laws to the same runs (bs.compare_fits and bs.ensemble in Python)")
         if schema is None:
             raise FitFileError(f"{path} is netCDF but not a bayescale fit (no 'bayescale_schema' attribute)")
         if int(schema) not in _READABLE:

@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from bayescale.data.runs import Runs
+from bayescale.data.stored import runs_attributes, runs_dataset
 from bayescale.inference.converge import sample_until_converged
 from bayescale.inference.gates import check_gates
 from bayescale.inference.sampling import SamplerSettings
@@ -225,15 +226,7 @@ def assemble_fit(
             "law_sha256": law.sha256,
             "priors_json": json.dumps(config["priors"]),
             "noise": law.noise,
-            "data_source": runs.source,
-            "data_hash": runs.data_hash,
-            "data_columns_json": json.dumps(runs.columns),
-            "data_excluded": runs.excluded,
-            "data_multipliers_json": json.dumps(runs.multipliers),
-            "data_levels_json": json.dumps({d: list(v) for d, v in runs.levels.items()}),
-            "loss_unit": runs.loss_unit,
-            "n_convention": runs.n_convention,
-            "data_selection": runs.selection,
+            **runs_attributes(runs),
             "scales_json": json.dumps(scales.as_dict()),
             "sampler_json": json.dumps(config["sampler"]),
             "attempts_json": json.dumps(attempts or []),
@@ -256,12 +249,11 @@ def _assemble(runs: Runs, posterior: xr.Dataset, stats: xr.Dataset) -> xr.DataTr
 
     stats = stats[[name for name in SAMPLE_STATS if name in stats]]
     run = np.arange(runs.n_runs)
-    constant = {name: ("run", runs.frame[name].to_numpy()) for name in runs.frame}
     return xr.DataTree.from_dict(
         {
             "posterior": posterior,
             "sample_stats": stats,
             "observed_data": xr.Dataset({OBSERVED: ("run", np.log(runs.loss))}, coords={"run": run}),
-            "constant_data": xr.Dataset(constant, coords={"run": run}),
+            "constant_data": runs_dataset(runs),
         }
     )

@@ -1,0 +1,96 @@
+"""An isoFLOP analysis weighed against fits of laws: its density of the runs and its optimum.
+
+The isoFLOP model explains the same log losses a law does (a parabola in log N per budget, with
+noise ``sigma``), so PSIS-LOO ranks it beside laws and stacking gives it a weight. At a new
+budget it answers N* and D* only: the power law's line ``N* = G C^a`` (the analysis's own N*, as
+a law's) and, for the minimum that a new sweep at that budget would find, the line scattered by
+``tau`` (its predictive N*). It predicts no loss away from its budgets, so in a mixture L* comes
+from the laws alone, and it cannot be scored on held-out budgets (no leave-future-out weight).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bayescale.laws.flops import tokens_for_compute
+from bayescale.results.optimum import Optimum
+
+if TYPE_CHECKING:
+    from bayescale.decisions.isoflop import IsoflopFit
+
+__all__ = ["unweighable", "isoflop_log_likelihood", "isoflop_loo", "isoflop_optimum"]
+
+
+def unweighable(result: IsoflopFit) -> str | None:
+    """Why ``result`` cannot be weighed against fits of laws, in words; None when it can."""
+    if result.k is None or result.runs is None or result.budget_index is None:
+        return ("it was saved without its runs (isoFLOP schema 1, an older bayescale): run "
+                "bayescale isoflop RUNS --out FILE again to weigh it against laws")
+    left = int(np.sum(result.budget_index < 0))
+    if left:
+        return (f"it left out {left} of {result.runs.n_runs} runs (budgets that do not bracket their minimum), so "
+                "it explains fewer runs than a law fitted to the same table: remove those runs from the table "
+                "(e.g. --exclude-where), then run the isoFLOP analysis and fit the laws on what remains")
+    return None
+
+
+def isoflop_log_likelihood(result: IsoflopFit) -> np.ndarray:
+    """Log density of each run's log loss under each draw, shape ``(sample, run)``.
+
+    Raises
+    ------
+    bayescale.decisions.comparison.CompareError
+        If the analysis lacks its runs or left some out (:func:`unweighable`).
+    """
+    from bayescale.decisions.comparison import CompareError
+
+    why = unweighable(result)
+    if why:
+        raise CompareError(f"the isoFLOP analysis {result.id} has no log density of every run: {why}")
+    b = result.budget_index
+    x, y = np.log(result.runs.N)[None, :], np.log(result.runs.loss)[None, :]
+    mu = np.log(result.L_opt)[:, b] + result.k[:, b] * (x - np.log(result.N_opt)[:, b]) ** 2
+    sigma = result.sigma[:, None]
+    return -0.5 * ((y - mu) / sigma) ** 2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
+
+
+def isoflop_loo(result: IsoflopFit) -> Any:
+    """PSIS-LOO of the analysis (arviz-stats ``ELPDData``), its draws split back into chains."""
+    import warnings
+
+    import xarray as xr
+    from arviz_stats import loo
+
+    from bayescale.inference.model import OBSERVED
+
+    ll = isoflop_log_likelihood(result)
+    chains = int(result.provenance.get("sampler", {}).get("chains", 1) or 1)
+    chains = chains if ll.shape[0] % chains == 0 else 1
+    ll = ll.reshape(chains, -1, ll.shape[1])
+    coords = {"chain": np.arange(chains), "draw": np.arange(ll.shape[1]), "run": np.arange(ll.shape[2])}
+    tree = xr.DataTree.from_dict({
+        "posterior": xr.Dataset({"a": (("chain", "draw"), result.a.reshape(chains, -1))}, coords=coords),
+        "log_likelihood": xr.Dataset({OBSERVED: (("chain", "draw", "run"), ll)}, coords=coords)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return loo(tree)
+
+
+def isoflop_optimum(result: IsoflopFit, compute: Sequence[float], *, seed: int = 0) -> Optimum:
+    """N* and D* at ``compute``: ``N_opt`` on the power law, ``N_opt_predictive`` a new sweep's minimum.
+
+    A new budget's minimum lies off the line by the analysis's scatter ``tau`` (log N), as each
+    fitted budget's does. ``L_opt`` is NaN: the analysis predicts no loss at a new budget.
+    """
+    c = np.atleast_1d(np.asarray(compute, dtype=float))
+    line, tokens = result.at(c)
+    rng = np.random.default_rng(seed)
+    scattered = line * np.exp(result.tau[:, None] * rng.standard_normal(line.shape))
+    runs = result.runs
+    return Optimum(c, line, tokens, np.full(line.shape, np.nan), tokens / line, "isoFLOP power law", result.loss_unit,
+                   None, None, runs.n_convention if runs is not None else "unstated",
+                   largest_run=float(np.max(runs.C)) if runs is not None else None,
+                   N_opt_predictive=scattered, D_opt_predictive=tokens_for_compute(c[None, :], scattered))

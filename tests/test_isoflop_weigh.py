@@ -1,0 +1,142 @@
+"""An isoFLOP analysis weighed against fits of laws (issue 9, item 3), without a sampler.
+
+The fake analysis is the least-squares parabola of each budget of the example runs, its draws
+scattered a little about it; the fits of laws are ``conftest.fake_fit`` of the same runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from conftest import ROOT, fake_fit
+
+from bayescale.data.runs import read_runs
+from bayescale.decisions.comparison import CompareError, compare_fits
+from bayescale.decisions.ensemble import ensemble
+from bayescale.decisions.isoflop import IsoflopFit, bin_budgets, budget_centres
+from bayescale.errors import BayescaleError
+from bayescale.inference.gates import Gates
+
+EXAMPLE = ROOT / "data" / "example_runs.csv"
+SAMPLES = 400
+
+
+def fake_isoflop(runs=None, seed: int = 0) -> IsoflopFit:
+    runs = runs or read_runs(EXAMPLE)
+    ids = bin_budgets(runs.C, 0.05)
+    centres = budget_centres(runs.C, ids)
+    vertex, bottom, curve = [], [], []
+    for b in range(centres.size):
+        x, y = np.log(runs.N[ids == b]), np.log(runs.loss[ids == b])
+        c2, c1, c0 = np.polyfit(x, y, 2)
+        vertex.append(-c1 / (2 * c2))
+        bottom.append(c0 - c1**2 / (4 * c2))
+        curve.append(c2)
+    rng = np.random.default_rng(seed)
+    jitter = lambda scale, shape: scale * rng.standard_normal(shape)  # noqa: E731
+    a, g = np.polyfit(np.log(centres), vertex, 1)
+    a = a + jitter(0.01, SAMPLES)
+    n_opt = np.exp(np.array(vertex)[None, :] + jitter(0.02, (SAMPLES, centres.size)))
+    return IsoflopFit(
+        a=a, b=1 - a, G=np.exp(g + jitter(0.05, SAMPLES)), A=np.full(SAMPLES, 1.0), tau=np.full(SAMPLES, 0.04),
+        sigma=np.full(SAMPLES, 0.01) * np.exp(jitter(0.05, SAMPLES)), budgets=centres,
+        runs_per_budget=np.bincount(ids), N_opt=n_opt, D_opt=centres / (6 * n_opt),
+        L_opt=np.exp(np.array(bottom)[None, :] + jitter(0.002, (SAMPLES, centres.size))), tolerance=0.05,
+        gates=Gates({"a": 1.001}, {"a": 900.0}, 0),
+        provenance={"data_source": runs.source, "data_hash": runs.data_hash, "id": f"iso{seed:09d}",
+                    "sampler": {"chains": 4}},
+        k=np.array(curve)[None, :] * np.exp(jitter(0.02, (SAMPLES, centres.size))), runs=runs,
+        budget_index=ids.astype(np.int64))
+
+
+def test_its_log_density_is_the_isoflop_models_at_the_same_parameters():
+    """The density read back in physical units is the PyMC model's, in normalized units."""
+    import pymc as pm
+
+    from bayescale.decisions.isoflop import DEFAULT_PRIORS
+    from bayescale.inference.model import OBSERVED, build_isoflop_model
+
+    result = fake_isoflop()
+    runs, ids = result.runs, result.budget_index
+    n_ref, l_ref, c_ref = np.log(runs.N).mean(), np.log(runs.loss).mean(), np.log(result.budgets).mean()
+    model = build_isoflop_model(np.log(runs.N) - n_ref, np.log(runs.loss) - l_ref, ids,
+                                np.log(result.budgets) - c_ref, DEFAULT_PRIORS)
+    i, tau = 7, 0.04
+    log_n_opt = np.log(result.N_opt[i])
+    a, g = 0.5, 0.1  # z absorbs whatever the line misses: m = g + a c + tau z is the vertex exactly
+    z = (log_n_opt - n_ref - g - a * (np.log(result.budgets) - c_ref)) / tau
+    point = {"a": a, "g": g, "tau": tau, "sigma": result.sigma[i], "h": np.log(result.L_opt[i]) - l_ref,
+             "k": result.k[i], "z": z}
+    logp = pm.logp(model[OBSERVED], np.log(runs.loss) - l_ref)
+    expected = logp.eval({model[name]: np.asarray(value) for name, value in point.items()})
+    # log loss and normalized log loss differ by a shift: the densities are the same
+    np.testing.assert_allclose(result.log_likelihood()[i], expected, rtol=1e-9)
+
+
+def test_it_is_compared_and_stacked_with_fits_of_the_same_runs():
+    iso, law = fake_isoflop(), fake_fit(seed=1)
+    table = compare_fits([law, iso]).table
+    assert set(table.index) == {"chinchilla", "isoflop"} and table["weight"].sum() == pytest.approx(1.0)
+    mixed = ensemble([law, iso], [1e21, 1e22], weights=[0.5, 0.5])
+    assert mixed.loss_weights == {"chinchilla": 1.0, "isoflop": 0.0}
+    # L* comes from the law alone: the mixture's L* is the law's, N* lies between the two answers
+    own = law.optimum([1e21, 1e22])
+    assert np.median(mixed.optimum.L_opt[:, 1]) == pytest.approx(np.median(own.L_opt[:, 1]), rel=2e-3)
+    iso_line = np.median(iso.optimum([1e22]).N_opt)
+    lo, hi = sorted([iso_line, np.median(own.N_opt[:, 1])])
+    assert lo < np.median(mixed.optimum.N_opt[:, 1]) < hi
+    assert not np.isnan(mixed.optimum.L_opt).any()
+    assert "L* from the laws alone" in mixed.format() and mixed.to_records()[0]["loss_weights"]["isoflop"] == 0.0
+
+
+def test_its_optimum_at_a_new_budget_is_the_line_scattered_by_tau():
+    iso = fake_isoflop()
+    opt = iso.optimum([1e23], seed=3)
+    np.testing.assert_allclose(opt.N_opt, iso.at([1e23])[0])
+    spread = np.std(np.log(opt.N_opt_predictive / opt.N_opt))
+    assert spread == pytest.approx(0.04, rel=0.15) and np.isnan(opt.L_opt).all()
+    np.testing.assert_allclose(opt.D_opt_predictive * opt.N_opt_predictive * 6, 1e23, rtol=1e-9)
+
+
+def test_what_it_cannot_weigh_is_refused_with_the_reason():
+    law, iso = fake_fit(seed=1), fake_isoflop()
+    with pytest.raises(BayescaleError, match="predicts no loss at budgets it did not fit"):
+        ensemble([law, iso], [1e21], weights="lfo")
+    with pytest.raises(BayescaleError, match="at least one fit of a law"):
+        ensemble([iso, fake_isoflop(seed=2)], [1e21])
+    with pytest.raises(BayescaleError, match="give a law some weight"):
+        ensemble([law, iso], [1e21], weights=[0.0, 1.0])
+    left_out = replace(iso, budget_index=np.where(iso.budget_index == 0, -1, iso.budget_index))
+    with pytest.raises(CompareError, match="left out 9 of 63 runs"):
+        compare_fits([law, left_out])
+    with pytest.raises(CompareError, match="different runs"):
+        ensemble([fake_fit(replace(law.runs, frame=law.runs.frame.iloc[:-9].reset_index(drop=True))), iso], [1e21])
+
+
+def test_a_saved_analysis_keeps_what_weighs_it_and_old_files_still_load(tmp_path):
+    iso = fake_isoflop()
+    loaded = IsoflopFit.load(iso.save(tmp_path / "iso.nc"))
+    assert loaded.runs.data_hash == iso.runs.data_hash and loaded.runs.source == iso.runs.source
+    np.testing.assert_array_equal(loaded.budget_index, iso.budget_index)
+    np.testing.assert_allclose(loaded.log_likelihood(), iso.log_likelihood())
+    old = IsoflopFit.load(ROOT / "tests" / "data" / "isoflop_schema1.nc")  # written by isoFLOP schema 1
+    assert old.k is None and old.runs is None and old.budgets.size == 3 and old.id == "0123456789ab"
+    with pytest.raises(CompareError, match="saved without its runs"):
+        compare_fits([fake_fit(), old])
+
+
+def test_the_cli_stacks_an_analysis_file_with_fit_files(tmp_path, capsys):
+    from bayescale.cli import main
+
+    law, iso = fake_fit(seed=1).save(tmp_path / "law.nc"), fake_isoflop().save(tmp_path / "iso.nc")
+    assert main(["compare", str(law), str(iso), "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)["fits"]) == {"chinchilla", "isoflop"}
+    assert main(["optimum", str(law), str(iso), "--compute", "1e22", "--json"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert set(record["weights"]) == {"chinchilla", "isoflop"} and record["loss_weights"]["chinchilla"] == 1.0
+    assert main(["optimum", str(law), str(iso), "--compute", "1e22", "--weights", "lfo"]) == 2
+    err = capsys.readouterr().err
+    assert "predicts no loss" in err and "Traceback" not in err
