@@ -344,6 +344,21 @@ def test_u_column_explicit_and_unknown(tmp_path):
     assert "--u-col" in str(err.value) and "'uniq'" in str(err.value)
 
 
+def test_a_u_column_found_by_name_but_partly_empty_is_left_unread_with_a_warning(caplog):
+    """ColPret's long table names a column unique_tokens and fills it for 9,000 of 48,000 rows:
+    laws without U must not be refused for it. Named with --u-col, the gaps are an error."""
+    df = table_with_u(name="unique_tokens")
+    df.loc[[1, 3], "unique_tokens"] = np.nan
+    with caplog.at_level("WARNING", logger="bayescale.data"):
+        runs = runs_from_frame(df)
+    assert not runs.has_U and "unique_tokens" not in runs.columns.values()
+    assert "empty in 2 of 6 runs" in caplog.text and "--u-col" in caplog.text
+    with pytest.raises(RunsError, match="missing or NaN"):
+        runs_from_frame(df, u_col="unique_tokens")
+    kept = runs_from_frame(df, where=["unique_tokens>0"])  # the rows that have it keep U
+    assert kept.has_U and kept.n_runs == 4
+
+
 def test_without_u_the_frame_and_hash_are_unchanged():
     """Tables without U keep the four columns and the hash they always had."""
     import hashlib
@@ -373,10 +388,10 @@ def test_u_enters_the_hash_only_when_present():
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("abc", "not numbers"), (float("nan"), "missing or NaN"), (float("inf"), "infinite"),
-     (0.0, "zero or negative"), (-1e9, "zero or negative")],
+    [("abc", "not numbers"), (float("inf"), "infinite"), (0.0, "zero or negative"), (-1e9, "zero or negative")],
 )
 def test_u_validated_like_the_others(tmp_path, value, message):
+    """(An empty cell is not an error unless U is named: see the test above.)"""
     df = table_with_u().astype({"U_unique_tokens": object})
     df.loc[2, "U_unique_tokens"] = value
     df.to_csv(tmp_path / "r.csv", index=False)

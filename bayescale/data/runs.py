@@ -422,6 +422,21 @@ def _find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
     return found[0] if found else None
 
 
+def _optional_u(raw: pd.Series, col: str, source: str) -> str | None:
+    """A column found by its name to be U, or None (with a warning) when it is empty in some kept rows.
+
+    U is needed by data-constrained laws only; a table that gives it for some runs (e.g. the
+    repeated-data ones) should not be refused for laws that never read it.
+    """
+    lacking = int(raw.isna().sum())  # empty cells; text in a cell is a typo, reported as in any column
+    if lacking == 0:
+        return col
+    log.warning("column '%s' looks like U (unique tokens) but is empty in %d of %d runs: not read. "
+                "Laws that need U (data_constrained) need it on every run: fill it in, keep the rows that have it "
+                "(--where), or name it with --u-col to see which rows lack it", col, lacking, len(raw))
+    return None
+
+
 def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, d_col: str | None,
            c_col: str | None, loss_col: str | None, exclude_where: Sequence[str],
            loss_unit: str, u_col: str | None = None,
@@ -468,6 +483,8 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
         why = f" after leaving out {excluded} rows with --exclude-where / --where" if excluded else ""
         raise RunsError(f"no runs in {source}{why}; the table needs at least one data row.")
 
+    if given["U"] is None and mapped["U"] is not None:
+        mapped["U"] = _optional_u(df[mapped["U"]], mapped["U"], source)
     present = {var: col for var, col in mapped.items() if col is not None}
     values, bad_text, missing, infinite, nonpositive = {}, [], [], [], []
     for var, col in present.items():
