@@ -39,7 +39,7 @@ def held_out_vertices(runs: Any, tolerance: float = 0.05) -> list[tuple[float, f
     """``(budget, log N at the vertex, its standard error)`` of each budget of ``runs`` that is an
     isoFLOP curve: runs within ``tolerance`` of one compute, at least :data:`MIN_SIZES` model
     sizes, the lowest loss at neither end, a convex parabola. Empty for tables of other shapes."""
-    from bayescale.decisions.isoflop import IsoflopError, bin_budgets, budget_centres, budget_problems
+    from bayescale.decisions.budgets import IsoflopError, bin_budgets, budget_centres, budget_problems
 
     try:
         ids = bin_budgets(runs.C, tolerance)
