@@ -66,8 +66,10 @@ def _parser() -> argparse.ArgumentParser:
                        "trained there. Beyond the runs, with the default error model, also N_opt_predictive and "
                        "D_opt_predictive: where each draw's surface bottoms out once the law's own miss beyond "
                        "the runs is added. Several fits of different laws to the same runs are stacked into one "
-                       "mixture (law uncertainty).")
-    p.add_argument("fit", nargs="*", help="a fit saved by 'bayescale fit', or several of different laws to the same runs")
+                       "mixture (law uncertainty); an isoFLOP analysis of the same runs ('bayescale isoflop --out') "
+                       "may join them, for N* and D*.")
+    p.add_argument("fit", nargs="*", help="a fit saved by 'bayescale fit', or several of different laws to the same runs "
+                   "(and an isoFLOP analysis of them)")
     _add_published_options(p)
     p.add_argument("--weights", choices=["loo", "lfo"], default="loo",
                    help="stacking weights of several fits: PSIS-LOO (default) or leave-future-out (refits each law)")
@@ -138,7 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="compare fits of several laws to the same runs (PSIS-LOO)",
                        description="PSIS-LOO expected log predictive density of each fit, with standard errors, "
                        "differences, stacking weights and Pareto-k warnings. Fits must share data and loss unit.")
-    p.add_argument("fits", nargs="+", help="two or more fits saved by 'bayescale fit'")
+    p.add_argument("fits", nargs="+", help="two or more fits saved by 'bayescale fit' (or 'bayescale isoflop --out')")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("backtest", help="fit laws on small-compute runs, score them on the largest",
