@@ -93,8 +93,9 @@ def compare_fits(fits: Sequence[Fit], labels: Sequence[str] | None = None) -> Co
 
     Parameters
     ----------
-    fits : sequence of Fit
-        Two or more fits of the same runs (same data hash) in the same loss unit.
+    fits : sequence of Fit or IsoflopFit
+        Two or more fits of the same runs (same data hash) in the same loss unit; an isoFLOP
+        analysis of every run is ranked by the density of its parabolas.
     labels : sequence of str, optional
         Row labels; by default the law names (made unique with the fit id).
 

@@ -180,8 +180,11 @@ def ensemble(
 
     Parameters
     ----------
-    fits : sequence of Fit
-        Two or more fits of the same runs (same data hash) in one loss unit.
+    fits : sequence of Fit or IsoflopFit
+        Two or more fits of the same runs (same data hash) in one loss unit, at least one of a
+        law. An isoFLOP analysis of every run of the table may join: it adds its power law's N*
+        and D* (a new budget's minimum, scattered by its ``tau``, as the predictive N*) and no L*,
+        which then mixes the laws alone (``Ensemble.loss_weights``).
     budgets : sequence of float
         Compute budgets in FLOPs.
     weights : {"loo", "lfo"} or sequence of float
@@ -197,6 +200,9 @@ def ensemble(
     ------
     bayescale.decisions.comparison.CompareError
         If the fits are fewer than two, repeated, of different runs or loss units.
+    bayescale.BayescaleError
+        If no fit is of a law, or ``weights="lfo"`` with an isoFLOP analysis (it predicts no
+        loss at a budget it did not fit).
     """
     from bayescale.decisions.comparison import _labels, check_compatible
     from bayescale.decisions.isoflop import IsoflopFit
