@@ -15,6 +15,10 @@ beyond the runs.
     .venv/bin/python bench/bench_vertex.py [0,1,2] [--hold 2]   # every sweep, or the ones listed; 15 fits, ~2 min
 
 ``--hold 2`` holds out the top two budgets and scores the top one, 4× beyond the fitted compute.
+``--isoflop`` also fits the isoFLOP model to the same runs and scores its own N* (its power law,
+and that line scattered by its tau for the predictive) and the PSIS-LOO stack of the two
+(``bayescale optimum law.nc iso.nc``). Where the isoFLOP model must leave unbracketed budgets
+out, both are fitted again without them for the stack, which weighs models on the same runs only.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ def main() -> int:
     parser.add_argument("configs", nargs="?", help="sweeps to run, e.g. 0,1,2 (default: all 15)")
     parser.add_argument("--hold", type=int, default=1,
                         help="hold out the top K budgets and score the top one (default 1: 2× beyond; 2: 4×)")
+    parser.add_argument("--isoflop", action="store_true",
+                        help="also score the isoFLOP model's N* and its PSIS-LOO stack with the law")
     args = parser.parse_args()
     if not PORIAN.exists():
         print(f"no shared data at {DATA}")
@@ -66,6 +72,8 @@ def main() -> int:
             lo, med, hi = np.quantile(log_n, [0.025, 0.5, 0.975])
             row |= {f"{key}lo": np.exp(lo), f"{key}hi": np.exp(hi), f"{key}inside": lo <= found[0] <= hi,
                     f"{key}z": (found[0] - med) / np.hypot(log_n.std(), found[1])}
+        if args.isoflop:
+            row |= _with_isoflop(train, fit, top, found)
         rows.append(row)
         lo, hi, z = np.log(row["lo"]), np.log(row["hi"]), row["z"]
         print(f"config {config:2d}: N* [{np.exp(lo):.3g}, {np.exp(hi):.3g}], vertex {np.exp(found[0]):.3g} "
@@ -78,13 +86,54 @@ def main() -> int:
               f"[{r['lo']:.3g}, {r['hi']:.3g}] | {'yes' if r['inside'] else 'no'} | {r['z']:+.2f} | "
               f"[{r['miss_lo']:.3g}, {r['miss_hi']:.3g}] | {'yes' if r['miss_inside'] else 'no'} | {r['miss_z']:+.2f} | "
               f"{'pass' if r['gates'] else 'FAIL'} |")
-    for key, label in (("", "the law's N*"), ("miss_", "N* with the miss")):
+    extra = []
+    if args.isoflop:
+        print("\n| config | runs left out | isoFLOP weight | isoFLOP N* | inside | its predictive | inside | stacked predictive N* "
+              "| inside | z |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['config']} | {r['iso_dropped']} | {r['iso_weight']:.2f} | [{r['iso_lo']:.3g}, {r['iso_hi']:.3g}] | "
+                  f"{'yes' if r['iso_inside'] else 'no'} | [{r['isomiss_lo']:.3g}, {r['isomiss_hi']:.3g}] | "
+                  f"{'yes' if r['isomiss_inside'] else 'no'} | [{r['stackmiss_lo']:.3g}, {r['stackmiss_hi']:.3g}] | "
+                  f"{'yes' if r['stackmiss_inside'] else 'no'} | {r['stackmiss_z']:+.2f} |")
+        extra = [("iso_", "the isoFLOP model's N*"), ("isomiss_", "the isoFLOP model's predictive N*"),
+                 ("stack_", "the stack's N*"), ("stackmiss_", "the stack's predictive N*")]
+    for key, label in (("", "the law's N*"), ("miss_", "N* with the miss"), *extra):
         inside = sum(r[f"{key}inside"] for r in rows)
         within = sum(abs(r[f"{key}z"]) <= 1.96 for r in rows)
         width = np.median([r[f"{key}hi"] / r[f"{key}lo"] for r in rows])
         print(f"{label}: the interval holds the vertex on {inside} of {len(rows)} sweeps; |z| ≤ 1.96 (allowing for "
               f"the vertex's own error) on {within}; median width (upper/lower) {width:.2f}")
     return 0
+
+
+def _scored(key: str, n_opt: np.ndarray, found: tuple[float, float]) -> dict:
+    """Interval, inside and z of N* draws against a vertex (log N, its se)."""
+    log_n = np.log(n_opt[:, 0])
+    log_n = log_n[np.isfinite(log_n)]
+    lo, med, hi = np.quantile(log_n, [0.025, 0.5, 0.975])
+    return {f"{key}lo": np.exp(lo), f"{key}hi": np.exp(hi), f"{key}inside": lo <= found[0] <= hi,
+            f"{key}z": (found[0] - med) / np.hypot(log_n.std(), found[1])}
+
+
+def _with_isoflop(train, fit, top: float, found: tuple[float, float]) -> dict:
+    """The isoFLOP model's own N* at ``top`` and its PSIS-LOO stack with the law's fit."""
+    import bayescale as bs
+    from bayescale.decisions.isoflop import DEFAULT_SETTINGS, fit_isoflop
+
+    iso = fit_isoflop(train, settings=replace(DEFAULT_SETTINGS, progressbar=False), drop_unusable=True)
+    dropped = int(np.sum(iso.budget_index < 0))
+    if dropped:  # weigh on the same runs: both again without the unbracketed budgets
+        usable = replace(train, frame=train.frame[iso.budget_index >= 0].reset_index(drop=True))
+        iso = fit_isoflop(usable, settings=replace(DEFAULT_SETTINGS, progressbar=False))
+        fit = bs.fit(usable, "chinchilla", settings=bs.SamplerSettings(progressbar=False))
+    own = iso.optimum([top])
+    stack = bs.ensemble([fit, iso], [top])
+    out = {"iso_weight": stack.weights["isoflop"], "iso_dropped": dropped}
+    for key, n_opt in (("iso_", own.N_opt), ("isomiss_", own.N_opt_predictive),
+                       ("stack_", stack.optimum.N_opt), ("stackmiss_", stack.optimum.N_opt_predictive)):
+        out |= _scored(key, n_opt, found)
+    return out
 
 
 if __name__ == "__main__":

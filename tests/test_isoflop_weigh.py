@@ -19,6 +19,7 @@ from bayescale.decisions.ensemble import ensemble
 from bayescale.decisions.isoflop import IsoflopFit, bin_budgets, budget_centres
 from bayescale.errors import BayescaleError
 from bayescale.inference.gates import Gates
+from bayescale.results.optimum import Optimum
 
 EXAMPLE = ROOT / "data" / "example_runs.csv"
 SAMPLES = 400
@@ -103,8 +104,6 @@ def test_its_optimum_at_a_new_budget_is_the_line_scattered_by_tau():
 
 def test_what_it_cannot_weigh_is_refused_with_the_reason():
     law, iso = fake_fit(seed=1), fake_isoflop()
-    with pytest.raises(BayescaleError, match="predicts no loss at budgets it did not fit"):
-        ensemble([law, iso], [1e21], weights="lfo")
     with pytest.raises(BayescaleError, match="at least one fit of a law"):
         ensemble([iso, fake_isoflop(seed=2)], [1e21])
     with pytest.raises(BayescaleError, match="give a law some weight"):
@@ -137,6 +136,51 @@ def test_the_cli_stacks_an_analysis_file_with_fit_files(tmp_path, capsys):
     assert main(["optimum", str(law), str(iso), "--compute", "1e22", "--json"]) == 0
     (record,) = json.loads(capsys.readouterr().out)
     assert set(record["weights"]) == {"chinchilla", "isoflop"} and record["loss_weights"]["chinchilla"] == 1.0
-    assert main(["optimum", str(law), str(iso), "--compute", "1e22", "--weights", "lfo"]) == 2
-    err = capsys.readouterr().err
-    assert "predicts no loss" in err and "Traceback" not in err
+    assert "PSIS-LOO weighs how well" in record["notes"][0]
+
+
+def test_leave_future_out_weighs_by_the_held_out_minima(monkeypatch):
+    """With an isoFLOP analysis, lfo refits each model below the top budgets and scores its N* at
+    the held-out curves' minima: the model whose N* lies there gets the weight. The refits are
+    replaced by their answers (a sampler is not needed to test the bookkeeping)."""
+    import bayescale.decisions.isoflop as isoflop
+    import bayescale.results.fitting as fitting
+    from bayescale.decisions.vertices import held_out_vertices
+
+    law, iso = fake_fit(seed=1), fake_isoflop()
+    held = replace(law.runs, frame=law.runs.frame[law.runs.C >= 1e20].reset_index(drop=True))
+    (vertex,) = held_out_vertices(held)  # the example's top budget is an isoFLOP curve
+    right = np.exp(vertex[1] + 0.02 * np.random.default_rng(0).standard_normal((400, 1)))
+
+    class Answer:
+        def __init__(self, n):
+            self.n = n
+
+        def optimum(self, budgets, **_):
+            return Optimum(np.asarray(budgets), self.n, self.n, self.n, self.n, "fake")
+
+    monkeypatch.setattr(fitting, "fit", lambda *a, **k: Answer(right))  # the law's N* is right
+    monkeypatch.setattr(isoflop, "fit_isoflop", lambda *a, **k: Answer(right * 3.0))  # the analysis's, 3× off
+    mixed = ensemble([law, iso], [1e22], weights="lfo", holdout_top=0.15)
+    assert mixed.weights["chinchilla"] > 0.95 and mixed.method == "lfo"
+    assert "rest on 1 held-out isoFLOP minimum" in mixed.notes[0]  # the example holds out one curve
+    monkeypatch.setattr(fitting, "fit", lambda *a, **k: Answer(right / 3.0))
+    monkeypatch.setattr(isoflop, "fit_isoflop", lambda *a, **k: Answer(right))
+    assert ensemble([law, iso], [1e22], weights="lfo", holdout_top=0.15).weights["isoflop"] > 0.95
+    frame = law.runs.frame
+    top = frame.C >= 1e20
+    largest = frame.N[top].sort_values().iloc[-3]  # the top budget keeps 3 sizes: a parabola, no curve to score
+    short = replace(law.runs, frame=frame[~top | (frame.N >= largest)].reset_index(drop=True))
+    assert not held_out_vertices(replace(short, frame=short.frame[short.frame.C >= 1e20].reset_index(drop=True)))
+    with pytest.raises(BayescaleError, match="no budget at or above .* is one"):
+        ensemble([fake_fit(short, seed=1), fake_isoflop(short)], [1e22], weights="lfo", holdout_top=0.03)
+
+
+def test_a_vertex_is_likelier_under_draws_near_it_and_its_own_error_widens_them():
+    from bayescale.decisions.vertices import vertex_log_density
+
+    draws = np.exp(np.random.default_rng(1).normal(20.0, 0.1, (2000, 1)))
+    near, far = (vertex_log_density(draws, [(1e21, x, 0.0)])[0] for x in (20.0, 20.5))
+    assert near > far + 10
+    assert vertex_log_density(draws, [(1e21, 20.5, 0.3)])[0] > far  # an uncertain vertex: less surprising
+    assert vertex_log_density(np.full((5, 1), np.nan), [(1e21, 20.0, 0.1)])[0] == -700.0

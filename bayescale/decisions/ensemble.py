@@ -3,7 +3,8 @@
 Each law's per-draw optimum is resampled in proportion to its stacking weight (Yao, Vehtari,
 Simpson and Gelman 2018): weights that maximise the log score of the mixture's predictions,
 from PSIS-LOO (``"loo"``, the runs themselves) or from leave-future-out (``"lfo"``: each law
-refitted below the top compute and scored on it, which rewards laws that extrapolate). The
+refitted below the top compute and scored on it, which rewards laws that extrapolate;
+:mod:`bayescale.decisions.stacking`). An isoFLOP analysis may join for N* and D*. The
 mixture's intervals then hold the spread between laws as well as within them; ``law_share``
 says how much of each interval's width the choice of law accounts for.
 """
@@ -11,42 +12,24 @@ says how much of each interval's width the choice of law accounts for.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from bayescale.decisions.stacking import has_loss, lfo_weights, loo_weights, loss_weights, stacking_weights
 from bayescale.results.optimum import Optimum, interval
 
 __all__ = ["Ensemble", "ensemble", "loo_weights", "stacking_weights"]
 
 _MIXTURE_DRAWS = 4000
-
-
-def stacking_weights(lpd: np.ndarray) -> np.ndarray:
-    """Weights on the simplex maximising ``sum_i log sum_k w_k exp(lpd[i, k])`` (runs × models)."""
-    from scipy.optimize import minimize
-    from scipy.special import logsumexp, softmax
-
-    lpd = np.asarray(lpd, dtype=float)
-    k = lpd.shape[1]
-
-    def loss(z):
-        w = softmax(np.r_[0.0, z])
-        return -np.sum(logsumexp(lpd, b=w[None, :], axis=1))
-
-    best = minimize(loss, np.zeros(k - 1), method="BFGS")
-    return softmax(np.r_[0.0, best.x])
-
-
-def loo_weights(fits: Sequence[Any]) -> np.ndarray:
-    """PSIS-LOO stacking weights of fits of different laws to the same runs, in their order."""
-    from bayescale.decisions.comparison import _labels, check_compatible, compare_fits
-
-    check_compatible(fits, "an ensemble")
-    labels = _labels(fits)
-    table = compare_fits(fits, labels).table
-    return np.array([float(table.loc[label, "weight"]) for label in labels])
+#: Said when PSIS-LOO gives an isoFLOP analysis most of the weight (bench/README.md, Held-out vertices).
+LOO_WITH_ISOFLOP = ("the isoFLOP analysis takes {share:.0%} of the weight. PSIS-LOO weighs how well each model explains "
+                    "the runs it was fitted to, not how well it extrapolates, and parabolas of three parameters per "
+                    "budget explain isoFLOP runs closely: on 15 real sweeps they took 0.89-1.00 of the weight, yet "
+                    "their N* held the minimum of the next budget less often than the law's predictive N* (12 of 15 "
+                    "against 15 of 15). Leave-future-out weights (--weights lfo; weights='lfo') score each model's N* "
+                    "at the minima of held-out larger budgets.")
 
 
 def _width(values: np.ndarray, prob: float, log: bool) -> float:
@@ -71,6 +54,8 @@ class Ensemble:
     loss_weights : dict or None
         Law label -> its weight in L*, when it differs from ``weights``: an isoFLOP analysis in
         the ensemble gives N* and D* but no loss at a new budget, so L* mixes the laws alone.
+    notes : tuple of str
+        What the reader should know about the weights.
     """
 
     optimum: Optimum
@@ -78,6 +63,7 @@ class Ensemble:
     method: str
     per_law: dict[str, Optimum]
     loss_weights: dict[str, float] | None = None
+    notes: tuple[str, ...] = ()
 
     def law_share(self, prob: float = 0.95) -> list[dict[str, float]]:
         """Per budget: 1 − (weighted mean of the laws' own interval widths) / (the mixture's width).
@@ -103,6 +89,8 @@ class Ensemble:
             record.update({"weights": dict(self.weights), "weights_from": self.method, "law_share": share})
             if self.loss_weights:
                 record["loss_weights"] = dict(self.loss_weights)
+            if self.notes:
+                record["notes"] = list(self.notes)
         return records
 
     def to_dict(self, prob: float = 0.95) -> list[dict]:
@@ -117,6 +105,7 @@ class Ensemble:
         if self.loss_weights:
             lines.append("L* from the laws alone (an isoFLOP analysis has no loss at a new budget), weights: "
                          + ", ".join(f"{k} {w:.2f}" for k, w in self.loss_weights.items() if w > 0))
+        lines += [f"note: {note}" for note in self.notes]
         lines.append(self.optimum.format(prob))
         for budget, share in zip(self.optimum.compute, self.law_share(prob)):
             lines.append(f"C = {budget:.3g}: the choice of law is {share['N_opt']:.0%} of the N* interval's width, "
@@ -125,45 +114,6 @@ class Ensemble:
 
     def __str__(self) -> str:
         return self.format()
-
-
-def _loss_weights(fits: Sequence[Any], w: np.ndarray, given: bool) -> np.ndarray:
-    """The weights L* is mixed by: ``w`` where every fit has a loss; else the laws' alone.
-
-    An isoFLOP analysis has no loss at a new budget. Given weights are renormalised over the
-    laws; PSIS-LOO weights are stacked again over the laws alone (one law: all its own).
-    """
-    from bayescale.decisions.isoflop import IsoflopFit
-    from bayescale.errors import BayescaleError
-
-    laws = np.array([not isinstance(fit, IsoflopFit) for fit in fits])
-    if laws.all():
-        return w
-    if given:
-        if w[laws].sum() <= 0:
-            raise BayescaleError("the weights give nothing to a fit of a law, and L* comes from the laws alone "
-                                 "(an isoFLOP analysis has none at a new budget): give a law some weight")
-        return np.where(laws, w, 0.0) / w[laws].sum()
-    out = np.zeros(len(fits))
-    out[laws] = loo_weights([fit for fit, law in zip(fits, laws) if law]) if laws.sum() > 1 else 1.0
-    return out
-
-
-def _lfo_pointwise(fits: Sequence[Any], holdout_top: float, settings: Any) -> np.ndarray:
-    """Held-out log predictive density of each run (rows) under each law refitted below the cutoff (columns).
-
-    ``settings`` of the refits, or None: each fit's own.
-    """
-    from bayescale.decisions.backtesting import holdout_lpd, split_by_compute
-    from bayescale.inference.sampling import SamplerSettings
-    from bayescale.results.fitting import fit as fit_law
-
-    columns = []
-    for fit in fits:
-        train, held, _ = split_by_compute(fit.runs, holdout_top)
-        own = replace(settings or SamplerSettings.from_dict(fit.sampler), progressbar=False)
-        columns.append(holdout_lpd(fit_law(train, fit.law, settings=own, allocation_refit=False), held))
-    return np.stack(columns, axis=1)
 
 
 def ensemble(
@@ -189,8 +139,10 @@ def ensemble(
         Compute budgets in FLOPs.
     weights : {"loo", "lfo"} or sequence of float
         Stacking on PSIS-LOO densities of the runs, or on the densities of the top
-        ``holdout_top`` compute runs under each law refitted below them; or the weights
-        themselves, one per fit, when they are known already.
+        ``holdout_top`` compute runs under each law refitted below them (with an isoFLOP
+        analysis: of the minima of the held-out isoFLOP curves under each model's N* there);
+        or the weights themselves, one per fit, when they are known already. See
+        :mod:`bayescale.decisions.stacking`.
     seed : int
         Seeds the resampling of the mixture and the predictive draws.
     settings : SamplerSettings, optional
@@ -201,25 +153,20 @@ def ensemble(
     bayescale.decisions.comparison.CompareError
         If the fits are fewer than two, repeated, of different runs or loss units.
     bayescale.BayescaleError
-        If no fit is of a law, or ``weights="lfo"`` with an isoFLOP analysis (it predicts no
-        loss at a budget it did not fit).
+        If no fit is of a law, or ``weights="lfo"`` with an isoFLOP analysis and no held-out
+        budget that is an isoFLOP curve.
     """
     from bayescale.decisions.comparison import _labels, check_compatible
-    from bayescale.decisions.isoflop import IsoflopFit
     from bayescale.errors import BayescaleError
 
     check_compatible(fits, "an ensemble")
     labels = _labels(fits)
-    has_loss = [not isinstance(fit, IsoflopFit) for fit in fits]
-    if not any(has_loss):
+    with_loss = has_loss(fits)
+    if not with_loss.any():
         raise BayescaleError("an ensemble needs at least one fit of a law: isoFLOP analyses give N* and D* at a new "
                              "budget, not L*")
-    given = not isinstance(weights, str)
-    if not given and weights == "lfo" and not all(has_loss):
-        raise BayescaleError("leave-future-out weights score each model on the losses of held-out larger runs, and an "
-                             "isoFLOP analysis predicts no loss at budgets it did not fit: use weights='loo' "
-                             "(--weights loo), or give the weights")
-    if given:  # weights already known (e.g. a comparison's), not recomputed
+    notes: list[str] = []
+    if not isinstance(weights, str):  # weights already known (e.g. a comparison's), not recomputed
         w = np.asarray(weights, dtype=float)
         if w.shape != (len(fits),) or np.any(w < 0) or w.sum() <= 0:
             raise BayescaleError(f"weights must be 'loo', 'lfo' or {len(fits)} non-negative numbers, one per fit")
@@ -227,13 +174,13 @@ def ensemble(
     elif weights == "loo":
         w = loo_weights(fits)
     elif weights == "lfo":
-        w = stacking_weights(_lfo_pointwise(fits, holdout_top, settings))
+        w, notes = lfo_weights(fits, holdout_top, settings, unique_tokens)
     else:
         raise BayescaleError(f"unknown weights {weights!r}: use 'loo' (PSIS-LOO) or 'lfo' (leave-future-out)")
     w = w / w.sum()
-    w_loss = _loss_weights(fits, w, given)
+    w_loss = loss_weights(fits, w, weights, holdout_top, settings)
     per_law = {label: fit.optimum(budgets, unique_tokens=unique_tokens, seed=seed)
-               if has_loss[i] and "U" in fit.law.variables else fit.optimum(budgets, seed=seed)
+               if with_loss[i] and "U" in fit.law.variables else fit.optimum(budgets, seed=seed)
                for i, (label, fit) in enumerate(zip(labels, fits))}
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(_MIXTURE_DRAWS, w)
@@ -253,13 +200,16 @@ def ensemble(
 
     def stack_loss(name: str) -> np.ndarray:
         return np.concatenate([getattr(per_law[label], name)[loss_picks[label]]
-                               for label, law in zip(labels, has_loss) if law], axis=0)
+                               for label, law in zip(labels, with_loss) if law], axis=0)
 
-    first = per_law[labels[has_loss.index(True)]]
+    first = per_law[labels[int(np.argmax(with_loss))]]
     moved = any(opt.N_opt_predictive is not None for opt in per_law.values())
     mixture = Optimum(first.compute, stack("N_opt"), stack("D_opt"), stack_loss("L_opt"), stack("tokens_per_param"),
                       "stacked mixture of laws", first.loss_unit, first.unique_tokens, stack_loss("L_opt_predictive"),
                       first.n_convention, N_opt_predictive=stack_predictive("N_opt_predictive") if moved else None,
                       D_opt_predictive=stack_predictive("D_opt_predictive") if moved else None)
-    loss_weights = None if all(has_loss) else {label: float(x) for label, x in zip(labels, w_loss)}
-    return Ensemble(mixture, {label: float(x) for label, x in zip(labels, w)}, weights, per_law, loss_weights)
+    by_loss = None if with_loss.all() else {label: float(x) for label, x in zip(labels, w_loss)}
+    iso_weight = float(w[~with_loss].sum())
+    if weights == "loo" and iso_weight >= 0.5:
+        notes.append(LOO_WITH_ISOFLOP.format(share=iso_weight))
+    return Ensemble(mixture, {label: float(x) for label, x in zip(labels, w)}, weights, per_law, by_loss, tuple(notes))

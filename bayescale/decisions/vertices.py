@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-__all__ = ["parabola_vertex", "held_out_vertices", "score_vertices"]
+__all__ = ["parabola_vertex", "held_out_vertices", "score_vertices", "vertex_log_density"]
 
 #: Distinct model sizes a held-out budget needs: three for the parabola, one more for its error.
 MIN_SIZES = 4
+#: The log density given where a model has no finite N* (finite, so that stacking stays defined).
+_NO_DENSITY = -700.0
 
 
 def parabola_vertex(log_n: np.ndarray, log_loss: np.ndarray, bounded: bool = True) -> tuple[float, float] | None:
@@ -55,6 +57,22 @@ def held_out_vertices(runs: Any, tolerance: float = 0.05) -> list[tuple[float, f
         found = parabola_vertex(np.log(n), np.log(loss))
         if found is not None:
             out.append((float(budget), *found))
+    return out
+
+
+def vertex_log_density(n_opt: np.ndarray, vertices: list[tuple[float, float, float]]) -> np.ndarray:
+    """Log density of each vertex's log N under draws of N* at its budget, one per vertex.
+
+    ``n_opt`` has shape ``(sample, vertex)``; ``vertices`` as :func:`held_out_vertices` gives
+    them. The draws' log N* is taken as normal (its mean and sd); the vertex's own standard error
+    adds to that variance. Draws that are not finite are left out; with none left, the density
+    is ``exp(-700)``.
+    """
+    out = np.empty(len(vertices))
+    for j, (_, log_vertex, se) in enumerate(vertices):
+        log_n = np.log(n_opt[:, j])
+        log_n = log_n[np.isfinite(log_n)]
+        out[j] = stats.norm.logpdf(log_vertex, log_n.mean(), np.hypot(log_n.std(), se)) if log_n.size > 1 else _NO_DENSITY
     return out
 
 
