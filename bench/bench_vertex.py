@@ -17,8 +17,10 @@ beyond the runs.
 ``--hold 2`` holds out the top two budgets and scores the top one, 4× beyond the fitted compute.
 ``--isoflop`` also fits the isoFLOP model to the same runs and scores its own N* (its power law,
 and that line scattered by its tau for the predictive) and the PSIS-LOO stack of the two
-(``bayescale optimum law.nc iso.nc``). Where the isoFLOP model must leave unbracketed budgets
-out, both are fitted again without them for the stack, which weighs models on the same runs only.
+(``bayescale optimum law.nc iso.nc``), and the stack with leave-future-out weights (``--weights
+lfo``: both refitted below the top quarter of the fitted runs and scored at its isoFLOP minima;
+the law alone where that quarter has none). Where the isoFLOP model must leave unbracketed budgets
+out, both are fitted again without them for the stacks, which weigh models on the same runs only.
 """
 
 from __future__ import annotations
@@ -89,15 +91,18 @@ def main() -> int:
     extra = []
     if args.isoflop:
         print("\n| config | runs left out | isoFLOP weight | isoFLOP N* | inside | its predictive | inside | stacked predictive N* "
-              "| inside | z |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+              "| inside | z | lfo weight | lfo stack's predictive N* | inside | z |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             print(f"| {r['config']} | {r['iso_dropped']} | {r['iso_weight']:.2f} | [{r['iso_lo']:.3g}, {r['iso_hi']:.3g}] | "
                   f"{'yes' if r['iso_inside'] else 'no'} | [{r['isomiss_lo']:.3g}, {r['isomiss_hi']:.3g}] | "
                   f"{'yes' if r['isomiss_inside'] else 'no'} | [{r['stackmiss_lo']:.3g}, {r['stackmiss_hi']:.3g}] | "
-                  f"{'yes' if r['stackmiss_inside'] else 'no'} | {r['stackmiss_z']:+.2f} |")
+                  f"{'yes' if r['stackmiss_inside'] else 'no'} | {r['stackmiss_z']:+.2f} | {r['lfo_weight']:.2f} | "
+                  f"[{r['lfomiss_lo']:.3g}, {r['lfomiss_hi']:.3g}] | {'yes' if r['lfomiss_inside'] else 'no'} | "
+                  f"{r['lfomiss_z']:+.2f} |")
         extra = [("iso_", "the isoFLOP model's N*"), ("isomiss_", "the isoFLOP model's predictive N*"),
-                 ("stack_", "the stack's N*"), ("stackmiss_", "the stack's predictive N*")]
+                 ("stack_", "the stack's N*"), ("stackmiss_", "the stack's predictive N*"),
+                 ("lfomiss_", "the lfo stack's predictive N*")]
     for key, label in (("", "the law's N*"), ("miss_", "N* with the miss"), *extra):
         inside = sum(r[f"{key}inside"] for r in rows)
         within = sum(abs(r[f"{key}z"]) <= 1.96 for r in rows)
@@ -130,8 +135,16 @@ def _with_isoflop(train, fit, top: float, found: tuple[float, float]) -> dict:
     own = iso.optimum([top])
     stack = bs.ensemble([fit, iso], [top])
     out = {"iso_weight": stack.weights["isoflop"], "iso_dropped": dropped}
+    try:  # weights from the minima of the top quarter of the fitted runs, each model refitted below them
+        lfo = bs.ensemble([fit, iso], [top], weights="lfo")
+        out["lfo_weight"] = lfo.weights["isoflop"]
+    except bs.BayescaleError as err:  # no held-out curve inside the fitted runs: the law alone
+        print(f"  lfo weights: {err}", flush=True)
+        lfo, out["lfo_weight"] = None, float("nan")
+    lfo_draws = lfo.optimum.N_opt_predictive if lfo is not None else fit.optimum([top]).N_opt_predictive
     for key, n_opt in (("iso_", own.N_opt), ("isomiss_", own.N_opt_predictive),
-                       ("stack_", stack.optimum.N_opt), ("stackmiss_", stack.optimum.N_opt_predictive)):
+                       ("stack_", stack.optimum.N_opt), ("stackmiss_", stack.optimum.N_opt_predictive),
+                       ("lfomiss_", lfo_draws)):
         out |= _scored(key, n_opt, found)
     return out
 
