@@ -93,12 +93,18 @@ def test_it_is_compared_and_stacked_with_fits_of_the_same_runs():
     assert "L* from the laws alone" in mixed.format() and mixed.to_records()[0]["loss_weights"]["isoflop"] == 0.0
 
 
-def test_its_optimum_at_a_new_budget_is_the_line_scattered_by_tau():
-    iso = fake_isoflop()
+def test_its_optimum_at_a_new_budget_is_the_line_scattered_by_tau_and_widened():
+    """The predictive N* is the line plus tau's scatter, its spread widened by the shipped factor
+    (learned on the Porian sweeps by bench/isoflop_extrapolation.py); here the line is nearly fixed,
+    so the spread is about tau times the factor."""
+    from bayescale.decisions.isoflop_weigh import spread_factor
+
+    assert 1.2 < spread_factor() < 2.5
+    iso = replace(fake_isoflop(), a=np.full(SAMPLES, 0.5), G=np.full(SAMPLES, 0.1))
     opt = iso.optimum([1e23], seed=3)
     np.testing.assert_allclose(opt.N_opt, iso.at([1e23])[0])
     spread = np.std(np.log(opt.N_opt_predictive / opt.N_opt))
-    assert spread == pytest.approx(0.04, rel=0.15) and np.isnan(opt.L_opt).all()
+    assert spread == pytest.approx(0.04 * spread_factor(), rel=0.1) and np.isnan(opt.L_opt).all()
     np.testing.assert_allclose(opt.D_opt_predictive * opt.N_opt_predictive * 6, 1e23, rtol=1e-9)
 
 

@@ -174,8 +174,11 @@ class IsoflopFit:
                 for j, (c, r) in enumerate(zip(self.budgets, self.runs_per_budget))]
         at = []
         if budgets:
-            n, d = self.at(budgets)
-            at = [{"compute": float(c), "N_opt": _summary(n[:, j], prob), "D_opt": _summary(d[:, j], prob)}
+            found = self.optimum(budgets)
+            at = [{"compute": float(c), "N_opt": _summary(found.N_opt[:, j], prob),
+                   "D_opt": _summary(found.D_opt[:, j], prob),
+                   "N_opt_predictive": _summary(found.N_opt_predictive[:, j], prob),
+                   "D_opt_predictive": _summary(found.D_opt_predictive[:, j], prob)}
                   for j, c in enumerate(budgets)]
         return {"method": "isoflop (Chinchilla Approach 2)", "formula": "N* = G C^a, D* = A C^b",
                 "prob": prob, "tolerance": self.tolerance, "loss_unit": self.loss_unit,
@@ -203,9 +206,14 @@ class IsoflopFit:
             lines.append(f"  {r['compute']:>10.3g} {r['runs']:>4}  {est('N_opt', r['N_opt']):<32}"
                          f"{est('D_opt', r['D_opt']):<32}{est('L_opt', r['L_opt'])}")
         if data["at_compute"]:
-            lines.append("on the power law (its median line; tau, the scatter of single budgets, not added):")
-            lines += [f"  C = {r['compute']:.3g}: N* {est('N_opt', r['N_opt'])}  D* {est('D_opt', r['D_opt'])}"
-                      for r in data["at_compute"]]
+            lines.append("at each budget asked: N* and D* on the power law (its line), then where a sweep at that "
+                         "budget would bottom out (predictive: the line, the scatter of single budgets' minima, "
+                         "widened as real sweeps' held-out minima showed it must be)")
+            for r in data["at_compute"]:
+                head = f"C = {r['compute']:.3g}:"
+                lines += [f"  {head} N* {est('N_opt', r['N_opt'])}  D* {est('D_opt', r['D_opt'])}",
+                          f"  {'':{len(head)}} predictive N* {est('N_opt', r['N_opt_predictive'])}  "
+                          f"D* {est('D_opt', r['D_opt_predictive'])}"]
         lines += [f"note: {note}" for note in self.notes] + [str(self.gates)]
         return "\n".join(lines)
 
