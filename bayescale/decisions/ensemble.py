@@ -23,13 +23,12 @@ from bayescale.results.optimum import Optimum, interval
 __all__ = ["Ensemble", "ensemble", "loo_weights", "stacking_weights"]
 
 _MIXTURE_DRAWS = 4000
-#: Said when PSIS-LOO gives an isoFLOP analysis most of the weight (bench/README.md, Held-out vertices).
-LOO_WITH_ISOFLOP = ("the isoFLOP analysis takes {share:.0%} of the weight. PSIS-LOO weighs how well each model explains "
+#: Said when PSIS-LOO gives an isoFLOP analysis most of the weight (bench/README.md, "Where held-out isoFLOP curves bottom out").
+LOO_WITH_ISOFLOP = ("the isoFLOP analysis takes {share:.0%} of the weight: PSIS-LOO weighs how well each model explains "
                     "the runs it was fitted to, not how well it extrapolates, and parabolas of three parameters per "
-                    "budget explain isoFLOP runs closely: on 15 real sweeps they took 0.89-1.00 of the weight, yet "
-                    "their N* held the minimum of the next budget less often than the law's predictive N* (12 of 15 "
-                    "against 15 of 15). Leave-future-out weights (--weights lfo; weights='lfo') score each model's N* "
-                    "at the minima of held-out larger budgets.")
+                    "budget explain isoFLOP runs closely (on 15 real sweeps they took 0.89-1.00 of the weight). "
+                    "Leave-future-out weights (--weights lfo; weights='lfo') score each model's N* at the minima of "
+                    "held-out larger budgets instead.")
 
 
 def _width(values: np.ndarray, prob: float, log: bool) -> float:
