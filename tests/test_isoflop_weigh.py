@@ -133,6 +133,19 @@ def test_a_saved_analysis_keeps_what_weighs_it_and_old_files_still_load(tmp_path
         compare_fits([fake_fit(), old])
 
 
+def test_a_damaged_analysis_file_is_refused_with_what_it_lacks(tmp_path, capsys):
+    import xarray as xr
+
+    from bayescale.cli import main
+
+    xr.Dataset({"x": ("a", [1.0])}, attrs={"bayescale_isoflop": 2}).to_netcdf(tmp_path / "bad.nc", engine="h5netcdf")
+    law = fake_fit(seed=1).save(tmp_path / "law.nc")
+    for argv in (["compare", str(law), str(tmp_path / "bad.nc")], ["isoflop", str(tmp_path / "bad.nc")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "lacks A, D_opt" in err and "damaged" in err and "Traceback" not in err
+
+
 def test_the_cli_stacks_an_analysis_file_with_fit_files(tmp_path, capsys):
     from bayescale.cli import main
 

@@ -92,6 +92,11 @@ def load_isoflop(path: str | os.PathLike) -> IsoflopFit:
         raise FitFileError(f"{path} is netCDF but not a bayescale isoFLOP analysis (a fit? use Fit.load)")
     if int(schema) > ISOFLOP_SCHEMA:
         raise FitFileError(f"{path} has isoFLOP schema {schema}; this bayescale reads {ISOFLOP_SCHEMA}: upgrade bayescale")
+    missing = sorted({*_SCALARS, *_PER_BUDGET, "runs_per_budget"} - set(ds.data_vars))
+    missing += sorted({"tolerance", "loss_unit", "gates_json", "notes_json", "provenance_json"} - set(ds.attrs))
+    if missing:
+        raise FitFileError(f"{path} lacks {', '.join(missing)}: it is damaged; run 'bayescale isoflop RUNS --out {path}' "
+                           "again")
     stored = {}
     if "k" in ds and "budget_index" in ds:
         stored = {"k": ds["k"].to_numpy(), "runs": stored_runs(ds, ds.attrs), "budget_index": ds["budget_index"].to_numpy()}
