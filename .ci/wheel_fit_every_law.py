@@ -2,7 +2,8 @@
 
 Checks that bayescale comes from that wheel (not the checkout), that every built-in law file
 shipped inside it, that every law fits a table simulated from itself, gates passing, and that the
-package data the defaults read (the discrepancy prior, the accelerator catalogue) shipped too.
+package data the defaults read (the discrepancy prior, the accelerator catalogue, the isoFLOP
+spread factor) shipped too.
 """
 
 from __future__ import annotations
@@ -96,6 +97,10 @@ def main() -> int:
 
     if "h100" not in accelerators():
         failed.append("the accelerator catalogue")
+    from bayescale.decisions.isoflop_weigh import spread_factor
+
+    if not spread_factor() > 1:  # the isoFLOP model's predictive N* reads it
+        failed.append("the isoFLOP spread factor")
     if failed:
         print(f"FAIL: {', '.join(failed)}", file=sys.stderr)
         return 1
