@@ -90,7 +90,7 @@ def test_it_is_compared_and_stacked_with_fits_of_the_same_runs():
     lo, hi = sorted([iso_line, np.median(own.N_opt[:, 1])])
     assert lo < np.median(mixed.optimum.N_opt[:, 1]) < hi
     assert not np.isnan(mixed.optimum.L_opt).any()
-    assert "L* from the laws alone" in mixed.format() and mixed.to_records()[0]["loss_weights"]["isoflop"] == 0.0
+    assert "stacked over 2 models" in mixed.format() and "L* from the laws alone" in mixed.format() and mixed.to_records()[0]["loss_weights"]["isoflop"] == 0.0
 
 
 def test_its_optimum_at_a_new_budget_is_the_line_scattered_by_tau_and_widened():

@@ -99,7 +99,8 @@ class Ensemble:
     def format(self, prob: float = 0.95) -> str:
         """The mixture's table, the weights and the share of the width that is the choice of law."""
         how = {"loo": "PSIS-LOO", "lfo": "leave-future-out"}.get(self.method, "the caller")
-        lines = [f"stacked over {len(self.weights)} laws (weights from {how}): "
+        kind = "laws" if self.loss_weights is None else "models"  # an isoFLOP analysis is no law
+        lines = [f"stacked over {len(self.weights)} {kind} (weights from {how}): "
                  + ", ".join(f"{k} {w:.2f}" for k, w in self.weights.items())]
         if self.loss_weights:
             lines.append("L* from the laws alone (an isoFLOP analysis has no loss at a new budget), weights: "
