@@ -204,8 +204,9 @@ def ensemble(
 
     first = per_law[labels[int(np.argmax(with_loss))]]
     moved = any(opt.N_opt_predictive is not None for opt in per_law.values())
+    what = "stacked mixture of laws" if with_loss.all() else "stacked mixture of models"
     mixture = Optimum(first.compute, stack("N_opt"), stack("D_opt"), stack_loss("L_opt"), stack("tokens_per_param"),
-                      "stacked mixture of laws" if with_loss.all() else "stacked mixture of models", first.loss_unit, first.unique_tokens, stack_loss("L_opt_predictive"),
+                      what, first.loss_unit, first.unique_tokens, stack_loss("L_opt_predictive"),
                       first.n_convention, N_opt_predictive=stack_predictive("N_opt_predictive") if moved else None,
                       D_opt_predictive=stack_predictive("D_opt_predictive") if moved else None)
     by_loss = None if with_loss.all() else {label: float(x) for label, x in zip(labels, w_loss)}
