@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from conftest import fake_fit
 
@@ -267,6 +269,20 @@ def test_a_perplexity_given_as_a_loss_is_named(unit, value, warned, tmp_path, ca
     with caplog.at_level("WARNING", logger="bayescale"):
         read_runs(path, loss_unit=unit)
     assert ("perplexity" in caplog.text and unit in caplog.text) == warned
+
+
+@pytest.mark.parametrize("points, warned", [(40, True), (9, False)])
+def test_checkpoints_of_training_curves_are_named(points, warned, caplog):
+    """A table of loss curves (each size at many token counts) is not a table of final losses;
+    final-loss tables here have at most 16 token counts per size, curve tables 73 and more."""
+    from bayescale.data.runs import runs_from_frame
+
+    n, d = np.meshgrid([1e8, 3e8, 1e9], np.geomspace(1e9, 1e11, points))
+    frame = pd.DataFrame({"N": n.ravel(), "D": d.ravel()})
+    frame["loss"] = 2 + 400 / frame.N**0.3 + 400 / frame.D**0.3
+    with caplog.at_level("WARNING", logger="bayescale"):
+        runs_from_frame(frame)
+    assert ("checkpoints of training curves" in caplog.text and "final checkpoint" in caplog.text) == warned
 
 
 def test_a_bom_is_read(tmp_path):

@@ -30,6 +30,9 @@ UNIFORM_LOSS = {"nats/token": float(np.log(1e6)), "bits/token": float(np.log2(1e
                 "bits/char": float(np.log2(1e5))}
 #: A run whose loss is this many times above or below the median of the table gets a warning.
 OUTLIER_FACTOR = 3.0
+#: Model sizes seen at a median of this many token counts or more look like training curves: final-loss
+#: tables here have 1-9 (at most 16), the ColPret and (Mis)Fitting curves 73 and 717.
+CURVE_POINTS = 30
 #: Given C may differ from 6ND (attention FLOPs, other counting rules), but not by this factor.
 C_MISMATCH = 10.0
 
@@ -89,6 +92,13 @@ def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns
         rows = [f"{labels[i]} (loss={loss[i]:.4g})" for i in np.flatnonzero(far)]
         log.warning("%s: %d loss(es) lie more than %g× from the median %.4g: %s; check them, or leave them out "
                     "with --exclude-where 'COLUMN>VALUE'", source, int(far.sum()), OUTLIER_FACTOR, median, listed(rows))
+    per_size = frame.groupby("N")["D"].nunique()
+    if per_size.median() >= CURVE_POINTS:
+        log.warning("%s: its %d model sizes appear at a median of %d token counts each, as the checkpoints of "
+                    "training curves do. The laws describe the final loss of runs trained to D, and a checkpoint "
+                    "taken before a decaying learning rate has finished lies above it: keep each run's final "
+                    "checkpoint (--where COLUMN=VALUE, or --exclude-where 'COLUMN<VALUE'), unless the schedule was "
+                    "constant", source, per_size.size, int(per_size.median()))
     for var, least in SMALL.items():
         if var in frame and var not in multipliers and not str(columns.get(var, "")).startswith("derived"):
             if float(frame[var].max()) < least:
