@@ -102,7 +102,7 @@ def test_cli_refusal_is_a_message_not_a_traceback(tmp_path, capsys):
     _sweep(drop_small_side_of=1e18).to_csv(path, index=False)
     assert main(["isoflop", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "do not bracket their minimum" in err and "Traceback" not in err
+    assert "do not bracket their minimum" in err and "--drop-unusable" in err and "Traceback" not in err
 
 
 # --- Tier 3 ---------------------------------------------------------------------------------------
@@ -185,6 +185,18 @@ def test_cli_exit_status_follows_the_gates(tmp_path, monkeypatch, capsys):
     assert "did not converge" in capsys.readouterr().err
     assert main(["isoflop", str(EXAMPLE), "--allow-unconverged", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["gates"]["passed"] is False
+
+
+def test_the_cli_passes_drop_unusable(tmp_path, monkeypatch, capsys):
+    """--drop-unusable reaches fit_isoflop (the refusal names it); without it, it stays off."""
+    import bayescale.decisions.isoflop as isoflop
+    from bayescale.cli import main
+
+    seen = []
+    monkeypatch.setattr(isoflop, "fit_isoflop", lambda *a, **k: seen.append(k["drop_unusable"]) or _fake_isoflop())
+    assert main(["isoflop", str(EXAMPLE), "--drop-unusable", "--json"]) == 0
+    assert main(["isoflop", str(EXAMPLE), "--json"]) == 0
+    assert seen == [True, False]
 
 
 def _fake_isoflop(passed: bool = True):

@@ -114,11 +114,22 @@ def test_what_it_cannot_weigh_is_refused_with_the_reason():
         ensemble([iso, fake_isoflop(seed=2)], [1e21])
     with pytest.raises(BayescaleError, match="give a law some weight"):
         ensemble([law, iso], [1e21], weights=[0.0, 1.0])
-    left_out = replace(iso, budget_index=np.where(iso.budget_index == 0, -1, iso.budget_index))
-    with pytest.raises(CompareError, match="left out 9 of 63 runs"):
-        compare_fits([law, left_out])
     with pytest.raises(CompareError, match="different runs"):
         ensemble([fake_fit(replace(law.runs, frame=law.runs.frame.iloc[:-9].reset_index(drop=True))), iso], [1e21])
+
+
+def test_where_the_analysis_left_budgets_out_every_model_is_weighed_on_the_runs_all_explain():
+    law, iso = fake_fit(seed=1), fake_isoflop()
+    left_out = replace(iso, budget_index=np.where(iso.budget_index == 0, -1, iso.budget_index))
+    whole, part = compare_fits([law, iso]), compare_fits([law, left_out])
+    assert "weighed on the 54 of 63 runs" in part.warnings[0] and not any("weighed on" in w for w in whole.warnings)
+    # each model's elpd now sums the 54 runs' terms: the law's loses what its 9 left-out runs added
+    law_runs = np.asarray(law.psis_loo.elpd_i)
+    kept = left_out.budget_index >= 0
+    assert part.table.loc["chinchilla", "elpd_loo"] == pytest.approx(law_runs[kept].sum(), rel=1e-6)
+    assert whole.table.loc["chinchilla", "elpd_loo"] == pytest.approx(law_runs.sum(), rel=1e-6)
+    mixed = ensemble([law, left_out], [1e22])
+    assert any("54 of 63" in note for note in mixed.notes)
 
 
 def test_a_saved_analysis_keeps_what_weighs_it_and_old_files_still_load(tmp_path):

@@ -109,7 +109,7 @@ def _cmd_isoflop(args: argparse.Namespace) -> int:
     # the command's chains, draws, warm-up and seed; the isoFLOP model's own mass matrix and target
     settings = replace(_settings(args), adaptation=DEFAULT_SETTINGS.adaptation,
                        target_accept=DEFAULT_SETTINGS.target_accept)
-    result = fit_isoflop(runs, tolerance=args.tolerance, settings=settings)
+    result = fit_isoflop(runs, tolerance=args.tolerance, settings=settings, drop_unusable=args.drop_unusable)
     converged = result.gates.passed
     path = result.save(args.out) if args.out and (converged or args.allow_unconverged) else None
     _show_isoflop(result, args)

@@ -241,6 +241,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("runs", help="runs table (.csv, .tsv, .parquet), or an analysis saved with --out (.nc)")
     p.add_argument("--tolerance", type=_positive_float, default=0.05,
                    help="relative tolerance for putting runs in the same budget (default: 0.05)")
+    p.add_argument("--drop-unusable", action="store_true",
+                   help="leave out budgets whose lowest loss is not bracketed by smaller and larger models (noted in "
+                        "the output), instead of refusing the table")
     p.add_argument("--compute", "-c", type=_positive_float, nargs="+", metavar="FLOPS", help="also give N*, D* at these budgets")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
     _add_runs_options(p)

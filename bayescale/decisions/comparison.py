@@ -14,7 +14,8 @@ import pandas as pd
 from bayescale.errors import BayescaleError
 from bayescale.results.fitted import Fit
 
-__all__ = ["CompareError", "Comparison", "compare_fits", "check_compatible", "warn_mixed_conventions"]
+__all__ = ["CompareError", "Comparison", "compare_fits", "check_compatible", "common_runs", "common_runs_note",
+           "warn_mixed_conventions"]
 
 _WARNED: set[tuple[str, ...]] = set()
 _COLUMNS = ["rank", "elpd_loo", "se", "elpd_diff", "dse", "weight", "p_loo", "bad_k"]
@@ -95,7 +96,8 @@ def compare_fits(fits: Sequence[Fit], labels: Sequence[str] | None = None) -> Co
     ----------
     fits : sequence of Fit or IsoflopFit
         Two or more fits of the same runs (same data hash) in the same loss unit; an isoFLOP
-        analysis of every run is ranked by the density of its parabolas.
+        analysis is ranked by the density of its parabolas. Where it left budgets out, every fit
+        is weighed on the runs they all explain (a note says so).
     labels : sequence of str, optional
         Row labels; by default the law names (made unique with the fit id).
 
@@ -111,10 +113,13 @@ def compare_fits(fits: Sequence[Fit], labels: Sequence[str] | None = None) -> Co
     labels = list(labels) if labels is not None else _labels(fits)
     notes: list[str] = []
     results = {}
+    common = common_runs(fits)
+    if common is not None:
+        notes.append(common_runs_note(common))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for label, fit in zip(labels, fits):
-            results[label] = fit.psis_loo
+            results[label] = fit.psis_loo if common is None else _loo_on(fit, common)
             if not fit.gates.passed:
                 notes.append(f"{label} failed its convergence gates; its LOO is not to be trusted")
         # "none" returns raw numbers; None would round to rcParams' significant figures
@@ -130,11 +135,46 @@ def compare_fits(fits: Sequence[Fit], labels: Sequence[str] | None = None) -> Co
     per_family = None
     runs = fits[0].runs
     if "family" in runs.levels:
-        codes = runs.codes("family")
+        codes = runs.codes("family") if common is None else runs.codes("family")[common]
         per_family = pd.DataFrame({label: [float(np.sum(np.asarray(r.elpd_i)[codes == k]))
                                            for k in range(len(runs.levels["family"]))]
                                    for label, r in results.items()}, index=pd.Index(runs.levels["family"], name="family"))
     return Comparison(table[_COLUMNS], unit, fits[0].attrs["data_hash"], tuple(notes), per_family)
+
+
+def common_runs_note(common: np.ndarray) -> str:
+    """What weighing on the runs of the mask ``common`` alone means, in words."""
+    return (f"weighed on the {int(common.sum())} of {common.size} runs every model explains: an isoFLOP analysis "
+            f"left out {int(common.size - common.sum())} in budgets that do not bracket their minimum")
+
+
+def common_runs(fits: Sequence[Any]) -> np.ndarray | None:
+    """The runs every fit explains (a mask), or None when that is every run.
+
+    A fit of a law explains all its runs; an isoFLOP analysis not those of the budgets it left out.
+    """
+    from bayescale.decisions.isoflop import IsoflopFit
+    from bayescale.decisions.isoflop_weigh import explained
+
+    masks = [explained(fit) for fit in fits if isinstance(fit, IsoflopFit)]
+    common = np.logical_and.reduce(masks) if masks else None
+    return None if common is None or common.all() else common
+
+
+def _loo_on(fit: Any, runs: np.ndarray) -> Any:
+    """PSIS-LOO of ``fit`` on the runs of the mask ``runs`` only."""
+    import xarray as xr
+    from arviz_stats import loo
+
+    from bayescale.decisions.isoflop import IsoflopFit
+    from bayescale.decisions.isoflop_weigh import isoflop_loo
+
+    if isinstance(fit, IsoflopFit):
+        return isoflop_loo(fit, runs)
+    tree = fit.loo_tree()
+    subset = xr.DataTree.from_dict({"posterior": tree["posterior"].to_dataset(),
+                                    "log_likelihood": tree["log_likelihood"].to_dataset().isel(run=np.flatnonzero(runs))})
+    return loo(subset)
 
 
 def warn_mixed_conventions(sources: Sequence[Any]) -> bool:
@@ -161,13 +201,13 @@ def check_compatible(fits: Sequence[Fit], what: str = "compare") -> str:
     """Refuse fits that cannot be weighed against each other; return their common loss unit.
 
     A fit may also be an isoFLOP analysis (:class:`~bayescale.decisions.isoflop.IsoflopFit`) of
-    every run of the same table.
+    the same table.
 
     Raises
     ------
     CompareError
         Fewer than two fits, the same fit twice, fits of different runs or loss units, an isoFLOP
-        analysis without its runs or that left runs out.
+        analysis saved without its runs.
     """
     from bayescale.decisions.isoflop import IsoflopFit
     from bayescale.decisions.isoflop_weigh import unweighable

@@ -156,7 +156,7 @@ def ensemble(
         If no fit is of a law, or ``weights="lfo"`` with an isoFLOP analysis and no held-out
         budget that is an isoFLOP curve.
     """
-    from bayescale.decisions.comparison import _labels, check_compatible
+    from bayescale.decisions.comparison import _labels, check_compatible, common_runs, common_runs_note
     from bayescale.errors import BayescaleError
 
     check_compatible(fits, "an ensemble")
@@ -173,6 +173,9 @@ def ensemble(
         weights = "given"
     elif weights == "loo":
         w = loo_weights(fits)
+        common = common_runs(fits)
+        if common is not None:
+            notes.append(common_runs_note(common))
     elif weights == "lfo":
         w, notes = lfo_weights(fits, holdout_top, settings, unique_tokens)
     else:

@@ -278,8 +278,8 @@ def fit_isoflop(
             f"{len(problems)} of {len(centers)} budgets (runs grouped within ±{tolerance:g} of compute) do not "
             f"bracket their minimum, so the parabola's vertex would be an extrapolation:\n  - "
             + "\n  - ".join(hints)
-            + "\nAdd runs on the other side of each minimum, or leave those budgets out as shown "
-            "(drop_unusable=True in Python)."
+            + "\nAdd runs on the other side of each minimum, or leave those budgets out as shown, or all of them "
+            "with --drop-unusable (drop_unusable=True in Python)."
         )
     notes += [f"left out {why}" for why in problems.values()]
     keep_budget = np.setdiff1d(np.arange(centers.size), list(problems))

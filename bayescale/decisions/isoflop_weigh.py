@@ -24,7 +24,7 @@ from bayescale.results.optimum import Optimum
 if TYPE_CHECKING:
     from bayescale.decisions.isoflop import IsoflopFit
 
-__all__ = ["unweighable", "isoflop_log_likelihood", "isoflop_loo", "isoflop_optimum"]
+__all__ = ["unweighable", "explained", "isoflop_log_likelihood", "isoflop_loo", "isoflop_optimum"]
 
 
 def unweighable(result: IsoflopFit) -> str | None:
@@ -32,36 +32,42 @@ def unweighable(result: IsoflopFit) -> str | None:
     if result.k is None or result.runs is None or result.budget_index is None:
         return ("it was saved without its runs (isoFLOP schema 1, an older bayescale): run "
                 "bayescale isoflop RUNS --out FILE again to weigh it against laws")
-    left = int(np.sum(result.budget_index < 0))
-    if left:
-        return (f"it left out {left} of {result.runs.n_runs} runs (budgets that do not bracket their minimum), so "
-                "it explains fewer runs than a law fitted to the same table: remove those runs from the table "
-                "(e.g. --exclude-where), then run the isoFLOP analysis and fit the laws on what remains")
     return None
 
 
+def explained(result: IsoflopFit) -> np.ndarray:
+    """Which runs of its table the analysis explains: all but those of the budgets it left out."""
+    return np.asarray(result.budget_index) >= 0
+
+
 def isoflop_log_likelihood(result: IsoflopFit) -> np.ndarray:
-    """Log density of each run's log loss under each draw, shape ``(sample, run)``.
+    """Log density of each explained run's log loss under each draw, shape ``(sample, run)``.
+
+    The runs are those of :func:`explained`, in the table's order.
 
     Raises
     ------
     bayescale.decisions.comparison.CompareError
-        If the analysis lacks its runs or left some out (:func:`unweighable`).
+        If the analysis was saved without its runs (:func:`unweighable`).
     """
     from bayescale.decisions.comparison import CompareError
 
     why = unweighable(result)
     if why:
-        raise CompareError(f"the isoFLOP analysis {result.id} has no log density of every run: {why}")
-    b = result.budget_index
-    x, y = np.log(result.runs.N)[None, :], np.log(result.runs.loss)[None, :]
+        raise CompareError(f"the isoFLOP analysis {result.id} has no log density of its runs: {why}")
+    keep = explained(result)
+    b = result.budget_index[keep]
+    x, y = np.log(result.runs.N[keep])[None, :], np.log(result.runs.loss[keep])[None, :]
     mu = np.log(result.L_opt)[:, b] + result.k[:, b] * (x - np.log(result.N_opt)[:, b]) ** 2
     sigma = result.sigma[:, None]
     return -0.5 * ((y - mu) / sigma) ** 2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
 
 
-def isoflop_loo(result: IsoflopFit) -> Any:
-    """PSIS-LOO of the analysis (arviz-stats ``ELPDData``), its draws split back into chains."""
+def isoflop_loo(result: IsoflopFit, runs: np.ndarray | None = None) -> Any:
+    """PSIS-LOO of the analysis (arviz-stats ``ELPDData``), its draws split back into chains.
+
+    ``runs``, a mask over the table's runs within those it explains, keeps only those.
+    """
     import warnings
 
     import xarray as xr
@@ -70,6 +76,8 @@ def isoflop_loo(result: IsoflopFit) -> Any:
     from bayescale.inference.model import OBSERVED
 
     ll = isoflop_log_likelihood(result)
+    if runs is not None:
+        ll = ll[:, np.asarray(runs)[explained(result)]]
     chains = int(result.provenance.get("sampler", {}).get("chains", 1) or 1)
     chains = chains if ll.shape[0] % chains == 0 else 1
     ll = ll.reshape(chains, -1, ll.shape[1])
