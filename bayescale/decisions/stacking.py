@@ -123,7 +123,7 @@ def _lfo_vertex_lpd(fits: Sequence[Any], holdout_top: float, settings: Any,
     """Log density of each held-out isoFLOP minimum (rows) under each model refitted below the cutoff (columns).
 
     A law is scored by the N* it would print there (``N_opt_predictive`` where its error model has
-    a miss), an isoFLOP analysis by its power law scattered by ``tau``.
+    a miss), an isoFLOP analysis by its predictive N* (the power law scattered by ``tau``, widened).
     """
     from bayescale.decisions.backtesting import split_by_compute
     from bayescale.decisions.isoflop import IsoflopFit, fit_isoflop
