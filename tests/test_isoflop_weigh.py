@@ -214,3 +214,46 @@ def test_a_vertex_is_likelier_under_draws_near_it_and_its_own_error_widens_them(
     assert near > far + 10
     assert vertex_log_density(draws, [(1e21, 20.5, 0.3)])[0] > far  # an uncertain vertex: less surprising
     assert vertex_log_density(np.full((5, 1), np.nan), [(1e21, 20.0, 0.1)])[0] == -700.0
+
+
+def test_the_backtest_checks_the_predictive_n_star_against_the_held_out_minimum(monkeypatch, tmp_path, capsys):
+    """Refits are replaced by analyses whose N* is known: centred on the example's top-budget
+    minimum it is inside; three times off, outside, and the verdict says to read N* as less certain."""
+    import bayescale.decisions.isoflop as isoflop
+    from bayescale.cli import main
+    from bayescale.decisions.isoflop_backtest import backtest_isoflop
+    from bayescale.decisions.vertices import held_out_vertices
+
+    iso = fake_isoflop()
+    runs = iso.runs
+    ((_, log_vertex, _),) = held_out_vertices(replace(runs, frame=runs.frame[runs.C >= 1e20].reset_index(drop=True)))
+
+    def refit_at(log_n):  # an analysis whose power law passes through log_n at 1e20
+        def refit(train, **_):
+            a = np.full(SAMPLES, 0.5)
+            return replace(iso, a=a, G=np.exp(log_n - 0.5 * np.log(1e20)) * np.ones(SAMPLES), budgets=np.unique(train.C))
+        return refit
+
+    monkeypatch.setattr(isoflop, "fit_isoflop", refit_at(log_vertex))
+    good = backtest_isoflop(runs)
+    assert good.held == 2 and [r["held"] for r in good.rows] == [1, 2] and "2 of 2 held-out minima inside" in str(good)
+    assert good.rows[1]["times"] == pytest.approx(10.0, rel=0.05)  # two budgets (half a decade each) held out
+    monkeypatch.setattr(isoflop, "fit_isoflop", refit_at(log_vertex + np.log(3.0)))
+    bad = backtest_isoflop(runs)
+    assert bad.held == 0 and "OUTSIDE" in str(bad) and "less certain than printed" in str(bad)
+    path = iso.save(tmp_path / "iso.nc")
+    assert main(["isoflop", str(path), "--backtest", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["backtest"]["scored"] == 2
+
+
+def test_the_backtest_needs_a_minimum_in_the_top_budget():
+    from bayescale.decisions.isoflop import IsoflopError
+    from bayescale.decisions.isoflop_backtest import backtest_isoflop
+
+    runs = fake_isoflop().runs
+    frame = runs.frame
+    top = frame.C >= 1e20
+    largest = frame.N[top].sort_values().iloc[-3]
+    short = replace(runs, frame=frame[~top | (frame.N >= largest)].reset_index(drop=True))
+    with pytest.raises(IsoflopError, match="no minimum inside its runs"):
+        backtest_isoflop(short)

@@ -125,10 +125,21 @@ def _cmd_isoflop(args: argparse.Namespace) -> int:
 
 
 def _show_isoflop(result, args: argparse.Namespace) -> None:
+    checked = None
+    if args.backtest:
+        from bayescale.decisions.isoflop_backtest import backtest_isoflop
+
+        if result.runs is None:
+            raise BayescaleError("this analysis was saved without its runs (an older bayescale): run bayescale isoflop "
+                                 "RUNS --backtest on the runs table")
+        checked = backtest_isoflop(result.runs, tolerance=result.tolerance, prob=args.prob, seed=args.seed or 0)
     if args.json:
-        print(json.dumps(result.to_dict(args.prob, args.compute), indent=2))
+        data = result.to_dict(args.prob, args.compute)
+        if checked is not None:
+            data["backtest"] = checked.to_dict()
+        print(json.dumps(data, indent=2))
     elif not args.quiet:
-        print(result.format(args.prob, args.compute))
+        print(result.format(args.prob, args.compute) + ("" if checked is None else f"\n{checked}"))
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

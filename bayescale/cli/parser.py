@@ -246,6 +246,9 @@ def _parser() -> argparse.ArgumentParser:
                         "the output), instead of refusing the table")
     p.add_argument("--compute", "-c", type=_positive_float, nargs="+", metavar="FLOPS", help="also give N*, D* at these budgets")
     p.add_argument("--prob", type=_prob, default=0.95, help="interval probability (default: 0.95)")
+    p.add_argument("--backtest", action="store_true",
+                   help="also hold out the top 1 and 2 budgets, refit, and check the predictive N* against where the top "
+                        "budget's curve bottoms out (two more fits)")
     _add_runs_options(p)
     _add_sampler_options(p, draws=1000)  # the isoFLOP model's 40-odd parameters: see fit_isoflop
     p.add_argument("--allow-unconverged", action="store_true",
