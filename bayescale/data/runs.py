@@ -16,25 +16,13 @@ import numpy as np
 import pandas as pd
 
 from bayescale.data.checks import check_plausible
+from bayescale.data.columns import OPTIONS, find_column, optional_u, parse_unit
 from bayescale.data.conventions import LOSS_UNITS, N_CONVENTIONS
 from bayescale.data.tables import filter_mask, read_table
 from bayescale.errors import RunsError
 from bayescale.laws.flops import tokens_for_compute, training_flops
 from bayescale.texts import sci
 
-CANDIDATES: dict[str, list[str]] = {
-    "N": ["N", "N_params", "params", "n_params", "num_params", "parameters", "n_parameters", "num_parameters",
-          "param_count", "model_size", "Model Size", "model_size__params"],
-    "D": ["D", "D_tokens", "tokens", "n_tokens", "num_tokens", "train_tokens", "training_tokens", "tokens_seen",
-          "dataset_size", "data_size", "dataset_size__tokens"],
-    "C": ["C", "C_flops", "flops", "compute", "training_flop", "Training FLOP", "training_flops", "train_flops",
-          "C_flops_6ND"],
-    "loss": ["loss", "final_loss", "L", "eval_loss", "val_loss", "validation_loss", "valid_loss", "test_loss",
-             "train_loss", "test_loss__loss"],
-    "U": ["U", "U_unique_tokens", "unique_tokens"],
-}
-OPTIONS = {"N": "--n-col", "D": "--d-col", "C": "--c-col", "loss": "--loss-col", "U": "--u-col",
-           "group": "--group-col", "family": "--family-col"}
 log = logging.getLogger("bayescale.data")
 #: A variable of the law whose largest value is less than this many times its smallest gets a warning.
 NARROW_SPAN = 2.0
@@ -42,9 +30,6 @@ UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs", "U": "unique tokens"}
 COUNTED = {"N": "sizes", "D": "token counts", "C": "budgets", "U": "unique-token counts"}
 #: Columns of ``Runs.frame``, in order; ``U`` only when the table gives unique tokens.
 FRAME_COLUMNS = ("N", "D", "C", "loss")
-#: Words accepted for a column's unit, besides plain numbers (``--n-unit 1e9``).
-UNIT_WORDS = {"thousand": 1e3, "K": 1e3, "million": 1e6, "M": 1e6, "billion": 1e9, "B": 1e9,
-              "trillion": 1e12, "T": 1e12}
 FIX_HINT = "Drop or fix these rows, or leave them out with --exclude-where COLUMN=VALUE."
 MAX_LISTED = 10
 
@@ -270,28 +255,6 @@ class Runs:
         return "\n".join(lines)
 
 
-def parse_unit(text: str | float, option: str = "--n-unit") -> float:
-    """The multiplier meant by a column unit: a positive number (``1e9``) or a word of
-    ``UNIT_WORDS`` (``billion``, ``B``, ``trillion``, ``T`` …).
-
-    Raises
-    ------
-    RunsError
-        If the text is neither.
-    """
-    if isinstance(text, str) and text.strip() in UNIT_WORDS:
-        return UNIT_WORDS[text.strip()]
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not (np.isfinite(value) and value > 0):
-        words = ", ".join(UNIT_WORDS)
-        raise RunsError(f"{option} {text!r} is not a unit: give a positive number (e.g. 1e9 for a column "
-                        f"in billions) or one of {words}.")
-    return value
-
-
 def _fmt(x: float) -> str:
     """Format a number compactly: 5.7e7 rather than 5.7e+07."""
     return sci(x, 2)
@@ -404,39 +367,6 @@ def runs_from_frame(
                   {"group": group_col, "family": family_col}, where, n_convention)
 
 
-def _find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
-    """The user's column for ``var``: the given one (must exist) or the first detected candidate."""
-    available = ", ".join(repr(str(c)) for c in df.columns)
-    if given is not None:
-        if given not in df.columns:
-            raise RunsError(f"no column '{given}' (given with {OPTIONS[var]}); available columns: "
-                            f"{available}. Pass one of these with {OPTIONS[var]} COLUMN.")
-        return given
-    lowered = {str(c).strip().lower(): c for c in reversed(list(df.columns))}
-    found = list(dict.fromkeys(lowered[cand.lower()] for cand in CANDIDATES[var] if cand.lower() in lowered))
-    # another numeric column of a known name is a choice the user should see (a text column is not one)
-    found = found[:1] + [c for c in found[1:] if pd.api.types.is_numeric_dtype(df[c])]
-    if len(found) > 1:
-        log.warning("using column %r for %s; the table also has %s: choose with %s COLUMN", str(found[0]), var,
-                    ", ".join(repr(str(c)) for c in found[1:]), OPTIONS[var])
-    return found[0] if found else None
-
-
-def _optional_u(raw: pd.Series, col: str, source: str) -> str | None:
-    """A column found by its name to be U, or None (with a warning) when it is empty in some kept rows.
-
-    U is needed by data-constrained laws only; a table that gives it for some runs (e.g. the
-    repeated-data ones) should not be refused for laws that never read it.
-    """
-    lacking = int(raw.isna().sum())  # empty cells; text in a cell is a typo, reported as in any column
-    if lacking == 0:
-        return col
-    log.warning("column '%s' looks like U (unique tokens) but is empty in %d of %d runs: not read. "
-                "Laws that need U (data_constrained) need it on every run: fill it in, keep the rows that have it "
-                "(--where), or name it with --u-col to see which rows lack it", col, lacking, len(raw))
-    return None
-
-
 def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, d_col: str | None,
            c_col: str | None, loss_col: str | None, exclude_where: Sequence[str],
            loss_unit: str, u_col: str | None = None,
@@ -449,7 +379,7 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
     if isinstance(exclude_where, str):
         exclude_where = [exclude_where]
     given = {"N": n_col, "D": d_col, "C": c_col, "loss": loss_col, "U": u_col}
-    mapped = {var: _find_column(df, var, given[var]) for var in ("N", "D", "C", "loss", "U")}
+    mapped = {var: find_column(df, var, given[var]) for var in ("N", "D", "C", "loss", "U")}
     available = ", ".join(repr(str(c)) for c in df.columns)
     for var in ("N", "loss"):
         if mapped[var] is None:
@@ -484,7 +414,7 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
         raise RunsError(f"no runs in {source}{why}; the table needs at least one data row.")
 
     if given["U"] is None and mapped["U"] is not None:
-        mapped["U"] = _optional_u(df[mapped["U"]], mapped["U"], source)
+        mapped["U"] = optional_u(df[mapped["U"]], mapped["U"])
     present = {var: col for var, col in mapped.items() if col is not None}
     values, bad_text, missing, infinite, nonpositive = {}, [], [], [], []
     for var, col in present.items():
