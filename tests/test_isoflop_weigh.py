@@ -246,7 +246,7 @@ def test_the_backtest_checks_the_predictive_n_star_against_the_held_out_minimum(
     assert json.loads(capsys.readouterr().out)["backtest"]["scored"] == 2
 
 
-def test_the_backtest_needs_a_minimum_in_the_top_budget():
+def test_the_backtest_needs_a_minimum_in_the_top_budget(tmp_path, capsys):
     from bayescale.decisions.isoflop import IsoflopError
     from bayescale.decisions.isoflop_backtest import backtest_isoflop
 
@@ -257,3 +257,9 @@ def test_the_backtest_needs_a_minimum_in_the_top_budget():
     short = replace(runs, frame=frame[~top | (frame.N >= largest)].reset_index(drop=True))
     with pytest.raises(IsoflopError, match="no minimum inside its runs"):
         backtest_isoflop(short)
+    from bayescale.cli import main
+
+    path = fake_isoflop(short).save(tmp_path / "iso.nc")
+    assert main(["isoflop", str(path), "--backtest"]) == 2
+    out, err = capsys.readouterr()
+    assert "isoFLOP analysis" in out and "no minimum inside its runs" in err and "Traceback" not in err

@@ -125,14 +125,17 @@ def _cmd_isoflop(args: argparse.Namespace) -> int:
 
 
 def _show_isoflop(result, args: argparse.Namespace) -> None:
-    checked = None
+    checked, failed = None, None
     if args.backtest:
         from bayescale.decisions.isoflop_backtest import backtest_isoflop
 
-        if result.runs is None:
-            raise BayescaleError("this analysis was saved without its runs (an older bayescale): run bayescale isoflop "
-                                 "RUNS --backtest on the runs table")
-        checked = backtest_isoflop(result.runs, tolerance=result.tolerance, prob=args.prob, seed=args.seed or 0)
+        try:
+            if result.runs is None:
+                raise BayescaleError("this analysis was saved without its runs (an older bayescale): run bayescale "
+                                     "isoflop RUNS --backtest on the runs table")
+            checked = backtest_isoflop(result.runs, tolerance=result.tolerance, prob=args.prob, seed=args.seed or 0)
+        except BayescaleError as err:  # the analysis is still shown; then the reason, and exit 2
+            failed = err
     if args.json:
         data = result.to_dict(args.prob, args.compute)
         if checked is not None:
@@ -140,6 +143,8 @@ def _show_isoflop(result, args: argparse.Namespace) -> None:
         print(json.dumps(data, indent=2))
     elif not args.quiet:
         print(result.format(args.prob, args.compute) + ("" if checked is None else f"\n{checked}"))
+    if failed is not None:
+        raise failed
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
