@@ -90,3 +90,18 @@ def test_known_weights_are_used_as_given_without_recomputing_loo(monkeypatch):
     assert list(mixed.weights.values()) == pytest.approx([0.75, 0.25]) and "the caller" in mixed.format()
     with pytest.raises(Exception, match="one per fit"):
         ensemble([a, b], [1e23], weights=[1.0])
+
+
+def test_leave_future_out_weights_of_laws_come_from_the_held_out_losses(monkeypatch):
+    """Each law refitted below the top quarter (here: itself) and scored on the held-out runs'
+    losses; the law whose held-out density is higher takes the weight. No sampler: the refit and
+    the held-out density are replaced."""
+    import bayescale.decisions.backtesting as backtesting
+    import bayescale.results.fitting as fitting
+
+    a, b = fake_fit(seed=1), fake_fit(seed=2, noise="normal")
+    monkeypatch.setattr(fitting, "fit", lambda train, law, **_: a if law.noise == a.law.noise else b)
+    held = {id(a): 1.0, id(b): -2.0}
+    monkeypatch.setattr(backtesting, "holdout_lpd", lambda fit, runs: np.full(runs.n_runs, held[id(fit)]))
+    mixed = ensemble([a, b], [1e23], weights="lfo")
+    assert mixed.method == "lfo" and list(mixed.weights.values())[0] > 0.99 and mixed.loss_weights is None
