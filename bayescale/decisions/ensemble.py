@@ -26,7 +26,7 @@ _MIXTURE_DRAWS = 4000
 #: Said when PSIS-LOO gives an isoFLOP analysis most of the weight (bench/README.md, "Where held-out isoFLOP curves bottom out").
 LOO_WITH_ISOFLOP = ("the isoFLOP analysis takes {share:.0%} of the weight: PSIS-LOO weighs how well each model explains "
                     "the runs it was fitted to, not how well it extrapolates, and parabolas of three parameters per "
-                    "budget explain isoFLOP runs closely (on 15 real sweeps they took 0.89-1.00 of the weight). "
+                    "budget explain isoFLOP runs closely (on 15 real sweeps they took 0.86-1.00 of the weight). "
                     "Leave-future-out weights (--weights lfo; weights='lfo') score each model's N* at the minima of "
                     "held-out larger budgets instead.")
 
