@@ -65,6 +65,26 @@ def _report(fit, stem: str) -> list[str]:
     return [] if done.returncode == 0 else [f"report of {stem}.nc from the wheel: {done.stderr.strip()[-300:]}"]
 
 
+def _isoflop_stack() -> list[str]:
+    """The installed command line: an isoFLOP analysis and a law fitted to the same sweeps, stacked."""
+    import subprocess
+
+    from bayescale.decisions.simulation import simulate_isoflop
+
+    law = load_law("chinchilla")
+    params = {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 410.0, "beta": 0.28}
+    simulate_isoflop(law, params, [1e17, 1e18, 1e19, 1e20], seed=2).to_csv("sweeps.csv", index=False)
+    cli = str(Path(sys.executable).parent / "bayescale")
+    steps = [[cli, "isoflop", "sweeps.csv", "--out", "iso.nc", "-q"], [cli, "fit", "sweeps.csv", "--out", "law.nc", "-q"],
+             [cli, "optimum", "law.nc", "iso.nc", "--compute", "1e21"]]
+    for argv in steps:
+        done = subprocess.run(argv, capture_output=True, text=True)
+        print(f"  {' '.join(argv[1:3])}: exit {done.returncode}")
+        if done.returncode != 0:
+            return [f"{argv[1]} from the wheel: {done.stderr.strip()[-300:]}"]
+    return [] if "stacked over 2 models" in done.stdout else ["optimum of a law and an isoFLOP analysis did not stack"]
+
+
 def main() -> int:
     here = Path(bs.__file__).resolve()
     print(f"bayescale {bs.__version__} from {here}")
@@ -97,6 +117,7 @@ def main() -> int:
 
     if "h100" not in accelerators():
         failed.append("the accelerator catalogue")
+    failed += _isoflop_stack()
     from bayescale.decisions.isoflop_weigh import spread_factor
 
     if not spread_factor() > 1:  # the isoFLOP model's predictive N* reads it
