@@ -54,6 +54,8 @@ _LAZY = {
     "tokens_for_loss": "bayescale.decisions.inverse",
     "fit_isoflop": "bayescale.decisions.isoflop",
     "IsoflopFit": "bayescale.decisions.isoflop",
+    "backtest_isoflop": "bayescale.decisions.isoflop_backtest",
+    "IsoflopBacktest": "bayescale.decisions.isoflop_backtest",
     "simulate_isoflop": "bayescale.decisions.simulation",
     "suggest": "bayescale.decisions.suggest",
     "compare_families": "bayescale.decisions.families",

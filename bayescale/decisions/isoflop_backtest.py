@@ -17,6 +17,7 @@ from scipy import stats
 
 from bayescale.data.runs import Runs
 from bayescale.decisions.budgets import IsoflopError, bin_budgets, budget_centres
+from bayescale.inference.sampling import SamplerSettings
 from bayescale.texts import interval_texts
 
 __all__ = ["IsoflopBacktest", "backtest_isoflop"]
@@ -70,8 +71,8 @@ class IsoflopBacktest:
         return "\n".join(lines)
 
 
-def backtest_isoflop(runs: Runs, *, tolerance: float = 0.05, settings=None, holds: Sequence[int] = (1, 2),
-                     prob: float = 0.95, seed: int = 0) -> IsoflopBacktest:
+def backtest_isoflop(runs: Runs, *, tolerance: float = 0.05, settings: SamplerSettings | None = None,
+                     holds: Sequence[int] = (1, 2), prob: float = 0.95, seed: int = 0) -> IsoflopBacktest:
     """Hold out the top K budgets (K in ``holds``), refit, and score the predictive N* at the top one.
 
     Parameters
