@@ -112,9 +112,11 @@ def _cmd_isoflop(args: argparse.Namespace) -> int:
     result = fit_isoflop(runs, tolerance=args.tolerance, settings=settings, drop_unusable=args.drop_unusable)
     converged = result.gates.passed
     path = result.save(args.out) if args.out and (converged or args.allow_unconverged) else None
-    _show_isoflop(result, args)
-    if path is not None and not (args.quiet or args.json):
-        print(f"\nsaved {path} (id {result.id})")
+    try:
+        _show_isoflop(result, args)
+    finally:  # a backtest that cannot run still leaves the saved analysis, and says so
+        if path is not None and not (args.quiet or args.json):
+            print(f"\nsaved {path} (id {result.id})")
     if not converged:
         print(f"ERROR: the isoFLOP fit did not converge. {result.gates}\n"
               "Try more --draws/--tune; pass --allow-unconverged to accept it anyway.", file=sys.stderr)
