@@ -72,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                    "(and an isoFLOP analysis of them)")
     _add_published_options(p)
     p.add_argument("--weights", choices=["loo", "lfo"], default="loo",
-                   help="stacking weights of several fits: PSIS-LOO (default) or leave-future-out (refits each law)")
+                   help="stacking weights of several fits: PSIS-LOO (default) or leave-future-out (refits each below the "
+                        "top compute; with an isoFLOP analysis, scored by N* at the held-out budgets' minima)")
     p.add_argument("--holdout-top", type=_prob, default=0.25,
                    help="with --weights lfo: fraction of runs, by compute, held out (default: 0.25)")
     p.add_argument("--compute", "-c", type=_positive_float, nargs="+", required=True, metavar="FLOPS", help="budgets in FLOPs, e.g. 1e21 5.76e23")
