@@ -186,32 +186,31 @@ def ensemble(
                if with_loss[i] and "U" in fit.law.variables else fit.optimum(budgets, seed=seed)
                for i, (label, fit) in enumerate(zip(labels, fits))}
     rng = np.random.default_rng(seed)
-    counts = rng.multinomial(_MIXTURE_DRAWS, w)
-    picks = {label: rng.integers(0, per_law[label].N_opt.shape[0], n) for label, n in zip(labels, counts)}
 
-    def stack(name: str) -> np.ndarray:
-        return np.concatenate([getattr(per_law[label], name)[picks[label]] for label in labels], axis=0)
+    def draw_picks(weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Which draws of each model the mixture takes, in proportion to ``weights``."""
+        counts = rng.multinomial(_MIXTURE_DRAWS, weights)
+        return {label: rng.integers(0, per_law[label].N_opt.shape[0], n) for label, n in zip(labels, counts)}
 
-    def stack_predictive(name: str) -> np.ndarray:
-        """Each law's ``name`` (a law without a miss contributes its own optimum)."""
-        return np.concatenate([(getattr(per_law[label], name) if getattr(per_law[label], name) is not None
-                                else getattr(per_law[label], name.removesuffix("_predictive")))[picks[label]]
-                               for label in labels], axis=0)
+    picks = draw_picks(w)
+    loss_picks = picks if with_loss.all() else draw_picks(w_loss)  # L* from the laws alone
 
-    loss_counts = rng.multinomial(_MIXTURE_DRAWS, w_loss)
-    loss_picks = {label: rng.integers(0, per_law[label].N_opt.shape[0], n) for label, n in zip(labels, loss_counts)}
+    def stack(name: str, chosen: dict[str, np.ndarray]) -> np.ndarray:
+        """Each model's ``name`` at its picks (a model without a miss contributes its own optimum)."""
+        def draws(optimum: Optimum) -> np.ndarray:
+            found = getattr(optimum, name)
+            return found if found is not None else getattr(optimum, name.removesuffix("_predictive"))
 
-    def stack_loss(name: str) -> np.ndarray:
-        return np.concatenate([getattr(per_law[label], name)[loss_picks[label]]
-                               for label, law in zip(labels, with_loss) if law], axis=0)
+        return np.concatenate([draws(per_law[label])[idx] for label, idx in chosen.items()], axis=0)
 
     first = per_law[labels[int(np.argmax(with_loss))]]
     moved = any(opt.N_opt_predictive is not None for opt in per_law.values())
     what = "stacked mixture of laws" if with_loss.all() else "stacked mixture of models"
-    mixture = Optimum(first.compute, stack("N_opt"), stack("D_opt"), stack_loss("L_opt"), stack("tokens_per_param"),
-                      what, first.loss_unit, first.unique_tokens, stack_loss("L_opt_predictive"),
-                      first.n_convention, N_opt_predictive=stack_predictive("N_opt_predictive") if moved else None,
-                      D_opt_predictive=stack_predictive("D_opt_predictive") if moved else None)
+    mixture = Optimum(first.compute, stack("N_opt", picks), stack("D_opt", picks), stack("L_opt", loss_picks),
+                      stack("tokens_per_param", picks), what, first.loss_unit, first.unique_tokens,
+                      stack("L_opt_predictive", loss_picks), first.n_convention,
+                      N_opt_predictive=stack("N_opt_predictive", picks) if moved else None,
+                      D_opt_predictive=stack("D_opt_predictive", picks) if moved else None)
     by_loss = None if with_loss.all() else {label: float(x) for label, x in zip(labels, w_loss)}
     iso_weight = float(w[~with_loss].sum())
     if weights == "loo" and iso_weight >= 0.5:
