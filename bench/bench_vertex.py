@@ -69,11 +69,7 @@ def main() -> int:
                "vertex_se": found[1], "gates": fit.gates.passed}
         found_opt = fit.optimum([top], with_miss=True)
         for key, n_opt in (("", found_opt.N_opt), ("miss_", found_opt.N_opt_predictive)):
-            log_n = np.log(n_opt[:, 0])
-            log_n = log_n[np.isfinite(log_n)]
-            lo, med, hi = np.quantile(log_n, [0.025, 0.5, 0.975])
-            row |= {f"{key}lo": np.exp(lo), f"{key}hi": np.exp(hi), f"{key}inside": lo <= found[0] <= hi,
-                    f"{key}z": (found[0] - med) / np.hypot(log_n.std(), found[1])}
+            row |= _scored(key, n_opt, found)
         if args.isoflop:
             row |= _with_isoflop(train, fit, top, found)
         rows.append(row)
@@ -113,12 +109,12 @@ def main() -> int:
 
 
 def _scored(key: str, n_opt: np.ndarray, found: tuple[float, float]) -> dict:
-    """Interval, inside and z of N* draws against a vertex (log N, its se)."""
-    log_n = np.log(n_opt[:, 0])
-    log_n = log_n[np.isfinite(log_n)]
-    lo, med, hi = np.quantile(log_n, [0.025, 0.5, 0.975])
-    return {f"{key}lo": np.exp(lo), f"{key}hi": np.exp(hi), f"{key}inside": lo <= found[0] <= hi,
-            f"{key}z": (found[0] - med) / np.hypot(log_n.std(), found[1])}
+    """Interval, inside and z of N* draws (first budget) against a vertex (log N, its se)."""
+    from bayescale.decisions.vertices import check_vertex
+
+    check = check_vertex(n_opt[:, 0], *found)
+    return {f"{key}lo": np.exp(check["lower"]), f"{key}hi": np.exp(check["upper"]), f"{key}inside": check["inside"],
+            f"{key}z": check["z"]}
 
 
 def _with_isoflop(train, fit, top: float, found: tuple[float, float]) -> dict:

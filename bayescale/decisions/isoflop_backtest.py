@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import stats
 
 from bayescale.data.runs import Runs
 from bayescale.decisions.budgets import IsoflopError, bin_budgets, budget_centres
@@ -90,18 +89,17 @@ def backtest_isoflop(runs: Runs, *, tolerance: float = 0.05, settings: SamplerSe
         If the top budget's runs do not form a curve with a minimum inside them (nothing to score).
     """
     from bayescale.decisions.isoflop import DEFAULT_SETTINGS, fit_isoflop
-    from bayescale.decisions.vertices import MIN_SIZES, parabola_vertex
+    from bayescale.decisions.vertices import MIN_SIZES, check_vertex, held_out_vertices
 
     ids = bin_budgets(runs.C, tolerance)
     centres = budget_centres(runs.C, ids)
-    top = ids == centres.size - 1
-    found = parabola_vertex(np.log(runs.N[top]), np.log(runs.loss[top])) if np.unique(runs.N[top]).size >= MIN_SIZES \
-        else None
-    if found is None:
+    top = replace(runs, frame=runs.frame[ids == centres.size - 1].reset_index(drop=True))
+    found = held_out_vertices(top, tolerance)
+    if not found:
         raise IsoflopError(f"the top budget (C = {centres[-1]:.3g}) has no minimum inside its runs to check against "
                            f"(it needs {MIN_SIZES} or more model sizes and its lowest loss at neither end): no backtest")
+    ((_, vertex, vertex_se),) = found
     settings = replace(settings or DEFAULT_SETTINGS, progressbar=False)
-    z_limit = stats.norm.ppf(0.5 + prob / 2)
     rows, skipped = [], []
     for held in holds:
         train = replace(runs, frame=runs.frame[ids < centres.size - held].reset_index(drop=True))
@@ -110,11 +108,9 @@ def backtest_isoflop(runs: Runs, *, tolerance: float = 0.05, settings: SamplerSe
         except IsoflopError as err:
             skipped.append(f"{held} held out: {err}")
             continue
-        log_n = np.log(refit.optimum([centres[-1]], seed=seed).N_opt_predictive[:, 0])
-        lo, med, hi = np.quantile(log_n, [0.5 - prob / 2, 0.5, 0.5 + prob / 2])
-        z = float((found[0] - med) / np.hypot(log_n.std(), found[1]))
+        check = check_vertex(refit.optimum([centres[-1]], seed=seed).N_opt_predictive[:, 0], vertex, vertex_se, prob)
         rows.append({"held": int(held), "budget": float(centres[-1]), "times": float(centres[-1] / refit.budgets.max()),
-                     "vertex": found[0], "vertex_se": found[1], "lower": float(np.exp(lo)), "median": float(np.exp(med)),
-                     "upper": float(np.exp(hi)), "inside": bool(lo <= found[0] <= hi), "z": z,
-                     "within_error": bool(abs(z) <= z_limit), "converged": bool(refit.gates.passed)})
+                     "vertex": vertex, "vertex_se": vertex_se,
+                     **{k: float(np.exp(check[k])) for k in ("lower", "median", "upper")},
+                     **{k: check[k] for k in ("inside", "z", "within_error")}, "converged": bool(refit.gates.passed)})
     return IsoflopBacktest(tuple(rows), prob, tuple(skipped))

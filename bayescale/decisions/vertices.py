@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-__all__ = ["parabola_vertex", "held_out_vertices", "score_vertices", "vertex_log_density"]
+__all__ = ["parabola_vertex", "held_out_vertices", "check_vertex", "score_vertices", "vertex_log_density"]
 
 #: Distinct model sizes a held-out budget needs: three for the parabola, one more for its error.
 MIN_SIZES = 4
@@ -60,6 +60,23 @@ def held_out_vertices(runs: Any, tolerance: float = 0.05) -> list[tuple[float, f
     return out
 
 
+def check_vertex(n_opt: np.ndarray, log_vertex: float, se: float, prob: float = 0.95) -> dict:
+    """Does the ``prob`` interval of draws of N* at one budget hold that budget's vertex?
+
+    Returns ``lower``, ``median``, ``upper`` (log N; draws that are not finite left out),
+    ``inside``, ``z`` (the vertex's distance from the median in the combined spread of the draws'
+    sd and the vertex's own standard error ``se``) and ``within_error`` (that distance within
+    the ``prob`` normal quantile of the combined spread).
+    """
+    log_n = np.log(np.asarray(n_opt, dtype=float))
+    log_n = log_n[np.isfinite(log_n)]
+    lo, med, hi = np.quantile(log_n, [0.5 - prob / 2, 0.5, 0.5 + prob / 2])
+    spread = np.hypot(log_n.std(), se)
+    return {"lower": float(lo), "median": float(med), "upper": float(hi), "inside": bool(lo <= log_vertex <= hi),
+            "z": float((log_vertex - med) / spread),
+            "within_error": bool(abs(log_vertex - med) <= stats.norm.ppf(0.5 + prob / 2) * spread)}
+
+
 def vertex_log_density(n_opt: np.ndarray, vertices: list[tuple[float, float, float]]) -> np.ndarray:
     """Log density of each vertex's log N under draws of N* at its budget, one per vertex.
 
@@ -90,18 +107,11 @@ def score_vertices(fit: Any, held: Any, prob: float = 0.95) -> dict | None:
         return None
     budgets = [v[0] for v in vertices]
     optimum = fit.optimum(budgets)
-    z_limit = stats.norm.ppf(0.5 + prob / 2)
     out: dict = {"budgets": len(vertices)}
     for name in ("N_opt", "N_opt_predictive"):
         draws = getattr(optimum, name)
         if draws is None:
             continue
-        inside, close = [], []
-        for j, (_, log_vertex, se) in enumerate(vertices):
-            log_n = np.log(draws[:, j])
-            log_n = log_n[np.isfinite(log_n)]
-            lo, med, hi = np.quantile(log_n, [0.5 - prob / 2, 0.5, 0.5 + prob / 2])
-            inside.append(lo <= log_vertex <= hi)
-            close.append(abs(log_vertex - med) <= z_limit * np.hypot(log_n.std(), se))
-        out[name] = {"inside": float(np.mean(inside)), "within_error": float(np.mean(close))}
+        checks = [check_vertex(draws[:, j], log_vertex, se, prob) for j, (_, log_vertex, se) in enumerate(vertices)]
+        out[name] = {key: float(np.mean([c[key] for c in checks])) for key in ("inside", "within_error")}
     return out
