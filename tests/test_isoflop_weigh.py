@@ -189,10 +189,14 @@ def test_leave_future_out_weighs_by_the_held_out_minima(monkeypatch):
         def optimum(self, budgets, **_):
             return Optimum(np.asarray(budgets), self.n, self.n, self.n, self.n, "fake")
 
+    import bayescale.decisions.backtesting as backtesting
+
+    monkeypatch.setattr(backtesting, "holdout_lpd", lambda fit, held: np.zeros(held.n_runs))  # the law's L* weight
     monkeypatch.setattr(fitting, "fit", lambda *a, **k: Answer(right))  # the law's N* is right
     monkeypatch.setattr(isoflop, "fit_isoflop", lambda *a, **k: Answer(right * 3.0))  # the analysis's, 3× off
     mixed = ensemble([law, iso], [1e22], weights="lfo", holdout_top=0.15)
     assert mixed.weights["chinchilla"] > 0.95 and mixed.method == "lfo"
+    assert mixed.loss_weights == {"chinchilla": 1.0, "isoflop": 0.0}  # one law: L* is all its own
     assert "rest on 1 held-out isoFLOP minimum" in mixed.notes[0]  # the example holds out one curve
     monkeypatch.setattr(fitting, "fit", lambda *a, **k: Answer(right / 3.0))
     monkeypatch.setattr(isoflop, "fit_isoflop", lambda *a, **k: Answer(right))

@@ -177,11 +177,12 @@ def ensemble(
         if common is not None:
             notes.append(common_runs_note(common))
     elif weights == "lfo":
-        w, notes = lfo_weights(fits, holdout_top, settings, unique_tokens)
+        w, w_loss, notes = lfo_weights(fits, holdout_top, settings, unique_tokens)
     else:
         raise BayescaleError(f"unknown weights {weights!r}: use 'loo' (PSIS-LOO) or 'lfo' (leave-future-out)")
     w = w / w.sum()
-    w_loss = loss_weights(fits, w, weights, holdout_top, settings)
+    if weights != "lfo":
+        w_loss = loss_weights(fits, w, weights)
     per_law = {label: fit.optimum(budgets, unique_tokens=unique_tokens, seed=seed)
                if with_loss[i] and "U" in fit.law.variables else fit.optimum(budgets, seed=seed)
                for i, (label, fit) in enumerate(zip(labels, fits))}

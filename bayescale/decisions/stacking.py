@@ -62,30 +62,36 @@ def loo_weights(fits: Sequence[Any]) -> np.ndarray:
 
 
 def lfo_weights(fits: Sequence[Any], holdout_top: float, settings: Any = None,
-                unique_tokens: float | None = None) -> tuple[np.ndarray, list[str]]:
+                unique_tokens: float | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Leave-future-out stacking weights: on held-out losses, or on held-out minima with an isoFLOP analysis.
 
     ``settings`` of the law refits, or None: each fit's own (an isoFLOP analysis always keeps its own).
-    Returns the weights and notes for the reader (how few points they rest on).
+    Returns the weights, the weights L* is mixed by (with an isoFLOP analysis: the laws' alone,
+    stacked on the held-out losses under the same refits) and notes for the reader (how few points
+    the weights rest on).
     """
     if has_loss(fits).all():
-        return stacking_weights(_lfo_loss_lpd(fits, holdout_top, settings)), []
-    lpd = _lfo_vertex_lpd(fits, holdout_top, settings, unique_tokens)
+        w = stacking_weights(_lfo_loss_lpd(fits, holdout_top, settings))
+        return w, w, []
+    lpd, law_lpd = _lfo_vertex_lpd(fits, holdout_top, settings, unique_tokens)
     notes = []
     if lpd.shape[0] < FEW_MINIMA:
         notes.append(f"the leave-future-out weights rest on {lpd.shape[0]} held-out isoFLOP "
                      f"minim{'um' if lpd.shape[0] == 1 else 'a'}: with so few, stacking puts (nearly) all the weight "
                      "on whichever model came closest; hold out more budgets (--holdout-top) if the table has them")
-    return stacking_weights(lpd), notes
+    laws = has_loss(fits)
+    w_loss = np.zeros(len(fits))
+    w_loss[laws] = stacking_weights(law_lpd) if laws.sum() > 1 else 1.0
+    return stacking_weights(lpd), w_loss, notes
 
 
-def loss_weights(fits: Sequence[Any], w: np.ndarray, method: str, holdout_top: float = 0.25,
-                 settings: Any = None) -> np.ndarray:
-    """The weights L* is mixed by: ``w`` where every fit has a loss; else the laws' alone.
+def loss_weights(fits: Sequence[Any], w: np.ndarray, method: str) -> np.ndarray:
+    """The weights L* is mixed by, for given or PSIS-LOO weights ``w`` (``method`` "given" or "loo").
 
-    An isoFLOP analysis has no loss at a new budget. Given weights (``method`` "given") are
-    renormalised over the laws; PSIS-LOO and leave-future-out weights are stacked again over the
-    laws alone (one law: all its own).
+    ``w`` where every fit has a loss; else the laws' alone, since an isoFLOP analysis has no loss
+    at a new budget: given weights are renormalised over the laws, PSIS-LOO weights stacked again
+    over the laws alone (one law: all its own). Leave-future-out weights come with their own
+    (:func:`lfo_weights`).
     """
     laws = has_loss(fits)
     if laws.all():
@@ -97,10 +103,7 @@ def loss_weights(fits: Sequence[Any], w: np.ndarray, method: str, holdout_top: f
         return np.where(laws, w, 0.0) / w[laws].sum()
     chosen = [fit for fit, law in zip(fits, laws) if law]
     out = np.zeros(len(fits))
-    if len(chosen) == 1:
-        out[laws] = 1.0
-    else:
-        out[laws] = loo_weights(chosen) if method == "loo" else lfo_weights(chosen, holdout_top, settings)[0]
+    out[laws] = loo_weights(chosen) if len(chosen) > 1 else 1.0
     return out
 
 
@@ -119,13 +122,14 @@ def _lfo_loss_lpd(fits: Sequence[Any], holdout_top: float, settings: Any) -> np.
 
 
 def _lfo_vertex_lpd(fits: Sequence[Any], holdout_top: float, settings: Any,
-                    unique_tokens: float | None) -> np.ndarray:
-    """Log density of each held-out isoFLOP minimum (rows) under each model refitted below the cutoff (columns).
+                    unique_tokens: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Log density of each held-out isoFLOP minimum (rows) under each model refitted below the cutoff
+    (columns); and of each held-out run's loss (rows) under each law's same refit (columns, laws only).
 
     A law is scored by the N* it would print there (``N_opt_predictive`` where its error model has
     a miss), an isoFLOP analysis by its predictive N* (the power law scattered by ``tau``, widened).
     """
-    from bayescale.decisions.backtesting import split_by_compute
+    from bayescale.decisions.backtesting import holdout_lpd, split_by_compute
     from bayescale.decisions.isoflop import IsoflopFit, fit_isoflop
     from bayescale.decisions.vertices import held_out_vertices, vertex_log_density
     from bayescale.inference.sampling import SamplerSettings
@@ -140,7 +144,7 @@ def _lfo_vertex_lpd(fits: Sequence[Any], holdout_top: float, settings: Any,
             "compute) is one (4 or more model sizes, the lowest loss at neither end): hold out more "
             "(--holdout-top), use weights='loo' (--weights loo), or give the weights")
     budgets = [v[0] for v in vertices]
-    columns = []
+    columns, law_columns = [], []
     for fit in fits:
         if isinstance(fit, IsoflopFit):
             own = replace(SamplerSettings.from_dict(fit.provenance["sampler"]), progressbar=False)
@@ -148,7 +152,9 @@ def _lfo_vertex_lpd(fits: Sequence[Any], holdout_top: float, settings: Any,
         else:
             own = replace(settings or SamplerSettings.from_dict(fit.sampler), progressbar=False)
             extra = {"unique_tokens": unique_tokens} if "U" in fit.law.variables else {}
-            optimum = fit_law(train, fit.law, settings=own).optimum(budgets, **extra)
+            refit = fit_law(train, fit.law, settings=own)
+            optimum = refit.optimum(budgets, **extra)
+            law_columns.append(holdout_lpd(refit, held))
         draws = optimum.N_opt_predictive if optimum.N_opt_predictive is not None else optimum.N_opt
         columns.append(vertex_log_density(draws, vertices))
-    return np.stack(columns, axis=1)
+    return np.stack(columns, axis=1), np.stack(law_columns, axis=1)
