@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayescale.data.runs import Runs
+from bayescale.data.runs import FRAME_COLUMNS, Runs
 
 __all__ = ["runs_attributes", "runs_dataset", "stored_runs"]
 
@@ -46,7 +46,7 @@ def stored_runs(columns: xr.Dataset, attrs: Mapping[str, Any]) -> Runs:
     ``columns`` may hold other variables on dim ``run``; only the frame's are read.
     """
     levels = {k: tuple(v) for k, v in json.loads(attrs.get("data_levels_json", "{}")).items()}
-    names = [k for k in columns.data_vars if k in ("N", "D", "C", "loss", "U") or k in levels]
+    names = [k for k in columns.data_vars if k in (*FRAME_COLUMNS, "U") or k in levels]
     frame = pd.DataFrame({k: columns[k].to_numpy().astype(np.int64 if k in levels else np.float64) for k in names})
     return Runs(frame=frame, source=str(attrs["data_source"]), columns=json.loads(attrs.get("data_columns_json", "{}")),
                 loss_unit=str(attrs["loss_unit"]), excluded=int(attrs.get("data_excluded", 0)),
