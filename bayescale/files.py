@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bayescale.errors import OutputPathError
 
-__all__ = ["atomic_path", "cache_dir", "check_output_path", "read_netcdf"]
+__all__ = ["atomic_path", "cache_dir", "check_not_an_input", "check_output_path", "read_netcdf"]
 
 
 def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
@@ -33,6 +33,32 @@ def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
     os.close(handle)
     os.unlink(probe)
     return path
+
+
+def check_not_an_input(path: str | os.PathLike, inputs, what: str = "output") -> None:
+    """Refuse an output path that names one of the files read (the runs table, a fit, a prior file).
+
+    Writing there would replace the input with the output: ``bayescale fit runs.csv --out runs.csv``
+    would leave a netCDF file where the table was.
+
+    Raises
+    ------
+    OutputPathError
+        If ``path`` is the same file as one of ``inputs`` (compared by the file itself, so another
+        spelling of the path or a link to it counts too).
+    """
+    target = Path(path)
+    for given in inputs:
+        if not given:
+            continue
+        source = Path(given)
+        try:
+            same = source.exists() and target.exists() and os.path.samefile(source, target)
+        except OSError:
+            same = False
+        if same:
+            raise OutputPathError(f"cannot write the {what} {path}: it is a file this command reads ({given}), and "
+                                  f"writing would replace it; choose another file name")
 
 
 def _checked_folder(path: str | os.PathLike, what: str) -> Path:

@@ -158,6 +158,7 @@ def test_bad_files_and_options(saved, tmp_path, capsys):
         (["optimum", saved, "--compute", "1e21", "--prob", "1.5"], "between 0 and 1"),
         (["backtest", runs, "--holdout-top", "2"], "--holdout-top: '2' must be a fraction between 0 and 1"),
         (["predict", saved, "--n", "1e9"], "--d"),
+        (["predict", saved, "--n", "1e300", "--d", "1e300"], "6ND too large"),
         (["compare", saved, saved], "same fit"),
         (["inverse", saved, "--target-loss", "1.0"], "out of reach"),
         (["report", saved, "-o", tmp_path / "missing" / "r.pdf"], "does not exist"),
@@ -168,6 +169,30 @@ def test_bad_files_and_options(saved, tmp_path, capsys):
     for argv, expected in cases:
         _check(capsys, argv, expected)
     assert not (tmp_path / "missing").exists()
+
+
+def test_an_output_over_an_input_is_refused_and_the_input_kept(saved, tmp_path, capsys, monkeypatch):
+    """``fit runs.csv --out runs.csv`` once replaced the table with the fit; a report over its fit,
+    or the default report name equal to a --with file, did the same."""
+    runs = tmp_path / "runs.csv"
+    runs.write_text(RUNS)
+    fit = tmp_path / "fit.nc"
+    fit.write_bytes(saved.read_bytes())
+    (tmp_path / "link.nc").symlink_to(fit)
+    report_named_like_fit = tmp_path / "fit.pdf"
+    report_named_like_fit.write_bytes(saved.read_bytes())
+    before = {p: p.read_bytes() for p in (runs, fit, report_named_like_fit)}
+    monkeypatch.chdir(tmp_path)
+    for argv in (["fit", runs, "--out", runs], ["fit", runs, "--out", "./runs.csv"],
+                 ["fit", runs, "--out", "p.toml", "--priors", "p.toml"],
+                 ["isoflop", runs, "--out", runs], ["backtest", runs, "--out", runs],
+                 ["calibrate", fit, "--out", fit], ["report", fit, "-o", "link.nc"],
+                 ["report", "fit.pdf"]):
+        if "p.toml" in argv:
+            (tmp_path / "p.toml").write_text(PRIOR_LINE)
+            before[tmp_path / "p.toml"] = (tmp_path / "p.toml").read_bytes()
+        _check(capsys, argv, "a file this command reads")
+    assert all(p.read_bytes() == content for p, content in before.items())
 
 
 def test_an_unwritable_folder_is_refused_before_the_fit(tmp_path, capsys, monkeypatch):

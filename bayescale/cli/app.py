@@ -28,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "quiet", False) and not getattr(args, "json", False):
         _log_to_stderr()
     try:
+        _refuse_writing_over_inputs(args)
         return commands[args.command](args)
     except BayescaleError as exc:
         print(f"bayescale {args.command}: error: {exc}", file=sys.stderr)
@@ -52,6 +53,24 @@ def main(argv: Sequence[str] | None = None) -> int:
               "This is a bug in bayescale, not in your input; run again with BAYESCALE_DEBUG=1 for the details.",
               file=sys.stderr)
         return 1
+
+
+INPUTS = ("runs", "fit", "fits", "priors", "candidates", "accelerators", "with_files")
+"""The options and arguments that name files a command reads."""
+
+
+def _refuse_writing_over_inputs(args) -> None:
+    """Refuse ``--out`` or ``-o`` naming a file the command reads: the output would replace it."""
+    from bayescale.files import check_not_an_input
+
+    inputs = []
+    for name in INPUTS:
+        value = getattr(args, name, None)
+        inputs.extend(value if isinstance(value, list) else [value])
+    for name in ("out", "output"):
+        value = getattr(args, name, None)
+        if isinstance(value, str):
+            check_not_an_input(value, [v for v in inputs if isinstance(v, str)], "output")
 
 
 def _log_to_stderr() -> None:

@@ -159,6 +159,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise BayescaleError("--price-per-gpu-hour prices a cluster: also give --gpus, --gpu and --mfu")
     cluster = make_cluster(args.gpus, args.gpu, args.mfu, args.dtype, args.peak_flops)
     output = args.output or Path(args.fits[0]).with_suffix(".pdf").name
+    if not args.output:  # the default name, in the working folder, may be a file given to read
+        from bayescale.files import check_not_an_input
+
+        check_not_an_input(output, [*args.fits, *args.with_files], "report")
     path = write_report([_load(path) for path in args.fits], output, budgets=args.compute,
                         with_files=args.with_files, cluster=cluster, price_per_gpu_hour=args.price_per_gpu_hour,
                         unique_tokens=args.unique_tokens)

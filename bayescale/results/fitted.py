@@ -354,8 +354,15 @@ class Fit:
         labels = {d: variables.pop(d) for d in list(variables) if d in DIMS}
         self._levels_for(labels, "the prediction")
         variables = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in variables.items()}
+        for name, values in variables.items():
+            if not (np.all(np.isfinite(values)) and np.all(values > 0)):
+                raise BayescaleError(f"{name} must be positive and finite to predict a loss; got {values.tolist()}")
         if "C" not in variables and "N" in variables and "D" in variables:
-            variables["C"] = training_flops(variables["N"], variables["D"])
+            with np.errstate(over="ignore"):
+                variables["C"] = training_flops(variables["N"], variables["D"])
+            if not np.all(np.isfinite(variables["C"])):
+                raise BayescaleError("N and D give a training compute 6ND too large for floating point "
+                                     f"(N {variables['N'].tolist()}, D {variables['D'].tolist()}); check their units")
         missing = [v for v in self.law.variables if v not in variables]
         if missing:
             raise BayescaleError(f"law {self.law.name!r} needs {', '.join(missing)} to predict")
