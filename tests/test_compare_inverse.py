@@ -128,6 +128,10 @@ def test_inverse_cli(tmp_path, capsys):
     assert "training tokens" in capsys.readouterr().out
     assert main(["inverse", str(path), "--observed-loss", "2.4"]) == 2
     assert "--n" in capsys.readouterr().err
+    # a loss below what a model of that size reaches with any number of tokens: refused, as for
+    # --target-loss, instead of printing an "unreachable" median with exit 0
+    assert main(["inverse", str(path), "--observed-loss", "1.0", "--n", "1e9"]) == 2
+    assert "out of reach" in capsys.readouterr().err
     assert main(["inverse", str(path)]) == 2
 
 

@@ -25,10 +25,13 @@ def _positive_float(text: str) -> float:
 
 #: Why the sampler's counts have a floor.
 GATES = "the convergence gates need it"
+#: Why the sampler's counts have a ceiling.
+ENOUGH = "a few thousand draws in all pin an interval's ends; millions only fill memory"
 
 
-def _count(least: int, why: str = ""):
-    """An integer option that must be at least ``least`` (chains, draws, workers), ``why`` said."""
+def _count(least: int, why: str = "", most: int | None = None, too_many: str = ""):
+    """An integer option that must be at least ``least`` (chains, draws, workers), ``why`` said,
+    and at most ``most`` where more could only exhaust memory or time (``too_many`` says why)."""
 
     def parse(text: str) -> int:
         try:
@@ -37,6 +40,8 @@ def _count(least: int, why: str = ""):
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if value < least:
             raise argparse.ArgumentTypeError(f"{text!r} is too small: at least {least}" + (f" ({why})" if why else ""))
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"{text!r} is too large: at most {most:,}" + (f" ({too_many})" if too_many else ""))
         return value
 
     return parse
@@ -160,9 +165,12 @@ def _add_n_convention(p: argparse.ArgumentParser, whose: str) -> None:
 
 def _add_sampler_options(p: argparse.ArgumentParser, draws: int = 500) -> None:
     p.add_argument("--seed", type=_seed, default=0, help="random seed; the same seed gives the same posterior (default: 0)")
-    p.add_argument("--chains", type=_count(2, GATES), default=4, help="chains (default: 4)")
-    p.add_argument("--draws", type=_count(50, GATES), default=draws, help=f"draws per chain after warm-up (default: {draws})")
-    p.add_argument("--tune", type=_count(50, GATES), default=500, help="warm-up iterations per chain (default: 500)")
+    p.add_argument("--chains", type=_count(2, GATES, 64, "chains share this machine's cores"), default=4,
+                   help="chains (default: 4)")
+    p.add_argument("--draws", type=_count(50, GATES, 1_000_000, ENOUGH), default=draws,
+                   help=f"draws per chain after warm-up (default: {draws})")
+    p.add_argument("--tune", type=_count(50, GATES, 1_000_000, ENOUGH), default=500,
+                   help="warm-up iterations per chain (default: 500)")
 
 
 def _read_runs(args: argparse.Namespace):

@@ -400,10 +400,15 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
     for dim, col in label_cols.items():
         if col not in df.columns:
             raise RunsError(f"no column '{col}' (given with {OPTIONS[dim]}); available columns: {available}.")
-    used = [c for c in mapped.values() if c is not None] + list(label_cols.values())
-    if len(set(used)) < len(used):
-        raise RunsError(f"the same column is mapped to two quantities: {mapped}; "
-                        f"pass distinct columns with --n-col, --d-col, --c-col, --u-col, --loss-col.")
+    roles: dict[str, list[str]] = {}
+    for role, col in [*mapped.items(), *label_cols.items()]:
+        if col is not None:
+            roles.setdefault(col, []).append(role)
+    for col, twice in roles.items():
+        if len(twice) > 1:
+            said = " and ".join(f"{r} ({OPTIONS[r]})" for r in twice)
+            raise RunsError(f"column '{col}' of {source} is read as both {said}; each needs a column of its "
+                            f"own: name the right one with {' or '.join(OPTIONS[r] for r in twice)}.")
 
     where = [where] if isinstance(where, str) else list(where or ())
     mask = filter_mask(df, exclude_where, where)

@@ -209,6 +209,12 @@ def tokens_for_loss(fit: Fit, observed_loss: float, n_params: float, seed: int =
     run-to-run noise, and beyond the fitted runs the law's discrepancy), so the interval carries
     the law's uncertainty and that of one observed loss. Laws with unique tokens U assume no
     repetition (U = D).
+
+    Raises
+    ------
+    UnreachableLossError
+        If most posterior draws never come down to ``observed_loss`` at ``n_params``, whatever
+        the tokens (a loss in another unit, a wrong size, or a run that beat the law).
     """
     targets = _check_targets(observed_loss)
     if not n_params > 0:
@@ -228,6 +234,15 @@ def tokens_for_loss(fit: Fit, observed_loss: float, n_params: float, seed: int =
         curves = np.exp(law.error_model.curve_draws(np.log(curves), noise, np.random.default_rng(seed), context))
     curves = np.where(np.isfinite(curves), curves, np.inf)
     tokens = np.stack([_crossing(_D_GRID, curves, np.full(curves.shape[0], t)) for t in targets], axis=1)
+    share = np.mean(~np.isfinite(tokens), axis=0)
+    worst = int(np.argmax(share))
+    if share[worst] > 0.5:
+        raise UnreachableLossError(
+            f"a loss of {targets[worst]:g} at N = {n_params:.3g} is out of reach for {100 * share[worst]:.0f}% of "
+            f"the posterior draws: with unlimited tokens, a model of that size is predicted to end near "
+            f"{np.median(np.min(curves, axis=1)):.4g} (median, one run's scatter included). Check the loss's unit "
+            "and --n, or whether this run beat the law"
+        )
     unit = fit.runs.loss_unit
     return InverseResult(
         f"training tokens implied by an observed loss ({unit}) at N = {n_params:.3g}",
