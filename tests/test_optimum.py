@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -399,6 +400,35 @@ def test_the_predictive_n_star_stays_where_the_tilt_was_learned():
     shift = np.log10(found.D_opt_predictive / found.N_opt_predictive) - np.median(np.log10(fit.runs.D / fit.runs.N))
     assert np.all(np.isfinite(shift))
     assert shift.min() >= low - 1.0 and shift.max() <= high + 1.0
+
+
+def test_an_interval_end_at_the_learned_edge_is_marked_open():
+    """Far beyond the runs many draws' predictive optimum stops at the edge of the learned D/N
+    shifts (the tilt is flat beyond it). That end of the interval is then the edge, not a quantile:
+    it is printed "≤"/"≥" with a note, and the JSON gives the share of draws at each edge."""
+    from conftest import fake_fit
+
+    from bayescale.laws.extrapolation import at_learned_edge, extrapolation_prior
+
+    fit = fake_fit()
+    low, high = extrapolation_prior()["ratio_shift_range"]
+    median = np.median(np.log10(fit.runs.D / fit.runs.N))
+    n = np.full(3, 1e9)
+    d = n * 10 ** (median + np.array([low, 0.0, high]))
+    np.testing.assert_array_equal(at_learned_edge(fit.runs, n, d), [-1, 0, 1])
+    inside, far = float(np.median(fit.runs.C)), float(np.max(fit.runs.C)) * 1e4
+    found = fit.optimum([inside, far], all_runs=True)
+    near, beyond = found.to_records()
+    assert near["predictive_at_learned_edge"] == {"few_tokens_per_param": 0.0, "many_tokens_per_param": 0.0}
+    shares = beyond["predictive_at_learned_edge"]
+    assert shares["few_tokens_per_param"] > 0.025 and shares["many_tokens_per_param"] > 0.025
+    text = found.format().split("C = ")[2]
+    assert "[≤" in text and ", ≥" in text and "this far, or farther" in text
+    assert "≤" not in found.format().split("C = ")[1]
+    # an edge seen by a hand-made optimum: only the end it concerns is marked
+    one_sided = replace(found, predictive_edge=np.where(found.predictive_edge > 0, 0, found.predictive_edge))
+    line = next(x for x in one_sided.format().split("C = ")[2].splitlines() if x.strip().startswith("N_opt_predictive"))
+    assert ", ≥" in line and "[≤" not in line
 
 
 def test_sizes_are_printed_to_the_figures_their_interval_supports():

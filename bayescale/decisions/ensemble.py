@@ -200,6 +200,8 @@ def ensemble(
         """Each model's ``name`` at its picks (a model without a miss contributes its own optimum)."""
         def draws(optimum: Optimum) -> np.ndarray:
             found = getattr(optimum, name)
+            if name == "predictive_edge":  # a model without the learned tilt stops at no edge
+                return found if found is not None else np.zeros(optimum.N_opt.shape, dtype=np.int8)
             return found if found is not None else getattr(optimum, name.removesuffix("_predictive"))
 
         return np.concatenate([draws(per_law[label])[idx] for label, idx in chosen.items()], axis=0)
@@ -211,7 +213,8 @@ def ensemble(
                       stack("tokens_per_param", picks), what, first.loss_unit, first.unique_tokens,
                       stack("L_opt_predictive", loss_picks), first.n_convention,
                       N_opt_predictive=stack("N_opt_predictive", picks) if moved else None,
-                      D_opt_predictive=stack("D_opt_predictive", picks) if moved else None)
+                      D_opt_predictive=stack("D_opt_predictive", picks) if moved else None,
+                      predictive_edge=stack("predictive_edge", picks) if moved else None)
     by_loss = None if with_loss.all() else {label: float(x) for label, x in zip(labels, w_loss)}
     iso_weight = float(w[~with_loss].sum())
     if weights == "loo" and iso_weight >= 0.5:

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["distances", "extrapolation_prior", "Miss", "draw_miss", "discrepancy_scale", "discrepancy_draws"]
+__all__ = ["at_learned_edge", "distances", "extrapolation_prior", "Miss", "draw_miss", "discrepancy_scale",
+           "discrepancy_draws"]
 
 
 def _outside(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -86,6 +87,18 @@ def extrapolation_prior() -> dict:
     import json
 
     return json.loads(_prior_text())
+
+
+def at_learned_edge(runs: Any, N: Any, D: Any, tolerance: float = 0.02) -> np.ndarray:
+    """Where points (N, D) lie at or beyond the shifts of D/N the shipped tilt was learned on:
+    -1 below them (fewer tokens per parameter, relative to the fitted runs' median), +1 above, 0
+    within (``tolerance`` decades inside an edge counts as at it). An optimum of the law plus its
+    miss that stops there stops because the tilt is held flat beyond the edge, not because the
+    runs say so."""
+    shift = np.log10(np.asarray(D, dtype=float) / np.asarray(N, dtype=float)) - np.median(np.log10(runs.D / runs.N))
+    low, high = _learned_shift_range()
+    with np.errstate(invalid="ignore"):
+        return np.where(shift <= low + tolerance, -1, np.where(shift >= high - tolerance, 1, 0)).astype(np.int8)
 
 
 @functools.cache

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayescale.report.plots import plot_table
-from bayescale.results.optimum import moved_by_miss
+from bayescale.results.optimum import moved_by_miss, open_ends
 from bayescale.texts import loss_interval_text as _loss_interval
 from bayescale.texts import sci
 from bayescale.texts import times as _times
@@ -69,8 +69,10 @@ class FrontResults:
     top_size: float
 
 
-def _size_interval(r: dict) -> str:
-    return f"{sci(r['median'], 2)} [{sci(r['lower'], 2)}, {sci(r['upper'], 2)}]"
+def _size_interval(r: dict, edges: tuple[bool, bool] | None = None) -> str:
+    """Median [lower, upper]; an end that is the edge of the learned tilt is marked "≤" or "≥"."""
+    low, high = edges or (False, False)
+    return f"{sci(r['median'], 2)} [{'≤' if low else ''}{sci(r['lower'], 2)}, {'≥' if high else ''}{sci(r['upper'], 2)}]"
 
 
 def front_results(fits: Sequence[Any], results: Sequence[Any], comparison: Any = None,
@@ -138,8 +140,9 @@ def _rows(compute: float, label: str, rec: dict) -> list[list[str]]:
     rows = [[sci(compute, 2), label, _size_interval(rec["N_opt"]), _size_interval(rec["D_opt"]),
              _loss_interval(rec["L_opt_predictive"]), _loss_interval(rec["L_opt"])]]
     if moved_by_miss(rec):
-        rows.append(["", "  + the law's miss", _size_interval(rec["N_opt_predictive"]),
-                     _size_interval(rec["D_opt_predictive"]), "", ""])
+        ends = open_ends(rec)
+        rows.append(["", "  + the law's miss", _size_interval(rec["N_opt_predictive"], ends.get("N_opt_predictive")),
+                     _size_interval(rec["D_opt_predictive"], ends.get("D_opt_predictive")), "", ""])
     return rows
 
 

@@ -104,6 +104,15 @@ def _interval(record: dict, key: str, fmt: Callable[[float], str] = sci) -> str:
     return f"{fmt(r['median'])} [{fmt(r['lower'])}, {fmt(r['upper'])}]"
 
 
+def _open_interval(record: dict, key: str) -> str:
+    """:func:`_interval`, an end marked "≤" or "≥" where it is the edge of the learned tilt."""
+    from bayescale.results.optimum import mark_open, open_ends
+
+    r = record[key]
+    lower, upper = mark_open(key, sci(r["lower"]), sci(r["upper"]), open_ends(record))
+    return f"{sci(r['median'])} [{lower}, {upper}]"
+
+
 def allocation_rows(optimum: Optimum, prob: float, largest_run: float) -> list[list[str]]:
     """Rows of the allocation table: budget, extrapolation, N*, D*, L*, D*/N* with intervals.
 
@@ -121,8 +130,8 @@ def allocation_rows(optimum: Optimum, prob: float, largest_run: float) -> list[l
         rows.append([sci(record["compute"]), reach, _interval(record, "N_opt"), _interval(record, "D_opt"),
                      loss_interval_text(record["L_opt"]), new_run, _interval(record, "tokens_per_param", lambda v: f"{v:.3g}")])
         if moved_by_miss(record):  # the optimum of each draw's surface: the law and its miss
-            rows.append(["", "+ the law's miss", _interval(record, "N_opt_predictive"), _interval(record, "D_opt_predictive"),
-                         "", "", ""])
+            rows.append(["", "+ the law's miss", _open_interval(record, "N_opt_predictive"),
+                         _open_interval(record, "D_opt_predictive"), "", "", ""])
     return rows
 
 

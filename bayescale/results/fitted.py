@@ -461,7 +461,11 @@ class Fit:
 
         surface = compute_optimum(self.law, draws, self.scales, budgets, method, self.runs.loss_unit,
                                   unique_tokens=unique_tokens, log_miss=log_miss)
-        return replace(found, N_opt_predictive=surface.N_opt, D_opt_predictive=surface.D_opt)
+        from bayescale.laws.extrapolation import at_learned_edge
+
+        edge = np.where(np.isfinite(surface.N_opt), at_learned_edge(self.runs, surface.N_opt, surface.D_opt), 0)
+        return replace(found, N_opt_predictive=surface.N_opt, D_opt_predictive=surface.D_opt,
+                       predictive_edge=edge.astype(np.int8))
 
     # ---- files ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:

@@ -77,6 +77,11 @@ class Optimum:
         N* and D* of the surface each draw believes, the law plus that draw's miss beyond the fitted
         runs (error models with a miss, e.g. ``discrepancy``): beyond the runs they are wider than
         ``N_opt`` and ``D_opt``, the law's own. Set by :meth:`bayescale.results.fitted.Fit.optimum`.
+    predictive_edge : ndarray of int8, shape ``(sample, budget)``, or None
+        Where each draw's predictive optimum stops at the edge of the tokens-per-parameter shifts
+        the shipped miss was learned on (:func:`bayescale.laws.extrapolation.at_learned_edge`):
+        -1 at the few-tokens edge (large N), +1 at the many-tokens edge, 0 inside. Where more than
+        the interval's tail sits at an edge, that end of the interval is the edge, and the output says so.
     """
 
     compute: np.ndarray
@@ -93,6 +98,7 @@ class Optimum:
     largest_run: float | None = None
     N_opt_predictive: np.ndarray | None = None
     D_opt_predictive: np.ndarray | None = None
+    predictive_edge: np.ndarray | None = None
 
     @property
     def _n_unit(self) -> str:
@@ -135,6 +141,10 @@ class Optimum:
             for name in self._quantities():
                 med, lo, hi = interval(getattr(self, name)[:, j], prob)
                 record[name] = {"median": float(med), "lower": float(lo), "upper": float(hi)}
+            if self.predictive_edge is not None and self.N_opt_predictive is not None:
+                edge = self.predictive_edge[:, j]
+                record["predictive_at_learned_edge"] = {"few_tokens_per_param": float(np.mean(edge < 0)),
+                                                        "many_tokens_per_param": float(np.mean(edge > 0))}
             record["units"] = {k: v for k, v in units.items() if k in record}
             records.append(record)
         return records
@@ -155,11 +165,15 @@ class Optimum:
             lines.append(f"with U = {self.unique_tokens:.3g} unique tokens (data repeated when D > U)")
         for record in self.to_records(prob):
             lines.append(f"C = {record['compute']:.3g} FLOPs" + _extrapolation_text(record.get("times_largest_run")))
+            ends = open_ends(record)
             for name in self._quantities():
                 if name in ("N_opt_predictive", "D_opt_predictive") and not moved_by_miss(record):
                     continue
                 med, lo, hi = interval_texts(name, record[name])  # the figures each interval supports
+                lo, hi = mark_open(name, lo, hi, ends)
                 lines.append(f"  {name:<17}{med:>11}   [{lo}, {hi}]  {units[name]}")
+            if moved_by_miss(record):
+                lines += _edge_notes(record.get("predictive_at_learned_edge"), (1 - prob) / 2)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -171,6 +185,43 @@ class Optimum:
 
     def __str__(self) -> str:
         return self.format()
+
+
+def open_ends(record: dict) -> dict[str, tuple[bool, bool]]:
+    """Which ends (lower, upper) of ``N_opt_predictive`` and ``D_opt_predictive`` in a budget's
+    record (:meth:`Optimum.to_records`) are an edge of the learned tilt rather than a quantile:
+    more draws than the interval's tail stop there. Printed as "≤" and "≥"."""
+    shares = record.get("predictive_at_learned_edge")
+    if not shares:
+        return {}
+    tail = (1 - record["prob"]) / 2
+    few, many = shares["few_tokens_per_param"] > tail, shares["many_tokens_per_param"] > tail
+    return {"N_opt_predictive": (many, few), "D_opt_predictive": (few, many)}
+
+
+def mark_open(name: str, lower: str, upper: str, ends: dict[str, tuple[bool, bool]]) -> tuple[str, str]:
+    """``lower`` and ``upper`` with "≤" and "≥" where :func:`open_ends` says they are an edge."""
+    low, high = ends.get(name, (False, False))
+    return ("≤" if low else "") + lower, ("≥" if high else "") + upper
+
+
+def _edge_notes(shares: dict | None, tail: float) -> list[str]:
+    """A note when an end of the predictive N*, D* intervals is an edge of the learned tilt
+    (more than the interval's tail of draws stop there)."""
+    if not shares:
+        return []
+    low, high = shares["few_tokens_per_param"], shares["many_tokens_per_param"]
+    what = "the tokens-per-parameter range the law's miss was learned on"
+    if low > tail and high > tail:
+        return [f"  note: both ends of N_opt_predictive and D_opt_predictive are edges of {what} ({100 * low:.0f}% of "
+                f"draws stop at its few-tokens edge, {100 * high:.0f}% at its many-tokens edge): read each end "
+                "(≤, ≥) as 'this far, or farther'"]
+    if max(low, high) > tail:
+        ends = ("N_opt_predictive's upper end and D_opt_predictive's lower end" if low > tail else
+                "N_opt_predictive's lower end and D_opt_predictive's upper end")
+        return [f"  note: {ends} are an edge of {what} ({100 * max(low, high):.0f}% of draws stop there): "
+                "read them (≤, ≥) as 'this far, or farther'"]
+    return []
 
 
 #: Beyond this multiple of the largest run's compute a budget's answer gets a warning line.
