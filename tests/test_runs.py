@@ -445,6 +445,40 @@ def test_columns_in_billions_and_trillions_become_parameters_and_tokens():
     assert "column N_params × 1e+09" in runs.describe() and "column D_tokens × 1e+12" in runs.describe()
 
 
+@pytest.mark.parametrize("n, d, c, loss, units", [
+    ("Parameters (M)", "Tokens", None, "eval/loss", {"N": 1e6}),
+    ("model_size_B", "tokens_B", None, "Final Val Loss", {"N": 1e9, "D": 1e9}),
+    ("params", "tokens_in_billions", None, "loss", {"D": 1e9}),
+    ("non_embedding_params", None, "pf_days", "final_loss", {"C": 8.64e19}),
+])
+def test_names_written_as_people_write_them_are_found_with_their_units(n, d, c, loss, units, caplog):
+    """Headers of spreadsheets and papers: spaces, slashes and case, a unit after the name, compute in
+    petaflop/s-days. The unit in a name is applied, and said, unless the user gives one."""
+    df = table().drop(columns=["C_flops", "tag"])
+    scaled = {n: df.N_params / units.get("N", 1), loss: df.loss}
+    if d:
+        scaled[d] = df.D_tokens / units.get("D", 1)
+    if c:
+        scaled[c] = 6 * df.N_params * df.D_tokens / units["C"]
+    with caplog.at_level("WARNING", logger="bayescale.data"):
+        runs = runs_from_frame(pd.DataFrame(scaled))
+    assert (runs.columns["N"], runs.columns["loss"]) == (n, loss)
+    assert runs.multipliers == units
+    np.testing.assert_allclose(runs.N, df.N_params, rtol=1e-12)
+    np.testing.assert_allclose(runs.C, 6 * df.N_params * df.D_tokens, rtol=1e-9)
+    assert all(f"as {var} in units of" in caplog.text for var in units)
+    assert (runs.n_convention == "non-embedding") == n.startswith("non_embedding")
+    # a unit the user gives wins over the name's
+    given = runs_from_frame(pd.DataFrame(scaled), units={var: 1.0 for var in units})
+    assert given.multipliers == {var: 1.0 for var in units}
+
+
+def test_a_perplexity_column_is_named_when_no_loss_is_found():
+    df = pd.DataFrame({"N": [1e8, 2e8, 4e8], "D": [1e9, 2e9, 3e9], "ppl": [20.0, 18.0, 16.0]})
+    with pytest.raises(RunsError, match="'ppl' looks like a perplexity.*natural log"):
+        runs_from_frame(df)
+
+
 def test_a_unit_without_its_column_or_of_an_unknown_quantity_is_refused():
     with pytest.raises(RunsError, match="--u-unit was given, but"):
         runs_from_frame(table(), units={"U": 1e9})

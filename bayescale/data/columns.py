@@ -7,28 +7,37 @@ Columns are found by name (:data:`CANDIDATES`, case-insensitive) unless the user
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pandas as pd
 
 from bayescale.errors import RunsError
 
-__all__ = ["CANDIDATES", "OPTIONS", "UNIT_WORDS", "find_column", "optional_u", "parse_unit"]
+__all__ = ["CANDIDATES", "NAMED_UNITS", "OPTIONS", "UNIT_WORDS", "find_column", "optional_u", "parse_unit", "unit_in_name"]
 
 log = logging.getLogger("bayescale.data")
 
 #: Column names taken for each quantity when the user names none, first match first.
 CANDIDATES: dict[str, list[str]] = {
     "N": ["N", "N_params", "params", "n_params", "num_params", "parameters", "n_parameters", "num_parameters",
-          "param_count", "model_size", "Model Size", "model_size__params"],
+          "param_count", "parameter_count", "model_size", "Model Size", "model_size__params", "model_params",
+          "model_parameters", "total_params", "non_embedding_params", "nonembedding_params"],
     "D": ["D", "D_tokens", "tokens", "n_tokens", "num_tokens", "train_tokens", "training_tokens", "tokens_seen",
-          "dataset_size", "data_size", "dataset_size__tokens"],
+          "tokens_trained", "num_train_tokens", "total_tokens", "dataset_size", "data_size", "dataset_size__tokens"],
     "C": ["C", "C_flops", "flops", "compute", "training_flop", "Training FLOP", "training_flops", "train_flops",
-          "C_flops_6ND"],
+          "C_flops_6ND", "compute_flops", "pf_days", "pfdays", "petaflop_days"],
     "loss": ["loss", "final_loss", "L", "eval_loss", "val_loss", "validation_loss", "valid_loss", "test_loss",
-             "train_loss", "test_loss__loss"],
+             "train_loss", "test_loss__loss", "final_val_loss", "final_eval_loss", "final_train_loss", "loss_final"],
     "U": ["U", "U_unique_tokens", "unique_tokens"],
 }
+#: Column names whose unit is in the name itself (compute in petaflop/s-days, Kaplan et al.'s unit).
+NAMED_UNITS = {"pf_days": 8.64e19, "pfdays": 8.64e19, "petaflop_days": 8.64e19}
+#: A unit written after a column's name: ``Parameters (M)``, ``tokens_B``, ``model_size_billions``.
+_UNIT_SUFFIX = re.compile(r"^(?P<base>.*?)[\s_]*(?:[(\[](?P<bracketed>[a-z]+)[)\]]|_(?P<word>k|m|b|bn|t|thousands?|"
+                          r"millions?|billions?|trillions?|in_(?:thousands|millions|billions|trillions)))$")
+_SUFFIX_WORDS = {"k": 1e3, "thousand": 1e3, "thousands": 1e3, "m": 1e6, "million": 1e6, "millions": 1e6,
+                 "b": 1e9, "bn": 1e9, "billion": 1e9, "billions": 1e9, "t": 1e12, "trillion": 1e12, "trillions": 1e12}
 #: The command-line option that names each quantity's column.
 OPTIONS = {"N": "--n-col", "D": "--d-col", "C": "--c-col", "loss": "--loss-col", "U": "--u-col",
            "group": "--group-col", "family": "--family-col"}
@@ -67,14 +76,39 @@ def find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
             raise RunsError(f"no column '{given}' (given with {OPTIONS[var]}); available columns: "
                             f"{available}. Pass one of these with {OPTIONS[var]} COLUMN.")
         return given
-    lowered = {str(c).strip().lower(): c for c in reversed(list(df.columns))}
-    found = list(dict.fromkeys(lowered[cand.lower()] for cand in CANDIDATES[var] if cand.lower() in lowered))
+    lowered = {_normalized(c): c for c in reversed(list(df.columns))}
+    found = list(dict.fromkeys(lowered[_normalized(cand)] for cand in CANDIDATES[var] if _normalized(cand) in lowered))
+    if not found and var in ("N", "D", "C", "U"):  # a name with its unit after it: 'Parameters (M)', 'tokens_B'
+        hinted = {name: c for c, (name, _) in ((c, unit_in_name(c)) for c in reversed(list(df.columns))) if name}
+        found = list(dict.fromkeys(hinted[_normalized(cand)] for cand in CANDIDATES[var] if _normalized(cand) in hinted))
     # another numeric column of a known name is a choice the user should see (a text column is not one)
     found = found[:1] + [c for c in found[1:] if pd.api.types.is_numeric_dtype(df[c])]
     if len(found) > 1:
         log.warning("using column %r for %s; the table also has %s: choose with %s COLUMN", str(found[0]), var,
                     ", ".join(repr(str(c)) for c in found[1:]), OPTIONS[var])
     return found[0] if found else None
+
+
+def _normalized(name: object) -> str:
+    """A column name compared case-, space- and punctuation-blind: 'Eval/Loss' and 'eval_loss' match."""
+    return re.sub(r"[\s/.\-]+", "_", str(name).strip().lower()).strip("_")
+
+
+def unit_in_name(column: object) -> tuple[str | None, float | None]:
+    """``(base name, multiplier)`` of a column whose name ends in a unit ('Parameters (M)' ->
+    ('parameters', 1e6); 'tokens_B' -> ('tokens', 1e9)), or ``(None, None)``. Names that are a unit
+    themselves (``pf_days``) give ``(name, multiplier)``."""
+    name = _normalized(column)
+    if name in NAMED_UNITS:
+        return name, NAMED_UNITS[name]
+    match = _UNIT_SUFFIX.match(str(column).strip().lower().replace(" ", "_"))
+    if not match:
+        return None, None
+    unit = match.group("bracketed") or match.group("word")
+    unit = unit.removeprefix("in_")
+    if unit not in _SUFFIX_WORDS:
+        return None, None
+    return _normalized(match.group("base")), _SUFFIX_WORDS[unit]
 
 
 def optional_u(raw: pd.Series, col: str) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.data.checks import check_plausible
-from bayescale.data.columns import OPTIONS, find_column, optional_u, parse_unit
+from bayescale.data.columns import OPTIONS, find_column, optional_u, parse_unit, unit_in_name
 from bayescale.data.conventions import LOSS_UNITS, N_CONVENTIONS
 from bayescale.data.tables import filter_mask, read_table
 from bayescale.errors import RunsError
@@ -383,13 +384,29 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
     available = ", ".join(repr(str(c)) for c in df.columns)
     for var in ("N", "loss"):
         if mapped[var] is None:
+            perplexity = [str(c) for c in df.columns if str(c).strip().lower() in ("ppl", "perplexity", "val_ppl",
+                                                                                   "eval_ppl", "valid_ppl")]
+            hint = (f" Column '{perplexity[0]}' looks like a perplexity: a law is fitted to a loss, its natural log "
+                    "(nats/token); add that column and name it with --loss-col." if var == "loss" and perplexity else "")
             raise RunsError(f"cannot find the {var} column in {source} (columns: {available}); "
-                            f"say which it is with {OPTIONS[var]} COLUMN.")
+                            f"say which it is with {OPTIONS[var]} COLUMN.{hint}")
+    if n_convention == "unstated" and re.search(r"(non|no)[\s_-]?emb", str(mapped["N"]).lower()):
+        n_convention = "non-embedding"
+        log.warning("the N column '%s' counts non-embedding parameters, by its name: recorded as --n-convention "
+                    "non-embedding (give --n-convention total if it does not)", mapped["N"])
     if mapped["D"] is None and mapped["C"] is None:
         raise RunsError(f"need a D (tokens) or C (compute) column in {source} (columns: {available}); "
                         f"say which with --d-col COLUMN or --c-col COLUMN.")
+    units = dict(units or {})
+    for var in UNITS:  # a unit in the column's name ('Parameters (M)', 'tokens_B', 'pf_days'), unless one is given
+        if mapped[var] is not None and var not in units:
+            _, hinted = unit_in_name(mapped[var])
+            if hinted is not None:
+                units[var] = hinted
+                log.warning("reading column '%s' as %s in units of %g (its name says so); pass %s 1 if it is not",
+                            mapped[var], var, hinted, f"--{var.lower()}-unit")
     multipliers = {}
-    for var, unit in (units or {}).items():
+    for var, unit in units.items():
         option = f"--{var.lower()}-unit"
         if var not in UNITS:
             raise RunsError(f"a unit can be given for {', '.join(UNITS)}, not {var!r}.")
