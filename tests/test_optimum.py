@@ -413,9 +413,10 @@ def test_an_interval_end_at_the_learned_edge_is_marked_open():
     fit = fake_fit()
     low, high = extrapolation_prior()["ratio_shift_range"]
     median = np.median(np.log10(fit.runs.D / fit.runs.N))
-    n = np.full(3, 1e9)
-    d = n * 10 ** (median + np.array([low, 0.0, high]))
-    np.testing.assert_array_equal(at_learned_edge(fit.runs, n, d), [-1, 0, 1])
+    n = np.full(5, 1e9)
+    d = n * 10 ** (median + np.array([low - 0.5, low, 0.0, high, high + 0.5]))
+    # beyond an edge the tilt is flat and an optimum there is the law's own: not "stopped at the edge"
+    np.testing.assert_array_equal(at_learned_edge(fit.runs, n, d), [-2, -1, 0, 1, 2])
     inside, far = float(np.median(fit.runs.C)), float(np.max(fit.runs.C)) * 1e4
     found = fit.optimum([inside, far], all_runs=True)
     near, beyond = found.to_records()
@@ -429,6 +430,10 @@ def test_an_interval_end_at_the_learned_edge_is_marked_open():
     one_sided = replace(found, predictive_edge=np.where(found.predictive_edge > 0, 0, found.predictive_edge))
     line = next(x for x in one_sided.format().split("C = ")[2].splitlines() if x.strip().startswith("N_opt_predictive"))
     assert ", ≥" in line and "[≤" not in line
+    # where more than the tail lies beyond the edge (the law's own optima there), the end is a quantile
+    beyond = replace(found, predictive_edge=np.where(found.predictive_edge < 0, -2, found.predictive_edge))
+    line = next(x for x in beyond.format().split("C = ")[2].splitlines() if x.strip().startswith("N_opt_predictive"))
+    assert ", ≥" not in line and "[≤" in line
 
 
 def test_sizes_are_printed_to_the_figures_their_interval_supports():

@@ -90,15 +90,17 @@ def extrapolation_prior() -> dict:
 
 
 def at_learned_edge(runs: Any, N: Any, D: Any, tolerance: float = 0.02) -> np.ndarray:
-    """Where points (N, D) lie at or beyond the shifts of D/N the shipped tilt was learned on:
-    -1 below them (fewer tokens per parameter, relative to the fitted runs' median), +1 above, 0
-    within (``tolerance`` decades inside an edge counts as at it). An optimum of the law plus its
-    miss that stops there stops because the tilt is held flat beyond the edge, not because the
-    runs say so."""
+    """Where points (N, D) lie against the shifts of D/N the shipped tilt was learned on: -1 on
+    the lower edge (fewer tokens per parameter than the fitted runs' median; within ``tolerance``
+    decades), -2 beyond it, +1 on the upper edge, +2 beyond it, 0 between. An optimum of the law
+    plus its miss that stops on an edge stops at the kink where the tilt is held flat, not where
+    the runs put it; one beyond an edge is the law's own optimum there (the tilt is flat)."""
     shift = np.log10(np.asarray(D, dtype=float) / np.asarray(N, dtype=float)) - np.median(np.log10(runs.D / runs.N))
     low, high = _learned_shift_range()
     with np.errstate(invalid="ignore"):
-        return np.where(shift <= low + tolerance, -1, np.where(shift >= high - tolerance, 1, 0)).astype(np.int8)
+        code = np.where(shift < low - tolerance, -2, np.where(shift <= low + tolerance, -1, 0))
+        code = np.where(shift > high + tolerance, 2, np.where(shift >= high - tolerance, 1, code))
+    return code.astype(np.int8)
 
 
 @functools.cache

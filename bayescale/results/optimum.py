@@ -143,8 +143,10 @@ class Optimum:
                 record[name] = {"median": float(med), "lower": float(lo), "upper": float(hi)}
             if self.predictive_edge is not None and self.N_opt_predictive is not None:
                 edge = self.predictive_edge[:, j]
-                record["predictive_at_learned_edge"] = {"few_tokens_per_param": float(np.mean(edge < 0)),
-                                                        "many_tokens_per_param": float(np.mean(edge > 0))}
+                record["predictive_at_learned_edge"] = {"few_tokens_per_param": float(np.mean(edge == -1)),
+                                                        "many_tokens_per_param": float(np.mean(edge == 1))}
+                record["predictive_beyond_learned_edge"] = {"few_tokens_per_param": float(np.mean(edge == -2)),
+                                                            "many_tokens_per_param": float(np.mean(edge == 2))}
             record["units"] = {k: v for k, v in units.items() if k in record}
             records.append(record)
         return records
@@ -173,7 +175,7 @@ class Optimum:
                 lo, hi = mark_open(name, lo, hi, ends)
                 lines.append(f"  {name:<17}{med:>11}   [{lo}, {hi}]  {units[name]}")
             if moved_by_miss(record):
-                lines += _edge_notes(record.get("predictive_at_learned_edge"), (1 - prob) / 2)
+                lines += _edge_notes(record)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -191,12 +193,18 @@ def open_ends(record: dict) -> dict[str, tuple[bool, bool]]:
     """Which ends (lower, upper) of ``N_opt_predictive`` and ``D_opt_predictive`` in a budget's
     record (:meth:`Optimum.to_records`) are an edge of the learned tilt rather than a quantile:
     more draws than the interval's tail stop there. Printed as "≤" and "≥"."""
-    shares = record.get("predictive_at_learned_edge")
-    if not shares:
+    at, beyond = record.get("predictive_at_learned_edge"), record.get("predictive_beyond_learned_edge")
+    if not at:
         return {}
-    tail = (1 - record["prob"]) / 2
-    few, many = shares["few_tokens_per_param"] > tail, shares["many_tokens_per_param"] > tail
+    few, many = (_quantile_on_edge(at[key], beyond[key], (1 - record["prob"]) / 2)
+                 for key in ("few_tokens_per_param", "many_tokens_per_param"))
     return {"N_opt_predictive": (many, few), "D_opt_predictive": (few, many)}
+
+
+def _quantile_on_edge(at: float, beyond: float, tail: float) -> bool:
+    """Whether the interval's end on that side is the edge: fewer draws than the tail lie beyond
+    it, and with those on it, more."""
+    return beyond < tail <= beyond + at
 
 
 def mark_open(name: str, lower: str, upper: str, ends: dict[str, tuple[bool, bool]]) -> tuple[str, str]:
@@ -205,22 +213,24 @@ def mark_open(name: str, lower: str, upper: str, ends: dict[str, tuple[bool, boo
     return ("≤" if low else "") + lower, ("≥" if high else "") + upper
 
 
-def _edge_notes(shares: dict | None, tail: float) -> list[str]:
-    """A note when an end of the predictive N*, D* intervals is an edge of the learned tilt
-    (more than the interval's tail of draws stop there)."""
-    if not shares:
+def _edge_notes(record: dict) -> list[str]:
+    """A note when an end of the predictive N*, D* intervals is an edge of the learned tilt."""
+    ends = open_ends(record)
+    if not ends:
         return []
+    open_few, open_many = ends["D_opt_predictive"]
+    shares = record["predictive_at_learned_edge"]
     low, high = shares["few_tokens_per_param"], shares["many_tokens_per_param"]
     what = "the tokens-per-parameter range the law's miss was learned on"
-    if low > tail and high > tail:
+    if open_few and open_many:
         return [f"  note: both ends of N_opt_predictive and D_opt_predictive are edges of {what} ({100 * low:.0f}% of "
                 f"draws stop at its few-tokens edge, {100 * high:.0f}% at its many-tokens edge): read each end "
                 "(≤, ≥) as 'this far, or farther'"]
-    if max(low, high) > tail:
-        ends = ("N_opt_predictive's upper end and D_opt_predictive's lower end" if low > tail else
-                "N_opt_predictive's lower end and D_opt_predictive's upper end")
-        return [f"  note: {ends} are an edge of {what} ({100 * max(low, high):.0f}% of draws stop there): "
-                "read them (≤, ≥) as 'this far, or farther'"]
+    if open_few or open_many:
+        which = ("N_opt_predictive's upper end and D_opt_predictive's lower end" if open_few else
+                 "N_opt_predictive's lower end and D_opt_predictive's upper end")
+        return [f"  note: {which} are an edge of {what} ({100 * (low if open_few else high):.0f}% of draws stop "
+                "there): read them (≤, ≥) as 'this far, or farther'"]
     return []
 
 
