@@ -473,6 +473,17 @@ def test_names_written_as_people_write_them_are_found_with_their_units(n, d, c, 
     assert given.multipliers == {var: 1.0 for var in units}
 
 
+@pytest.mark.parametrize("column, unit", [("val_bpb", "bits/byte"), ("bpc_average", "bits/char"),
+                                          ("Eval/BPB", "bits/byte"), ("loss", "nats/token")])
+def test_a_loss_named_in_bits_per_byte_or_character_is_read_in_that_unit(column, unit, caplog):
+    df = pd.DataFrame({"N": [1e8, 2e8, 4e8], "D": [1e9, 2e9, 3e9], column: [1.0, 0.9, 0.8]})
+    with caplog.at_level("WARNING", logger="bayescale.data"):
+        runs = runs_from_frame(df, loss_col=column if column == "bpc_average" else None)
+    assert runs.loss_unit == unit
+    assert (f"as a loss in {unit}" in caplog.text) == (unit != "nats/token")
+    assert runs_from_frame(df, loss_col=column, loss_unit="nats/token").loss_unit == "nats/token"  # given wins
+
+
 def test_a_perplexity_column_is_named_when_no_loss_is_found():
     df = pd.DataFrame({"N": [1e8, 2e8, 4e8], "D": [1e9, 2e9, 3e9], "ppl": [20.0, 18.0, 16.0]})
     with pytest.raises(RunsError, match="'ppl' looks like a perplexity.*natural log"):

@@ -93,7 +93,9 @@ def _add_runs_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(f"--{var}-unit", metavar="UNIT",
                        help=f"unit of the {var.upper()} column when it is not in {what}: a multiplier such as 1e9, "
                             f"or billion, trillion, … (default: {what})")
-    p.add_argument("--loss-unit", default="nats/token", help="unit of the loss: nats/token (default), bits/token, bits/char, bits/byte")
+    p.add_argument("--loss-unit", default=None,
+                   help="unit of the loss: nats/token (default; bits/byte or bits/char for a column named e.g. bpb or "
+                        "bpc), bits/token, bits/char, bits/byte")
     _add_n_convention(p, "the N column")
     p.add_argument("--near-optimum", type=float, metavar="FRACTION",
                    help="keep only runs whose loss is within FRACTION (e.g. 0.1) of the lowest loss at their compute "

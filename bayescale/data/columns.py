@@ -14,7 +14,8 @@ import pandas as pd
 
 from bayescale.errors import RunsError
 
-__all__ = ["CANDIDATES", "NAMED_UNITS", "OPTIONS", "UNIT_WORDS", "find_column", "optional_u", "parse_unit", "unit_in_name"]
+__all__ = ["CANDIDATES", "LOSS_UNIT_NAMES", "NAMED_UNITS", "OPTIONS", "UNIT_WORDS", "find_column", "loss_unit_in_name",
+           "optional_u", "parse_unit", "unit_in_name"]
 
 log = logging.getLogger("bayescale.data")
 
@@ -28,9 +29,15 @@ CANDIDATES: dict[str, list[str]] = {
     "C": ["C", "C_flops", "flops", "compute", "training_flop", "Training FLOP", "training_flops", "train_flops",
           "C_flops_6ND", "compute_flops", "pf_days", "pfdays", "petaflop_days"],
     "loss": ["loss", "final_loss", "L", "eval_loss", "val_loss", "validation_loss", "valid_loss", "test_loss",
-             "train_loss", "test_loss__loss", "final_val_loss", "final_eval_loss", "final_train_loss", "loss_final"],
+             "train_loss", "test_loss__loss", "final_val_loss", "final_eval_loss", "final_train_loss", "loss_final",
+             "bpb", "val_bpb", "eval_bpb", "bits_per_byte", "bpc", "val_bpc", "eval_bpc", "bits_per_char",
+             "bits_per_character"],
     "U": ["U", "U_unique_tokens", "unique_tokens"],
 }
+#: Loss columns whose unit is in the name: bits per byte or per character.
+LOSS_UNIT_NAMES = {"bpb": "bits/byte", "val_bpb": "bits/byte", "eval_bpb": "bits/byte", "bits_per_byte": "bits/byte",
+                   "bpc": "bits/char", "val_bpc": "bits/char", "eval_bpc": "bits/char", "bits_per_char": "bits/char",
+                   "bits_per_character": "bits/char"}
 #: Column names whose unit is in the name itself (compute in petaflop/s-days, Kaplan et al.'s unit).
 NAMED_UNITS = {"pf_days": 8.64e19, "pfdays": 8.64e19, "petaflop_days": 8.64e19}
 #: A unit written after a column's name: ``Parameters (M)``, ``tokens_B``, ``model_size_billions``.
@@ -109,6 +116,21 @@ def unit_in_name(column: object) -> tuple[str | None, float | None]:
     if unit not in _SUFFIX_WORDS:
         return None, None
     return _normalized(match.group("base")), _SUFFIX_WORDS[unit]
+
+
+def loss_unit_in_name(column: object) -> str | None:
+    """The loss unit a column's name states (``val_bpb``, ``bpc_average``, ``bits_per_byte``), or None."""
+    if column is None:
+        return None
+    name = _normalized(column)
+    words = set(name.split("_"))
+    if LOSS_UNIT_NAMES.get(name):
+        return LOSS_UNIT_NAMES[name]
+    if "bpb" in words or "bits_per_byte" in name:
+        return "bits/byte"
+    if "bpc" in words or "bits_per_char" in name:
+        return "bits/char"
+    return None
 
 
 def optional_u(raw: pd.Series, col: str) -> str | None:

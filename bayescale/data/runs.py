@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.data.checks import check_plausible
-from bayescale.data.columns import OPTIONS, find_column, optional_u, parse_unit, unit_in_name
+from bayescale.data.columns import OPTIONS, find_column, loss_unit_in_name, optional_u, parse_unit, unit_in_name
 from bayescale.data.conventions import LOSS_UNITS, N_CONVENTIONS
 from bayescale.data.tables import filter_mask, read_table
 from bayescale.errors import RunsError
@@ -284,7 +284,7 @@ def read_runs(
     c_col: str | None = None,
     loss_col: str | None = None,
     exclude_where: Sequence[str] = (),
-    loss_unit: str = "nats/token",
+    loss_unit: str | None = None,
     u_col: str | None = None,
     units: dict[str, float | str] | None = None,
     group_col: str | None = None,
@@ -303,8 +303,9 @@ def read_runs(
     exclude_where : sequence of str
         Conditions ``"COLUMN=VALUE"`` (or ``!=``, ``<``, ``<=``, ``>``, ``>=``); a row matching any
         of them is left out.
-    loss_unit : str
-        Unit of the loss column, one of ``LOSS_UNITS``.
+    loss_unit : str, optional
+        Unit of the loss column, one of ``LOSS_UNITS``. By default nats/token, or bits/byte
+        (bits/char) for a loss column named so (``bpb``, ``val_bpb``, ``bpc``), with a note.
     where : sequence of str
         Conditions of the same form; only rows matching all of them are kept
         (``where=["setup=porian_a", "epochs>1"]``).
@@ -348,7 +349,7 @@ def runs_from_frame(
     c_col: str | None = None,
     loss_col: str | None = None,
     exclude_where: Sequence[str] = (),
-    loss_unit: str = "nats/token",
+    loss_unit: str | None = None,
     source: str = "<DataFrame>",
     u_col: str | None = None,
     units: dict[str, float | str] | None = None,
@@ -370,11 +371,11 @@ def runs_from_frame(
 
 def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, d_col: str | None,
            c_col: str | None, loss_col: str | None, exclude_where: Sequence[str],
-           loss_unit: str, u_col: str | None = None,
+           loss_unit: str | None, u_col: str | None = None,
            units: dict[str, float | str] | None = None, label_cols: dict[str, str | None] | None = None,
            where: Sequence[str] = (), n_convention: str = "unstated") -> Runs:
     """Map columns, apply exclusions, validate and derive; shared by both entry points."""
-    if loss_unit not in LOSS_UNITS:
+    if loss_unit is not None and loss_unit not in LOSS_UNITS:
         raise RunsError(f"unknown loss unit {loss_unit!r}; allowed: {', '.join(LOSS_UNITS)}.")
     check_n_convention(n_convention)
     if isinstance(exclude_where, str):
@@ -397,6 +398,11 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
     if mapped["D"] is None and mapped["C"] is None:
         raise RunsError(f"need a D (tokens) or C (compute) column in {source} (columns: {available}); "
                         f"say which with --d-col COLUMN or --c-col COLUMN.")
+    if loss_unit is None:  # a loss named in bits per byte or character ('bpb', 'val_bpc') is in those units
+        loss_unit = loss_unit_in_name(mapped["loss"]) or "nats/token"
+        if loss_unit != "nats/token":
+            log.warning("reading column '%s' as a loss in %s (its name says so); pass --loss-unit if it is not",
+                        mapped["loss"], loss_unit)
     units = dict(units or {})
     for var in UNITS:  # a unit in the column's name ('Parameters (M)', 'tokens_B', 'pf_days'), unless one is given
         if mapped[var] is not None and var not in units:
