@@ -484,6 +484,22 @@ def test_a_loss_named_in_bits_per_byte_or_character_is_read_in_that_unit(column,
     assert runs_from_frame(df, loss_col=column, loss_unit="nats/token").loss_unit == "nats/token"  # given wins
 
 
+def test_sizes_written_with_suffixes_are_read_and_only_unreadable_cells_are_named(caplog):
+    df = pd.DataFrame({"params": ["125M", "350M", "1.3B", "2.7b", "6.7B"], "tokens": ["2.5B", "7B", "26B", "54e9", "0.134T"],
+                       "loss": [3.9, 3.5, 3.0, 2.8, 2.6]})
+    with caplog.at_level("WARNING", logger="bayescale.data"):
+        runs = runs_from_frame(df)
+    np.testing.assert_allclose(runs.N, [1.25e8, 3.5e8, 1.3e9, 2.7e9, 6.7e9])
+    np.testing.assert_allclose(runs.D, [2.5e9, 7e9, 2.6e10, 5.4e10, 1.34e11])
+    assert "'125M' as 1.25e+08" in caplog.text
+    bad = df.assign(tokens=["2.5B", "seven", "26B", None, "0.134T"])
+    with pytest.raises(RunsError) as err:
+        runs_from_frame(bad)
+    assert "tokens='seven'" in str(err.value) and "2.5B" not in str(err.value)
+    with pytest.raises(RunsError, match="not numbers.*loss='3.9x'"):  # the loss takes no suffix
+        runs_from_frame(df.assign(loss=["3.9x", "3.5", "3.0", "2.8", "2.6"]))
+
+
 def test_a_perplexity_column_is_named_when_no_loss_is_found():
     df = pd.DataFrame({"N": [1e8, 2e8, 4e8], "D": [1e9, 2e9, 3e9], "ppl": [20.0, 18.0, 16.0]})
     with pytest.raises(RunsError, match="'ppl' looks like a perplexity.*natural log"):

@@ -15,7 +15,7 @@ import pandas as pd
 from bayescale.errors import RunsError
 
 __all__ = ["CANDIDATES", "LOSS_UNIT_NAMES", "NAMED_UNITS", "OPTIONS", "UNIT_WORDS", "find_column", "loss_unit_in_name",
-           "optional_u", "parse_unit", "unit_in_name"]
+           "optional_u", "parse_unit", "suffixed_numbers", "unit_in_name"]
 
 log = logging.getLogger("bayescale.data")
 
@@ -116,6 +116,26 @@ def unit_in_name(column: object) -> tuple[str | None, float | None]:
     if unit not in _SUFFIX_WORDS:
         return None, None
     return _normalized(match.group("base")), _SUFFIX_WORDS[unit]
+
+
+_SUFFIXED = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kmbt]|bn)\s*$", re.IGNORECASE)
+
+
+def suffixed_numbers(raw: pd.Series) -> pd.Series | None:
+    """Values written with a size suffix ('125M', '1.3B', '2T', '350k'; plain numbers too) as
+    numbers, NaN where a value reads neither way; None when no value has a suffix."""
+    values, suffixed = [], False
+    for text in raw:
+        match = _SUFFIXED.match(text) if isinstance(text, str) else None
+        if match:
+            values.append(float(match.group(1)) * _SUFFIX_WORDS[match.group(2).lower()])
+            suffixed = True
+            continue
+        try:
+            values.append(float(text))
+        except (TypeError, ValueError):
+            values.append(np.nan)
+    return pd.Series(values, index=raw.index, dtype=np.float64) if suffixed else None
 
 
 def loss_unit_in_name(column: object) -> str | None:

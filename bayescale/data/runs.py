@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.data.checks import check_plausible
-from bayescale.data.columns import OPTIONS, find_column, loss_unit_in_name, optional_u, parse_unit, unit_in_name
+from bayescale.data.columns import OPTIONS, find_column, loss_unit_in_name, optional_u, parse_unit, suffixed_numbers, unit_in_name
 from bayescale.data.conventions import LOSS_UNITS, N_CONVENTIONS
 from bayescale.data.tables import filter_mask, read_table
 from bayescale.errors import RunsError
@@ -448,6 +448,13 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
     for var, col in present.items():
         raw = df[col]
         num = pd.to_numeric(raw, errors="coerce").astype(np.float64)
+        if var in UNITS and (num.isna() & raw.notna()).any():  # '125M', '1.3B', '2T' as people write sizes
+            spelled = suffixed_numbers(raw)
+            if spelled is not None:
+                num = spelled.where(raw.notna())
+                first = spelled.first_valid_index()
+                log.warning("reading column '%s' with its values' suffixes (K = 1e3, M = 1e6, B = 1e9, T = 1e12), "
+                            "e.g. %r as %g", col, str(raw[first]), spelled[first])
         values[var] = num
         for i in df.index[num.isna() & raw.notna()]:
             bad_text.append(f"{labels[i]} ({col}={str(raw[i])!r})")
