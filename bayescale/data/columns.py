@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from bayescale.errors import RunsError
 
-__all__ = ["CANDIDATES", "LOSS_UNIT_NAMES", "NAMED_UNITS", "OPTIONS", "UNIT_WORDS", "find_column", "loss_unit_in_name",
+__all__ = ["CANDIDATES", "ColumnMap", "UNIT_VARS", "map_columns", "LOSS_UNIT_NAMES", "NAMED_UNITS", "OPTIONS", "UNIT_WORDS", "find_column", "loss_unit_in_name",
            "optional_u", "parse_unit", "suffixed_numbers", "unit_in_name"]
 
 log = logging.getLogger("bayescale.data")
@@ -73,6 +74,104 @@ def parse_unit(text: str | float, option: str = "--n-unit") -> float:
         raise RunsError(f"{option} {text!r} is not a unit: give a positive number (e.g. 1e9 for a column "
                         f"in billions) or one of {words}.")
     return value
+
+
+#: The quantities a unit multiplier applies to.
+UNIT_VARS = ("N", "D", "C", "U")
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which column holds each quantity, with the multipliers, loss unit and N convention read."""
+
+    mapped: dict[str, str | None]  #: quantity (N, D, C, loss, U) -> column, None where absent
+    labels: dict[str, str]  #: label dim (group, family) -> column
+    multipliers: dict[str, float]  #: quantity -> factor to its unit
+    loss_unit: str
+    n_convention: str
+
+
+def map_columns(df: pd.DataFrame, given: dict[str, str | None], label_cols: dict[str, str | None], source: str,
+                units: dict[str, float | str], loss_unit: str | None, n_convention: str) -> ColumnMap:
+    """Find each quantity's column (given, or by name), its unit (given, or written in the name), the
+    loss unit and the N convention a name states; refuse a table without N, loss, or D or C, and a
+    column read as two quantities.
+
+    Raises
+    ------
+    RunsError
+        Naming the missing or doubled column and the option that fixes it.
+    """
+    mapped = {var: find_column(df, var, given[var]) for var in ("N", "D", "C", "loss", "U")}
+    _refuse_missing(df, mapped, source)
+    label_cols = {dim: col for dim, col in label_cols.items() if col is not None}
+    for dim, col in label_cols.items():
+        if col not in df.columns:
+            raise RunsError(f"no column '{col}' (given with {OPTIONS[dim]}); available columns: {_listed(df)}.")
+    _refuse_doubles({**mapped, **label_cols}, source)
+    if n_convention == "unstated" and re.search(r"(non|no)[\s_-]?emb", str(mapped["N"]).lower()):
+        n_convention = "non-embedding"
+        log.warning("the N column '%s' counts non-embedding parameters, by its name: recorded as --n-convention "
+                    "non-embedding (give --n-convention total if it does not)", mapped["N"])
+    if loss_unit is None:  # a loss named in bits per byte or character ('bpb', 'val_bpc') is in those units
+        loss_unit = loss_unit_in_name(mapped["loss"]) or "nats/token"
+        if loss_unit != "nats/token":
+            log.warning("reading column '%s' as a loss in %s (its name says so); pass --loss-unit if it is not",
+                        mapped["loss"], loss_unit)
+    return ColumnMap(mapped, label_cols, _multipliers(mapped, units, source), loss_unit, n_convention)
+
+
+def _listed(df: pd.DataFrame) -> str:
+    return ", ".join(repr(str(c)) for c in df.columns)
+
+
+def _refuse_missing(df: pd.DataFrame, mapped: dict[str, str | None], source: str) -> None:
+    """A table needs N, a loss, and D or C."""
+    for var in ("N", "loss"):
+        if mapped[var] is None:
+            perplexity = [str(c) for c in df.columns if _normalized(c) in ("ppl", "perplexity", "val_ppl", "eval_ppl",
+                                                                            "valid_ppl")]
+            hint = (f" Column '{perplexity[0]}' looks like a perplexity: a law is fitted to a loss, its natural log "
+                    "(nats/token); add that column and name it with --loss-col." if var == "loss" and perplexity else "")
+            raise RunsError(f"cannot find the {var} column in {source} (columns: {_listed(df)}); "
+                            f"say which it is with {OPTIONS[var]} COLUMN.{hint}")
+    if mapped["D"] is None and mapped["C"] is None:
+        raise RunsError(f"need a D (tokens) or C (compute) column in {source} (columns: {_listed(df)}); "
+                        f"say which with --d-col COLUMN or --c-col COLUMN.")
+
+
+def _refuse_doubles(roles_to_columns: dict[str, str | None], source: str) -> None:
+    """Each quantity and label needs a column of its own."""
+    roles: dict[str, list[str]] = {}
+    for role, col in roles_to_columns.items():
+        if col is not None:
+            roles.setdefault(col, []).append(role)
+    for col, twice in roles.items():
+        if len(twice) > 1:
+            said = " and ".join(f"{r} ({OPTIONS[r]})" for r in twice)
+            raise RunsError(f"column '{col}' of {source} is read as both {said}; each needs a column of its "
+                            f"own: name the right one with {' or '.join(OPTIONS[r] for r in twice)}.")
+
+
+def _multipliers(mapped: dict[str, str | None], units: dict[str, float | str], source: str) -> dict[str, float]:
+    """Each quantity's factor to its unit: given (``--n-unit``), else written in its column's name."""
+    units = dict(units)
+    for var in UNIT_VARS:  # 'Parameters (M)', 'tokens_B', 'pf_days', unless a unit is given
+        if mapped[var] is not None and var not in units:
+            _, hinted = unit_in_name(mapped[var])
+            if hinted is not None:
+                units[var] = hinted
+                log.warning("reading column '%s' as %s in units of %g (its name says so); pass %s 1 if it is not",
+                            mapped[var], var, hinted, f"--{var.lower()}-unit")
+    multipliers = {}
+    for var, unit in units.items():
+        option = f"--{var.lower()}-unit"
+        if var not in UNIT_VARS:
+            raise RunsError(f"a unit can be given for {', '.join(UNIT_VARS)}, not {var!r}.")
+        if mapped[var] is None:
+            raise RunsError(f"{option} was given, but {source} has no {var} column; name it with {OPTIONS[var]}.")
+        multipliers[var] = parse_unit(unit, option)
+    return multipliers
 
 
 def find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:

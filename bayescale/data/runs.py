@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.data.checks import check_plausible
-from bayescale.data.columns import OPTIONS, find_column, loss_unit_in_name, optional_u, parse_unit, suffixed_numbers, unit_in_name
+from bayescale.data.columns import OPTIONS, map_columns, optional_u, suffixed_numbers
 from bayescale.data.conventions import LOSS_UNITS, N_CONVENTIONS
 from bayescale.data.tables import filter_mask, read_table
 from bayescale.errors import RunsError
@@ -381,57 +380,9 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
     if isinstance(exclude_where, str):
         exclude_where = [exclude_where]
     given = {"N": n_col, "D": d_col, "C": c_col, "loss": loss_col, "U": u_col}
-    mapped = {var: find_column(df, var, given[var]) for var in ("N", "D", "C", "loss", "U")}
-    available = ", ".join(repr(str(c)) for c in df.columns)
-    for var in ("N", "loss"):
-        if mapped[var] is None:
-            perplexity = [str(c) for c in df.columns if str(c).strip().lower() in ("ppl", "perplexity", "val_ppl",
-                                                                                   "eval_ppl", "valid_ppl")]
-            hint = (f" Column '{perplexity[0]}' looks like a perplexity: a law is fitted to a loss, its natural log "
-                    "(nats/token); add that column and name it with --loss-col." if var == "loss" and perplexity else "")
-            raise RunsError(f"cannot find the {var} column in {source} (columns: {available}); "
-                            f"say which it is with {OPTIONS[var]} COLUMN.{hint}")
-    if n_convention == "unstated" and re.search(r"(non|no)[\s_-]?emb", str(mapped["N"]).lower()):
-        n_convention = "non-embedding"
-        log.warning("the N column '%s' counts non-embedding parameters, by its name: recorded as --n-convention "
-                    "non-embedding (give --n-convention total if it does not)", mapped["N"])
-    if mapped["D"] is None and mapped["C"] is None:
-        raise RunsError(f"need a D (tokens) or C (compute) column in {source} (columns: {available}); "
-                        f"say which with --d-col COLUMN or --c-col COLUMN.")
-    if loss_unit is None:  # a loss named in bits per byte or character ('bpb', 'val_bpc') is in those units
-        loss_unit = loss_unit_in_name(mapped["loss"]) or "nats/token"
-        if loss_unit != "nats/token":
-            log.warning("reading column '%s' as a loss in %s (its name says so); pass --loss-unit if it is not",
-                        mapped["loss"], loss_unit)
-    units = dict(units or {})
-    for var in UNITS:  # a unit in the column's name ('Parameters (M)', 'tokens_B', 'pf_days'), unless one is given
-        if mapped[var] is not None and var not in units:
-            _, hinted = unit_in_name(mapped[var])
-            if hinted is not None:
-                units[var] = hinted
-                log.warning("reading column '%s' as %s in units of %g (its name says so); pass %s 1 if it is not",
-                            mapped[var], var, hinted, f"--{var.lower()}-unit")
-    multipliers = {}
-    for var, unit in units.items():
-        option = f"--{var.lower()}-unit"
-        if var not in UNITS:
-            raise RunsError(f"a unit can be given for {', '.join(UNITS)}, not {var!r}.")
-        if mapped[var] is None:
-            raise RunsError(f"{option} was given, but {source} has no {var} column; name it with {OPTIONS[var]}.")
-        multipliers[var] = parse_unit(unit, option)
-    label_cols = {dim: col for dim, col in (label_cols or {}).items() if col is not None}
-    for dim, col in label_cols.items():
-        if col not in df.columns:
-            raise RunsError(f"no column '{col}' (given with {OPTIONS[dim]}); available columns: {available}.")
-    roles: dict[str, list[str]] = {}
-    for role, col in [*mapped.items(), *label_cols.items()]:
-        if col is not None:
-            roles.setdefault(col, []).append(role)
-    for col, twice in roles.items():
-        if len(twice) > 1:
-            said = " and ".join(f"{r} ({OPTIONS[r]})" for r in twice)
-            raise RunsError(f"column '{col}' of {source} is read as both {said}; each needs a column of its "
-                            f"own: name the right one with {' or '.join(OPTIONS[r] for r in twice)}.")
+    found = map_columns(df, given, label_cols or {}, source, units or {}, loss_unit, n_convention)
+    mapped, label_cols, multipliers = found.mapped, found.labels, found.multipliers
+    loss_unit, n_convention = found.loss_unit, found.n_convention
 
     where = [where] if isinstance(where, str) else list(where or ())
     mask = filter_mask(df, exclude_where, where)
