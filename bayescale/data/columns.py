@@ -133,6 +133,9 @@ def _refuse_missing(df: pd.DataFrame, mapped: dict[str, str | None], source: str
                                                                             "valid_ppl")]
             hint = (f" Column '{perplexity[0]}' looks like a perplexity: a law is fitted to a loss, its natural log "
                     "(nats/token); add that column and name it with --loss-col." if var == "loss" and perplexity else "")
+            if var == "N" and mapped["C"] is not None:
+                hint = (" Every run needs its parameter count, also for the laws in compute alone (compute_power, "
+                        "compute_loglinear): add a column of N; D is then derived as C / (6N).")
             raise RunsError(f"cannot find the {var} column in {source} (columns: {_listed(df)}); "
                             f"say which it is with {OPTIONS[var]} COLUMN.{hint}")
     if mapped["D"] is None and mapped["C"] is None:
