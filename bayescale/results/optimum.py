@@ -80,8 +80,9 @@ class Optimum:
     predictive_edge : ndarray of int8, shape ``(sample, budget)``, or None
         Where each draw's predictive optimum stops at the edge of the tokens-per-parameter shifts
         the shipped miss was learned on (:func:`bayescale.laws.extrapolation.at_learned_edge`):
-        -1 at the few-tokens edge (large N), +1 at the many-tokens edge, 0 inside. Where more than
-        the interval's tail sits at an edge, that end of the interval is the edge, and the output says so.
+        -1 on the few-tokens edge (large N), +1 on the many-tokens edge, -2 and +2 beyond them (the
+        law's own optima there, where the tilt is flat), 0 between. Where an interval's end falls on an
+        edge, it is the edge rather than a quantile, and the output says so (:func:`open_ends`).
     """
 
     compute: np.ndarray
@@ -191,8 +192,9 @@ class Optimum:
 
 def open_ends(record: dict) -> dict[str, tuple[bool, bool]]:
     """Which ends (lower, upper) of ``N_opt_predictive`` and ``D_opt_predictive`` in a budget's
-    record (:meth:`Optimum.to_records`) are an edge of the learned tilt rather than a quantile:
-    more draws than the interval's tail stop there. Printed as "≤" and "≥"."""
+    record (:meth:`Optimum.to_records`) are an edge of the learned tilt rather than a quantile: the
+    interval's quantile on that side falls on the edge (fewer draws than the tail lie beyond it, more
+    with those on it). Printed as "≤" and "≥"."""
     at, beyond = record.get("predictive_at_learned_edge"), record.get("predictive_beyond_learned_edge")
     if not at:
         return {}
