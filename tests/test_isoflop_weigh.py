@@ -7,7 +7,9 @@ scattered a little about it; the fits of laws are ``conftest.fake_fit`` of the s
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -169,7 +171,7 @@ def test_the_cli_stacks_an_analysis_file_with_fit_files(tmp_path, capsys):
     assert "PSIS-LOO weighs how well" in record["notes"][0]
 
 
-def test_leave_future_out_weighs_by_the_held_out_minima(monkeypatch):
+def test_leave_future_out_weighs_by_the_held_out_minima(monkeypatch, caplog):
     """With an isoFLOP analysis, lfo refits each model below the top budgets and scores its N* at
     the held-out curves' minima: the model whose N* lies there gets the weight. The refits are
     replaced by their answers (a sampler is not needed to test the bookkeeping)."""
@@ -183,8 +185,9 @@ def test_leave_future_out_weighs_by_the_held_out_minima(monkeypatch):
     right = np.exp(vertex[1] + 0.02 * np.random.default_rng(0).standard_normal((400, 1)))
 
     class Answer:
-        def __init__(self, n):
+        def __init__(self, n, passed=True):
             self.n = n
+            self.gates = SimpleNamespace(passed=passed)
 
         def optimum(self, budgets, **_):
             return Optimum(np.asarray(budgets), self.n, self.n, self.n, self.n, "fake")
@@ -201,6 +204,20 @@ def test_leave_future_out_weighs_by_the_held_out_minima(monkeypatch):
     monkeypatch.setattr(fitting, "fit", lambda *a, **k: Answer(right / 3.0))
     monkeypatch.setattr(isoflop, "fit_isoflop", lambda *a, **k: Answer(right))
     assert ensemble([law, iso], [1e22], weights="lfo", holdout_top=0.15).weights["isoflop"] > 0.95
+    # the refits' own notes are held back: they concern fits the reader did not ask for
+    def noisy(*a, **k):
+        logging.getLogger("bayescale.results").warning("fitting the law again to the other 37")
+        return Answer(right)
+
+    monkeypatch.setattr(fitting, "fit", noisy)
+    with caplog.at_level(logging.WARNING, logger="bayescale"):
+        ensemble([law, iso], [1e22], weights="lfo", holdout_top=0.15)
+    assert "fitting the law again" not in caplog.text
+    assert logging.getLogger("bayescale").level != logging.ERROR  # and the level is restored
+    # a refit that fails its gates is named, since the weight rests on it
+    monkeypatch.setattr(isoflop, "fit_isoflop", lambda *a, **k: Answer(right, passed=False))
+    notes = ensemble([law, iso], [1e22], weights="lfo", holdout_top=0.15).notes
+    assert any("refit of the isoFLOP analysis did not pass the convergence gates" in n for n in notes)
     frame = law.runs.frame
     top = frame.C >= 1e20
     largest = frame.N[top].sort_values().iloc[-3]  # the top budget keeps 3 sizes: a parabola, no curve to score

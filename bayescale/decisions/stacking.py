@@ -14,7 +14,9 @@ L* of a mixture with an isoFLOP analysis comes from the laws alone: :func:`loss_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -70,11 +72,13 @@ def lfo_weights(fits: Sequence[Any], holdout_top: float, settings: Any = None,
     stacked on the held-out losses under the same refits) and notes for the reader (how few points
     the weights rest on).
     """
-    if has_loss(fits).all():
-        w = stacking_weights(_lfo_loss_lpd(fits, holdout_top, settings))
-        return w, w, []
-    lpd, law_lpd = _lfo_vertex_lpd(fits, holdout_top, settings, unique_tokens)
-    notes = []
+    unconverged: list[str] = []
+    with _refits_quiet():  # their notes concern fits the reader did not ask for
+        if has_loss(fits).all():
+            w = stacking_weights(_lfo_loss_lpd(fits, holdout_top, settings, unconverged))
+            return w, w, _unconverged_note(unconverged)
+        lpd, law_lpd = _lfo_vertex_lpd(fits, holdout_top, settings, unique_tokens, unconverged)
+    notes = _unconverged_note(unconverged)
     if lpd.shape[0] < FEW_MINIMA:
         notes.append(f"the leave-future-out weights rest on {lpd.shape[0]} held-out isoFLOP "
                      f"minim{'um' if lpd.shape[0] == 1 else 'a'}: with so few, stacking puts (nearly) all the weight "
@@ -83,6 +87,26 @@ def lfo_weights(fits: Sequence[Any], holdout_top: float, settings: Any = None,
     w_loss = np.zeros(len(fits))
     w_loss[laws] = stacking_weights(law_lpd) if laws.sum() > 1 else 1.0
     return stacking_weights(lpd), w_loss, notes
+
+
+@contextmanager
+def _refits_quiet() -> Iterator[None]:
+    """Hold back bayescale's notes (warnings) while the leave-future-out refits run: a refit's
+    "fitting the law again to the runs near their optimum" would read as if about the user's fit."""
+    logger = logging.getLogger("bayescale")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _unconverged_note(labels: list[str]) -> list[str]:
+    if not labels:
+        return []
+    return [f"the leave-future-out refit of {', '.join(labels)} did not pass the convergence gates; its weight "
+            "rests on an unconverged fit: read it with care, or weigh by PSIS-LOO (--weights loo)"]
 
 
 def loss_weights(fits: Sequence[Any], w: np.ndarray, method: str) -> np.ndarray:
@@ -107,8 +131,9 @@ def loss_weights(fits: Sequence[Any], w: np.ndarray, method: str) -> np.ndarray:
     return out
 
 
-def _lfo_loss_lpd(fits: Sequence[Any], holdout_top: float, settings: Any) -> np.ndarray:
-    """Held-out log predictive density of each run (rows) under each law refitted below the cutoff (columns)."""
+def _lfo_loss_lpd(fits: Sequence[Any], holdout_top: float, settings: Any, unconverged: list[str]) -> np.ndarray:
+    """Held-out log predictive density of each run (rows) under each law refitted below the cutoff
+    (columns); the laws whose refit fails its gates are added to ``unconverged``."""
     from bayescale.decisions.backtesting import holdout_lpd, split_by_compute
     from bayescale.inference.sampling import SamplerSettings
     from bayescale.results.fitting import fit as fit_law
@@ -117,12 +142,15 @@ def _lfo_loss_lpd(fits: Sequence[Any], holdout_top: float, settings: Any) -> np.
     for fit in fits:
         train, held, _ = split_by_compute(fit.runs, holdout_top)
         own = replace(settings or SamplerSettings.from_dict(fit.sampler), progressbar=False)
-        columns.append(holdout_lpd(fit_law(train, fit.law, settings=own, allocation_refit=False), held))
+        refit = fit_law(train, fit.law, settings=own, allocation_refit=False)
+        if not refit.gates.passed:
+            unconverged.append(fit.law.name)
+        columns.append(holdout_lpd(refit, held))
     return np.stack(columns, axis=1)
 
 
 def _lfo_vertex_lpd(fits: Sequence[Any], holdout_top: float, settings: Any,
-                    unique_tokens: float | None) -> tuple[np.ndarray, np.ndarray]:
+                    unique_tokens: float | None, unconverged: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Log density of each held-out isoFLOP minimum (rows) under each model refitted below the cutoff
     (columns); and of each held-out run's loss (rows) under each law's same refit (columns, laws only).
 
@@ -148,13 +176,16 @@ def _lfo_vertex_lpd(fits: Sequence[Any], holdout_top: float, settings: Any,
     for fit in fits:
         if isinstance(fit, IsoflopFit):
             own = replace(SamplerSettings.from_dict(fit.provenance["sampler"]), progressbar=False)
-            optimum = fit_isoflop(train, tolerance=fit.tolerance, settings=own, drop_unusable=True).optimum(budgets)
+            refit = fit_isoflop(train, tolerance=fit.tolerance, settings=own, drop_unusable=True)
+            optimum = refit.optimum(budgets)
         else:
             own = replace(settings or SamplerSettings.from_dict(fit.sampler), progressbar=False)
             extra = {"unique_tokens": unique_tokens} if "U" in fit.law.variables else {}
             refit = fit_law(train, fit.law, settings=own)
             optimum = refit.optimum(budgets, **extra)
             law_columns.append(holdout_lpd(refit, held))
+        if not refit.gates.passed:
+            unconverged.append("the isoFLOP analysis" if isinstance(fit, IsoflopFit) else fit.law.name)
         draws = optimum.N_opt_predictive if optimum.N_opt_predictive is not None else optimum.N_opt
         columns.append(vertex_log_density(draws, vertices))
     return np.stack(columns, axis=1), np.stack(law_columns, axis=1)
