@@ -41,6 +41,7 @@ def _runs_files(tmp: Path) -> dict[str, tuple[str, str]]:
         "losses times 1e6": ("scaled.csv", "N,D,loss\n" + "\n".join(
             f"{r.split(',')[0]},{r.split(',')[1]},{float(r.split(',')[2]) * 1e6:g}" for r in lines[1:])),
         "duplicate rows": ("dup.csv", RUNS + "\n" + lines[1]),
+        "a column named twice": ("twice.csv", "N,D,loss,N\n" + "\n".join(f"{r},1" for r in lines[1:])),
         "one model size": ("one_n.csv", "N,D,loss\n1e8,1e9,3.1\n1e8,3e9,3.0\n1e8,1e10,2.9\n1e8,3e10,2.8\n1e8,1e11,2.7\n1e8,3e11,2.6"),
         "one token count": ("one_d.csv", "N,D,loss\n1e7,1e9,3.1\n3e7,1e9,3.0\n1e8,1e9,2.9\n3e8,1e9,2.8\n1e9,1e9,2.7\n3e9,1e9,2.6"),
         "fewer runs than parameters": ("few.csv", "\n".join(lines[:4])),
@@ -93,6 +94,8 @@ def test_bad_runs_tables(case, tmp_path, capsys):
     assert not out.exists()
     if case == "semicolon separator":
         assert "';'" in err
+    if case == "a column named twice":  # pandas would have read the first 'N' and renamed the second
+        assert "names the column 'N' twice (columns 1 and 4)" in err
 
 
 @pytest.mark.parametrize("case", list(_law_files()))

@@ -54,7 +54,26 @@ def read_table(path: str | os.PathLike, what: str) -> tuple[pd.DataFrame, str]:
     if kind == "csv" and df.shape[1] == 1 and ";" in str(df.columns[0]):
         raise RunsError(f"'{p}' looks separated by ';' (header {str(df.columns[0])!r}); bayescale reads comma-separated "
                         ".csv or tab-separated .tsv files: save it with commas (and '.' as the decimal point).")
+    if kind == "csv":
+        _refuse_repeated_header(p, df, name.endswith((".tsv", ".tsv.gz")))
     return df, kind
+
+
+def _refuse_repeated_header(path: Path, df: pd.DataFrame, tabs: bool) -> None:
+    """Refuse a header that names a column twice: pandas renames the second ('N', 'N.1') and the
+    first would be read without a word."""
+    if not any("." in str(c) for c in df.columns):  # pandas marks a repeat as NAME.1
+        return
+    first = pd.read_csv(path, sep="\t" if tabs else ",", nrows=1, header=None, dtype=str).iloc[0]
+    seen: dict[str, int] = {}
+    for i, label in enumerate(first, start=1):
+        if not isinstance(label, str) or not label.strip():
+            continue
+        label = label.strip()
+        if label in seen:
+            raise RunsError(f"'{path}' names the column '{label}' twice (columns {seen[label]} and {i}); "
+                            "rename one, so that it is clear which is meant.")
+        seen[label] = i
 
 
 #: Comparisons a row filter may use, longest first so that ``>=`` is not read as ``>``.
