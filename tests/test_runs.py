@@ -492,6 +492,8 @@ def test_sizes_written_with_suffixes_are_read_and_only_unreadable_cells_are_name
     np.testing.assert_allclose(runs.N, [1.25e8, 3.5e8, 1.3e9, 2.7e9, 6.7e9])
     np.testing.assert_allclose(runs.D, [2.5e9, 7e9, 2.6e10, 5.4e10, 1.34e11])
     assert "'125M' as 1.25e+08" in caplog.text
+    grouped = runs_from_frame(df.assign(params=["125,000,000", "350,000,000", "1,300,000,000", "2.7e9", "6,700,000,000"]))
+    np.testing.assert_allclose(grouped.N, [1.25e8, 3.5e8, 1.3e9, 2.7e9, 6.7e9])
     bad = df.assign(tokens=["2.5B", "seven", "26B", None, "0.134T"])
     with pytest.raises(RunsError) as err:
         runs_from_frame(bad)

@@ -223,14 +223,22 @@ def unit_in_name(column: object) -> tuple[str | None, float | None]:
 _SUFFIXED = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kmbt]|bn)\s*$", re.IGNORECASE)
 
 
+_GROUPED = re.compile(r"^\s*[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?\s*$")
+
+
 def suffixed_numbers(raw: pd.Series) -> pd.Series | None:
-    """Values written with a size suffix ('125M', '1.3B', '2T', '350k'; plain numbers too) as
-    numbers, NaN where a value reads neither way; None when no value has a suffix."""
+    """Values written as people write sizes, with a suffix ('125M', '1.3B', '2T', '350k') or
+    thousands separators ('125,000,000'), as numbers (plain numbers too); NaN where a value reads
+    no way; None when no value is written so."""
     values, suffixed = [], False
     for text in raw:
         match = _SUFFIXED.match(text) if isinstance(text, str) else None
         if match:
             values.append(float(match.group(1)) * _SUFFIX_WORDS[match.group(2).lower()])
+            suffixed = True
+            continue
+        if isinstance(text, str) and _GROUPED.match(text):
+            values.append(float(text.replace(",", "")))
             suffixed = True
             continue
         try:

@@ -404,8 +404,8 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
             if spelled is not None:
                 num = spelled.where(raw.notna())
                 first = spelled.first_valid_index()
-                log.warning("reading column '%s' with its values' suffixes (K = 1e3, M = 1e6, B = 1e9, T = 1e12), "
-                            "e.g. %r as %g", col, str(raw[first]), spelled[first])
+                log.warning("reading column '%s' as sizes are written (suffixes K = 1e3, M = 1e6, B = 1e9, T = 1e12; "
+                            "thousands separated by commas), e.g. %r as %g", col, str(raw[first]), spelled[first])
         values[var] = num
         for i in df.index[num.isna() & raw.notna()]:
             bad_text.append(f"{labels[i]} ({col}={str(raw[i])!r})")
