@@ -135,9 +135,10 @@ def main() -> int:
         wt = p["weights"]
         train_names = sorted(set(train.ladder) & set(inner.ladder))
         tt = {n: (terms(inner[inner.ladder == n], wt), terms(train[train.ladder == n], wt)) for n in train_names}
-        fit = optimize.minimize_scalar(
-            lambda rho: -sum(conditional_loglik(ti, to, p["mu"], p["omega"], rho) for ti, to in tt.values()),
-            bounds=(0.0, 0.95), method="bounded", options={"xatol": 0.02})
+        def minus_loglik(rho: float, p: dict = p, tt: dict = tt) -> float:
+            return -sum(conditional_loglik(ti, to, p["mu"], p["omega"], rho) for ti, to in tt.values())
+
+        fit = optimize.minimize_scalar(minus_loglik, bounds=(0.0, 0.95), method="bounded", options={"xatol": 0.02})
         for ladder in sorted(outer[outer.source == source].ladder.unique()):
             part = outer[outer.ladder == ladder].reset_index(drop=True)
             t_in = terms(inner[inner.ladder == ladder], wt)
