@@ -80,3 +80,36 @@ def test_the_bottom_layers_import_without_pymc():
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "light" in out.stdout
+
+
+@pytest.mark.parametrize("entry", ["fit", "backtest", "fit_isoflop"])
+def test_the_fitting_entry_points_take_a_seed(entry, monkeypatch):
+    """``bs.fit(runs, seed=3)``, as a user writes it first, reaches the sampler (it was a
+    TypeError: the seed lived only in ``settings``); it replaces the settings' seed."""
+    import bayescale as bs
+    import bayescale.inference.converge as converge
+    import bayescale.results.fitting as fitting
+
+    class Reached(Exception):
+        pass
+
+    def stop(model, priors, names, settings, retries):
+        raise Reached(settings)
+
+    monkeypatch.setattr(fitting, "sample_until_converged", stop)
+    monkeypatch.setattr(converge, "sample_until_converged", stop)  # the isoFLOP fit imports it when called
+    runs = bs.read_runs(ROOT / "data" / "example_runs.csv")
+    call = {"fit": lambda **k: bs.fit(runs, "chinchilla", **k),
+            "backtest": lambda **k: bs.backtest(runs, ["chinchilla"], **k),
+            "fit_isoflop": lambda **k: bs.fit_isoflop(runs, **k)}[entry]
+    reached = []
+    for given in ({"seed": 3, "settings": bs.SamplerSettings(seed=9, draws=600)},
+                  {"settings": bs.SamplerSettings(seed=3, draws=600)}, {"settings": bs.SamplerSettings(seed=9, draws=600)}):
+        with pytest.raises(Reached) as got:
+            call(**given)
+        reached.append(got.value.args[0])
+    # a backtest's refits get seeds derived from the user's: the same as from settings' seed 3
+    assert reached[0].seed == reached[1].seed != reached[2].seed
+    assert reached[0].draws >= 600
+    if entry != "backtest":
+        assert reached[0].seed == 3

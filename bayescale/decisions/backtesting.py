@@ -186,6 +186,7 @@ def backtest(
     *,
     holdout_top: float = 0.2,
     settings: SamplerSettings | None = None,
+    seed: int | None = None,
     prob: float = 0.95,
     workers: int = 1,
     engine: str = "local",
@@ -201,6 +202,8 @@ def backtest(
     holdout_top : float
         Fraction of runs, largest compute first, to hold out.
     settings : SamplerSettings, optional
+    seed : int, optional
+        Seeds the refits (each task's seed derives from it); it replaces ``settings``' seed.
     prob : float
         Probability of the predictive intervals whose coverage is reported.
     workers : int
@@ -218,6 +221,8 @@ def backtest(
     laws = [law if isinstance(law, Law) else load_law(law) for law in laws]
     train, holdout, cutoff = split_by_compute(runs, holdout_top)
     settings = settings or SamplerSettings()
+    if seed is not None:
+        settings = replace(settings, seed=int(seed))
     tasks = [(law, train, holdout, replace(settings, seed=task_seed(settings.seed, i), progressbar=False), prob)
              for i, law in enumerate(laws)]
     scores = run_tasks(_fit_and_score, tasks, workers=workers, engine=engine)

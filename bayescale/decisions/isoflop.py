@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -226,6 +226,7 @@ def fit_isoflop(
     *,
     tolerance: float = 0.05,
     settings: SamplerSettings | None = None,
+    seed: int | None = None,
     drop_unusable: bool = False,
     priors: dict[str, Prior] | None = None,
     retries: int = 3,
@@ -244,6 +245,8 @@ def fit_isoflop(
         diagonal mass matrix and target acceptance 0.97. To change one of them only, start
         from it: ``dataclasses.replace(DEFAULT_SETTINGS, seed=3)``; a plain ``SamplerSettings()``
         brings the law fits' low-rank matrix, which converges more slowly here.
+    seed : int, optional
+        Seeds the sampler; it replaces the settings' seed (``fit_isoflop(runs, seed=3)``).
     drop_unusable : bool
         Leave out budgets whose minimum is not bracketed (noted in the result) instead of
         refusing them.
@@ -310,7 +313,10 @@ def fit_isoflop(
     model = build_isoflop_model(np.log(N) - log_n_ref, np.log(loss) - log_l_ref, ids,
                                 np.log(centers) - log_c_ref, priors)
     names = [rv.name for rv in model.free_RVs]
-    done = sample_until_converged(model, priors, names, settings or DEFAULT_SETTINGS, retries)
+    settings = settings or DEFAULT_SETTINGS
+    if seed is not None:
+        settings = replace(settings, seed=int(seed))
+    done = sample_until_converged(model, priors, names, settings, retries)
     posterior, gates = done.posterior, done.gates
     draw = {n: posterior[n].stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy() for n in names}
     a, g, tau = draw["a"], draw["g"], draw["tau"]

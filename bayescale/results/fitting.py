@@ -37,6 +37,7 @@ def fit(
     priors: Mapping[str, Mapping[str, Any]] | None = None,
     noise: str | None = None,
     settings: SamplerSettings | None = None,
+    seed: int | None = None,
     retries: int = 3,
     log_likelihood: bool = False,
     pool: Iterable[str] = (),
@@ -64,6 +65,8 @@ def fit(
         ``"normal"``, ``"student_t"``, ``"grouped"``); the law file's by default.
     settings : SamplerSettings, optional
         Chains, draws, seed, …
+    seed : int, optional
+        Seeds the sampler (the same seed gives the same draws); it replaces ``settings``' seed.
     retries : int
         If a gate fails, sample again up to this many times with twice the draws and warm-up
         (and a higher target acceptance after divergences). Every attempt is recorded.
@@ -103,7 +106,8 @@ def fit(
     if priors:
         law = law.with_priors(priors)
     runs.check_identifiable(law.variables, len(law.all_parameters), law.name)
-    settings = _first_attempt(law, settings or SamplerSettings())
+    settings = settings or SamplerSettings()
+    settings = _first_attempt(law, settings if seed is None else replace(settings, seed=int(seed)))
     scales = scales or scales_of(runs)
     model = compiled_law_model(law, runs, scales)
     done = sample_until_converged(model, law.priors, list(law.all_parameters), settings, retries)
