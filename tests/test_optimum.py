@@ -209,8 +209,10 @@ def test_interval_known_quantiles():
 
 @pytest.mark.parametrize("budgets", [[0.0], [-1e21], [1e21, float("nan")], [float("inf")], []])
 def test_invalid_budgets(chin, draws, budgets):
-    with pytest.raises(OptimumError, match="must be positive"):
+    """Said in the API's terms, with the command line's beside them."""
+    with pytest.raises(OptimumError, match="at least one compute budget" if not budgets else "must be positive") as err:
         compute_optimum(chin, draws, SCALES, budgets)
+    assert "fit.optimum([1e21, 5.76e23])" in str(err.value)
 
 
 COMPUTE_ONLY = """\

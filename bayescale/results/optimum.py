@@ -320,8 +320,12 @@ def compute_optimum(
     if method not in ("auto", "closed", "numeric"):
         raise OptimumError(f"unknown method {method!r}: use 'auto', 'closed' or 'numeric'")
     budgets = np.atleast_1d(np.asarray(budgets, dtype=float))
-    if budgets.size == 0 or not np.all(np.isfinite(budgets)) or np.any(budgets <= 0):
-        raise OptimumError("compute budgets must be positive numbers of FLOPs, e.g. --compute 1e21 5.76e23")
+    if budgets.size == 0:
+        raise OptimumError("give at least one compute budget in FLOPs, e.g. fit.optimum([1e21, 5.76e23]) "
+                           "(--compute 1e21 5.76e23 on the command line)")
+    if not np.all(np.isfinite(budgets)) or np.any(budgets <= 0):
+        raise OptimumError(f"compute budgets must be positive, finite numbers of FLOPs; got {budgets.tolist()} "
+                           "(e.g. fit.optimum([1e21, 5.76e23]), --compute 1e21 5.76e23 on the command line)")
     check_allocatable(law, unique_tokens)
     uses_u = "U" in law.variables
     extra: dict[str, float] = {"U": float(unique_tokens)} if uses_u else {}
