@@ -502,6 +502,11 @@ def test_sizes_written_with_suffixes_are_read_and_only_unreadable_cells_are_name
         runs_from_frame(df.assign(loss=["3.9x", "3.5", "3.0", "2.8", "2.6"]))
 
 
+def test_a_missing_column_is_named_on_the_command_line_and_in_python():
+    with pytest.raises(RunsError, match=r"--loss-col COLUMN \(loss_col= in Python\)"):
+        runs_from_frame(pd.DataFrame({"N": [1e8, 2e8], "D": [1e9, 2e9], "score": [3.0, 2.9]}))
+
+
 def test_a_table_of_compute_and_loss_alone_is_told_what_to_add():
     with pytest.raises(RunsError, match="cannot find the N column.*needs its parameter count.*C / \\(6N\\)"):
         runs_from_frame(pd.DataFrame({"C": [1e18, 1e19, 1e20], "loss": [3.0, 2.8, 2.6]}))

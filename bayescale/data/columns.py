@@ -15,8 +15,9 @@ import pandas as pd
 
 from bayescale.errors import RunsError
 
-__all__ = ["CANDIDATES", "ColumnMap", "UNIT_VARS", "map_columns", "LOSS_UNIT_NAMES", "NAMED_UNITS", "OPTIONS", "UNIT_WORDS", "find_column", "loss_unit_in_name",
-           "optional_u", "parse_unit", "suffixed_numbers", "unit_in_name"]
+__all__ = ["ARGUMENTS", "CANDIDATES", "LOSS_UNIT_NAMES", "NAMED_UNITS", "OPTIONS", "UNIT_VARS", "UNIT_WORDS", "ColumnMap",
+           "find_column", "loss_unit_in_name", "map_columns", "naming", "optional_u", "parse_unit", "suffixed_numbers",
+           "unit_in_name"]
 
 log = logging.getLogger("bayescale.data")
 
@@ -49,6 +50,15 @@ _SUFFIX_WORDS = {"k": 1e3, "thousand": 1e3, "thousands": 1e3, "m": 1e6, "million
 #: The command-line option that names each quantity's column.
 OPTIONS = {"N": "--n-col", "D": "--d-col", "C": "--c-col", "loss": "--loss-col", "U": "--u-col",
            "group": "--group-col", "family": "--family-col"}
+#: The argument of :func:`bayescale.read_runs` that names each quantity's column (the options' twins).
+ARGUMENTS = {var: option.removeprefix("--").replace("-", "_") for var, option in OPTIONS.items()}
+
+
+def naming(var: str) -> str:
+    """How to name ``var``'s column, on the command line and in Python: ``--n-col COLUMN (n_col= in Python)``."""
+    return f"{OPTIONS[var]} COLUMN ({ARGUMENTS[var]}= in Python)"
+
+
 #: Words accepted for a column's unit, besides plain numbers (``--n-unit 1e9``).
 UNIT_WORDS = {"thousand": 1e3, "K": 1e3, "million": 1e6, "M": 1e6, "billion": 1e9, "B": 1e9,
               "trillion": 1e12, "T": 1e12}
@@ -137,7 +147,7 @@ def _refuse_missing(df: pd.DataFrame, mapped: dict[str, str | None], source: str
                 hint = (" Every run needs its parameter count, also for the laws in compute alone (compute_power, "
                         "compute_loglinear): add a column of N; D is then derived as C / (6N).")
             raise RunsError(f"cannot find the {var} column in {source} (columns: {_listed(df)}); "
-                            f"say which it is with {OPTIONS[var]} COLUMN.{hint}")
+                            f"say which it is with {naming(var)}.{hint}")
     if mapped["D"] is None and mapped["C"] is None:
         raise RunsError(f"need a D (tokens) or C (compute) column in {source} (columns: {_listed(df)}); "
                         f"say which with --d-col COLUMN or --c-col COLUMN.")
@@ -153,7 +163,7 @@ def _refuse_doubles(roles_to_columns: dict[str, str | None], source: str) -> Non
         if len(twice) > 1:
             said = " and ".join(f"{r} ({OPTIONS[r]})" for r in twice)
             raise RunsError(f"column '{col}' of {source} is read as both {said}; each needs a column of its "
-                            f"own: name the right one with {' or '.join(OPTIONS[r] for r in twice)}.")
+                            f"own: name the right one with {' or '.join(naming(r) for r in twice)}.")
 
 
 def _multipliers(mapped: dict[str, str | None], units: dict[str, float | str], source: str) -> dict[str, float]:
@@ -172,7 +182,7 @@ def _multipliers(mapped: dict[str, str | None], units: dict[str, float | str], s
         if var not in UNIT_VARS:
             raise RunsError(f"a unit can be given for {', '.join(UNIT_VARS)}, not {var!r}.")
         if mapped[var] is None:
-            raise RunsError(f"{option} was given, but {source} has no {var} column; name it with {OPTIONS[var]}.")
+            raise RunsError(f"{option} was given, but {source} has no {var} column; name it with {naming(var)}.")
         multipliers[var] = parse_unit(unit, option)
     return multipliers
 
@@ -183,7 +193,7 @@ def find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
     if given is not None:
         if given not in df.columns:
             raise RunsError(f"no column '{given}' (given with {OPTIONS[var]}); available columns: "
-                            f"{available}. Pass one of these with {OPTIONS[var]} COLUMN.")
+                            f"{available}. Pass one of these with {naming(var)}.")
         return given
     lowered = {_normalized(c): c for c in reversed(list(df.columns))}
     found = list(dict.fromkeys(lowered[_normalized(cand)] for cand in CANDIDATES[var] if _normalized(cand) in lowered))
