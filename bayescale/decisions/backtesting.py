@@ -105,7 +105,7 @@ def split_by_compute(runs: Runs, holdout_top: float) -> tuple[Runs, Runs, float]
     Runs that tie with the cutoff compute go to the held-out side, so a budget is never split.
     """
     if not 0 < holdout_top < 1:
-        raise BayescaleError("--holdout-top must be a fraction between 0 and 1, e.g. 0.2")
+        raise BayescaleError("holdout_top (--holdout-top) must be a fraction between 0 and 1, e.g. 0.2")
     order = np.sort(runs.C)
     n_hold = max(1, int(round(holdout_top * runs.n_runs)))
     cutoff = float(order[runs.n_runs - n_hold])
@@ -266,7 +266,7 @@ def rolling_backtest(runs: Runs, law: Law, bins: int, holdout_top: float, settin
     if not tasks:
         raise BayescaleError(f"the table is too small to hold anything out: {runs.n_runs} runs, of which too few lie "
                              f"below the top {holdout_top:.0%} of compute to fit a law with "
-                             f"{len(law.all_parameters)} parameters; add runs or lower --holdout-top")
+                             f"{len(law.all_parameters)} parameters; add runs or lower holdout_top (--holdout-top)")
     scores = run_tasks(_score_origin, tasks, workers=workers, engine=engine)
     weights = np.array([s["n_holdout"] for s in scores], dtype=float)
     pooled = {k: float(np.average([s[k] for s in scores], weights=weights))

@@ -233,7 +233,7 @@ def calibrate(
     if runs.n_runs - held.n_runs < len(law.all_parameters) + 2 or held.n_runs < _MIN_HOLDOUT:
         raise BayescaleError(f"the table is too small to hold anything out: {runs.n_runs} runs, {held.n_runs} in the "
                              f"top {holdout_top:.0%} of compute; a law with {len(law.all_parameters)} parameters needs "
-                             "more below it. Add runs or change --holdout-top")
+                             "more below it. Add runs or change holdout_top (--holdout-top)")
     if settings is None:
         settings = SamplerSettings.from_dict(fit.sampler)
     settings = replace(settings, progressbar=False)

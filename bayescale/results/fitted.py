@@ -445,7 +445,7 @@ class Fit:
         miss = None if with_miss is False else model.miss(noise, np.random.default_rng((seed, 1)), samples)
         if with_miss and miss is None:
             raise OptimumError(f"the error model {model.name!r} has no miss beyond the runs to move the optimum; "
-                               "leave out with_miss (--with-miss), or fit with --noise discrepancy")
+                               "leave out with_miss (--with-miss), or fit with noise='discrepancy' (--noise discrepancy)")
         found = compute_optimum(self.law, draws, self.scales, budgets, method, self.runs.loss_unit,
                                 unique_tokens=unique_tokens)
         context = self.context(N=found.N_opt, D=found.D_opt, C=np.broadcast_to(found.compute, found.N_opt.shape))

@@ -269,7 +269,7 @@ def check_allocatable(law: Law, unique_tokens: float | None = None) -> None:
             )
         u = float(unique_tokens)
         if not (np.isfinite(u) and u > 0):
-            raise OptimumError(f"--unique-tokens must be a positive number of tokens, got {unique_tokens!r}")
+            raise OptimumError(f"the unique tokens (unique_tokens=, --unique-tokens) must be a positive number of tokens, got {unique_tokens!r}")
     elif unique_tokens is not None:
         raise OptimumError(
             f"law {law.name!r} does not use unique tokens, so --unique-tokens has no effect; leave it "
