@@ -1,7 +1,10 @@
 """Which column of a user's table holds which quantity, and in what unit.
 
-Columns are found by name (:data:`CANDIDATES`, case-insensitive) unless the user names them
-(:data:`OPTIONS`); a unit multiplier is a number or a word (:data:`UNIT_WORDS`).
+Columns are found by name (:data:`CANDIDATES`, blind to case, spaces and ``/``) unless the user
+names them (:data:`OPTIONS`, or :data:`ARGUMENTS` in Python); a unit multiplier is a number or a
+word (:data:`UNIT_WORDS`), or is read from the column's name ('Parameters (M)', 'tokens_B',
+'pf_days', a loss named 'val_bpb'), with a note. :func:`map_columns` does all of it for
+:func:`bayescale.read_runs`.
 """
 
 from __future__ import annotations
