@@ -160,15 +160,17 @@ def mixture_sd(s: np.ndarray, g: np.ndarray, prior: dict) -> np.ndarray:
     return np.sqrt(s[:, None] ** 2 + (np.exp(prior["mu"] + prior["omega"] * Z)[None, :] * g[:, None]) ** 2)
 
 
-def mixture_quantiles(sd: np.ndarray, probs=(0.025, 0.975)) -> list[np.ndarray]:
-    """Exact quantiles of the Normal mixture of :func:`mixture_sd`, by bisection (Monte-Carlo
-    quantiles of this heavy-tailed mixture moved a ladder's coverage by up to 0.1)."""
+def mixture_quantiles(sd: np.ndarray, probs=(0.025, 0.975), weights: np.ndarray | None = None) -> list[np.ndarray]:
+    """Exact quantiles of the Normal mixture of :func:`mixture_sd` (columns of ``sd`` weighted by
+    ``weights``, by default the prior's nodes), by bisection (Monte-Carlo quantiles of this
+    heavy-tailed mixture moved a ladder's coverage by up to 0.1)."""
+    weights = Z_WEIGHT if weights is None else weights
     out = []
     for q in probs:
         lo, hi = np.full(len(sd), -50.0), np.full(len(sd), 50.0)
         for _ in range(70):
             mid = 0.5 * (lo + hi)
-            below = (stats.norm.cdf(mid[:, None] / sd) * Z_WEIGHT).sum(axis=1) < q
+            below = (stats.norm.cdf(mid[:, None] / sd) * weights).sum(axis=1) < q
             lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
         out.append(0.5 * (lo + hi))
     return out

@@ -99,17 +99,8 @@ def scores(outer: pd.DataFrame, weights: np.ndarray, w: dict) -> tuple[np.ndarra
     g = le.marginal_distance(outer, w)
     keep = weights > 1e-12
     sd = np.sqrt(s[:, None] ** 2 + (np.exp(GRID[keep])[None, :] * g[:, None]) ** 2)
-    wk = weights[keep] / weights[keep].sum()
-    bounds = []
-    for q in (0.025, 0.975):
-        lo, hi = np.full(len(s), -50.0), np.full(len(s), 50.0)
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            below = (stats.norm.cdf(mid[:, None] / sd) * wk).sum(axis=1) < q
-            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-        bounds.append(0.5 * (lo + hi))
+    lo, hi = le.mixture_quantiles(sd, weights=weights[keep] / weights[keep].sum())
     r = outer.y.to_numpy() - outer.pred_median.to_numpy()
-    lo, hi = bounds
     inside = (r >= lo) & (r <= hi)
     score = (hi - lo) + 40 * (np.maximum(lo - r, 0) + np.maximum(r - hi, 0))
     return inside, np.stack([hi - lo, score], axis=1)
