@@ -264,6 +264,8 @@ def test_a_failed_fit_does_not_replace_a_good_one(tmp_path, capsys, monkeypatch)
     monkeypatch.setattr(fitting, "fit", lambda *a, **k: fake_fit(stuck_chain=True, diverged=3))
     err = _check(capsys, ["fit", runs, "--out", good], "NOT saved", code=EXIT_UNCONVERGED)
     assert "untouched" in err
+    # chains that disagree are not told to take more draws, which would not mend it
+    assert "the chains disagree" in err and "more draws (--draws" not in err
     assert good.read_bytes() == before
     # with --allow-unconverged the user asked for it: saved, flagged, exit 0
     assert main(["fit", str(runs), "--out", str(good), "--allow-unconverged", "-q"]) == 0

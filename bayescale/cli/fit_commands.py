@@ -104,8 +104,14 @@ def _allocation_text(result) -> str:
 def _advice(args: argparse.Namespace, result) -> str:
     """What to try after a failed fit, given what was already tried."""
     tips = []
-    if args.draws < 2000:
-        tips.append(f"more draws (--draws {4 * args.draws} --tune {4 * args.tune})")
+    tried = max(args.draws, int(result.sampler.get("draws", args.draws)))  # retries may have raised them
+    r_hat = max(result.gates.r_hat.values(), default=1.0)
+    if r_hat >= 1.1:
+        tips.append(f"a simpler posterior: the chains disagree (R-hat {r_hat:.2f}) after {tried} draws each, which more "
+                    "draws do not mend; a prior whose argument is another parameter, or too few runs for the law, does this")
+    elif tried < 2000:
+        tune = max(args.tune, int(result.sampler.get("tune", args.tune)))
+        tips.append(f"more draws (--draws {4 * tried} --tune {4 * tune})")
     if result.law.noise in ("normal", "discrepancy", "grouped"):
         tips.append("heavy-tailed noise (--noise student_t) if a few runs miss the law by far")
     tips.append('tighter priors in a file, e.g. a file holding the line  E = { dist = "LogNormal", mu = 0.5, sigma = 0.3 }  '
