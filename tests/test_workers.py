@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import pytest
@@ -54,3 +55,20 @@ def test_a_backtest_scores_the_same_on_one_or_two_workers():
     two = backtest(runs, ["chinchilla", "chinchilla_tied"], settings=settings, workers=2).table
     assert list(one.index) == list(two.index)
     assert one["elpd"].to_numpy() == pytest.approx(two["elpd"].to_numpy(), rel=1e-9)
+
+
+def _noisy_task(x: int) -> int:
+    logging.getLogger("bayescale.results").warning("fitting the law again to the other 37")
+    return 2 * x
+
+
+def test_batch_refits_run_here_keep_their_notes_to_themselves(caplog):
+    """A calibration's or backtest's refits printed "fitting the law again to the other 37" as if
+    about the user's fit; their notes are held back, and the logger's level is restored."""
+    from bayescale.inference.workers import run_tasks
+
+    with caplog.at_level(logging.WARNING, logger="bayescale"):
+        assert run_tasks(_noisy_task, [1, 2]) == [2, 4]
+        assert "fitting the law again" not in caplog.text
+        logging.getLogger("bayescale.results").warning("the user's own note")
+    assert "the user's own note" in caplog.text

@@ -14,15 +14,14 @@ L* of a mixture with an isoFLOP analysis comes from the laws alone: :func:`loss_
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from bayescale.errors import BayescaleError
+from bayescale.inference.workers import quiet_notes
 
 #: Fewer held-out isoFLOP minima than this, and the leave-future-out weights get a note.
 FEW_MINIMA = 3
@@ -73,7 +72,7 @@ def lfo_weights(fits: Sequence[Any], holdout_top: float, settings: Any = None,
     the weights rest on).
     """
     unconverged: list[str] = []
-    with _refits_quiet():  # their notes concern fits the reader did not ask for
+    with quiet_notes():  # their notes concern fits the reader did not ask for
         if has_loss(fits).all():
             w = stacking_weights(_lfo_loss_lpd(fits, holdout_top, settings, unconverged))
             return w, w, _unconverged_note(unconverged)
@@ -87,19 +86,6 @@ def lfo_weights(fits: Sequence[Any], holdout_top: float, settings: Any = None,
     w_loss = np.zeros(len(fits))
     w_loss[laws] = stacking_weights(law_lpd) if laws.sum() > 1 else 1.0
     return stacking_weights(lpd), w_loss, notes
-
-
-@contextmanager
-def _refits_quiet() -> Iterator[None]:
-    """Hold back bayescale's notes (warnings) while the leave-future-out refits run: a refit's
-    "fitting the law again to the runs near their optimum" would read as if about the user's fit."""
-    logger = logging.getLogger("bayescale")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _unconverged_note(labels: list[str]) -> list[str]:

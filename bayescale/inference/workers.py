@@ -11,16 +11,18 @@ and within a process a compiled model is reused for every task of the same law.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from bayescale.errors import BayescaleError
 
-__all__ = ["ENGINES", "run_tasks", "task_seed"]
+__all__ = ["ENGINES", "quiet_notes", "run_tasks", "task_seed"]
 
 #: Engines :func:`run_tasks` knows: the local process pool, and two optional extras.
 ENGINES = ("local", "ray", "dask")
@@ -29,6 +31,20 @@ ENGINES = ("local", "ray", "dask")
 def task_seed(seed: int, index: int) -> int:
     """The seed of task ``index`` in a batch seeded by ``seed`` (independent streams per task)."""
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0])
+
+
+@contextmanager
+def quiet_notes() -> Iterator[None]:
+    """Hold back bayescale's notes (warnings) while refits the user did not ask for one by one run
+    (backtests, calibration, stacking weights): a refit's "fitting the law again to the other 37"
+    would read as if it were about the user's fit. Errors still show."""
+    logger = logging.getLogger("bayescale")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _own_compile_folder() -> None:
@@ -68,7 +84,8 @@ def run_tasks(function: Callable[[Any], Any], arguments: Sequence[Any], workers:
         raise BayescaleError(f"workers must be a whole number ≥ 1, got {workers!r}")
     jobs = [(function, argument) for argument in arguments]
     if engine == "local" and (workers == 1 or len(jobs) <= 1):
-        return [function(argument) for argument in arguments]
+        with quiet_notes():  # worker processes have no handler to print them
+            return [function(argument) for argument in arguments]
     if engine == "local":
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
