@@ -410,3 +410,23 @@ def test_page_one_says_when_a_predictive_interval_is_too_wide_to_act_on():
     said = " ".join(wide.get_text().split())
     assert "2.2 [0.23, 29]" in said and "spans a factor of 130" in said
     assert wide.get_color() != "black"
+
+
+def test_report_tables_mark_interval_ends_that_are_the_learned_edge():
+    """The report's tables, like the command line, print an end of the predictive N*, D* that is the
+    edge of the learned tilt as "≤"/"≥" (page 1 and the allocation page), and nothing else."""
+    from conftest import fake_fit
+
+    from bayescale.report.front import _rows
+    from bayescale.report.pages import allocation_rows
+
+    fit = fake_fit()
+    far = float(np.max(fit.runs.C)) * 1e4
+    optimum = fit.optimum([far], all_runs=True)
+    record = optimum.to_records()[0]
+    assert record["predictive_at_learned_edge"]["few_tokens_per_param"] > 0.025
+    law, miss = allocation_rows(optimum, 0.95, float(np.max(fit.runs.C)))
+    assert "≤" not in " ".join(law) and "≥" not in " ".join(law)
+    assert miss[2].count("≥") == 1 and "[≤" in miss[3]  # N*'s upper end, D*'s lower end at least
+    front_law, front_miss = _rows(far, "chinchilla", record)
+    assert "≥" in front_miss[2] and "≤" in front_miss[3] and "≤" not in front_law[2]
