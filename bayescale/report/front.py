@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayescale.report.plots import plot_table
-from bayescale.results.optimum import moved_by_miss, open_ends
+from bayescale.results.edges import open_ends
+from bayescale.results.optimum import moved_by_miss
 from bayescale.texts import loss_interval_text as _loss_interval
 from bayescale.texts import sci
 from bayescale.texts import times as _times

@@ -106,7 +106,7 @@ def _interval(record: dict, key: str, fmt: Callable[[float], str] = sci) -> str:
 
 def _open_interval(record: dict, key: str) -> str:
     """:func:`_interval`, an end marked "≤" or "≥" where it is the edge of the learned tilt."""
-    from bayescale.results.optimum import mark_open, open_ends
+    from bayescale.results.edges import mark_open, open_ends
 
     r = record[key]
     lower, upper = mark_open(key, sci(r["lower"]), sci(r["upper"]), open_ends(record))

@@ -20,6 +20,7 @@ import numpy as np
 from bayescale.errors import OptimumError
 from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute
 from bayescale.laws.law import Law, Scales
+from bayescale.results.edges import edge_notes, mark_open, open_ends
 from bayescale.texts import interval_texts, times
 
 __all__ = ["Optimum", "check_allocatable", "compute_optimum", "interval", "moved_by_miss"]
@@ -82,7 +83,7 @@ class Optimum:
         the shipped miss was learned on (:func:`bayescale.laws.extrapolation.at_learned_edge`):
         -1 on the few-tokens edge (large N), +1 on the many-tokens edge, -2 and +2 beyond them (the
         law's own optima there, where the tilt is flat), 0 between. Where an interval's end falls on an
-        edge, it is the edge rather than a quantile, and the output says so (:func:`open_ends`).
+        edge, it is the edge rather than a quantile, and the output says so (:func:`bayescale.results.edges.open_ends`).
     """
 
     compute: np.ndarray
@@ -176,7 +177,7 @@ class Optimum:
                 lo, hi = mark_open(name, lo, hi, ends)
                 lines.append(f"  {name:<17}{med:>11}   [{lo}, {hi}]  {units[name]}")
             if moved_by_miss(record):
-                lines += _edge_notes(record)
+                lines += edge_notes(record)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -188,52 +189,6 @@ class Optimum:
 
     def __str__(self) -> str:
         return self.format()
-
-
-def open_ends(record: dict) -> dict[str, tuple[bool, bool]]:
-    """Which ends (lower, upper) of ``N_opt_predictive`` and ``D_opt_predictive`` in a budget's
-    record (:meth:`Optimum.to_records`) are an edge of the learned tilt rather than a quantile: the
-    interval's quantile on that side falls on the edge (fewer draws than the tail lie beyond it, more
-    with those on it). Printed as "≤" and "≥"."""
-    at, beyond = record.get("predictive_at_learned_edge"), record.get("predictive_beyond_learned_edge")
-    if not at:
-        return {}
-    few, many = (_quantile_on_edge(at[key], beyond[key], (1 - record["prob"]) / 2)
-                 for key in ("few_tokens_per_param", "many_tokens_per_param"))
-    return {"N_opt_predictive": (many, few), "D_opt_predictive": (few, many)}
-
-
-def _quantile_on_edge(at: float, beyond: float, tail: float) -> bool:
-    """Whether the interval's end on that side is the edge: fewer draws than the tail lie beyond
-    it, and with those on it, more."""
-    return beyond < tail <= beyond + at
-
-
-def mark_open(name: str, lower: str, upper: str, ends: dict[str, tuple[bool, bool]]) -> tuple[str, str]:
-    """``lower`` and ``upper`` with "≤" and "≥" where :func:`open_ends` says they are an edge."""
-    low, high = ends.get(name, (False, False))
-    return ("≤" if low else "") + lower, ("≥" if high else "") + upper
-
-
-def _edge_notes(record: dict) -> list[str]:
-    """A note when an end of the predictive N*, D* intervals is an edge of the learned tilt."""
-    ends = open_ends(record)
-    if not ends:
-        return []
-    open_few, open_many = ends["D_opt_predictive"]
-    shares = record["predictive_at_learned_edge"]
-    low, high = shares["few_tokens_per_param"], shares["many_tokens_per_param"]
-    what = "the tokens-per-parameter range the law's miss was learned on"
-    if open_few and open_many:
-        return [f"  note: both ends of N_opt_predictive and D_opt_predictive are edges of {what} ({100 * low:.0f}% of "
-                f"draws stop at its few-tokens edge, {100 * high:.0f}% at its many-tokens edge): read each end "
-                "(≤, ≥) as 'this far, or farther'"]
-    if open_few or open_many:
-        which = ("N_opt_predictive's upper end and D_opt_predictive's lower end" if open_few else
-                 "N_opt_predictive's lower end and D_opt_predictive's upper end")
-        return [f"  note: {which} are an edge of {what} ({100 * (low if open_few else high):.0f}% of draws stop "
-                "there): read them (≤, ≥) as 'this far, or farther'"]
-    return []
 
 
 #: Beyond this multiple of the largest run's compute a budget's answer gets a warning line.
