@@ -179,6 +179,9 @@ def test_published_constants_plan_like_a_fit_with_point_intervals():
     assert record["N_recommended"] == pytest.approx(expected.N_opt[0, 0], rel=1e-3)
     reach = plan(published, target_loss=2.0).to_dict()[0]
     assert reach["compute"]["lower"] == reach["compute"]["upper"]
+    # the point intervals are said to be points, in the plan and in the optimum
+    assert "a point, without uncertainty" in str(plan(published, compute=5.76e23))
+    assert "a point: no uncertainty" in str(published.optimum([5.76e23]))
     with pytest.raises(BayescaleError, match="missing alpha, B, beta"):
         PublishedLaw("chinchilla", {"E": 1.69, "A": 406.4})
     with pytest.raises(BayescaleError, match="NAME=NUMBER"):

@@ -168,7 +168,12 @@ def _with_caveats(answer: Plan, fit: Any, cluster: Cluster | None) -> Plan:
     convention = getattr(fit.runs, "n_convention", "unstated")
     units = answer.units | ({k: f"parameters ({convention})" for k in ("N_opt", "N_recommended") if k in answer.units}
                             if convention != "unstated" else {})
+    from bayescale.planning.published import PublishedLaw
+
     notes = list(answer.notes)
+    if isinstance(fit, PublishedLaw):
+        notes.append(f"from the published constants of {fit.law.name}: a point, without uncertainty, so each interval "
+                     "is that point; a fit of your own runs gives intervals")
     if convention == "non-embedding" and cluster is not None:
         notes.append("N counts parameters without the embeddings: 6ND leaves their FLOPs out, so the days, "
                      "GPU-hours and cost above are lower bounds")

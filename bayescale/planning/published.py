@@ -109,4 +109,6 @@ class PublishedLaw:
 
         found = compute_optimum(self.law, self.draws(), self.scales, budgets, method, self.loss_unit,
                                 unique_tokens=unique_tokens)
-        return replace(found, L_opt_predictive=found.L_opt, n_convention=self.n_convention)
+        return replace(found, L_opt_predictive=found.L_opt, n_convention=self.n_convention,
+                       basis=f"from the published constants of {self.law.name} (a point: no uncertainty, so each "
+                             "interval is that point; a fit of your own runs gives intervals)")
