@@ -507,6 +507,12 @@ def test_a_missing_column_is_named_on_the_command_line_and_in_python():
         runs_from_frame(pd.DataFrame({"N": [1e8, 2e8], "D": [1e9, 2e9], "score": [3.0, 2.9]}))
 
 
+def test_describe_counts_one_budget_where_6nd_differs_by_float_noise():
+    n = np.array([2e7, 5e7, 1e8, 2e8, 4e8, 8e8])
+    runs = runs_from_frame(pd.DataFrame({"N": n, "D": 1e19 / 6 / n, "loss": np.linspace(3.4, 3.0, 6)}))
+    assert "(1 budget;" in runs.describe() and "(6 sizes;" in runs.describe()
+
+
 def test_a_table_of_compute_and_loss_alone_is_told_what_to_add():
     with pytest.raises(RunsError, match="cannot find the N column.*needs its parameter count.*C / \\(6N\\)"):
         runs_from_frame(pd.DataFrame({"C": [1e18, 1e19, 1e20], "loss": [3.0, 2.8, 2.6]}))

@@ -28,6 +28,12 @@ log = logging.getLogger("bayescale.data")
 NARROW_SPAN = 2.0
 UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs", "U": "unique tokens"}
 COUNTED = {"N": "sizes", "D": "token counts", "C": "budgets", "U": "unique-token counts"}
+
+
+def _counted(var: str, values: np.ndarray) -> str:
+    """'6 sizes', '1 budget': distinct values to six figures (6ND's float noise is one budget)."""
+    count = len(np.unique(np.round(np.log10(values), 6)))
+    return f"{count} {COUNTED[var] if count != 1 else COUNTED[var].removesuffix('s')}"
 #: Columns of ``Runs.frame``, in order; ``U`` only when the table gives unique tokens.
 FRAME_COLUMNS = ("N", "D", "C", "loss")
 FIX_HINT = "Drop or fix these rows, or leave them out with --exclude-where COLUMN=VALUE."
@@ -239,7 +245,7 @@ class Runs:
                 col += f"; {self.n_convention} count"
             lines.append(
                 f"{var:<5} {_fmt(values.min())} – {_fmt(values.max())} {UNITS[var]} "
-                f"({len(np.unique(values))} {COUNTED[var]}; column {col})"
+                f"({_counted(var, values)}; column {col})"
             )
         if self.has_U:
             repeated = int(np.sum(self.D > self.U))
