@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,7 +35,7 @@ def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
     return path
 
 
-def check_not_an_input(path: str | os.PathLike, inputs, what: str = "output") -> None:
+def check_not_an_input(path: str | os.PathLike, inputs: Iterable[str | os.PathLike], what: str = "output") -> None:
     """Refuse an output path that names one of the files read (the runs table, a fit, a prior file).
 
     Writing there would replace the input with the output: ``bayescale fit runs.csv --out runs.csv``

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -59,7 +60,7 @@ INPUTS = ("runs", "fit", "fits", "priors", "candidates", "accelerators", "with_f
 """The options and arguments that name files a command reads."""
 
 
-def _refuse_writing_over_inputs(args) -> None:
+def _refuse_writing_over_inputs(args: argparse.Namespace) -> None:
     """Refuse ``--out`` or ``-o`` naming a file the command reads: the output would replace it."""
     from bayescale.files import check_not_an_input
 
