@@ -63,6 +63,9 @@ def check_not_an_input(path: str | os.PathLike, inputs: Iterable[str | os.PathLi
 
 def _checked_folder(path: str | os.PathLike, what: str) -> Path:
     """``path``, if its folder exists, is a folder and its permission bits allow writing."""
+    if str(path).strip() in ("-", ""):
+        raise OutputPathError(f"the {what} needs a file name: {str(path)!r} is not one (it is written as a file, "
+                              "not to the terminal); name the file to write")
     path = Path(path)
     folder = path.parent
     if path.is_dir():
