@@ -42,3 +42,13 @@ def test_comparison_and_suggestion_render(fit):
     chosen = suggest(fit, 1e24, 1e21, k=2, min_gain=0.0)
     html = chosen._repr_html_()
     assert html.count("<tr>") == 1 + len(chosen.runs) and np.isfinite(chosen.width_now)
+
+
+def test_the_optimum_table_marks_edge_ends_as_the_command_line_does(fit):
+    """In a notebook, an end of the predictive N*, D* on the learned edge reads "≤"/"≥" as printed,
+    and the shares behind it are not dumped as columns."""
+    far = fit.optimum([float(np.max(fit.runs.C)) * 1e4], all_runs=True)
+    html = far._repr_html_()
+    assert "[≤" in html and ", ≥" in html and "learned_edge" not in html
+    near = fit.optimum([float(np.median(fit.runs.C))], all_runs=True)._repr_html_()
+    assert "≤" not in near and "≥" not in near

@@ -10,7 +10,10 @@ report use them alike.
 
 from __future__ import annotations
 
-__all__ = ["edge_notes", "mark_open", "open_ends"]
+__all__ = ["EDGE_KEYS", "edge_notes", "mark_open", "open_ends"]
+
+#: The keys of a budget's record that hold the shares of draws on and beyond each edge.
+EDGE_KEYS = ("predictive_at_learned_edge", "predictive_beyond_learned_edge")
 
 
 def open_ends(record: dict) -> dict[str, tuple[bool, bool]]:

@@ -1,7 +1,8 @@
 """HTML tables for Jupyter (``_repr_html_``): the numbers the CLI prints, nothing recomputed.
 
-Uncertain quantities (``{"median", "lower", "upper"}``) show as ``median [lower, upper]``;
-losses keep the decimals their interval supports, other numbers three significant figures.
+Uncertain quantities (``{"median", "lower", "upper"}``) show as ``median [lower, upper]``, an end
+marked "≤"/"≥" where the record flags it open (``lower_open``, ``upper_open``: the edge of the
+learned tilt); losses keep the decimals their interval supports, other numbers three significant figures.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def _cell(key: str, value: Any) -> str:
             med, lo, hi = loss_texts(*parts)
         else:
             med, lo, hi = (_number(x) for x in parts)
+        lo, hi = ("≤" if value.get("lower_open") else "") + lo, ("≥" if value.get("upper_open") else "") + hi
         return f"{med} <small>[{lo}, {hi}]</small>"
     if isinstance(value, Mapping):
         return escape(", ".join(f"{k}: {_number(v)}" for k, v in value.items()))

@@ -20,7 +20,7 @@ import numpy as np
 from bayescale.errors import OptimumError
 from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute
 from bayescale.laws.law import Law, Scales
-from bayescale.results.edges import edge_notes, mark_open, open_ends
+from bayescale.results.edges import EDGE_KEYS, edge_notes, mark_open, open_ends
 from bayescale.texts import interval_texts, times
 
 __all__ = ["Optimum", "check_allocatable", "compute_optimum", "interval", "moved_by_miss"]
@@ -183,7 +183,13 @@ class Optimum:
     def _repr_html_(self) -> str:
         from bayescale.results.html import records_html
 
-        records = [{k: v for k, v in r.items() if k != "basis"} for r in self.to_records()]
+        records = []
+        for record in self.to_records():
+            ends = open_ends(record)  # shown as "≤"/"≥" on the intervals, not as shares
+            shown = {k: v for k, v in record.items() if k not in ("basis", *EDGE_KEYS)}
+            for name, (low, high) in ends.items():
+                shown[name] = {**shown[name], "lower_open": low, "upper_open": high}
+            records.append(shown)
         caption = f"compute-optimal allocation ({self.method}; median [95% interval])"
         return records_html(records, caption + (f", {self.basis}" if self.basis else ""))
 
