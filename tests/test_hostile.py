@@ -94,6 +94,8 @@ def test_bad_runs_tables(case, tmp_path, capsys):
     assert not out.exists()
     if case == "semicolon separator":
         assert "';'" in err
+    if case == "unknown extension":  # a spreadsheet is told how to get a table bayescale reads
+        assert "save the sheet as CSV" in err
     if case == "a column named twice":  # pandas would have read the first 'N' and renamed the second
         assert "names the column 'N' twice (columns 1 and 4)" in err
 

@@ -40,7 +40,8 @@ def read_table(path: str | os.PathLike, what: str) -> tuple[pd.DataFrame, str]:
     elif name.endswith((".parquet", ".pq")):
         kind = "parquet"
     else:
-        raise RunsError(f"cannot read '{p}': unknown file type; accepted formats are {FORMATS}.")
+        sheet = " (from a spreadsheet, save the sheet as CSV)" if name.endswith((".xlsx", ".xls", ".ods", ".numbers")) else ""
+        raise RunsError(f"cannot read '{p}': unknown file type; accepted formats are {FORMATS}{sheet}.")
     if not p.is_file():
         raise RunsError(f"cannot read '{p}': no such file. Accepted formats are {FORMATS}.")
     try:
