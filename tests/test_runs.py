@@ -513,6 +513,15 @@ def test_describe_counts_one_budget_where_6nd_differs_by_float_noise():
     assert "(1 budget;" in runs.describe() and "(6 sizes;" in runs.describe()
 
 
+def test_columns_that_look_like_the_missing_one_are_named():
+    df = pd.DataFrame({"N_active_billions": [1.0, 2.0], "N_total_billions": [1.0, 8.0], "D": [1e12, 2e12],
+                       "loss_c4_val": [3.0, 2.9], "loss_ptb": [3.5, 3.4], "tag": ["a", "b"]})
+    with pytest.raises(RunsError, match="look like N: 'N_active_billions', 'N_total_billions'; name the one meant"):
+        runs_from_frame(df)
+    with pytest.raises(RunsError, match="look like a loss: 'loss_c4_val', 'loss_ptb'"):
+        runs_from_frame(df, n_col="N_active_billions")
+
+
 def test_a_table_of_compute_and_loss_alone_is_told_what_to_add():
     with pytest.raises(RunsError, match="cannot find the N column.*needs its parameter count.*C / \\(6N\\)"):
         runs_from_frame(pd.DataFrame({"C": [1e18, 1e19, 1e20], "loss": [3.0, 2.8, 2.6]}))

@@ -149,11 +149,27 @@ def _refuse_missing(df: pd.DataFrame, mapped: dict[str, str | None], source: str
             if var == "N" and mapped["C"] is not None:
                 hint = (" Every run needs its parameter count, also for the laws in compute alone (compute_power, "
                         "compute_loglinear): add a column of N; D is then derived as C / (6N).")
+            alike = _looks_like(df, var)
+            if alike:
+                hint = (f" Columns that look like {'a loss' if var == 'loss' else var}: "
+                        f"{', '.join(repr(c) for c in alike)}; name the one meant.") + hint
             raise RunsError(f"cannot find the {var} column in {source} (columns: {_listed(df)}); "
                             f"say which it is with {naming(var)}.{hint}")
     if mapped["D"] is None and mapped["C"] is None:
         raise RunsError(f"need a D (tokens) or C (compute) column in {source} (columns: {_listed(df)}); "
                         f"say which with --d-col COLUMN or --c-col COLUMN.")
+
+
+#: Parts of a column's name that suggest a quantity, for a hint when none is found by name.
+_ALIKE = {"N": ("param", "n_", "size"), "D": ("token",), "C": ("flop", "compute"), "loss": ("loss", "bpb", "bpc")}
+
+
+def _looks_like(df: pd.DataFrame, var: str) -> list[str]:
+    """Numeric columns whose names suggest ``var`` ('loss_c4_val', 'N_active_billions'), at most six."""
+    found = [str(c) for c in df.columns if pd.api.types.is_numeric_dtype(df[c])
+             and any(_normalized(c).startswith(part) if part.endswith("_") else part in _normalized(c)
+                     for part in _ALIKE.get(var, ()))]
+    return found[:6]
 
 
 def _refuse_doubles(roles_to_columns: dict[str, str | None], source: str) -> None:
