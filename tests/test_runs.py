@@ -522,6 +522,27 @@ def test_columns_that_look_like_the_missing_one_are_named():
         runs_from_frame(df, n_col="N_active_billions")
 
 
+def test_a_table_that_mixes_setups_is_named_and_seeds_or_families_are_not(caplog):
+    """Most repeated (N, D) pairs differing by more than seeds do (> 2%) mean the table mixes
+    setups (Porian et al.'s 15 in one file, Gadre et al.'s three datasets); repeats by seed and
+    families given with --family-col do not warn."""
+    rng = np.random.default_rng(0)
+    n = np.repeat([1e8, 2e8, 4e8, 8e8, 1.6e9, 3.2e9], 2)
+    d = 20 * n
+    base = 1.7 + 400 / n**0.34 + 410 / d**0.28
+    setups = pd.DataFrame({"N": n, "D": d, "loss": base * np.tile([1.0, 1.06], 6), "data": np.tile(["a", "b"], 6)})
+    seeds = setups.assign(loss=base * np.exp(0.003 * rng.standard_normal(12)))
+    with caplog.at_level("WARNING", logger="bayescale.data"):
+        runs_from_frame(setups)
+    assert "6 of the 6 (N, D) pairs that appear more than once differ in loss by more than 2%" in caplog.text
+    assert "may mix setups" in caplog.text and "--family-col" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="bayescale.data"):
+        runs_from_frame(seeds)
+        runs_from_frame(setups, family_col="data")
+    assert "mix setups" not in caplog.text
+
+
 def test_a_table_of_compute_and_loss_alone_is_told_what_to_add():
     with pytest.raises(RunsError, match="cannot find the N column.*needs its parameter count.*C / \\(6N\\)"):
         runs_from_frame(pd.DataFrame({"C": [1e18, 1e19, 1e20], "loss": [3.0, 2.8, 2.6]}))

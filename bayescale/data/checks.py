@@ -99,8 +99,35 @@ def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns
                     "taken before a decaying learning rate has finished lies above it: keep each run's final "
                     "checkpoint (--where COLUMN=VALUE, or --exclude-where 'COLUMN<VALUE'), unless the schedule was "
                     "constant", source, per_size.size, int(per_size.median()))
+    _warn_mixed_setups(frame, source)
     for var, least in SMALL.items():
         if var in frame and var not in multipliers and not str(columns.get(var, "")).startswith("derived"):
             if float(frame[var].max()) < least:
                 log.warning("%s: every %s is below %.0e; if the column is in millions or billions, say so with "
                             "--%s-unit (e.g. --%s-unit billion)", source, var, least, var.lower(), var.lower())
+
+
+#: Runs at the same N and D (and U, group, family) whose losses differ by more than this share are
+#: not repeats of one setup by another seed (seeds differ by about 1%), when most repeats do so.
+SETUP_SPREAD = 0.02
+
+
+def _warn_mixed_setups(frame: pd.DataFrame, source: str) -> None:
+    """Warn when most runs that repeat an (N, D) pair disagree in loss by more than seeds do: the
+    table likely mixes setups (datasets, recipes), which one law should not be fitted to at once."""
+    keys = [np.round(np.log10(frame[k]), 4) for k in ("N", "D", "U") if k in frame]
+    keys += [frame[k] for k in ("group", "family") if k in frame]
+    losses = frame.groupby(keys)["loss"]
+    counts = losses.count()
+    spread = (losses.max() / losses.min() - 1)[counts > 1]
+    if len(spread) < 5 or (spread > SETUP_SPREAD).mean() <= 0.5:
+        return
+    widest = spread.idxmax()
+    rows = frame.index[np.all([np.asarray(k) == v for k, v in zip(keys, widest)], axis=0)]
+    example = frame.loc[rows]
+    log.warning("%s: %d of the %d (N, D) pairs that appear more than once differ in loss by more than %g%% (e.g. "
+                "N = %.3g, D = %.3g: losses %.4g to %.4g), far more than seeds do: the table may mix setups "
+                "(datasets, recipes), which one law should not be fitted to together; keep one (--where "
+                "COLUMN=VALUE), or fit them as families (--family-col COLUMN)", source,
+                int((spread > SETUP_SPREAD).sum()), len(spread), 100 * SETUP_SPREAD, example.N.iloc[0],
+                example.D.iloc[0], example.loss.min(), example.loss.max())
