@@ -52,3 +52,12 @@ def test_the_optimum_table_marks_edge_ends_as_the_command_line_does(fit):
     assert "[≤" in html and ", ≥" in html and "learned_edge" not in html
     near = fit.optimum([float(np.median(fit.runs.C))], all_runs=True)._repr_html_()
     assert "≤" not in near and "≥" not in near
+
+
+def test_results_show_their_table_in_a_repl(fit):
+    """Typing a result's name at a prompt shows what print() shows, not a dataclass dump of draws."""
+    optimum = fit.optimum([1e22])
+    for result in (optimum, fit.summary(), fit.predict(N=1e9, D=2e10), fit.runs, fit.adequacy()):
+        text = repr(result)
+        assert "array(" not in text and "DataFrame" not in text and "frame=" not in text
+        assert text == (result.describe() if hasattr(result, "describe") else str(result))

@@ -230,6 +230,9 @@ class Runs:
                     "a law without %s%s", var, span, self.n_runs, _fmt(values.min()), _fmt(values.max()),
                     law_name, var, var, others, others, var, " (a compute-only law)" if var != "C" else "")
 
+    def __repr__(self) -> str:  # a REPL or notebook shows the summary, not the whole frame
+        return self.describe()
+
     def describe(self) -> str:
         """A few human-readable lines: number of runs and the ranges of N, D, C and loss."""
         head = f"{self.n_runs} runs from {self.source}"

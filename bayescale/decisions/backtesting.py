@@ -80,6 +80,9 @@ class Backtest:
         return frame_html(self.table, f"backtest: fitted on {self.n_train} runs with C < {self.cutoff:.3g} FLOPs, "
                                       f"scored on {self.n_holdout} held-out runs")
 
+    def __repr__(self) -> str:  # a REPL or notebook shows what print() shows, not the draws
+        return self.__str__()
+
     def __str__(self) -> str:
         head = (f"backtest: fitted on {self.n_train} runs with C < {self.cutoff:.3g} FLOPs, "
                 f"scored on {self.n_holdout} held-out runs ({100 * self.prob:g}% predictive intervals)")

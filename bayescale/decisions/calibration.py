@@ -89,6 +89,9 @@ class Calibration:
         return cls(data["simulated"], data["backtest"], data["converged"], data["prob"], data["fit_id"],
                    data["noise"], data.get("sensitivity", {}))
 
+    def __repr__(self) -> str:  # a REPL or notebook shows what print() shows, not the draws
+        return self.__str__()
+
     def __str__(self) -> str:
         pct = f"{100 * self.prob:g}%"
         sim = self.simulated

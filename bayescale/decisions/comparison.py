@@ -67,6 +67,9 @@ class Comparison:
 
         return frame_html(self.table, f"PSIS-LOO comparison (elpd of log loss; higher is better; {self.loss_unit})")
 
+    def __repr__(self) -> str:  # a REPL or notebook shows what print() shows, not the draws
+        return self.__str__()
+
     def __str__(self) -> str:
         text = self.table.to_string(formatters={
             col: (lambda v: f"{v:.3f}") if col == "weight" else (lambda v: f"{v:.1f}")

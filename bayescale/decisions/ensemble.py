@@ -112,6 +112,9 @@ class Ensemble:
                          f"{share['L_opt']:.0%} of L*'s")
         return "\n".join(lines)
 
+    def __repr__(self) -> str:  # a REPL or notebook shows what print() shows, not the draws
+        return self.__str__()
+
     def __str__(self) -> str:
         return self.format()
 

@@ -119,6 +119,9 @@ class FamilyComparison:
 
         return records_html(self.records, f"which family wins (loss in {self.loss_unit})")
 
+    def __repr__(self) -> str:  # a REPL or notebook shows what print() shows, not the draws
+        return self.__str__()
+
     def __str__(self) -> str:
         pct = f"{100 * self.prob:g}%"
         lines = [f"Which family wins (median and {pct} interval; loss in {self.loss_unit}; gain: the compute B "

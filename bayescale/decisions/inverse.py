@@ -85,6 +85,9 @@ class InverseResult:
                 lines.append(f"  {100 * record['unreachable']:.1f}% of posterior draws never reach this loss")
         return "\n".join(lines)
 
+    def __repr__(self) -> str:  # a REPL or notebook shows what print() shows, not the draws
+        return self.__str__()
+
     def __str__(self) -> str:
         return self.format()
 

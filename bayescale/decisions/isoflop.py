@@ -217,6 +217,9 @@ class IsoflopFit:
         lines += [f"note: {note}" for note in self.notes] + [str(self.gates)]
         return "\n".join(lines)
 
+    def __repr__(self) -> str:  # a REPL or notebook shows what print() shows, not the draws
+        return self.__str__()
+
     def __str__(self) -> str:
         return self.format()
 

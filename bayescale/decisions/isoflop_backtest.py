@@ -52,6 +52,9 @@ class IsoflopBacktest:
         return {"prob": self.prob, "rows": [dict(r) for r in self.rows], "held": self.held,
                 "scored": len(self.rows), "skipped": list(self.skipped)}
 
+    def __repr__(self) -> str:  # a REPL or notebook shows what print() shows, not the draws
+        return self.__str__()
+
     def __str__(self) -> str:
         pct = f"{100 * self.prob:g}%"
         lines = [f"backtest: the top budgets held out, the isoFLOP model refitted to the rest; its {pct} "

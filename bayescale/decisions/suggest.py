@@ -105,6 +105,9 @@ class Suggestion:
         return records_html(self.runs, f"runs to do next for N* at {self.target_compute:.3g} FLOPs") + \
             f"<p>{escape(str(self).splitlines()[-1])}</p>"
 
+    def __repr__(self) -> str:  # a REPL or notebook shows what print() shows, not the draws
+        return self.__str__()
+
     def __str__(self) -> str:
         pct = f"{100 * self.prob:g}%"
         lo, hi = self.interval_now

@@ -67,6 +67,9 @@ class Plan:
 
         return records_html(self.records, f"plan: {self.question}" + (f" on {self.cluster}" if self.cluster else ""))
 
+    def __repr__(self) -> str:  # a REPL or notebook shows what print() shows, not the draws
+        return self.__str__()
+
     def __str__(self) -> str:
         lines = [f"plan: {self.question}" + (f" on {self.cluster}" if self.cluster else "")]
         for record in self.records:

@@ -56,6 +56,9 @@ class Adequacy:
         return {"passed": self.passed, "sigma": self.sigma, "z_limit": Z_LIMIT, "findings": self.findings,
                 "worst_bins": {k: {**v, "range": list(v["range"])} for k, v in self.worst.items()}}
 
+    def __repr__(self) -> str:  # a REPL or notebook shows what print() shows, not the draws
+        return self.__str__()
+
     def __str__(self) -> str:
         worst = max((abs(v["z"]) for v in self.worst.values()), default=0.0)
         head = "PASSED" if self.passed else "FAILED"

@@ -91,6 +91,9 @@ class Summary:
             parts.append(frame_html(self.physical, "physical units (N in parameters, D in tokens)"))
         return "".join(parts) + f"<p>{escape(str(self.gates))}</p>"
 
+    def __repr__(self) -> str:  # a REPL or notebook shows what print() shows, not the draws
+        return self.__str__()
+
     def __str__(self) -> str:
         pct = f"{100 * self.prob:g}%"
         lines = [f"posterior (normalized units: N/N_ref, D/D_ref; median and {pct} interval)"]
@@ -165,6 +168,9 @@ class Prediction:
                 record[name] = {"median": float(med), "lower": float(lo), "upper": float(hi)}
             out.append(record)
         return out
+
+    def __repr__(self) -> str:  # a REPL or notebook shows what print() shows, not the draws
+        return self.__str__()
 
     def __str__(self) -> str:
         pct = f"{100 * self.prob:g}%"

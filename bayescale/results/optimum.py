@@ -193,6 +193,9 @@ class Optimum:
         caption = f"compute-optimal allocation ({self.method}; median [95% interval])"
         return records_html(records, caption + (f", {self.basis}" if self.basis else ""))
 
+    def __repr__(self) -> str:  # a REPL or notebook shows what print() shows, not the draws
+        return self.__str__()
+
     def __str__(self) -> str:
         return self.format()
 
