@@ -125,12 +125,13 @@ def map_columns(df: pd.DataFrame, given: dict[str, str | None], label_cols: dict
     if n_convention == "unstated" and re.search(r"(non|no)[\s_-]?emb", str(mapped["N"]).lower()):
         n_convention = "non-embedding"
         log.warning("the N column '%s' counts non-embedding parameters, by its name: recorded as --n-convention "
-                    "non-embedding (give --n-convention total if it does not)", mapped["N"])
+                    "non-embedding (give --n-convention total, n_convention='total' in Python, if it does not)",
+                    mapped["N"])
     if loss_unit is None:  # a loss named in bits per byte or character ('bpb', 'val_bpc') is in those units
         loss_unit = loss_unit_in_name(mapped["loss"]) or "nats/token"
         if loss_unit != "nats/token":
-            log.warning("reading column '%s' as a loss in %s (its name says so); pass --loss-unit if it is not",
-                        mapped["loss"], loss_unit)
+            log.warning("reading column '%s' as a loss in %s (its name says so); pass --loss-unit (loss_unit= in "
+                        "Python) if it is not", mapped["loss"], loss_unit)
     return ColumnMap(mapped, label_cols, _multipliers(mapped, units, source), loss_unit, n_convention)
 
 
@@ -193,8 +194,9 @@ def _multipliers(mapped: dict[str, str | None], units: dict[str, float | str], s
             _, hinted = unit_in_name(mapped[var])
             if hinted is not None:
                 units[var] = hinted
-                log.warning("reading column '%s' as %s in units of %g (its name says so); pass %s 1 if it is not",
-                            mapped[var], var, hinted, f"--{var.lower()}-unit")
+                log.warning("reading column '%s' as %s in units of %g (its name says so); pass %s 1 "
+                            "(units={'%s': 1} in Python) if it is not", mapped[var], var, hinted,
+                            f"--{var.lower()}-unit", var)
     multipliers = {}
     for var, unit in units.items():
         option = f"--{var.lower()}-unit"
