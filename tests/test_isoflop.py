@@ -244,8 +244,10 @@ def test_an_analysis_given_where_a_fit_is_expected_says_what_it_is(tmp_path, cap
     with pytest.raises(FitFileError, match="is an isoFLOP analysis") as err:
         Fit.load(path)
     assert "bayescale isoflop" in str(err.value) and "bayescale optimum FIT.nc ISO.nc" in str(err.value)
-    assert main(["optimum", str(path), "--compute", "1e21"]) == 2
+    assert main(["summary", str(path)]) == 2
     assert "isoFLOP analysis" in capsys.readouterr().err
+    assert main(["optimum", str(path), "--compute", "1e21"]) == 0  # alone, it answers with its own N*
+    assert "(the power law)" in capsys.readouterr().out
     assert main(["optimum", str(path), str(path), "--compute", "1e21"]) == 2
     assert "saved without its runs" in capsys.readouterr().err  # the fake has none
 

@@ -169,6 +169,14 @@ def test_the_cli_stacks_an_analysis_file_with_fit_files(tmp_path, capsys):
     (record,) = json.loads(capsys.readouterr().out)
     assert set(record["weights"]) == {"chinchilla", "isoflop"} and record["loss_weights"]["chinchilla"] == 1.0
     assert "PSIS-LOO weighs how well" in record["notes"][0]
+    # alone, an analysis answers with its power law and a new sweep's minimum: no NaN loss, valid JSON
+    assert main(["optimum", str(iso), "--compute", "1e22", "--json"]) == 0
+    (alone,) = json.loads(capsys.readouterr().out)
+    assert "N_opt_predictive" in alone and "L_opt" not in alone
+    assert main(["optimum", str(iso), "--compute", "1e22"]) == 0
+    out = capsys.readouterr().out
+    assert "(the power law)" in out and "nan" not in out and "the law and its miss" not in out
+    assert main(["optimum", str(iso), "--compute", "1e22", "--law-only"]) == 2
 
 
 def test_leave_future_out_weighs_by_the_held_out_minima(monkeypatch, caplog):

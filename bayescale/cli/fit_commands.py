@@ -135,6 +135,15 @@ def _cmd_optimum(args: argparse.Namespace) -> int:
         optimum = ensemble([_load_weighable(path) for path in args.fit], args.compute, weights=args.weights,
                            holdout_top=args.holdout_top, **extra)
     else:
+        from bayescale.decisions.isoflop_file import is_isoflop_file
+
+        if is_isoflop_file(args.fit[0]):  # its power law, and where a new sweep there would bottom out
+            if args.with_miss is not None or _levels(args) or extra:
+                raise BayescaleError("an isoFLOP analysis gives its power law and a new sweep's minimum; --with-miss, "
+                                     "--law-only, --group, --family and --unique-tokens are for fits of laws")
+            optimum = _load_weighable(args.fit[0]).optimum(args.compute)
+            print(json.dumps(optimum.to_records(args.prob), indent=2) if args.json else optimum.format(args.prob))
+            return 0
         fit = _load(args.fit[0])
         if "family" in fit.law.dims and args.family is None:
             _print_family_optima(fit, args.compute, args.prob, args.json, extra.get("unique_tokens"))

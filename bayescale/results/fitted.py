@@ -496,7 +496,8 @@ class Fit:
         if schema is None and tree.attrs.get("bayescale_isoflop") is not None:
             raise FitFileError(
                 f"{path} is an isoFLOP analysis (bayescale isoflop --out), not a fit of a law: read it with "
-                f"bayescale isoflop {path} --compute C (IsoflopFit.load in Python). It answers where a budget's "
+                f"bayescale isoflop {path} --compute C, or bayescale optimum {path} --compute C (IsoflopFit.load "
+                f"in Python). It answers where a budget's "
                 "minimum lies, not what a law answers: 'bayescale compare' and 'bayescale optimum FIT.nc ISO.nc' "
                 "weigh it against fits of laws to the same runs (bs.compare_fits and bs.ensemble in Python)")
         if schema is None:

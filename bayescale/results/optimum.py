@@ -112,9 +112,12 @@ class Optimum:
         return None if self.unique_tokens is None else self.D_opt / self.unique_tokens
 
     def _quantities(self) -> tuple[str, ...]:
-        """The quantities reported, each predictive one after the law's."""
+        """The quantities reported, each predictive one after the law's; none that has no value at all
+        (an isoFLOP analysis predicts no loss at a new budget)."""
         names: list[str] = []
         for name in _QUANTITIES:
+            if np.isnan(getattr(self, name)).all():
+                continue
             names.append(name)
             if name in ("N_opt", "D_opt") and getattr(self, f"{name}_predictive") is not None:
                 names.append(f"{name}_predictive")
@@ -157,9 +160,12 @@ class Optimum:
         """A table of medians and intervals, one block per budget."""
         pct = f"{100 * prob:g}%"
         law = " (the law)" if self.N_opt_predictive is not None else ""
+        moved = "(the law and its miss beyond the runs)"
+        if self.method.startswith("isoFLOP"):  # the analysis's line, and where a new sweep would bottom out
+            law, moved = " (the power law)", "(a sweep's minimum there: the line and its scatter)"
         units = {"N_opt": self._n_unit + law, "D_opt": "tokens" + law, "L_opt": f"{self.loss_unit} (the law)",
-                 "N_opt_predictive": f"{self._n_unit} (the law and its miss beyond the runs)",
-                 "D_opt_predictive": "tokens (the law and its miss beyond the runs)",
+                 "N_opt_predictive": f"{self._n_unit} {moved}",
+                 "D_opt_predictive": f"tokens {moved}",
                  "L_opt_predictive": f"{self.loss_unit} (a run trained " + ("at N_opt, D_opt)" if law else "there)"),
                  "tokens_per_param": "tokens/param", "epochs": "passes over the unique tokens"}
         lines = [f"compute-optimal allocation ({self.method}; median and {pct} interval)"]
