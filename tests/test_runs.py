@@ -77,7 +77,7 @@ def test_auto_detection_case_insensitive_and_first_candidate():
     assert runs.source == "<DataFrame>"
 
 
-@pytest.mark.parametrize("n, d, loss", [("num_params", "num_tokens", "test_loss"),
+@pytest.mark.parametrize("n, d, loss", [("num_params", "num_tokens", "test_loss"), ("nparams", "tokens", "NLL"),
                                          ("model_size__params", "dataset_size__tokens", "test_loss__loss"),
                                          ("n_parameters", "training_tokens", "validation_loss")])
 def test_common_column_names_are_detected(n, d, loss):
