@@ -2,7 +2,7 @@
 
 Columns are found by name (:data:`CANDIDATES`, blind to case, spaces and ``/``) unless the user
 names them (:data:`OPTIONS`, or :data:`ARGUMENTS` in Python); a unit multiplier is a number or a
-word (:data:`UNIT_WORDS`), or is read from the column's name ('Parameters (M)', 'tokens_B',
+word (:data:`bayescale.data.notation.UNIT_WORDS`), or is read from the column's name ('Parameters (M)', 'tokens_B',
 'pf_days', a loss named 'val_bpb'), with a note. :func:`map_columns` does all of it for
 :func:`bayescale.read_runs`.
 """
@@ -13,14 +13,13 @@ import logging
 import re
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
+from bayescale.data.notation import loss_unit_in_name, normalized, parse_unit, unit_in_name
 from bayescale.errors import RunsError
 
-__all__ = ["ARGUMENTS", "CANDIDATES", "LOSS_UNIT_NAMES", "NAMED_UNITS", "OPTIONS", "UNIT_VARS", "UNIT_WORDS", "ColumnMap",
-           "find_column", "loss_unit_in_name", "map_columns", "naming", "optional_u", "parse_unit", "suffixed_numbers",
-           "unit_in_name"]
+__all__ = ["ARGUMENTS", "CANDIDATES", "OPTIONS", "UNIT_VARS", "ColumnMap", "find_column", "map_columns", "naming",
+           "optional_u"]
 
 log = logging.getLogger("bayescale.data")
 
@@ -40,17 +39,6 @@ CANDIDATES: dict[str, list[str]] = {
              "bits_per_character"],
     "U": ["U", "U_unique_tokens", "unique_tokens"],
 }
-#: Loss columns whose unit is in the name: bits per byte or per character.
-LOSS_UNIT_NAMES = {"bpb": "bits/byte", "val_bpb": "bits/byte", "eval_bpb": "bits/byte", "bits_per_byte": "bits/byte",
-                   "bpc": "bits/char", "val_bpc": "bits/char", "eval_bpc": "bits/char", "bits_per_char": "bits/char",
-                   "bits_per_character": "bits/char"}
-#: Column names whose unit is in the name itself (compute in petaflop/s-days, Kaplan et al.'s unit).
-NAMED_UNITS = {"pf_days": 8.64e19, "pfdays": 8.64e19, "petaflop_days": 8.64e19}
-#: A unit written after a column's name: ``Parameters (M)``, ``tokens_B``, ``model_size_billions``.
-_UNIT_SUFFIX = re.compile(r"^(?P<base>.*?)[\s_]*(?:[(\[](?P<bracketed>[a-z]+)[)\]]|_(?P<word>k|m|b|bn|t|thousands?|"
-                          r"millions?|billions?|trillions?|in_(?:thousands|millions|billions|trillions)))$")
-_SUFFIX_WORDS = {"k": 1e3, "thousand": 1e3, "thousands": 1e3, "m": 1e6, "million": 1e6, "millions": 1e6,
-                 "b": 1e9, "bn": 1e9, "billion": 1e9, "billions": 1e9, "t": 1e12, "trillion": 1e12, "trillions": 1e12}
 #: The command-line option that names each quantity's column.
 OPTIONS = {"N": "--n-col", "D": "--d-col", "C": "--c-col", "loss": "--loss-col", "U": "--u-col",
            "group": "--group-col", "family": "--family-col"}
@@ -61,33 +49,6 @@ ARGUMENTS = {var: option.removeprefix("--").replace("-", "_") for var, option in
 def naming(var: str) -> str:
     """How to name ``var``'s column, on the command line and in Python: ``--n-col COLUMN (n_col= in Python)``."""
     return f"{OPTIONS[var]} COLUMN ({ARGUMENTS[var]}= in Python)"
-
-
-#: Words accepted for a column's unit, besides plain numbers (``--n-unit 1e9``).
-UNIT_WORDS = {"thousand": 1e3, "K": 1e3, "million": 1e6, "M": 1e6, "billion": 1e9, "B": 1e9,
-              "trillion": 1e12, "T": 1e12}
-
-
-def parse_unit(text: str | float, option: str = "--n-unit") -> float:
-    """The multiplier meant by a column unit: a positive number (``1e9``) or a word of
-    ``UNIT_WORDS`` (``billion``, ``B``, ``trillion``, ``T`` …).
-
-    Raises
-    ------
-    RunsError
-        If the text is neither.
-    """
-    if isinstance(text, str) and text.strip() in UNIT_WORDS:
-        return UNIT_WORDS[text.strip()]
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not (np.isfinite(value) and value > 0):
-        words = ", ".join(UNIT_WORDS)
-        raise RunsError(f"{option} {text!r} is not a unit: give a positive number (e.g. 1e9 for a column "
-                        f"in billions) or one of {words}.")
-    return value
 
 
 #: The quantities a unit multiplier applies to.
@@ -144,7 +105,7 @@ def _refuse_missing(df: pd.DataFrame, mapped: dict[str, str | None], source: str
     """A table needs N, a loss, and D or C."""
     for var in ("N", "loss"):
         if mapped[var] is None:
-            perplexity = [str(c) for c in df.columns if _normalized(c) in ("ppl", "perplexity", "val_ppl", "eval_ppl",
+            perplexity = [str(c) for c in df.columns if normalized(c) in ("ppl", "perplexity", "val_ppl", "eval_ppl",
                                                                             "valid_ppl")]
             hint = (f" Column '{perplexity[0]}' looks like a perplexity: a law is fitted to a loss, its natural log "
                     "(nats/token); add that column and name it with --loss-col." if var == "loss" and perplexity else "")
@@ -169,7 +130,7 @@ _ALIKE = {"N": ("param", "n_", "size"), "D": ("token",), "C": ("flop", "compute"
 def _looks_like(df: pd.DataFrame, var: str) -> list[str]:
     """Numeric columns whose names suggest ``var`` ('loss_c4_val', 'N_active_billions'), at most six."""
     found = [str(c) for c in df.columns if pd.api.types.is_numeric_dtype(df[c])
-             and any(_normalized(c).startswith(part) if part.endswith("_") else part in _normalized(c)
+             and any(normalized(c).startswith(part) if part.endswith("_") else part in normalized(c)
                      for part in _ALIKE.get(var, ()))]
     return found[:6]
 
@@ -217,82 +178,17 @@ def find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
             raise RunsError(f"no column '{given}' (given with {OPTIONS[var]}); available columns: "
                             f"{available}. Pass one of these with {naming(var)}.")
         return given
-    lowered = {_normalized(c): c for c in reversed(list(df.columns))}
-    found = list(dict.fromkeys(lowered[_normalized(cand)] for cand in CANDIDATES[var] if _normalized(cand) in lowered))
+    lowered = {normalized(c): c for c in reversed(list(df.columns))}
+    found = list(dict.fromkeys(lowered[normalized(cand)] for cand in CANDIDATES[var] if normalized(cand) in lowered))
     if not found and var in ("N", "D", "C", "U"):  # a name with its unit after it: 'Parameters (M)', 'tokens_B'
         hinted = {name: c for c, (name, _) in ((c, unit_in_name(c)) for c in reversed(list(df.columns))) if name}
-        found = list(dict.fromkeys(hinted[_normalized(cand)] for cand in CANDIDATES[var] if _normalized(cand) in hinted))
+        found = list(dict.fromkeys(hinted[normalized(cand)] for cand in CANDIDATES[var] if normalized(cand) in hinted))
     # another numeric column of a known name is a choice the user should see (a text column is not one)
     found = found[:1] + [c for c in found[1:] if pd.api.types.is_numeric_dtype(df[c])]
     if len(found) > 1:
         log.warning("using column %r for %s; the table also has %s: choose with %s COLUMN", str(found[0]), var,
                     ", ".join(repr(str(c)) for c in found[1:]), OPTIONS[var])
     return found[0] if found else None
-
-
-def _normalized(name: object) -> str:
-    """A column name compared case-, space- and punctuation-blind: 'Eval/Loss' and 'eval_loss' match."""
-    return re.sub(r"[\s/.\-]+", "_", str(name).strip().lower()).strip("_")
-
-
-def unit_in_name(column: object) -> tuple[str | None, float | None]:
-    """``(base name, multiplier)`` of a column whose name ends in a unit ('Parameters (M)' ->
-    ('parameters', 1e6); 'tokens_B' -> ('tokens', 1e9)), or ``(None, None)``. Names that are a unit
-    themselves (``pf_days``) give ``(name, multiplier)``."""
-    name = _normalized(column)
-    if name in NAMED_UNITS:
-        return name, NAMED_UNITS[name]
-    match = _UNIT_SUFFIX.match(str(column).strip().lower().replace(" ", "_"))
-    if not match:
-        return None, None
-    unit = match.group("bracketed") or match.group("word")
-    unit = unit.removeprefix("in_")
-    if unit not in _SUFFIX_WORDS:
-        return None, None
-    return _normalized(match.group("base")), _SUFFIX_WORDS[unit]
-
-
-_SUFFIXED = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kmbt]|bn)\s*$", re.IGNORECASE)
-
-
-_GROUPED = re.compile(r"^\s*[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?\s*$")
-
-
-def suffixed_numbers(raw: pd.Series) -> pd.Series | None:
-    """Values written as people write sizes, with a suffix ('125M', '1.3B', '2T', '350k') or
-    thousands separators ('125,000,000'), as numbers (plain numbers too); NaN where a value reads
-    no way; None when no value is written so."""
-    values, suffixed = [], False
-    for text in raw:
-        match = _SUFFIXED.match(text) if isinstance(text, str) else None
-        if match:
-            values.append(float(match.group(1)) * _SUFFIX_WORDS[match.group(2).lower()])
-            suffixed = True
-            continue
-        if isinstance(text, str) and _GROUPED.match(text):
-            values.append(float(text.replace(",", "")))
-            suffixed = True
-            continue
-        try:
-            values.append(float(text))
-        except (TypeError, ValueError):
-            values.append(np.nan)
-    return pd.Series(values, index=raw.index, dtype=np.float64) if suffixed else None
-
-
-def loss_unit_in_name(column: object) -> str | None:
-    """The loss unit a column's name states (``val_bpb``, ``bpc_average``, ``bits_per_byte``), or None."""
-    if column is None:
-        return None
-    name = _normalized(column)
-    words = set(name.split("_"))
-    if LOSS_UNIT_NAMES.get(name):
-        return LOSS_UNIT_NAMES[name]
-    if "bpb" in words or "bits_per_byte" in name:
-        return "bits/byte"
-    if "bpc" in words or "bits_per_char" in name:
-        return "bits/char"
-    return None
 
 
 def optional_u(raw: pd.Series, col: str) -> str | None:

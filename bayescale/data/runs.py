@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from bayescale.data.checks import check_plausible
-from bayescale.data.columns import OPTIONS, map_columns, optional_u, suffixed_numbers
+from bayescale.data.columns import OPTIONS, map_columns, optional_u
 from bayescale.data.conventions import LOSS_UNITS, N_CONVENTIONS
+from bayescale.data.notation import suffixed_numbers
 from bayescale.data.tables import filter_mask, read_table
 from bayescale.errors import RunsError
 from bayescale.laws.flops import tokens_for_compute, training_flops
@@ -324,7 +325,7 @@ def read_runs(
     units : dict, optional
         Column units as multipliers, for columns not in parameters, tokens or FLOPs: e.g.
         ``{"N": 1e9, "D": "trillion"}`` for N in billions and D in trillions (see
-        :func:`parse_unit`). Keys among ``N, D, C, U``.
+        :func:`bayescale.data.notation.parse_unit`). Keys among ``N, D, C, U``.
     group_col, family_col : str, optional
         Columns of labels (any values, read as text) that say which group or family each run
         belongs to, for laws with per-group or per-family parameters.
