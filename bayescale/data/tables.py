@@ -41,6 +41,9 @@ def read_table(path: str | os.PathLike, what: str) -> tuple[pd.DataFrame, str]:
         kind = "parquet"
     else:
         sheet = " (from a spreadsheet, save the sheet as CSV)" if name.endswith((".xlsx", ".xls", ".ods", ".numbers")) else ""
+        if name.endswith(".nc"):
+            sheet = (" (a .nc file is a saved fit or isoFLOP analysis: give the runs table it was made from; "
+                     "a saved isoFLOP analysis is read back by 'bayescale isoflop ISO.nc')")
         raise RunsError(f"cannot read '{p}': unknown file type; accepted formats are {FORMATS}{sheet}.")
     if not p.is_file():
         raise RunsError(f"cannot read '{p}': no such file. Accepted formats are {FORMATS}.")
