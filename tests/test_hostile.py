@@ -154,6 +154,7 @@ def test_bad_files_and_options(saved, tmp_path, capsys):
         (["fit", runs, "--out", tmp_path], "directory"),
         (["fit", runs, "--out", "-"], "needs a file name"),
         (["fit", saved, "--out", tmp_path / "new.nc"], "a .nc file is a saved fit"),
+        (["isoflop", saved], "is a fit of a law (bayescale fit --out), not an isoFLOP analysis"),
         (["fit", runs, "--out", file_as_folder / "fit.nc"], "not a folder"),
         (["fit", runs, "--out", tmp_path / "nowhere" / "fit.nc"], "does not exist"),
         (["summary", truncated], "not a readable"),

@@ -89,7 +89,12 @@ def load_isoflop(path: str | os.PathLike) -> IsoflopFit:
     ds = read_netcdf(path, "isoFLOP file", f"bayescale isoflop RUNS --out {path}", tree=False)
     schema = ds.attrs.get("bayescale_isoflop")
     if schema is None:
-        raise FitFileError(f"{path} is netCDF but not a bayescale isoFLOP analysis (a fit? use Fit.load)")
+        if ds.attrs.get("bayescale_schema") is not None:
+            raise FitFileError(f"{path} is a fit of a law (bayescale fit --out), not an isoFLOP analysis: ask it with "
+                               f"bayescale optimum {path} --compute C (bs.Fit.load in Python); the isoFLOP analysis "
+                               "takes the runs table (bayescale isoflop RUNS)")
+        raise FitFileError(f"{path} is netCDF but not a bayescale isoFLOP analysis: make one with "
+                           "bayescale isoflop RUNS --out FILE")
     if int(schema) > ISOFLOP_SCHEMA:
         raise FitFileError(f"{path} has isoFLOP schema {schema}; this bayescale reads {ISOFLOP_SCHEMA}: upgrade bayescale")
     missing = sorted({*_SCALARS, *_PER_BUDGET, "runs_per_budget"} - set(ds.data_vars))
