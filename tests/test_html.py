@@ -57,7 +57,7 @@ def test_the_optimum_table_marks_edge_ends_as_the_command_line_does(fit):
 def test_results_show_their_table_in_a_repl(fit):
     """Typing a result's name at a prompt shows what print() shows, not a dataclass dump of draws."""
     optimum = fit.optimum([1e22])
-    for result in (optimum, fit.summary(), fit.predict(N=1e9, D=2e10), fit.runs, fit.adequacy()):
+    for result in (optimum, fit.summary(), fit.predict(N=1e9, D=2e10), fit.runs, fit.adequacy(), fit.law):
         text = repr(result)
         assert "array(" not in text and "DataFrame" not in text and "frame=" not in text
         assert text == (result.describe() if hasattr(result, "describe") else str(result))

@@ -244,6 +244,9 @@ class Law:
             out[name] = expression.evaluate(namespace, numpy_backend())
         return out
 
+    def __repr__(self) -> str:  # a REPL shows the law as `bayescale laws NAME` does, not 4,700 characters of fields
+        return self.describe()
+
     def describe(self) -> str:
         """A few lines for ``bayescale laws`` and reports."""
         lines = [f"{self.name}: {self.title}", f"  L = {self.formula}"]
