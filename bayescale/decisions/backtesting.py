@@ -223,9 +223,7 @@ def backtest(
         raise BayescaleError("name at least one law to backtest, e.g. --laws chinchilla,kaplan")
     laws = [law if isinstance(law, Law) else load_law(law) for law in laws]
     train, holdout, cutoff = split_by_compute(runs, holdout_top)
-    settings = settings or SamplerSettings()
-    if seed is not None:
-        settings = replace(settings, seed=int(seed))
+    settings = (settings or SamplerSettings()).with_seed(seed)
     tasks = [(law, train, holdout, replace(settings, seed=task_seed(settings.seed, i), progressbar=False), prob)
              for i, law in enumerate(laws)]
     scores = run_tasks(_fit_and_score, tasks, workers=workers, engine=engine)

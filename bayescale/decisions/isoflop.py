@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -316,10 +316,7 @@ def fit_isoflop(
     model = build_isoflop_model(np.log(N) - log_n_ref, np.log(loss) - log_l_ref, ids,
                                 np.log(centers) - log_c_ref, priors)
     names = [rv.name for rv in model.free_RVs]
-    settings = settings or DEFAULT_SETTINGS
-    if seed is not None:
-        settings = replace(settings, seed=int(seed))
-    done = sample_until_converged(model, priors, names, settings, retries)
+    done = sample_until_converged(model, priors, names, (settings or DEFAULT_SETTINGS).with_seed(seed), retries)
     posterior, gates = done.posterior, done.gates
     draw = {n: posterior[n].stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy() for n in names}
     a, g, tau = draw["a"], draw["g"], draw["tau"]

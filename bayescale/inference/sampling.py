@@ -20,7 +20,7 @@ import sys
 import threading
 import types
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -64,6 +64,10 @@ class SamplerSettings:
     adaptation: str = "low_rank"
     target_accept: float = 0.9
     progressbar: bool | None = None
+
+    def with_seed(self, seed: int | None) -> SamplerSettings:
+        """These settings with ``seed`` (unchanged when it is None): the ``seed=`` of the fitting entry points."""
+        return self if seed is None else replace(self, seed=int(seed))
 
     def to_dict(self) -> dict:
         """The settings as a plain dict (for provenance)."""

@@ -106,8 +106,7 @@ def fit(
     if priors:
         law = law.with_priors(priors)
     runs.check_identifiable(law.variables, len(law.all_parameters), law.name)
-    settings = settings or SamplerSettings()
-    settings = _first_attempt(law, settings if seed is None else replace(settings, seed=int(seed)))
+    settings = _first_attempt(law, (settings or SamplerSettings()).with_seed(seed))
     scales = scales or scales_of(runs)
     model = compiled_law_model(law, runs, scales)
     done = sample_until_converged(model, law.priors, list(law.all_parameters), settings, retries)
