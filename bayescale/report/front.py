@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayescale.report.plots import plot_table
-from bayescale.results.edges import open_ends
+from bayescale.results.edges import mark_open, open_ends
 from bayescale.results.optimum import moved_by_miss
 from bayescale.texts import loss_interval_text as _loss_interval
 from bayescale.texts import sci
@@ -70,10 +70,11 @@ class FrontResults:
     top_size: float
 
 
-def _size_interval(r: dict, edges: tuple[bool, bool] | None = None) -> str:
-    """Median [lower, upper]; an end that is the edge of the learned tilt is marked "≤" or "≥"."""
-    low, high = edges or (False, False)
-    return f"{sci(r['median'], 2)} [{'≤' if low else ''}{sci(r['lower'], 2)}, {'≥' if high else ''}{sci(r['upper'], 2)}]"
+def _size_interval(r: dict, name: str = "", ends: dict[str, tuple[bool, bool]] | None = None) -> str:
+    """Median [lower, upper]; an end of ``name`` that is the edge of the learned tilt (``ends``,
+    :func:`bayescale.results.edges.open_ends`) is marked "≤" or "≥"."""
+    lower, upper = mark_open(name, sci(r["lower"], 2), sci(r["upper"], 2), ends or {})
+    return f"{sci(r['median'], 2)} [{lower}, {upper}]"
 
 
 def front_results(fits: Sequence[Any], results: Sequence[Any], comparison: Any = None,
@@ -142,8 +143,8 @@ def _rows(compute: float, label: str, rec: dict) -> list[list[str]]:
              _loss_interval(rec["L_opt_predictive"]), _loss_interval(rec["L_opt"])]]
     if moved_by_miss(rec):
         ends = open_ends(rec)
-        rows.append(["", "  + the law's miss", _size_interval(rec["N_opt_predictive"], ends.get("N_opt_predictive")),
-                     _size_interval(rec["D_opt_predictive"], ends.get("D_opt_predictive")), "", ""])
+        rows.append(["", "  + the law's miss", _size_interval(rec["N_opt_predictive"], "N_opt_predictive", ends),
+                     _size_interval(rec["D_opt_predictive"], "D_opt_predictive", ends), "", ""])
     return rows
 
 
