@@ -120,6 +120,8 @@ def _advice(args: argparse.Namespace, result) -> str:
 
 
 def _cmd_optimum(args: argparse.Namespace) -> int:
+    from bayescale.decisions.isoflop_file import is_isoflop_file
+
     extra = {"unique_tokens": args.unique_tokens} if args.unique_tokens else {}
     if args.with_miss is not None and (args.params or args.law or len(args.fit) > 1):
         raise BayescaleError("--with-miss and --law-only choose what one fit reports: give one fit file")
@@ -134,16 +136,12 @@ def _cmd_optimum(args: argparse.Namespace) -> int:
             raise BayescaleError("--group/--family pick a level of one fit; give one fit, or stack fits without them")
         optimum = ensemble([_load_weighable(path) for path in args.fit], args.compute, weights=args.weights,
                            holdout_top=args.holdout_top, **extra)
+    elif is_isoflop_file(args.fit[0]):  # its power law, and where a new sweep there would bottom out
+        if args.with_miss is not None or _levels(args) or extra:
+            raise BayescaleError("an isoFLOP analysis gives its power law and a new sweep's minimum; --with-miss, "
+                                 "--law-only, --group, --family and --unique-tokens are for fits of laws")
+        optimum = _load_weighable(args.fit[0]).optimum(args.compute)
     else:
-        from bayescale.decisions.isoflop_file import is_isoflop_file
-
-        if is_isoflop_file(args.fit[0]):  # its power law, and where a new sweep there would bottom out
-            if args.with_miss is not None or _levels(args) or extra:
-                raise BayescaleError("an isoFLOP analysis gives its power law and a new sweep's minimum; --with-miss, "
-                                     "--law-only, --group, --family and --unique-tokens are for fits of laws")
-            optimum = _load_weighable(args.fit[0]).optimum(args.compute)
-            print(json.dumps(optimum.to_records(args.prob), indent=2) if args.json else optimum.format(args.prob))
-            return 0
         fit = _load(args.fit[0])
         if "family" in fit.law.dims and args.family is None:
             _print_family_optima(fit, args.compute, args.prob, args.json, extra.get("unique_tokens"))
