@@ -122,9 +122,7 @@ def _warn_mixed_setups(frame: pd.DataFrame, source: str) -> None:
     spread = (losses.max() / losses.min() - 1)[counts > 1]
     if len(spread) < 5 or (spread > SETUP_SPREAD).mean() <= 0.5:
         return
-    widest = spread.idxmax()
-    rows = frame.index[np.all([np.asarray(k) == v for k, v in zip(keys, widest)], axis=0)]
-    example = frame.loc[rows]
+    example = frame.loc[losses.groups[spread.idxmax()]]
     log.warning("%s: %d of the %d (N, D) pairs that appear more than once differ in loss by more than %g%% (e.g. "
                 "N = %.3g, D = %.3g: losses %.4g to %.4g), far more than seeds do: the table may mix setups "
                 "(datasets, recipes), which one law should not be fitted to together; keep one (--where "

@@ -172,23 +172,27 @@ def _multipliers(mapped: dict[str, str | None], units: dict[str, float | str], s
 
 def find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
     """The user's column for ``var``: the given one (must exist) or the first detected candidate."""
-    available = ", ".join(repr(str(c)) for c in df.columns)
     if given is not None:
         if given not in df.columns:
             raise RunsError(f"no column '{given}' (given with {OPTIONS[var]}); available columns: "
-                            f"{available}. Pass one of these with {naming(var)}.")
+                            f"{_listed(df)}. Pass one of these with {naming(var)}.")
         return given
-    lowered = {normalized(c): c for c in reversed(list(df.columns))}
-    found = list(dict.fromkeys(lowered[normalized(cand)] for cand in CANDIDATES[var] if normalized(cand) in lowered))
-    if not found and var in ("N", "D", "C", "U"):  # a name with its unit after it: 'Parameters (M)', 'tokens_B'
-        hinted = {name: c for c, (name, _) in ((c, unit_in_name(c)) for c in reversed(list(df.columns))) if name}
-        found = list(dict.fromkeys(hinted[normalized(cand)] for cand in CANDIDATES[var] if normalized(cand) in hinted))
+    columns = list(reversed(list(df.columns)))  # the first of equal names wins
+    found = _candidates({normalized(c): c for c in columns}, var)
+    if not found and var in UNIT_VARS:  # a name with its unit after it: 'Parameters (M)', 'tokens_B'
+        found = _candidates({name: c for c in columns if (name := unit_in_name(c)[0])}, var)
     # another numeric column of a known name is a choice the user should see (a text column is not one)
     found = found[:1] + [c for c in found[1:] if pd.api.types.is_numeric_dtype(df[c])]
     if len(found) > 1:
         log.warning("using column %r for %s; the table also has %s: choose with %s COLUMN", str(found[0]), var,
                     ", ".join(repr(str(c)) for c in found[1:]), OPTIONS[var])
     return found[0] if found else None
+
+
+def _candidates(by_name: dict[str, object], var: str) -> list:
+    """The columns of ``by_name`` (normalized name -> column) that are candidates for ``var``, in
+    the order of :data:`CANDIDATES`, each once."""
+    return list(dict.fromkeys(by_name[normalized(c)] for c in CANDIDATES[var] if normalized(c) in by_name))
 
 
 def optional_u(raw: pd.Series, col: str) -> str | None:

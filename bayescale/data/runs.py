@@ -29,12 +29,6 @@ log = logging.getLogger("bayescale.data")
 NARROW_SPAN = 2.0
 UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs", "U": "unique tokens"}
 COUNTED = {"N": "sizes", "D": "token counts", "C": "budgets", "U": "unique-token counts"}
-
-
-def _counted(var: str, values: np.ndarray) -> str:
-    """'6 sizes', '1 budget': distinct values to six figures (6ND's float noise is one budget)."""
-    count = len(np.unique(np.round(np.log10(values), 6)))
-    return f"{count} {COUNTED[var] if count != 1 else COUNTED[var].removesuffix('s')}"
 #: Columns of ``Runs.frame``, in order; ``U`` only when the table gives unique tokens.
 FRAME_COLUMNS = ("N", "D", "C", "loss")
 FIX_HINT = "Drop or fix these rows, or leave them out with --exclude-where COLUMN=VALUE."
@@ -279,6 +273,12 @@ def check_n_convention(value: str) -> str:
     return value
 
 
+def _counted(var: str, values: np.ndarray) -> str:
+    """'6 sizes', '1 budget': distinct values to six figures (6ND's float noise is one budget)."""
+    count = len(np.unique(np.round(np.log10(values), 6)))
+    return f"{count} {COUNTED[var] if count != 1 else COUNTED[var].removesuffix('s')}"
+
+
 def _listed(items: list[str]) -> str:
     """Join at most MAX_LISTED items, then 'and K more'."""
     shown = ", ".join(items[:MAX_LISTED])
@@ -412,7 +412,7 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
         if var in UNITS and (num.isna() & raw.notna()).any():  # '125M', '1.3B', '2T' as people write sizes
             spelled = suffixed_numbers(raw)
             if spelled is not None:
-                num = spelled.where(raw.notna())
+                num = spelled  # NaN where a cell reads neither way, or is empty
                 first = spelled.first_valid_index()
                 log.warning("reading column '%s' as sizes are written (suffixes K = 1e3, M = 1e6, B = 1e9, T = 1e12; "
                             "thousands separated by commas), e.g. %r as %g", col, str(raw[first]), spelled[first])
