@@ -134,7 +134,7 @@ class Optimum:
                  "D_opt_predictive": "tokens", "L_opt": self.loss_unit,
                  "L_opt_predictive": self.loss_unit, "tokens_per_param": "tokens/parameter",
                  "unique_tokens": "tokens", "epochs": "passes over the unique tokens"}
-        records = []
+        records, names = [], self._quantities()
         for j, budget in enumerate(self.compute):
             record: dict = {"compute": float(budget), "prob": prob}
             if self.unique_tokens is not None:
@@ -143,7 +143,7 @@ class Optimum:
                 record["basis"] = self.basis
             if self.largest_run:
                 record["times_largest_run"] = float(budget / self.largest_run)
-            for name in self._quantities():
+            for name in names:
                 med, lo, hi = interval(getattr(self, name)[:, j], prob)
                 record[name] = {"median": float(med), "lower": float(lo), "upper": float(hi)}
             if self.predictive_edge is not None and self.N_opt_predictive is not None:
@@ -173,10 +173,11 @@ class Optimum:
             lines.append(self.basis)
         if self.unique_tokens is not None:
             lines.append(f"with U = {self.unique_tokens:.3g} unique tokens (data repeated when D > U)")
+        names = self._quantities()
         for record in self.to_records(prob):
             lines.append(f"C = {record['compute']:.3g} FLOPs" + _extrapolation_text(record.get("times_largest_run")))
             ends = open_ends(record)
-            for name in self._quantities():
+            for name in names:
                 if name in ("N_opt_predictive", "D_opt_predictive") and not moved_by_miss(record):
                     continue
                 med, lo, hi = interval_texts(name, record[name])  # the figures each interval supports
