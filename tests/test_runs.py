@@ -111,7 +111,7 @@ def test_unknown_column_option_lists_columns():
 
 
 def test_missing_required_column_says_which_option():
-    df = table().rename(columns={"N_params": "width"})
+    df = table().rename(columns={"N_params": "width"}).drop(columns=["C_flops"])
     with pytest.raises(RunsError, match="--n-col"):
         runs_from_frame(df)
     df = table().drop(columns=["D_tokens", "C_flops"])
@@ -130,6 +130,23 @@ def test_D_derived_from_C():
     runs = runs_from_frame(df.drop(columns=["D_tokens"]))
     assert runs.columns["D"] == "derived: C/(6N)"
     np.testing.assert_allclose(runs.D, df["D_tokens"], rtol=1e-12)
+
+
+def test_N_derived_from_C_and_D(caplog):
+    """An isoFLOP sweep written as compute and tokens (no parameter column) gets N = C / (6D), said in a note."""
+    df = table()
+    with caplog.at_level("WARNING", logger="bayescale"):
+        runs = runs_from_frame(df.drop(columns=["N_params"]))
+    assert runs.columns["N"] == "derived: C/(6D)"
+    np.testing.assert_allclose(runs.N, df["N_params"], rtol=1e-12)
+    assert "C / (6D)" in caplog.text and "--n-col" in caplog.text
+    assert "column derived: C/(6D)" in runs.describe()
+
+
+def test_compute_and_loss_alone_names_both_ways_out():
+    with pytest.raises(RunsError) as err:
+        runs_from_frame(table().drop(columns=["N_params", "D_tokens"]))
+    assert "--n-col" in str(err.value) and "C / (6D)" in str(err.value)
 
 
 def test_exclude_where_numeric_and_string(tmp_path):

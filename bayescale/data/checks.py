@@ -62,7 +62,8 @@ def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns
         bad = ~np.isfinite(values) | (values > LIMITS[var])
         if bad.any():
             rows = [f"{labels[i]} ({var}={values[i]:.3g})" for i in np.flatnonzero(bad)]
-            derived = " (computed as 6·N·D)" if str(columns.get(var, "")).startswith("derived") else ""
+            how = str(columns.get(var, ""))
+            derived = f" (computed as {how.removeprefix('derived: ')})" if how.startswith("derived") else ""
             raise RunsError(f"{source} has {var} values{derived} beyond anything trained (> {LIMITS[var]:.0e} or overflowing): "
                             f"{listed(rows)}. Check the column and its unit. {hint}")
     loss = frame["loss"].to_numpy()

@@ -21,7 +21,7 @@ from bayescale.data.conventions import LOSS_UNITS, N_CONVENTIONS
 from bayescale.data.notation import suffixed_numbers
 from bayescale.data.tables import filter_mask, read_table
 from bayescale.errors import RunsError
-from bayescale.laws.flops import tokens_for_compute, training_flops
+from bayescale.laws.flops import params_for_compute, tokens_for_compute, training_flops
 from bayescale.texts import sci
 
 log = logging.getLogger("bayescale.data")
@@ -47,7 +47,8 @@ class Runs:
     source : str
         The file path the runs came from, or ``"<DataFrame>"``.
     columns : dict of str to str
-        Our name -> the user's column name, or ``"derived: 6ND"`` / ``"derived: C/(6N)"``.
+        Our name -> the user's column name, or ``"derived: 6ND"``, ``"derived: C/(6N)"`` or
+        ``"derived: C/(6D)"``.
     loss_unit : str
         One of ``LOSS_UNITS``.
     excluded : int
@@ -438,6 +439,11 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
     if "D" not in values:
         values["D"] = tokens_for_compute(values["C"], values["N"])
         columns["D"] = "derived: C/(6N)"
+    if "N" not in values:  # an isoFLOP sweep written as tokens and compute, as Llama 3's figure reads
+        values["N"] = params_for_compute(values["C"], values["D"])
+        columns["N"] = "derived: C/(6D)"
+        log.warning("%s has no parameter column: N is derived from compute and tokens as C / (6D); name N's "
+                    "column with --n-col (n_col= in Python) if the table has one", source)
     kept = list(FRAME_COLUMNS) + (["U"] if "U" in values else [])
     frame = pd.DataFrame({var: np.asarray(values[var], dtype=float) for var in kept})
     labels = labels.reset_index(drop=True)
