@@ -141,6 +141,9 @@ def test_N_derived_from_C_and_D(caplog):
     np.testing.assert_allclose(runs.N, df["N_params"], rtol=1e-12)
     assert "C / (6D)" in caplog.text and "--n-col" in caplog.text
     assert "column derived: C/(6D)" in runs.describe()
+    # a sweep's budget column by its usual name is the compute
+    budgets = df.drop(columns=["N_params"]).rename(columns={"C_flops": "flops_budget"})
+    assert runs_from_frame(budgets).columns["C"] == "flops_budget"
 
 
 def test_compute_and_loss_alone_names_both_ways_out():

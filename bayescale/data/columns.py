@@ -31,7 +31,8 @@ CANDIDATES: dict[str, list[str]] = {
     "D": ["D", "D_tokens", "tokens", "n_tokens", "num_tokens", "train_tokens", "training_tokens", "tokens_seen",
           "tokens_trained", "num_train_tokens", "total_tokens", "dataset_size", "data_size", "dataset_size__tokens"],
     "C": ["C", "C_flops", "flops", "compute", "training_flop", "Training FLOP", "training_flops", "train_flops",
-          "C_flops_6ND", "compute_flops", "pf_days", "pfdays", "petaflop_days"],
+          "C_flops_6ND", "compute_flops", "flops_budget", "flop_budget", "compute_budget", "budget_flops",
+          "isoflop_budget", "pf_days", "pfdays", "petaflop_days"],
     "loss": ["loss", "final_loss", "L", "eval_loss", "val_loss", "validation_loss", "valid_loss", "test_loss",
              "train_loss", "test_loss__loss", "final_val_loss", "final_eval_loss", "final_train_loss", "loss_final",
              "nll", "val_nll", "eval_nll", "cross_entropy", "ce_loss", "xent",
@@ -69,7 +70,7 @@ class ColumnMap:
 def map_columns(df: pd.DataFrame, given: dict[str, str | None], label_cols: dict[str, str | None], source: str,
                 units: dict[str, float | str], loss_unit: str | None, n_convention: str) -> ColumnMap:
     """Find each quantity's column (given, or by name), its unit (given, or written in the name), the
-    loss unit and the N convention a name states; refuse a table without N, loss, or D or C, and a
+    loss unit and the N convention a name states; refuse a table without a loss or two of N, D and C, and a
     column read as two quantities.
 
     Raises
