@@ -300,6 +300,20 @@ def test_check_identifiable_warns_when_a_variable_barely_varies(caplog):
     assert "priors" in msg and "compute-only law" in msg
 
 
+def test_check_identifiable_warns_on_one_compute_budget(caplog):
+    """One isoFLOP sweep: N and D are tied, so the law's answer at other budgets rests on its priors."""
+    N = np.logspace(8, 10, 8)
+    runs = runs_from_frame(pd.DataFrame({"N": N, "D": 1e20 / (6 * N), "loss": np.linspace(2.7, 2.5, 8)}))
+    with caplog.at_level("WARNING", logger="bayescale.data"):
+        runs.check_identifiable(["N", "D"], 5, "chinchilla")
+    (record,) = caplog.records
+    assert record.getMessage().startswith("compute spans only 1× across the 8 runs (one isoFLOP sweep)")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="bayescale.data"):
+        runs_from_frame(table()).check_identifiable(["N", "D"], 5, "chinchilla")  # budgets span 4,096×: quiet
+    assert caplog.records == []
+
+
 def test_reference_scales_are_geometric_means():
     runs = runs_from_frame(table())
     assert math.isclose(runs.N_ref, float(np.prod(runs.N)) ** (1 / 6), rel_tol=1e-12)

@@ -225,6 +225,12 @@ class Runs:
                     "predictions at other %s are only as good as those priors; add runs at other %s, or use "
                     "a law without %s%s", var, span, self.n_runs, _fmt(values.min()), _fmt(values.max()),
                     law_name, var, var, others, others, var, " (a compute-only law)" if var != "C" else "")
+        if {"N", "D"} <= set(variables) and "C" not in variables and (span := float(self.C.max() / self.C.min())) < NARROW_SPAN:
+            log.warning(
+                "compute spans only %.4g× across the %d runs (one isoFLOP sweep): N and D move together (D = C/(6N)), "
+                "so the law '%s' tells the effect of size from that of data only by the curve's shape, and what it "
+                "says at other budgets (N*, D*, L*) rests on its priors; add runs at budgets a few times smaller and "
+                "larger", span, self.n_runs, law_name)
 
     def __repr__(self) -> str:  # a REPL or notebook shows the summary, not the whole frame
         return self.describe()

@@ -149,6 +149,7 @@ def _with_allocation(result: Fit, settings: SamplerSettings, retries: int) -> Fi
     """
     from bayescale.data.selection import ALLOCATION_MARGIN, near_optimum
     from bayescale.errors import BayescaleError
+    from bayescale.inference.workers import quiet_notes
 
     law = result.law
     # only a law whose loss at a budget depends on the split of N and D alone: with unique tokens U
@@ -161,7 +162,8 @@ def _with_allocation(result: Fit, settings: SamplerSettings, retries: int) -> Fi
         near = near_optimum(result.runs, ALLOCATION_MARGIN)
         if result.runs.n_runs - near.n_runs < ALLOCATION_MIN_LEFT_OUT * result.runs.n_runs:
             return result
-        near.check_identifiable(law.variables, len(law.all_parameters), law.name)
+        with quiet_notes():  # only whether it can be fitted: the refit itself says what it notes
+            near.check_identifiable(law.variables, len(law.all_parameters), law.name)
     except BayescaleError:  # too few runs near the optima to fit the law: keep the fit of every run
         return result
     log.warning("%d of %d runs lie more than %.0f%% above the lowest loss at their compute: fitting the law again to "
