@@ -550,6 +550,17 @@ def test_columns_that_look_like_the_missing_one_are_named():
         runs_from_frame(df, n_col="N_active_billions")
 
 
+def test_the_one_column_named_like_a_loss_is_taken_with_a_note(caplog):
+    """A loss logged under its evaluation's path ('eval/paloma/c4_en/bpb') is the loss when no other
+    numeric column is named like one; its unit is read from the name."""
+    df = pd.DataFrame({"N": [1e8, 2e8, 4e8], "D": [2e9, 4e9, 8e9], "eval/paloma/c4_en/bpb": [1.2, 1.1, 1.0],
+                       "loss_tag": ["a", "b", "c"]})
+    with caplog.at_level("WARNING", logger="bayescale"):
+        runs = runs_from_frame(df)
+    assert runs.columns["loss"] == "eval/paloma/c4_en/bpb" and runs.loss_unit == "bits/byte"
+    assert "the one numeric column named like a loss" in caplog.text and "--loss-col" in caplog.text
+
+
 def test_a_table_that_mixes_setups_is_named_and_seeds_or_families_are_not(caplog):
     """Most repeated (N, D) pairs differing by more than seeds do (> 2%) mean the table mixes
     setups (Porian et al.'s 15 in one file, Gadre et al.'s three datasets); repeats by seed and

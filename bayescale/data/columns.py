@@ -188,6 +188,10 @@ def find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
     if len(found) > 1:
         log.warning("using column %r for %s; the table also has %s: choose with %s COLUMN", str(found[0]), var,
                     ", ".join(repr(str(c)) for c in found[1:]), OPTIONS[var])
+    if not found and var == "loss" and len(alike := _looks_like(df, var)) == 1:  # 'eval/paloma/c4_en/bpb'
+        log.warning("using column %r for the loss, the one numeric column named like a loss; name another with "
+                    "%s", alike[0], naming(var))
+        return alike[0]
     return found[0] if found else None
 
 
