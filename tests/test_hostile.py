@@ -330,6 +330,28 @@ def test_a_bom_is_read(tmp_path):
     assert read_runs(path).n_runs == 9
 
 
+def test_comment_lines_above_the_header_are_skipped_and_counted_in_line_numbers(tmp_path, caplog):
+    """A digitized table often opens with notes on its source ('# from Figure 2'); gzipped too."""
+    import gzip
+
+    from bayescale.data.runs import read_runs
+    from bayescale.errors import RunsError
+
+    path = tmp_path / "noted.csv"
+    path.write_text("# digitized from Figure 2\n# units: parameters, tokens, nats\n" + RUNS)
+    with caplog.at_level("WARNING", logger="bayescale"):
+        assert read_runs(path).n_runs == 9
+    assert "skipped 2 comment line(s)" in caplog.text
+    zipped = tmp_path / "noted.csv.gz"
+    zipped.write_bytes(gzip.compress(path.read_bytes()))
+    assert read_runs(zipped).n_runs == 9
+    lines = path.read_text().splitlines()
+    lines[4] = lines[4].rsplit(",", 1)[0] + ",oops"  # the third run, line 5 of the file
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(RunsError, match="line 5 "):
+        read_runs(path)
+
+
 def test_a_count_too_small_says_why_only_where_there_is_a_reason(saved, capsys):
     err = _check(capsys, ["calibrate", saved, "--simulations", "0"], "--simulations: '0' is too small: at least 2")
     assert "convergence gates" not in err  # the floor of --simulations is not the sampler's

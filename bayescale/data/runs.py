@@ -351,7 +351,7 @@ def read_runs(
     """
     df, kind = read_table(path, "runs")
     df = df.reset_index(drop=True)
-    first = 2 if kind == "csv" else 1  # header is line 1 of a CSV
+    first = 2 + df.attrs.get("comment_lines", 0) if kind == "csv" else 1  # the header is line 1 of a CSV, or follows its comments
     labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
     return _build(df, labels, str(path), n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col, units,
                   {"group": group_col, "family": family_col}, where, n_convention)

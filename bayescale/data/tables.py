@@ -5,6 +5,8 @@ Row filters are parsed, never evaluated: ``COLUMN OP VALUE`` with ``OP`` one of 
 
 from __future__ import annotations
 
+import gzip
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from bayescale.errors import RunsError
+
+log = logging.getLogger("bayescale.data")
 
 __all__ = ["FORMATS", "read_frame", "read_table", "filter_mask"]
 
@@ -47,9 +51,11 @@ def read_table(path: str | os.PathLike, what: str) -> tuple[pd.DataFrame, str]:
         raise RunsError(f"cannot read '{p}': unknown file type; accepted formats are {FORMATS}{sheet}.")
     if not p.is_file():
         raise RunsError(f"cannot read '{p}': no such file. Accepted formats are {FORMATS}.")
+    skipped = 0
     try:
         if kind == "csv":
-            df = pd.read_csv(p, sep="\t" if name.endswith((".tsv", ".tsv.gz")) else ",")
+            skipped = _comment_lines(p)
+            df = pd.read_csv(p, sep="\t" if name.endswith((".tsv", ".tsv.gz")) else ",", skiprows=skipped)
         else:
             df = pd.read_parquet(p)
     except Exception as exc:  # any pandas/pyarrow/OS failure becomes a clean message
@@ -59,16 +65,35 @@ def read_table(path: str | os.PathLike, what: str) -> tuple[pd.DataFrame, str]:
         raise RunsError(f"'{p}' looks separated by ';' (header {str(df.columns[0])!r}); bayescale reads comma-separated "
                         ".csv or tab-separated .tsv files: save it with commas (and '.' as the decimal point).")
     if kind == "csv":
-        _refuse_repeated_header(p, df, name.endswith((".tsv", ".tsv.gz")))
+        _refuse_repeated_header(p, df, name.endswith((".tsv", ".tsv.gz")), skipped)
+    if skipped:
+        log.warning("'%s': skipped %d comment line(s) (starting with '#') above the header", p, skipped)
+    df.attrs["comment_lines"] = skipped  # a CSV's line numbers in messages count them
     return df, kind
 
 
-def _refuse_repeated_header(path: Path, df: pd.DataFrame, tabs: bool) -> None:
+#: Comment lines read above a CSV's header at most (a digitized table's notes on its source).
+_MAX_COMMENT_LINES = 1000
+
+
+def _comment_lines(path: Path) -> int:
+    """How many lines at the top of a CSV start with '#' (notes above the header)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    count = 0
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
+        for line in handle:
+            if count >= _MAX_COMMENT_LINES or not line.lstrip().startswith("#"):
+                break
+            count += 1
+    return count
+
+
+def _refuse_repeated_header(path: Path, df: pd.DataFrame, tabs: bool, skipped: int = 0) -> None:
     """Refuse a header that names a column twice: pandas renames the second ('N', 'N.1') and the
     first would be read without a word."""
     if not any("." in str(c) for c in df.columns):  # pandas marks a repeat as NAME.1
         return
-    first = pd.read_csv(path, sep="\t" if tabs else ",", nrows=1, header=None, dtype=str).iloc[0]
+    first = pd.read_csv(path, sep="\t" if tabs else ",", nrows=1, header=None, dtype=str, skiprows=skipped).iloc[0]
     seen: dict[str, int] = {}
     for i, label in enumerate(first, start=1):
         if not isinstance(label, str) or not label.strip():
