@@ -589,8 +589,19 @@ def test_a_table_of_compute_and_loss_alone_is_told_what_to_add():
 
 def test_a_perplexity_column_is_named_when_no_loss_is_found():
     df = pd.DataFrame({"N": [1e8, 2e8, 4e8], "D": [1e9, 2e9, 3e9], "ppl": [20.0, 18.0, 16.0]})
-    with pytest.raises(RunsError, match="'ppl' looks like a perplexity.*natural log"):
+    with pytest.raises(RunsError, match="'ppl' looks like a perplexity.*natural log.*--loss-unit perplexity"):
         runs_from_frame(df)
+
+
+def test_a_perplexity_column_is_read_as_its_log_when_declared(caplog):
+    df = pd.DataFrame({"N": [1e8, 2e8, 4e8], "D": [1e9, 2e9, 3e9], "ppl": [20.0, 18.0, 16.0]})
+    with caplog.at_level("WARNING", logger="bayescale"):
+        runs = runs_from_frame(df, loss_col="ppl", loss_unit="perplexity")
+    np.testing.assert_allclose(runs.loss, np.log([20.0, 18.0, 16.0]))
+    assert runs.loss_unit == "nats/token" and "natural log" in caplog.text
+    df.loc[1, "ppl"] = 0.9  # not a perplexity: a loss, or a typo
+    with pytest.raises(RunsError, match="perplexities, which are at least 1: row 1 \\(ppl=0.9\\)"):
+        runs_from_frame(df, loss_col="ppl", loss_unit="perplexity")
 
 
 def test_a_unit_without_its_column_or_of_an_unknown_quantity_is_refused():

@@ -96,7 +96,8 @@ def _add_runs_options(p: argparse.ArgumentParser) -> None:
                             f"'{var.upper()}_billions', with a note)")
     p.add_argument("--loss-unit", default=None,
                    help="unit of the loss: nats/token (default; bits/byte or bits/char for a column named e.g. bpb or "
-                        "bpc), bits/token, bits/char, bits/byte")
+                        "bpc), bits/token, bits/char, bits/byte; or perplexity, for a column of per-token "
+                        "perplexities (read as their natural log, in nats/token)")
     _add_n_convention(p, "the N column")
     p.add_argument("--near-optimum", type=float, metavar="FRACTION",
                    help="keep only runs whose loss is within FRACTION (e.g. 0.1) of the lowest loss at their compute "

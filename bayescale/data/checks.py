@@ -72,7 +72,8 @@ def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns
         rows = [f"{labels[i]} (loss={loss[i]:.3g})" for i in np.flatnonzero(bad)]
         raise RunsError(f"{source} has losses above {LOSS_LIMIT:g}, which no language model's cross-entropy reaches "
                         f"(is the column a perplexity, or scaled?): {listed(rows)}. "
-                        f"Name the loss column with --loss-col and give its unit with --loss-unit. {hint}")
+                        f"Name the loss column with --loss-col and give its unit with --loss-unit (--loss-unit "
+                        f"perplexity reads per-token perplexities as their natural log). {hint}")
     if "C" in columns and not str(columns["C"]).startswith("derived") and "D" in columns \
             and not str(columns["D"]).startswith("derived"):
         ratio = frame["C"].to_numpy() / training_flops(frame["N"].to_numpy(), frame["D"].to_numpy())
@@ -86,7 +87,8 @@ def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns
     uniform = UNIFORM_LOSS.get(loss_unit)
     if uniform is not None and median > uniform:
         log.warning("%s: the median loss %.4g %s is more than uniform guessing costs (%.3g %s): is the column a "
-                    "perplexity? Give its natural log (nats/token), or declare the unit with --loss-unit",
+                    "perplexity? Then read it as one with --loss-unit perplexity (its natural log, in nats/token), "
+                    "or declare its unit with --loss-unit",
                     source, median, loss_unit, uniform, loss_unit)
     far = (loss > OUTLIER_FACTOR * median) | (loss < median / OUTLIER_FACTOR)
     if far.any():

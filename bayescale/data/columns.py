@@ -109,7 +109,8 @@ def _refuse_missing(df: pd.DataFrame, mapped: dict[str, str | None], source: str
             perplexity = [str(c) for c in df.columns if normalized(c) in ("ppl", "perplexity", "val_ppl", "eval_ppl",
                                                                             "valid_ppl")]
             hint = (f" Column '{perplexity[0]}' looks like a perplexity: a law is fitted to a loss, its natural log "
-                    "(nats/token); add that column and name it with --loss-col." if var == "loss" and perplexity else "")
+                    f"(nats/token); read it so with --loss-col {perplexity[0]} --loss-unit perplexity "
+                    "(loss_unit='perplexity' in Python)." if var == "loss" and perplexity else "")
             if var == "N" and mapped["C"] is not None:
                 hint = (" Every run needs its parameter count, also for the laws in compute alone (compute_power, "
                         "compute_loglinear): add a column of N (D is then derived as C / (6N)) or of D (N is then "

@@ -266,6 +266,21 @@ class Runs:
         return "\n".join(lines)
 
 
+#: The loss unit that reads a column of per-token perplexities as their natural log (nats/token).
+PERPLEXITY = "perplexity"
+
+
+def _perplexity_to_loss(ppl: pd.Series, labels: pd.Series, col: str, source: str) -> pd.Series:
+    """Per-token perplexities as losses, ln(ppl) in nats/token; a perplexity is at least 1."""
+    below = ppl < 1.0
+    if below.any():
+        rows = [f"{labels[i]} ({col}={ppl[i]:g})" for i in ppl.index[below]]
+        raise RunsError(f"{source}: --loss-unit perplexity reads '{col}' as perplexities, which are at least 1: "
+                        f"{_listed(rows)}. Is the column a loss already? Then give its unit instead. {FIX_HINT}")
+    log.warning("reading column '%s' as per-token perplexities: the loss is their natural log, in nats/token", col)
+    return np.log(ppl)
+
+
 def _fmt(x: float) -> str:
     """Format a number compactly: 5.7e7 rather than 5.7e+07."""
     return sci(x, 2)
@@ -320,8 +335,9 @@ def read_runs(
         Conditions ``"COLUMN=VALUE"`` (or ``!=``, ``<``, ``<=``, ``>``, ``>=``); a row matching any
         of them is left out.
     loss_unit : str, optional
-        Unit of the loss column, one of ``LOSS_UNITS``. By default nats/token, or bits/byte
-        (bits/char) for a loss column named so (``bpb``, ``val_bpb``, ``bpc``), with a note.
+        Unit of the loss column, one of ``LOSS_UNITS``, or ``"perplexity"`` (per token: read as its
+        natural log, in nats/token). By default nats/token, or bits/byte (bits/char) for a loss
+        column named so (``bpb``, ``val_bpb``, ``bpc``), with a note.
     where : sequence of str
         Conditions of the same form; only rows matching all of them are kept
         (``where=["setup=porian_a", "epochs>1"]``).
@@ -391,8 +407,11 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
            units: dict[str, float | str] | None = None, label_cols: dict[str, str | None] | None = None,
            where: Sequence[str] = (), n_convention: str = "unstated") -> Runs:
     """Map columns, apply exclusions, validate and derive; shared by both entry points."""
-    if loss_unit is not None and loss_unit not in LOSS_UNITS:
-        raise RunsError(f"unknown loss unit {loss_unit!r}; allowed: {', '.join(LOSS_UNITS)}.")
+    if loss_unit is not None and loss_unit not in (*LOSS_UNITS, PERPLEXITY):
+        raise RunsError(f"unknown loss unit {loss_unit!r}; allowed: {', '.join(LOSS_UNITS)}, or {PERPLEXITY} "
+                        "(per token: read as its natural log, in nats/token).")
+    from_perplexity = loss_unit == PERPLEXITY
+    loss_unit = "nats/token" if from_perplexity else loss_unit
     check_n_convention(n_convention)
     if isinstance(exclude_where, str):
         exclude_where = [exclude_where]
@@ -437,6 +456,8 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
 
     for var, factor in multipliers.items():
         values[var] = values[var] * factor
+    if from_perplexity:
+        values["loss"] = _perplexity_to_loss(values["loss"], labels, mapped["loss"], source)
     columns = dict(present)
     if "C" not in values:
         with np.errstate(over="ignore"):  # an overflow is reported by check_plausible
