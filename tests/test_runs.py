@@ -314,6 +314,26 @@ def test_check_identifiable_warns_on_one_compute_budget(caplog):
     assert caplog.records == []
 
 
+def test_last_per_keeps_each_runs_final_checkpoint(caplog):
+    """A table of training curves: rows sharing a run's id are its checkpoints; the one with the
+    most tokens is the run's final loss (a tie keeps the later row)."""
+    df = pd.DataFrame({"run": ["a", "a", "a", "b", "b", "c", "c"], "lr": [1, 1, 1, 1, 1, 2, 2],
+                       "N": [1e8, 1e8, 1e8, 4e8, 4e8, 1.6e9, 1.6e9], "D": [1e9, 3e9, 2e9, 4e9, 8e9, 5e9, 5e9],
+                       "loss": [3.5, 3.1, 3.3, 3.0, 2.8, 2.75, 2.7]})
+    with caplog.at_level("WARNING", logger="bayescale"):
+        runs = runs_from_frame(df, last_per=["run"])
+    np.testing.assert_allclose(runs.D, [3e9, 8e9, 5e9])
+    np.testing.assert_allclose(runs.loss, [3.1, 2.8, 2.7])
+    assert "final checkpoint (per run, the row with the most tokens: 3 of 7 rows)" in runs.selection
+    assert "selected: each run's final checkpoint" in runs.describe() and "kept each run's" in caplog.text
+    # a run named by two columns, after the row filters
+    runs = runs_from_frame(df, last_per=["run", "lr"], exclude_where=["D>=8e9"])
+    np.testing.assert_allclose(runs.loss, [3.1, 3.0, 2.7])
+    assert "per run and lr" in runs.selection
+    with pytest.raises(RunsError, match="no column 'run_id'.*--last-per.*'run', 'lr'"):
+        runs_from_frame(df, last_per=["run_id"])
+
+
 def test_reference_scales_are_geometric_means():
     runs = runs_from_frame(table())
     assert math.isclose(runs.N_ref, float(np.prod(runs.N)) ** (1 / 6), rel_tol=1e-12)

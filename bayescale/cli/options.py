@@ -108,6 +108,10 @@ def _add_runs_options(p: argparse.ArgumentParser) -> None:
                         "(quote it: 'epochs>100'); repeat for several")
     p.add_argument("--where", action="append", default=[], metavar="CONDITION",
                    help="keep only rows where CONDITION holds (same form as --exclude-where); repeat to require several")
+    p.add_argument("--last-per", action="append", default=[], metavar="RUN_COLUMN",
+                   help="a table of training curves: rows with the same RUN_COLUMN (repeat for a run named by several "
+                        "columns) are one run's checkpoints, and only the one with the most tokens is kept, the run's "
+                        "final loss (after --where and --exclude-where)")
     p.add_argument("--group-col", help="column of group labels, for laws with per-group parameters (E[group])")
     p.add_argument("--family-col", help="column of family labels, for laws with per-family parameters (E[family])")
 
@@ -181,7 +185,8 @@ def _read_runs(args: argparse.Namespace):
     from bayescale.data.runs import read_runs
 
     extra = {"u_col": args.u_col} if args.u_col else {}
-    extra |= {"group_col": args.group_col, "family_col": args.family_col, "where": args.where}
+    extra |= {"group_col": args.group_col, "family_col": args.family_col, "where": args.where,
+              "last_per": args.last_per}
     units = {var: getattr(args, f"{var.lower()}_unit") for var in ("N", "D", "C", "U")}
     extra["units"] = {var: unit for var, unit in units.items() if unit is not None}
     runs = read_runs(args.runs, n_col=args.n_col, d_col=args.d_col, c_col=args.c_col, loss_col=args.loss_col,

@@ -100,7 +100,7 @@ def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns
         log.warning("%s: its %d model sizes appear at a median of %d token counts each, as the checkpoints of "
                     "training curves do. The laws describe the final loss of runs trained to D, and a checkpoint "
                     "taken before a decaying learning rate has finished lies above it: keep each run's final "
-                    "checkpoint (--where COLUMN=VALUE, or --exclude-where 'COLUMN<VALUE'), unless the schedule was "
+                    "checkpoint (--last-per RUN_COLUMN, or --where COLUMN=VALUE), unless the schedule was "
                     "constant", source, per_size.size, int(per_size.median()))
     _warn_mixed_setups(frame, source)
     for var, least in SMALL.items():

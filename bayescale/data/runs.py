@@ -19,7 +19,7 @@ from bayescale.data.checks import check_plausible
 from bayescale.data.columns import OPTIONS, map_columns, optional_u
 from bayescale.data.conventions import LOSS_UNITS, N_CONVENTIONS
 from bayescale.data.notation import suffixed_numbers
-from bayescale.data.tables import filter_mask, read_table
+from bayescale.data.tables import filter_mask, last_checkpoints, read_table
 from bayescale.errors import RunsError
 from bayescale.laws.flops import params_for_compute, tokens_for_compute, training_flops
 from bayescale.texts import sci
@@ -322,6 +322,7 @@ def read_runs(
     family_col: str | None = None,
     where: Sequence[str] = (),
     n_convention: str = "unstated",
+    last_per: Sequence[str] = (),
 ) -> Runs:
     """Read runs from a CSV/TSV/Parquet file, map its columns and validate every row.
 
@@ -355,6 +356,10 @@ def read_runs(
     n_convention : {"unstated", "total", "non-embedding"}
         How the N column counts parameters (with or without the embeddings); recorded with
         the fit and checked when fits or published constants are compared.
+    last_per : sequence of str
+        Columns that name a run (e.g. ``["run_id"]``) in a table of training curves: of the rows
+        that share their values, only the one with the most tokens (compute, without D) is kept,
+        the run's final checkpoint. Applied after the row filters.
 
     Returns
     -------
@@ -370,7 +375,7 @@ def read_runs(
     first = 2 + df.attrs.get("comment_lines", 0) if kind == "csv" else 1  # the header is line 1 of a CSV, or follows its comments
     labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
     return _build(df, labels, str(path), n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col, units,
-                  {"group": group_col, "family": family_col}, where, n_convention)
+                  {"group": group_col, "family": family_col}, where, n_convention, last_per)
 
 
 def runs_from_frame(
@@ -389,6 +394,7 @@ def runs_from_frame(
     family_col: str | None = None,
     where: Sequence[str] = (),
     n_convention: str = "unstated",
+    last_per: Sequence[str] = (),
 ) -> Runs:
     """Build validated ``Runs`` from a DataFrame; same rules as :func:`read_runs`.
 
@@ -398,14 +404,14 @@ def runs_from_frame(
     labels = pd.Series([f"row {label}" for label in df.index])
     df = df.reset_index(drop=True)
     return _build(df, labels, source, n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col, units,
-                  {"group": group_col, "family": family_col}, where, n_convention)
+                  {"group": group_col, "family": family_col}, where, n_convention, last_per)
 
 
 def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, d_col: str | None,
            c_col: str | None, loss_col: str | None, exclude_where: Sequence[str],
            loss_unit: str | None, u_col: str | None = None,
            units: dict[str, float | str] | None = None, label_cols: dict[str, str | None] | None = None,
-           where: Sequence[str] = (), n_convention: str = "unstated") -> Runs:
+           where: Sequence[str] = (), n_convention: str = "unstated", last_per: Sequence[str] = ()) -> Runs:
     """Map columns, apply exclusions, validate and derive; shared by both entry points."""
     if loss_unit is not None and loss_unit not in (*LOSS_UNITS, PERPLEXITY):
         raise RunsError(f"unknown loss unit {loss_unit!r}; allowed: {', '.join(LOSS_UNITS)}, or {PERPLEXITY} "
@@ -458,6 +464,10 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
         values[var] = values[var] * factor
     if from_perplexity:
         values["loss"] = _perplexity_to_loss(values["loss"], labels, mapped["loss"], source)
+    selection = ""
+    if last_per:
+        keep, selection = last_checkpoints(df, values["D" if "D" in values else "C"], last_per, source)
+        df, labels, values = df.loc[keep], labels.loc[keep], {var: v.loc[keep] for var, v in values.items()}
     columns = dict(present)
     if "C" not in values:
         with np.errstate(over="ignore"):  # an overflow is reported by check_plausible
@@ -496,4 +506,4 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
         same = "N, D, C, U and loss" if "U" in values else "N, D, C and loss"
         raise RunsError(f"{source} has duplicate runs (same {same}): {_listed(pairs)}. {FIX_HINT}")
     return Runs(frame=frame, source=source, columns=columns, loss_unit=loss_unit, excluded=excluded,
-                multipliers=multipliers, levels=levels, n_convention=n_convention)
+                multipliers=multipliers, levels=levels, n_convention=n_convention, selection=selection)

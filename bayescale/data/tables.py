@@ -17,7 +17,7 @@ from bayescale.errors import RunsError
 
 log = logging.getLogger("bayescale.data")
 
-__all__ = ["FORMATS", "read_frame", "read_table", "filter_mask"]
+__all__ = ["FORMATS", "read_frame", "read_table", "filter_mask", "last_checkpoints"]
 
 FORMATS = ".csv, .csv.gz, .tsv, .tsv.gz (tab-separated), .parquet or .pq"
 
@@ -154,3 +154,25 @@ def filter_mask(df: pd.DataFrame, exclude: Sequence[str], where: Sequence[str]) 
     for item in where:
         mask |= ~_condition_mask(df, item, "--where")
     return mask
+
+
+def last_checkpoints(df: pd.DataFrame, tokens: pd.Series, run_columns: Sequence[str], source: str) -> tuple[pd.Index, str]:
+    """The rows of ``df`` that are each run's final checkpoint, and the selection in words.
+
+    Rows sharing the values of ``run_columns`` are one run's training curve; of each, the row with
+    the most ``tokens`` (aligned with ``df``) is kept, the later row of a tie.
+    """
+    run_columns = [run_columns] if isinstance(run_columns, str) else list(run_columns)
+    unknown = [c for c in run_columns if c not in df.columns]
+    if unknown:
+        raise RunsError(f"no column {', '.join(repr(c) for c in unknown)} in {source} (given with --last-per, "
+                        f"last_per= in Python); available columns: {', '.join(repr(str(c)) for c in df.columns)}.")
+    order = tokens.reset_index(drop=True).rank(method="first").to_numpy()  # ties: the later row ranks higher
+    ranked = pd.Series(order, index=df.index)
+    keep = ranked.groupby([df[c] for c in run_columns], dropna=False, sort=False).idxmax()
+    keep = df.index[df.index.isin(keep.to_numpy())]
+    runs = len(keep)
+    named = ", ".join(run_columns[:-1]) + " and " + run_columns[-1] if len(run_columns) > 1 else run_columns[0]
+    how = f"each run's final checkpoint (per {named}, the row with the most tokens: {runs} of {len(df)} rows)"
+    log.warning("%s: kept %s", source, how)
+    return keep, how
