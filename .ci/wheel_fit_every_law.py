@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 import bayescale as bs
-from bayescale.data.runs import runs_from_frame
+from bayescale.data.reading import runs_from_frame
 from bayescale.inference.model import scales_of
 from bayescale.laws.law import available_laws, load_law
 

@@ -22,8 +22,8 @@ _LAZY = {
     # errors: every error bayescale raises on bad input or a failed fit derives from this one
     "BayescaleError": "bayescale.errors",
     # data
-    "read_runs": "bayescale.data.runs",
-    "runs_from_frame": "bayescale.data.runs",
+    "read_runs": "bayescale.data.reading",
+    "runs_from_frame": "bayescale.data.reading",
     "Runs": "bayescale.data.runs",
     "convert_runs": "bayescale.data.units",
     "near_optimum": "bayescale.data.selection",

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
     from bayescale.inference.sampling import SamplerSettings
     from bayescale.results.fitting import fit
 

@@ -57,7 +57,7 @@ def _frame(truths: dict, rng: np.random.Generator):
 def _task(seed: int) -> dict:
     """One table: its truths, and the few-run family's exponents, pooled and separate."""
     import bayescale as bs
-    from bayescale.data.runs import runs_from_frame
+    from bayescale.data.reading import runs_from_frame
 
     rng = np.random.default_rng(seed)
     truths = _truths(rng)

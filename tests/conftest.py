@@ -41,7 +41,7 @@ def fake_fit(runs=None, *, chains: int = 4, draws: int = 500, spread: float = 0.
     noise : str, optional
         Another error model than the law file's; its extra parameters sit at 0.01.
     """
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
     from bayescale.inference.model import scales_of
     from bayescale.laws.law import load_law
     from bayescale.results.fitting import assemble_fit
@@ -89,7 +89,7 @@ def unconverged_fake_fit():
 @pytest.fixture(scope="session")
 def example_nuts_fit():
     """One real NUTS fit of the example runs, shared by every test that needs one."""
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
     from bayescale.inference.sampling import SamplerSettings
     from bayescale.results.fitting import fit
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from conftest import ROOT, fake_fit
 
-from bayescale.data.runs import read_runs, runs_from_frame
+from bayescale.data.reading import read_runs, runs_from_frame
 
 
 def test_the_true_law_is_adequate(example_fake_fit):

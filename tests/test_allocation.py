@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, fake_fit
 
-from bayescale.data.runs import read_runs
+from bayescale.data.reading import read_runs
 from bayescale.data.selection import near_optimum
 from bayescale.inference.sampling import SamplerSettings
 from bayescale.results.fitted import Fit

@@ -187,7 +187,7 @@ def test_bottom_layers_import_without_pymc():
 def test_exclude_where_on_real_table(tmp_path, capsys):
     if not CHINCHILLA.exists():
         pytest.skip("shared Chinchilla data not present")
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
 
     runs = read_runs(CHINCHILLA, exclude_where=["epoch_excluded_outlier=1"])
     assert runs.n_runs == 240 and runs.excluded == 5

@@ -50,7 +50,7 @@ def test_compare_prefers_the_sharper_true_posterior():
 def test_compare_refuses_different_data_and_units():
     from conftest import ROOT
 
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
 
     runs = read_runs(ROOT / "data" / "example_runs.csv")
     other = replace(runs, frame=runs.frame.iloc[:-1].reset_index(drop=True))
@@ -138,7 +138,7 @@ def test_inverse_cli(tmp_path, capsys):
 def test_split_by_compute_keeps_budgets_whole():
     from conftest import ROOT
 
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
 
     runs = read_runs(ROOT / "data" / "example_runs.csv")  # 7 budgets x 9 runs
     train, held, cutoff = split_by_compute(runs, 0.2)
@@ -152,7 +152,7 @@ def test_split_by_compute_keeps_budgets_whole():
 def test_score_holdout_rewards_the_truth():
     from conftest import ROOT
 
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
 
     runs = read_runs(ROOT / "data" / "example_runs.csv")
     train, held, _ = split_by_compute(runs, 0.3)

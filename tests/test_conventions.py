@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import ROOT, fake_fit
 
-from bayescale.data.runs import read_runs
+from bayescale.data.reading import read_runs
 from bayescale.errors import BayescaleError
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, model_point
 
-from bayescale.data.runs import read_runs, runs_from_frame
+from bayescale.data.reading import read_runs, runs_from_frame
 from bayescale.errors import LawFileError
 from bayescale.inference.model import build_model, sampled_in_coordinates
 from bayescale.laws.law import law_from_text, load_law

@@ -15,7 +15,7 @@ import xarray as xr
 from conftest import ROOT, TRUE
 
 from bayescale.cli import main
-from bayescale.data.runs import runs_from_frame
+from bayescale.data.reading import runs_from_frame
 from bayescale.decisions.families import (
     NEW_FAMILY,
     FamilyAnswerError,

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayescale.data.runs import runs_from_frame
+from bayescale.data.reading import runs_from_frame
 from bayescale.inference.sampling import SamplerSettings
 from bayescale.results.fitting import fit
 

@@ -278,7 +278,7 @@ def test_a_failed_fit_does_not_replace_a_good_one(tmp_path, capsys, monkeypatch)
 
 
 def test_suspicious_values_warn_with_the_option_to_use(tmp_path, caplog):
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
 
     path = tmp_path / "billions.csv"
     path.write_text("N,D,loss\n" + "\n".join(f"{n:g},{d:g},3.0" for n in (0.1, 0.3, 1.0) for d in (1e9, 1e10)))
@@ -298,7 +298,7 @@ def test_suspicious_values_warn_with_the_option_to_use(tmp_path, caplog):
                                                  ("bits/token", 18.0, False), ("bits/byte", 9.0, True)])
 def test_a_perplexity_given_as_a_loss_is_named(unit, value, warned, tmp_path, caplog):
     """Perplexities of 10-90 pass the hard limit of 100, but no cross-entropy exceeds uniform guessing."""
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
 
     path = tmp_path / "ppl.csv"
     path.write_text("N,D,loss\n" + "\n".join(f"{n:g},{d:g},{value * (1 + n / 1e10):.4f}"
@@ -312,7 +312,7 @@ def test_a_perplexity_given_as_a_loss_is_named(unit, value, warned, tmp_path, ca
 def test_checkpoints_of_training_curves_are_named(points, warned, caplog):
     """A table of loss curves (each size at many token counts) is not a table of final losses;
     final-loss tables here have at most 16 token counts per size, curve tables 73 and more."""
-    from bayescale.data.runs import runs_from_frame
+    from bayescale.data.reading import runs_from_frame
 
     n, d = np.meshgrid([1e8, 3e8, 1e9], np.geomspace(1e9, 1e11, points))
     frame = pd.DataFrame({"N": n.ravel(), "D": d.ravel()})
@@ -323,7 +323,7 @@ def test_checkpoints_of_training_curves_are_named(points, warned, caplog):
 
 
 def test_a_bom_is_read(tmp_path):
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
 
     path = tmp_path / "bom.csv"
     path.write_bytes(b"\xef\xbb\xbf" + RUNS.encode())
@@ -334,7 +334,7 @@ def test_comment_lines_above_the_header_are_skipped_and_counted_in_line_numbers(
     """A digitized table often opens with notes on its source ('# from Figure 2'); gzipped too."""
     import gzip
 
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
     from bayescale.errors import RunsError
 
     path = tmp_path / "noted.csv"

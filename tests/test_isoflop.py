@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT, SHARED, TRUE
 
-from bayescale.data.runs import read_runs, runs_from_frame
+from bayescale.data.reading import read_runs, runs_from_frame
 from bayescale.decisions.isoflop import IsoflopError, bin_budgets, budget_problems, fit_isoflop
 
 EXAMPLE = ROOT / "data" / "example_runs.csv"

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, fake_fit
 
-from bayescale.data.runs import read_runs
+from bayescale.data.reading import read_runs
 from bayescale.decisions.comparison import CompareError, compare_fits
 from bayescale.decisions.ensemble import ensemble
 from bayescale.decisions.isoflop import IsoflopFit, bin_budgets, budget_centres

@@ -217,7 +217,7 @@ def test_unique_tokens_share_the_token_scale():
     """The data-constrained law compares U with D (min(U, D), D/U), so in normalized units U must
     be divided by D's reference scale: a fit's scales need U_ref == D_ref. Then the law predicts the
     same physical losses from normalized parameters as from physical ones."""
-    from bayescale.data.runs import runs_from_frame
+    from bayescale.data.reading import runs_from_frame
     from bayescale.inference.model import scales_of
 
     rng = np.random.default_rng(1)
@@ -323,7 +323,7 @@ def test_fit_optimum_passes_unique_tokens(tmp_path):
     """A saved fit of the data-constrained law keeps U and answers optimum(..., unique_tokens=...)."""
     import xarray as xr
 
-    from bayescale.data.runs import runs_from_frame
+    from bayescale.data.reading import runs_from_frame
     from bayescale.results.fitted import Fit
     from bayescale.results.fitting import assemble_fit
 
@@ -402,7 +402,7 @@ def test_recovers_parameters(name):
     """NUTS on runs simulated from known parameters (1% noise on log loss): the fit passes the gates,
     every true parameter lies in its 95% interval (physical units where the file maps them), and the
     data taught something (each sampled parameter's interval is narrower than its prior's)."""
-    from bayescale.data.runs import runs_from_frame
+    from bayescale.data.reading import runs_from_frame
     from bayescale.inference.sampling import SamplerSettings
     from bayescale.results.fitting import fit
 
@@ -441,7 +441,7 @@ def test_compression_table_compute_loglinear():
     factor 6 and the units cancel in normalized units)."""
     if not COMPRESSION.exists():
         pytest.skip("../shared/data/compression_bpc_hkust is not available")
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
     from bayescale.inference.sampling import SamplerSettings
     from bayescale.results.fitting import fit
 
@@ -472,7 +472,7 @@ def test_datablations_data_constrained():
     still agree with the paper's 15.39 (fitted with C4 constants held fixed, SOURCE.md)."""
     if not DATABLATIONS.exists():
         pytest.skip("../shared/data/datablations_muennighoff is not available")
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
     from bayescale.inference.sampling import SamplerSettings
     from bayescale.results.fitting import fit
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, model_point
 
-from bayescale.data.runs import read_runs
+from bayescale.data.reading import read_runs
 from bayescale.inference.model import OBSERVED, build_model, scales_of
 from bayescale.laws.law import load_law
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from bayescale.data.runs import read_runs, runs_from_frame
+from bayescale.data.reading import read_runs, runs_from_frame
 
 pytestmark = pytest.mark.nuts
 LAWS = ("chinchilla", "kaplan")

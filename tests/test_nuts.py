@@ -65,7 +65,7 @@ def test_chinchilla_real_table_passes_gates(tmp_path):
     """Epoch's digitized Chinchilla runs (240 after their outlier rule) must pass the gates."""
     if not CHINCHILLA.exists():
         pytest.skip("shared Chinchilla data not present")
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
     from bayescale.inference.sampling import SamplerSettings
     from bayescale.results.fitting import fit
 

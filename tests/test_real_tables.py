@@ -31,7 +31,7 @@ def _fit(runs, law: str):
 def chinchilla_fits():
     if not CHINCHILLA.exists():
         pytest.skip("../shared/data/chinchilla_epoch is not available")
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
 
     runs = read_runs(CHINCHILLA, exclude_where=["epoch_excluded_outlier=1"])
     return {law: _fit(runs, law) for law in CHINCHILLA_LAWS}
@@ -68,7 +68,7 @@ def test_loo_on_the_chinchilla_runs_needs_an_irreducible_loss(chinchilla_fits):
 def compression_runs():
     if not COMPRESSION.exists():
         pytest.skip("../shared/data/compression_bpc_hkust is not available")
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
 
     return read_runs(COMPRESSION, n_col="N_active_billions", d_col="D_trillions", loss_col="bpc_average",
                      units={"N": "billion", "D": "trillion"}, loss_unit="bits/char",
@@ -92,7 +92,7 @@ def test_compute_power_law_fits_gadres_compute_optimal_runs():
     path = SHARED / "overtrain_gadre" / "overtrain_runs.csv"
     if not path.exists():
         pytest.skip("../shared/data/overtrain_gadre is not available")
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
 
     others = [f"chinchilla_multiplier={m}" for m in (0.25, 0.5, 2.0, 4.0, 8.0, 16.0, 32.0)]
     runs = read_runs(path, c_col="C_flops_6ND", loss_col="loss_c4_val",

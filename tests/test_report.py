@@ -138,7 +138,7 @@ def test_two_fits_add_a_comparison_and_overlaid_frontiers(two_fit_report):
 
 
 def test_the_comparison_degrades_to_a_message(good_fit, monkeypatch):
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
     from bayescale.report import writer as report
 
     other = fake_fit(read_runs(ROOT / "data" / "example_runs.csv", exclude_where=["C=1e17"]), draws=300)
@@ -153,7 +153,7 @@ def compute_only_fit():
     """A fake fit of a law of compute alone (no N/D trade-off, hence no optimum)."""
     import xarray as xr
 
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
     from bayescale.inference.model import scales_of
     from bayescale.laws.law import load_law
     from bayescale.results.fitting import assemble_fit
@@ -360,7 +360,7 @@ def test_a_data_constrained_fit_gets_a_front_page_at_the_runs_unique_tokens():
     import pandas as pd
     import xarray as xr
 
-    from bayescale.data.runs import runs_from_frame
+    from bayescale.data.reading import runs_from_frame
     from bayescale.inference.model import scales_of
     from bayescale.laws.law import load_law
     from bayescale.report.front import front_results

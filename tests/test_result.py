@@ -158,7 +158,7 @@ def test_column_units_survive_save_and_load(tmp_path):
     import pandas as pd
     from conftest import ROOT
 
-    from bayescale.data.runs import runs_from_frame
+    from bayescale.data.reading import runs_from_frame
     from bayescale.results.fitted import Fit
 
     df = pd.read_csv(ROOT / "data" / "example_runs.csv").drop(columns=["C"])
@@ -174,7 +174,7 @@ def test_a_fit_keeps_the_sampler_statistics_that_diagnose_it_and_not_nutpies_int
     keeps the standard diagnostics only (divergences, tree depth, energy, step size, …)."""
     from conftest import ROOT
 
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
     from bayescale.results.fitting import SAMPLE_STATS, _assemble
 
     runs = read_runs(ROOT / "data" / "example_runs.csv")

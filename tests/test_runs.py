@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayescale.data.runs import Runs, read_runs, runs_from_frame
+from bayescale.data.reading import read_runs, runs_from_frame
+from bayescale.data.runs import Runs
 from bayescale.errors import RunsError
 
 CHINCHILLA = Path("/work/shared/data/chinchilla_epoch/chinchilla_runs.csv")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayescale.data.runs import runs_from_frame
+from bayescale.data.reading import runs_from_frame
 from bayescale.data.selection import near_optimum
 from bayescale.errors import RunsError
 
@@ -82,7 +82,7 @@ def test_a_plan_on_a_law_that_misses_the_ratio_trend_says_to_fit_near_the_optimu
     from conftest import ROOT, fake_fit
 
     import bayescale as bs
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
 
     frame = read_runs(ROOT / "data" / "example_runs.csv").frame.copy()
     frame["loss"] *= np.exp(0.03 * np.log10(frame["D"] / frame["N"] / 20.0) ** 2)  # far-off-optimum runs lie high

@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 from conftest import model_point
 
-from bayescale.data.runs import runs_from_frame
+from bayescale.data.reading import runs_from_frame
 from bayescale.errors import BayescaleError, LawFileError, PriorError, RunsError
 from bayescale.laws.law import law_from_text
 

@@ -45,7 +45,7 @@ def test_optional_engines_when_installed(engine, module):
 
 @pytest.mark.nuts
 def test_a_backtest_scores_the_same_on_one_or_two_workers():
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
     from bayescale.decisions.backtesting import backtest
     from bayescale.inference.sampling import SamplerSettings
 

@@ -182,7 +182,7 @@ def _add_sampler_options(p: argparse.ArgumentParser, draws: int = 500) -> None:
 
 
 def _read_runs(args: argparse.Namespace):
-    from bayescale.data.runs import read_runs
+    from bayescale.data.reading import read_runs
 
     extra = {"u_col": args.u_col} if args.u_col else {}
     extra |= {"group_col": args.group_col, "family_col": args.family_col, "where": args.where,

@@ -1,4 +1,4 @@
-"""Reading a table file and filtering its rows: the DataFrame-level steps under :mod:`bayescale.data.runs`.
+"""Reading a table file and filtering its rows: the DataFrame-level steps under :mod:`bayescale.data.reading`.
 
 Row filters are parsed, never evaluated: ``COLUMN OP VALUE`` with ``OP`` one of ``= == != < <= > >=``.
 """

@@ -12,7 +12,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from bayescale.data.runs import LOSS_UNITS, Runs
+from bayescale.data.conventions import LOSS_UNITS
+from bayescale.data.runs import Runs
 from bayescale.errors import BayescaleError
 
 __all__ = ["UnitError", "convert_loss", "convert_runs", "LOSS_UNITS"]
