@@ -39,7 +39,6 @@ def _perplexity_to_loss(ppl: pd.Series, labels: pd.Series, col: str, source: str
     return np.log(ppl)
 
 
-
 def read_runs(
     path: str | os.PathLike,
     *,

@@ -167,12 +167,10 @@ def last_checkpoints(df: pd.DataFrame, tokens: pd.Series, run_columns: Sequence[
     if unknown:
         raise RunsError(f"no column {', '.join(repr(c) for c in unknown)} in {source} (given with --last-per, "
                         f"last_per= in Python); available columns: {', '.join(repr(str(c)) for c in df.columns)}.")
-    order = tokens.reset_index(drop=True).rank(method="first").to_numpy()  # ties: the later row ranks higher
-    ranked = pd.Series(order, index=df.index)
-    keep = ranked.groupby([df[c] for c in run_columns], dropna=False, sort=False).idxmax()
-    keep = df.index[df.index.isin(keep.to_numpy())]
-    runs = len(keep)
+    ranked = tokens.rank(method="first")  # a tie: the later row ranks higher
+    last = ranked.groupby([df[c] for c in run_columns], dropna=False, sort=False).idxmax()
+    keep = df.index[df.index.isin(last.to_numpy())]  # in the table's order
     named = ", ".join(run_columns[:-1]) + " and " + run_columns[-1] if len(run_columns) > 1 else run_columns[0]
-    how = f"each run's final checkpoint (per {named}, the row with the most tokens: {runs} of {len(df)} rows)"
+    how = f"each run's final checkpoint (per {named}, the row with the most tokens: {len(keep)} of {len(df)} rows)"
     log.warning("%s: kept %s", source, how)
     return keep, how
