@@ -106,8 +106,9 @@ def read_runs(
     df = df.reset_index(drop=True)
     first = 2 + df.attrs.get("comment_lines", 0) if kind == "csv" else 1  # the header is line 1 of a CSV, or follows its comments
     labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
-    return _build(df, labels, str(path), n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col, units,
-                  {"group": group_col, "family": family_col}, where, n_convention, last_per)
+    return _build(df, labels, str(path), n_col=n_col, d_col=d_col, c_col=c_col, loss_col=loss_col,
+                  exclude_where=exclude_where, loss_unit=loss_unit, u_col=u_col, units=units, group_col=group_col,
+                  family_col=family_col, where=where, n_convention=n_convention, last_per=last_per)
 
 
 def runs_from_frame(
@@ -135,16 +136,18 @@ def runs_from_frame(
     df = df.copy()
     labels = pd.Series([f"row {label}" for label in df.index])
     df = df.reset_index(drop=True)
-    return _build(df, labels, source, n_col, d_col, c_col, loss_col, exclude_where, loss_unit, u_col, units,
-                  {"group": group_col, "family": family_col}, where, n_convention, last_per)
+    return _build(df, labels, source, n_col=n_col, d_col=d_col, c_col=c_col, loss_col=loss_col,
+                  exclude_where=exclude_where, loss_unit=loss_unit, u_col=u_col, units=units, group_col=group_col,
+                  family_col=family_col, where=where, n_convention=n_convention, last_per=last_per)
 
 
-def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, d_col: str | None,
-           c_col: str | None, loss_col: str | None, exclude_where: Sequence[str],
-           loss_unit: str | None, u_col: str | None = None,
-           units: dict[str, float | str] | None = None, label_cols: dict[str, str | None] | None = None,
-           where: Sequence[str] = (), n_convention: str = "unstated", last_per: Sequence[str] = ()) -> Runs:
-    """Map columns, apply exclusions, validate and derive; shared by both entry points."""
+def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | None, d_col: str | None,
+           c_col: str | None, loss_col: str | None, exclude_where: Sequence[str], loss_unit: str | None,
+           u_col: str | None, units: dict[str, float | str] | None, group_col: str | None,
+           family_col: str | None, where: Sequence[str], n_convention: str, last_per: Sequence[str]) -> Runs:
+    """Map columns, apply exclusions, validate and derive; shared by both entry points (the
+    options are theirs, by name)."""
+    label_cols = {"group": group_col, "family": family_col}
     if loss_unit is not None and loss_unit not in (*LOSS_UNITS, PERPLEXITY):
         raise RunsError(f"unknown loss unit {loss_unit!r}; allowed: {', '.join(LOSS_UNITS)}, or {PERPLEXITY} "
                         "(per token: read as its natural log, in nats/token).")
@@ -154,7 +157,7 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, n_col: str | None, 
     if isinstance(exclude_where, str):
         exclude_where = [exclude_where]
     given = {"N": n_col, "D": d_col, "C": c_col, "loss": loss_col, "U": u_col}
-    found = map_columns(df, given, label_cols or {}, source, units or {}, loss_unit, n_convention)
+    found = map_columns(df, given, label_cols, source, units or {}, loss_unit, n_convention)
     mapped, label_cols, multipliers = found.mapped, found.labels, found.multipliers
     loss_unit, n_convention = found.loss_unit, found.n_convention
 
