@@ -163,6 +163,24 @@ def test_exclude_where_numeric_and_string(tmp_path):
     assert read_runs(tmp_path / "r.csv", exclude_where=["tag=zzz"]).n_runs == 6
 
 
+def test_empty_cells_are_named_and_left_out_by_an_empty_value():
+    """'D=' (or 'D=nan') matches the rows whose D is empty, which the error for them names; 'D!=' the others."""
+    df = table()
+    df["C_flops"] = df["C_flops"].astype(float)
+    df.loc[[1, 4], "D_tokens"] = np.nan
+    with pytest.raises(RunsError, match="missing or NaN values: row 1 \\(D_tokens\\), row 4 \\(D_tokens\\)\\. "
+                                        "Fill them in, or leave those rows out with --exclude-where 'D_tokens='"):
+        runs_from_frame(df)
+    assert runs_from_frame(df, exclude_where=["D_tokens="]).n_runs == 4
+    assert runs_from_frame(df, exclude_where=["D_tokens=NaN"]).n_runs == 4
+    assert runs_from_frame(df, where=["D_tokens!="]).n_runs == 4
+    df["tag"] = df["tag"].astype(object)
+    df.loc[0, "tag"] = None
+    assert runs_from_frame(df, exclude_where=["D_tokens=", "tag="]).n_runs == 3
+    with pytest.raises(RunsError, match="an empty value compares with = or != only"):
+        runs_from_frame(df, exclude_where=["D_tokens<"])
+
+
 def test_exclude_where_bad_syntax_and_unknown_column():
     with pytest.raises(RunsError) as err:
         runs_from_frame(table(), exclude_where=["tag"])

@@ -172,7 +172,7 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
     if given["U"] is None and mapped["U"] is not None:
         mapped["U"] = optional_u(df[mapped["U"]], mapped["U"])
     present = {var: col for var, col in mapped.items() if col is not None}
-    values, bad_text, missing, infinite, nonpositive = {}, [], [], [], []
+    values, bad_text, missing, infinite, nonpositive, empty_columns = {}, [], [], [], [], []
     for var, col in present.items():
         raw = df[col]
         num = pd.to_numeric(raw, errors="coerce").astype(np.float64)
@@ -187,13 +187,18 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
         for i in df.index[num.isna() & raw.notna()]:
             bad_text.append(f"{labels[i]} ({col}={str(raw[i])!r})")
         missing += [f"{labels[i]} ({col})" for i in df.index[raw.isna()]]
+        empty_columns += [col] if raw.isna().any() else []
         infinite += [f"{labels[i]} ({col}={num[i]})" for i in df.index[np.isinf(num)]]
         nonpositive += [f"{labels[i]} ({col}={num[i]:g})" for i in df.index[num <= 0]]
     for kind, found in (("values that are not numbers", bad_text), ("missing or NaN values", missing),
                         ("infinite values", infinite),
                         ("values that are zero or negative (N, D, C, U and loss must be > 0)", nonpositive)):
         if found:
-            raise RunsError(f"{source} has {kind}: {_listed(found)}. {FIX_HINT}")
+            fix = FIX_HINT
+            if found is missing:  # an empty cell is matched by 'COLUMN=' (a value of the column is not)
+                leave = " ".join(f"--exclude-where '{col}='" for col in empty_columns)
+                fix = f"Fill them in, or leave those rows out with {leave}."
+            raise RunsError(f"{source} has {kind}: {_listed(found)}. {fix}")
 
     for var, factor in multipliers.items():
         values[var] = values[var] * factor

@@ -105,6 +105,8 @@ def _refuse_repeated_header(path: Path, df: pd.DataFrame, tabs: bool, skipped: i
         seen[label] = i
 
 
+#: Values of a row filter that stand for an empty cell.
+_EMPTY = ("", "nan")
 #: Comparisons a row filter may use, longest first so that ``>=`` is not read as ``>``.
 _OPERATORS = ("==", "!=", ">=", "<=", "=", ">", "<")
 
@@ -113,7 +115,8 @@ def _condition_mask(df: pd.DataFrame, item: str, option: str) -> pd.Series:
     """Rows where ``COLUMN OP VALUE`` holds (``OP`` one of ``= == != < <= > >=``).
 
     Parsed, never evaluated: the column must exist; a numeric column compares as numbers, any
-    other as text (``=``/``!=`` only); a missing value never matches.
+    other as text (``=``/``!=`` only); a missing value never matches, except the empty value
+    (``COLUMN=``, or ``nan``), which matches the empty cells (``COLUMN!=``: the others).
     """
     available = ", ".join(repr(str(c)) for c in df.columns)
     form = f"{option} 'COLUMN=VALUE' (or !=, <, <=, >, >=)"
@@ -127,6 +130,11 @@ def _condition_mask(df: pd.DataFrame, item: str, option: str) -> pd.Series:
     if col not in df.columns:
         raise RunsError(f"{option} {item!r}: no column '{col}'; expected {form} with COLUMN one of: {available}.")
     series = df[col]
+    if value.lower() in _EMPTY:  # 'D=': the rows whose cell is empty
+        if op not in ("=", "==", "!="):
+            raise RunsError(f"{option} {item!r}: an empty value compares with = or != only ('{col}=' matches the "
+                            "rows where the column is empty).")
+        return series.notna() if op == "!=" else series.isna()
     if pd.api.types.is_bool_dtype(series):
         series = series.astype(str).str.lower()
         value = {"1": "true", "0": "false"}.get(value.lower(), value.lower())
