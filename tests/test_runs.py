@@ -240,7 +240,10 @@ def test_duplicates_name_pairs(tmp_path):
     path = write_csv(tmp_path, "N,D,loss\n1e8,1e9,3.0\n2e8,2e9,2.9\n1e8,1e9,3.0\n4e8,3e9,2.8\n")
     with pytest.raises(RunsError) as err:
         read_runs(path)
-    assert "line 4 duplicates line 2" in str(err.value)
+    assert "line 4 duplicates line 2" in str(err.value) and "--drop-duplicates" in str(err.value)
+    runs = read_runs(path, drop_duplicates=True)  # the first of each is kept, and the summary says so
+    assert runs.n_runs == 3 and list(runs.loss) == [3.0, 2.9, 2.8]
+    assert "1 duplicate runs left out" in runs.describe()
 
 
 def test_dataframe_rows_named_by_index_label():

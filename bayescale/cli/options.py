@@ -112,6 +112,9 @@ def _add_runs_options(p: argparse.ArgumentParser) -> None:
                    help="a table of training curves: rows with the same RUN_COLUMN (repeat for a run named by several "
                         "columns) are one run's checkpoints, and only the one with the most tokens is kept, the run's "
                         "final loss (after --where and --exclude-where)")
+    p.add_argument("--drop-duplicates", action="store_true",
+                   help="keep the first of runs that repeat one another exactly (same N, D, C and loss), with a note, "
+                        "instead of refusing the table")
     p.add_argument("--group-col", help="column of group labels, for laws with per-group parameters (E[group])")
     p.add_argument("--family-col", help="column of family labels, for laws with per-family parameters (E[family])")
 
@@ -186,7 +189,7 @@ def _read_runs(args: argparse.Namespace):
 
     extra = {"u_col": args.u_col} if args.u_col else {}
     extra |= {"group_col": args.group_col, "family_col": args.family_col, "where": args.where,
-              "last_per": args.last_per}
+              "last_per": args.last_per, "drop_duplicates": args.drop_duplicates}
     units = {var: getattr(args, f"{var.lower()}_unit") for var in ("N", "D", "C", "U")}
     extra["units"] = {var: unit for var, unit in units.items() if unit is not None}
     runs = read_runs(args.runs, n_col=args.n_col, d_col=args.d_col, c_col=args.c_col, loss_col=args.loss_col,

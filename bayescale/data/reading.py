@@ -55,6 +55,7 @@ def read_runs(
     where: Sequence[str] = (),
     n_convention: str = "unstated",
     last_per: Sequence[str] = (),
+    drop_duplicates: bool = False,
 ) -> Runs:
     """Read runs from a CSV/TSV/Parquet file, map its columns and validate every row.
 
@@ -92,6 +93,9 @@ def read_runs(
         Columns that name a run (e.g. ``["run_id"]``) in a table of training curves: of the rows
         that share their values, only the one with the most tokens (compute, without D) is kept,
         the run's final checkpoint. Applied after the row filters.
+    drop_duplicates : bool
+        Keep the first of runs that repeat one another exactly (same N, D, C, U and loss), with a
+        note, instead of refusing the table.
 
     Returns
     -------
@@ -108,7 +112,8 @@ def read_runs(
     labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
     return _build(df, labels, str(path), n_col=n_col, d_col=d_col, c_col=c_col, loss_col=loss_col,
                   exclude_where=exclude_where, loss_unit=loss_unit, u_col=u_col, units=units, group_col=group_col,
-                  family_col=family_col, where=where, n_convention=n_convention, last_per=last_per)
+                  family_col=family_col, where=where, n_convention=n_convention, last_per=last_per,
+                  drop_duplicates=drop_duplicates)
 
 
 def runs_from_frame(
@@ -128,6 +133,7 @@ def runs_from_frame(
     where: Sequence[str] = (),
     n_convention: str = "unstated",
     last_per: Sequence[str] = (),
+    drop_duplicates: bool = False,
 ) -> Runs:
     """Build validated ``Runs`` from a DataFrame; same rules as :func:`read_runs`.
 
@@ -138,13 +144,15 @@ def runs_from_frame(
     df = df.reset_index(drop=True)
     return _build(df, labels, source, n_col=n_col, d_col=d_col, c_col=c_col, loss_col=loss_col,
                   exclude_where=exclude_where, loss_unit=loss_unit, u_col=u_col, units=units, group_col=group_col,
-                  family_col=family_col, where=where, n_convention=n_convention, last_per=last_per)
+                  family_col=family_col, where=where, n_convention=n_convention, last_per=last_per,
+                  drop_duplicates=drop_duplicates)
 
 
 def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | None, d_col: str | None,
            c_col: str | None, loss_col: str | None, exclude_where: Sequence[str], loss_unit: str | None,
            u_col: str | None, units: dict[str, float | str] | None, group_col: str | None,
-           family_col: str | None, where: Sequence[str], n_convention: str, last_per: Sequence[str]) -> Runs:
+           family_col: str | None, where: Sequence[str], n_convention: str, last_per: Sequence[str],
+           drop_duplicates: bool) -> Runs:
     """Map columns, apply exclusions, validate and derive; shared by both entry points (the
     options are theirs, by name)."""
     label_cols = {"group": group_col, "family": family_col}
@@ -244,6 +252,13 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
             first = labels[group.index[0]]
             pairs += [f"{labels[i]} duplicates {first}" for i in group.index[1:]]
         same = "N, D, C, U and loss" if "U" in values else "N, D, C and loss"
-        raise RunsError(f"{source} has duplicate runs (same {same}): {_listed(pairs)}. {FIX_HINT}")
+        if not drop_duplicates:
+            raise RunsError(f"{source} has duplicate runs (same {same}): {_listed(pairs)}. Keep the first of each "
+                            "with --drop-duplicates (drop_duplicates=True in Python), or fix or leave out these rows.")
+        repeats = frame.duplicated(keep="first")
+        frame, labels = frame.loc[~repeats].reset_index(drop=True), labels.loc[~repeats].reset_index(drop=True)
+        log.warning("%s: left out %d duplicate run(s), keeping the first of each: %s", source, int(repeats.sum()),
+                    _listed(pairs))
+        selection = "; ".join(part for part in (selection, f"{int(repeats.sum())} duplicate runs left out") if part)
     return Runs(frame=frame, source=source, columns=columns, loss_unit=loss_unit, excluded=excluded,
                 multipliers=multipliers, levels=levels, n_convention=n_convention, selection=selection)
