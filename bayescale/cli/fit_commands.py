@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 
 from bayescale.cli.options import EXIT_UNCONVERGED, _levels, _load, _load_weighable, _pooling, _published, _read_runs, _settings
 from bayescale.cli.output import _print
@@ -53,7 +54,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.json:
         out = {**summary.to_dict(), "fit": None if path is None else str(path), "fit_id": result.id,
                "noise": result.law.noise, "attempts": len(result.attempts), "adequacy": adequacy.to_dict(),
-               "allocation": _allocation_record(result)}
+               "notes": result.notes, "allocation": _allocation_record(result)}
         if optimum is not None:
             out["optimum"] = optimum.to_records(args.prob)
         elif args.compute:
@@ -219,7 +220,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     if args.json:
         out = {**summary.to_dict(), "adequacy": adequacy.to_dict(), "fit_id": fit.id, "law": fit.law.name,
                "noise": fit.law.noise, "n_convention": fit.runs.n_convention, "selection": fit.runs.selection,
-               "allocation": _allocation_record(fit)}
+               "notes": fit.notes, "allocation": _allocation_record(fit)}
         if learned is not None:
             out["predictive_prior"] = learned
         if planned is not None:
@@ -231,6 +232,10 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         about = f"{runs.n_runs} runs" + (f", N counted {runs.n_convention}" if runs.n_convention != "unstated" else "")
         about += f"; selected: {runs.selection}" if runs.selection else ""
         print(f"law {fit.law.name}, error model {model.name}: {model.title}\n{about}\n{summary}\n{adequacy}")
+        if fit.notes:
+            print("notes given when the runs were read and fitted:")
+            print("\n".join(textwrap.fill(note, 100, initial_indent="  - ", subsequent_indent="    ")
+                            for note in fit.notes))
         if learned is not None:
             weights = ", ".join(f"{k} {v:.3g}" for k, v in learned["weights"].items())
             print(f"predictions beyond the runs use the extrapolation prior of {learned['date']} "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ from bayescale.data.runs import FIX_HINT, FRAME_COLUMNS, UNITS, Runs, _listed, c
 from bayescale.data.tables import filter_mask, last_checkpoints, read_table
 from bayescale.errors import RunsError
 from bayescale.laws.flops import params_for_compute, tokens_for_compute, training_flops
+from bayescale.notes import collect_notes
 
 __all__ = ["PERPLEXITY", "read_runs", "runs_from_frame"]
 
@@ -106,14 +108,16 @@ def read_runs(
     RunsError
         If the file cannot be read or the table fails validation.
     """
-    df, kind = read_table(path, "runs")
-    df = df.reset_index(drop=True)
-    first = 2 + df.attrs.get("comment_lines", 0) if kind == "csv" else 1  # the header is line 1 of a CSV, or follows its comments
-    labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
-    return _build(df, labels, str(path), n_col=n_col, d_col=d_col, c_col=c_col, loss_col=loss_col,
-                  exclude_where=exclude_where, loss_unit=loss_unit, u_col=u_col, units=units, group_col=group_col,
-                  family_col=family_col, where=where, n_convention=n_convention, last_per=last_per,
-                  drop_duplicates=drop_duplicates)
+    with collect_notes() as notes:
+        df, kind = read_table(path, "runs")
+        df = df.reset_index(drop=True)
+        first = 2 + df.attrs.get("comment_lines", 0) if kind == "csv" else 1  # line 1 is the header, or a comment
+        labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
+        runs = _build(df, labels, str(path), n_col=n_col, d_col=d_col, c_col=c_col, loss_col=loss_col,
+                      exclude_where=exclude_where, loss_unit=loss_unit, u_col=u_col, units=units, group_col=group_col,
+                      family_col=family_col, where=where, n_convention=n_convention, last_per=last_per,
+                      drop_duplicates=drop_duplicates)
+    return replace(runs, notes=tuple(notes))
 
 
 def runs_from_frame(
@@ -142,10 +146,12 @@ def runs_from_frame(
     df = df.copy()
     labels = pd.Series([f"row {label}" for label in df.index])
     df = df.reset_index(drop=True)
-    return _build(df, labels, source, n_col=n_col, d_col=d_col, c_col=c_col, loss_col=loss_col,
-                  exclude_where=exclude_where, loss_unit=loss_unit, u_col=u_col, units=units, group_col=group_col,
-                  family_col=family_col, where=where, n_convention=n_convention, last_per=last_per,
-                  drop_duplicates=drop_duplicates)
+    with collect_notes() as notes:
+        runs = _build(df, labels, source, n_col=n_col, d_col=d_col, c_col=c_col, loss_col=loss_col,
+                      exclude_where=exclude_where, loss_unit=loss_unit, u_col=u_col, units=units, group_col=group_col,
+                      family_col=family_col, where=where, n_convention=n_convention, last_per=last_per,
+                      drop_duplicates=drop_duplicates)
+    return replace(runs, notes=tuple(notes))
 
 
 def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | None, d_col: str | None,

@@ -62,6 +62,9 @@ class Runs:
     selection : str
         How runs were selected beyond the row filters (e.g. by
         :func:`bayescale.data.selection.near_optimum`), in words; empty when they were not.
+    notes : tuple of str
+        The notes given while the table was read (a column derived, comment lines skipped, setups
+        that look mixed, …): saved with a fit and shown by ``summary`` and the report.
     """
 
     frame: pd.DataFrame
@@ -73,6 +76,7 @@ class Runs:
     levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     n_convention: str = "unstated"
     selection: str = ""
+    notes: tuple[str, ...] = ()
 
     def codes(self, dim: str) -> np.ndarray:
         """Integer code of each run's level of ``dim`` (``"group"`` or ``"family"``)."""

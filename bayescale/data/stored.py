@@ -31,6 +31,7 @@ def runs_attributes(runs: Runs) -> dict[str, Any]:
         "loss_unit": runs.loss_unit,
         "n_convention": runs.n_convention,
         "data_selection": runs.selection,
+        "data_notes_json": json.dumps(list(runs.notes)),
     }
 
 
@@ -51,4 +52,5 @@ def stored_runs(columns: xr.Dataset, attrs: Mapping[str, Any]) -> Runs:
     return Runs(frame=frame, source=str(attrs["data_source"]), columns=json.loads(attrs.get("data_columns_json", "{}")),
                 loss_unit=str(attrs["loss_unit"]), excluded=int(attrs.get("data_excluded", 0)),
                 multipliers=json.loads(attrs.get("data_multipliers_json", "{}")), levels=levels,
-                n_convention=str(attrs.get("n_convention", "unstated")), selection=str(attrs.get("data_selection", "")))
+                n_convention=str(attrs.get("n_convention", "unstated")), selection=str(attrs.get("data_selection", "")),
+                notes=tuple(json.loads(attrs.get("data_notes_json", "[]"))))

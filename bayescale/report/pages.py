@@ -231,6 +231,27 @@ def title_page(fit: Fit, res: FitResults) -> Figure:
     return fig
 
 
+#: Lines of notes that fit on a page.
+_NOTE_LINES = 60
+
+
+def notes_page(fit: Fit) -> Figure:
+    """Section 1b: the notes given when the runs were read and the law fitted (a column derived, one
+    compute budget, setups that look mixed, …), which qualify every number of the report."""
+    fig = _page()
+    fig.text(0.05, 0.95, "Notes given when the runs were read and the law fitted", fontsize=14, fontweight="bold",
+             va="top")
+    fig.text(0.05, 0.91, textwrap.fill("They qualify the numbers of every page; `bayescale summary FIT` prints them "
+                                       "too. The sampler's retries are on page 1, as attempts.", 120),
+             fontsize=9, va="top", style="italic")
+    lines = [line for note in fit.notes for line in [*textwrap.wrap(note, 120, initial_indent="•  ",
+                                                                      subsequent_indent="    "), ""]]
+    if len(lines) > _NOTE_LINES:
+        lines = lines[:_NOTE_LINES] + ["…  more: bayescale summary FIT prints every note"]
+    fig.text(0.05, 0.86, "\n".join(lines), fontsize=9.5, va="top", family="monospace")
+    return fig
+
+
 def data_page(fit: Fit) -> Figure:
     """Section 2: loss against compute coloured by size, and the ranges of the table."""
     fig = _page()
@@ -374,6 +395,8 @@ def fit_pages(fit: Fit, res: FitResults, show_data: bool = True, multi: bool = F
     name = f"{fit.law.name} [{fit.id}] — " if multi else ""
     flag = "" if fit.gates.passed else "   (CONVERGENCE GATES FAILED)"
     plan: Plan = [(f"{name}1 Title and provenance{flag}", lambda: title_page(fit, res))]
+    if fit.notes:
+        plan.append((f"{name}1b Notes on the runs and the fit", lambda: notes_page(fit)))
     if show_data:
         plan.append((f"{name}2 The data", lambda: data_page(fit)))
     plan += [(f"{name}3 The fit against the data{flag}", lambda: fit_page(fit, res)),

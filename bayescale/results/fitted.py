@@ -235,6 +235,14 @@ class Fit:
         return json.loads(self.tree.attrs.get("attempts_json", "[]"))
 
     @property
+    def notes(self) -> list[str]:
+        """The notes given while its runs were read and while it was fitted (a column derived, one
+        compute budget, setups that look mixed, …), each once; the sampler's retries are in
+        :attr:`attempts`. Empty for fits saved before notes were kept."""
+        fitted = json.loads(self.tree.attrs.get("fit_notes_json", "[]"))
+        return list(dict.fromkeys([*self.runs.notes, *fitted]))
+
+    @property
     def sampler(self) -> dict[str, Any]:
         """Sampler settings of the final attempt."""
         return json.loads(self.tree.attrs["sampler_json"])

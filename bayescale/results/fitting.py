@@ -19,6 +19,7 @@ from bayescale.inference.converge import sample_until_converged
 from bayescale.inference.gates import check_gates
 from bayescale.inference.sampling import SamplerSettings
 from bayescale.laws.law import Law, Scales, load_law
+from bayescale.notes import collect_notes
 from bayescale.results.fitted import SCHEMA_VERSION, Fit, versions
 
 __all__ = ["fit", "assemble_fit"]
@@ -102,17 +103,22 @@ def fit(
     law = load_law(law) if not isinstance(law, Law) else law
     if noise:
         law = law.with_noise(noise)
-    law = for_families(law, runs, pool=pool, share=share, separate=separate)
-    if priors:
-        law = law.with_priors(priors)
-    runs.check_identifiable(law.variables, len(law.all_parameters), law.name)
-    settings = _first_attempt(law, (settings or SamplerSettings()).with_seed(seed))
-    scales = scales or scales_of(runs)
-    model = compiled_law_model(law, runs, scales)
-    done = sample_until_converged(model, law.priors, list(law.all_parameters), settings, retries)
-    result = assemble_fit(law, runs, scales, done.posterior, done.sample_stats, done.settings.to_dict(), done.attempts,
-                          log_likelihood=log_likelihood)
-    return _with_allocation(result, settings, retries) if allocation_refit else result
+    # the notes that qualify the fit stay with it; the sampler's retries are kept as its attempts
+    with collect_notes(skip=("bayescale.inference",)) as notes:
+        law = for_families(law, runs, pool=pool, share=share, separate=separate)
+        if priors:
+            law = law.with_priors(priors)
+        runs.check_identifiable(law.variables, len(law.all_parameters), law.name)
+        settings = _first_attempt(law, (settings or SamplerSettings()).with_seed(seed))
+        scales = scales or scales_of(runs)
+        model = compiled_law_model(law, runs, scales)
+        done = sample_until_converged(model, law.priors, list(law.all_parameters), settings, retries)
+        result = assemble_fit(law, runs, scales, done.posterior, done.sample_stats, done.settings.to_dict(),
+                              done.attempts, log_likelihood=log_likelihood)
+        if allocation_refit:
+            result = _with_allocation(result, settings, retries)
+    result.tree.attrs["fit_notes_json"] = json.dumps(notes)
+    return result
 
 
 #: The first attempt at a hierarchical posterior (pooled parameters): target acceptance, draws per chain.
