@@ -17,7 +17,7 @@ import pandas as pd
 import bayescale as bs
 from bayescale.data.reading import runs_from_frame
 from bayescale.inference.model import scales_of
-from bayescale.laws.law import available_laws, load_law
+from bayescale.laws.law_file import available_laws, load_law
 
 
 def simulated_runs(law, seed: int = 0):

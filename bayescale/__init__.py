@@ -28,9 +28,9 @@ _LAZY = {
     "convert_runs": "bayescale.data.units",
     "near_optimum": "bayescale.data.selection",
     # laws
-    "load_law": "bayescale.laws.law",
-    "available_laws": "bayescale.laws.law",
-    "law_from_text": "bayescale.laws.law",
+    "load_law": "bayescale.laws.law_file",
+    "available_laws": "bayescale.laws.law_file",
+    "law_from_text": "bayescale.laws.law_file",
     "Law": "bayescale.laws.law",
     "Prior": "bayescale.laws.priors",
     "training_flops": "bayescale.laws.flops",

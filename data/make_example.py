@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from bayescale.decisions.simulation import simulate_isoflop
-from bayescale.laws.law import Scales, load_law
+from bayescale.laws.law import Scales
+from bayescale.laws.law_file import load_law
 from bayescale.results.optimum import compute_optimum
 
 HERE = Path(__file__).parent

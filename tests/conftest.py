@@ -43,7 +43,7 @@ def fake_fit(runs=None, *, chains: int = 4, draws: int = 500, spread: float = 0.
     """
     from bayescale.data.reading import read_runs
     from bayescale.inference.model import scales_of
-    from bayescale.laws.law import load_law
+    from bayescale.laws.law_file import load_law
     from bayescale.results.fitting import assemble_fit
 
     law = load_law("chinchilla")

@@ -100,7 +100,7 @@ def test_laws_with_unique_tokens_are_not_refitted():
     # runs of one budget with more repetitions of their data lie higher: the data-constrained law needs them
     from dataclasses import replace
 
-    from bayescale.laws.law import load_law
+    from bayescale.laws.law_file import load_law
 
     runs = read_runs(ROOT / "data" / "example_runs.csv")
     plain = fake_fit(runs)

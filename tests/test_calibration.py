@@ -54,7 +54,7 @@ def test_a_foreign_json_is_not_a_calibration(tmp_path):
 
 
 def test_sensitivity_scales_every_prior_width():
-    from bayescale.laws.law import load_law
+    from bayescale.laws.law_file import load_law
 
     law = load_law("chinchilla")
     wide = scaled_priors(law, 2.0)
@@ -219,7 +219,7 @@ def test_a_law_with_unique_tokens_is_not_asked_for_an_optimum_in_the_backtest(mo
     import bayescale.decisions.backtesting as backtesting
     import bayescale.results.fitting as fitting
     from bayescale.inference.sampling import SamplerSettings
-    from bayescale.laws.law import load_law
+    from bayescale.laws.law_file import load_law
 
     fit = fake_fit()
 

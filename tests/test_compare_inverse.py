@@ -16,7 +16,8 @@ from bayescale.decisions.backtesting import score_holdout, split_by_compute
 from bayescale.decisions.comparison import CompareError, compare_fits
 from bayescale.decisions.inverse import compute_for_loss, tokens_for_loss
 from bayescale.errors import BayescaleError
-from bayescale.laws.law import Scales, load_law
+from bayescale.laws.law import Scales
+from bayescale.laws.law_file import load_law
 from bayescale.results.optimum import compute_optimum
 
 TRUTH = {k: np.array([v]) for k, v in TRUE.items()}

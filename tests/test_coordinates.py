@@ -11,7 +11,7 @@ from conftest import ROOT, model_point
 from bayescale.data.reading import read_runs, runs_from_frame
 from bayescale.errors import LawFileError
 from bayescale.inference.model import build_model, sampled_in_coordinates
-from bayescale.laws.law import law_from_text, load_law
+from bayescale.laws.law_file import law_from_text, load_law
 
 POINT = {"E": 1.7, "A": 0.7, "alpha": 0.33, "B": 0.85, "beta": 0.27, "RD_star": 15.0, "RN_star": 5.0, "sigma": 0.02,
          "Nc": 0.6, "Dc": 1.8, "alpha_N": 0.07, "alpha_D": 0.11}

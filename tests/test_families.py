@@ -25,7 +25,7 @@ from bayescale.decisions.families import (
 )
 from bayescale.inference.model import scales_of
 from bayescale.laws.families import FamilyError, choose_pooling, family_law, for_families
-from bayescale.laws.law import law_from_text, load_law
+from bayescale.laws.law_file import law_from_text, load_law
 from bayescale.results.fitting import assemble_fit
 
 FAMILIES = ("mix_a", "mix_b", "mix_c")
@@ -219,7 +219,7 @@ def test_a_law_with_pooled_parameters_starts_where_the_retries_would_end():
     1,000 draws a chain (more if asked); a law without hierarchical priors keeps the settings."""
     from bayescale.inference.sampling import SamplerSettings
     from bayescale.laws.families import choose_pooling, family_law
-    from bayescale.laws.law import load_law
+    from bayescale.laws.law_file import load_law
     from bayescale.results.fitting import _first_attempt
 
     law = load_law("chinchilla")

@@ -7,7 +7,8 @@ import pytest
 from scipy import stats
 
 from bayescale.errors import LawFileError, PriorError
-from bayescale.laws.law import Law, Scales, available_laws, law_from_text, load_law
+from bayescale.laws.law import Law, Scales
+from bayescale.laws.law_file import available_laws, law_from_text, load_law
 from bayescale.laws.priors import Prior
 
 PARAMS = {"E": 1.69, "A": 406.4, "alpha": 0.34, "B": 410.7, "beta": 0.28}

@@ -16,7 +16,8 @@ import pytest
 from conftest import ROOT, SHARED
 
 from bayescale.errors import OptimumError
-from bayescale.laws.law import Scales, available_laws, load_law
+from bayescale.laws.law import Scales
+from bayescale.laws.law_file import available_laws, load_law
 from bayescale.results.optimum import compute_optimum
 
 MODELS = ROOT / "models"

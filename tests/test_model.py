@@ -8,7 +8,7 @@ from conftest import ROOT, model_point
 
 from bayescale.data.reading import read_runs
 from bayescale.inference.model import OBSERVED, build_model, scales_of
-from bayescale.laws.law import load_law
+from bayescale.laws.law_file import load_law
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ LAWS = ("chinchilla", "kaplan")
 
 def _kaplan_runs():
     from bayescale.decisions.simulation import simulate_isoflop
-    from bayescale.laws.law import load_law
+    from bayescale.laws.law_file import load_law
 
     kaplan = {"Nc": 6.4e13, "Dc": 1.8e13, "alpha_N": 0.076, "alpha_D": 0.103}
     return runs_from_frame(simulate_isoflop(load_law("kaplan"), kaplan, np.logspace(18, 21, 4), seed=11))

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from bayescale.errors import LawFileError
-from bayescale.laws.law import load_law
+from bayescale.laws.law_file import load_law
 from bayescale.laws.noise import ErrorModel, error_models, get_error_model, register
 
 PARAMS = {"normal": {"sigma": 0.03}, "student_t": {"sigma": 0.03, "nu": 4.0}}

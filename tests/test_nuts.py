@@ -14,7 +14,8 @@ pytestmark = pytest.mark.nuts
 
 
 def test_example_fit_passes_gates_and_covers_truth(example_nuts_fit):
-    from bayescale.laws.law import Scales, load_law
+    from bayescale.laws.law import Scales
+    from bayescale.laws.law_file import load_law
     from bayescale.results.optimum import compute_optimum
 
     assert example_nuts_fit.gates.passed, str(example_nuts_fit.gates)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from bayescale.errors import OptimumError
-from bayescale.laws.law import Scales, law_from_text, load_law
+from bayescale.laws.law import Scales
+from bayescale.laws.law_file import law_from_text, load_law
 from bayescale.results.optimum import Optimum, compute_optimum, interval
 
 SCALES = Scales(N_ref=1e9, D_ref=2e10, C_ref=1.2e20)

@@ -7,7 +7,8 @@ import pytest
 from conftest import TRUE, fake_fit
 
 from bayescale.laws.flops import training_flops
-from bayescale.laws.law import Scales, load_law
+from bayescale.laws.law import Scales
+from bayescale.laws.law_file import load_law
 from bayescale.planning.allocation import capped_optimum, inference_optimum
 from bayescale.planning.cluster import Cluster, PlanError, accelerators, get_accelerator, implied_utilisation
 from bayescale.planning.plan import plan

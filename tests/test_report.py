@@ -155,7 +155,7 @@ def compute_only_fit():
 
     from bayescale.data.reading import read_runs
     from bayescale.inference.model import scales_of
-    from bayescale.laws.law import load_law
+    from bayescale.laws.law_file import load_law
     from bayescale.results.fitting import assemble_fit
 
     runs = read_runs(ROOT / "data" / "example_runs.csv")
@@ -362,7 +362,7 @@ def test_a_data_constrained_fit_gets_a_front_page_at_the_runs_unique_tokens():
 
     from bayescale.data.reading import runs_from_frame
     from bayescale.inference.model import scales_of
-    from bayescale.laws.law import load_law
+    from bayescale.laws.law_file import load_law
     from bayescale.report.front import front_results
     from bayescale.results.fitting import assemble_fit
 

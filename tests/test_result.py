@@ -145,7 +145,8 @@ def test_predict_is_seeded(example_fake_fit):
 
 
 def test_optimum_of_fake_fit_covers_truth(example_fake_fit):
-    from bayescale.laws.law import Scales, load_law
+    from bayescale.laws.law import Scales
+    from bayescale.laws.law_file import load_law
     from bayescale.results.optimum import compute_optimum
 
     truth = compute_optimum(load_law("chinchilla"), {k: np.array([v]) for k, v in TRUE.items()}, Scales(), [1e21])

@@ -14,7 +14,7 @@ from conftest import model_point
 
 from bayescale.data.reading import runs_from_frame
 from bayescale.errors import BayescaleError, LawFileError, PriorError, RunsError
-from bayescale.laws.law import law_from_text
+from bayescale.laws.law_file import law_from_text
 
 GROUPED = """
 name = "grouped"

@@ -112,7 +112,7 @@ def test_stop_rule_and_budget(wide_fit):
 def test_a_law_in_compute_only_is_refused():
     from dataclasses import replace
 
-    from bayescale.laws.law import load_law
+    from bayescale.laws.law_file import load_law
 
     class ComputeOnlyFit:  # all suggest reads before refusing
         law = replace(load_law("chinchilla"), variables=("C",))

@@ -28,7 +28,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     if args.out:
         check_output_path(args.out, "backtest file")
     from bayescale.laws.families import for_families
-    from bayescale.laws.law import load_law
+    from bayescale.laws.law_file import load_law
 
     runs = _read_runs(args)
     laws = [load_law(name) for given in args.laws for name in _names(given)]
@@ -171,7 +171,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_laws(args: argparse.Namespace) -> int:
-    from bayescale.laws.law import available_laws, load_law
+    from bayescale.laws.law_file import available_laws, load_law
 
     if args.name:
         print(load_law(args.name).describe())

@@ -15,7 +15,7 @@ from bayescale.errors import BayescaleError
 def _cmd_fit(args: argparse.Namespace) -> int:
     from bayescale.files import check_output_path
     from bayescale.laws.families import for_families
-    from bayescale.laws.law import load_law
+    from bayescale.laws.law_file import load_law
     from bayescale.laws.noise import get_error_model
     from bayescale.laws.priors import read_prior_file
     from bayescale.results.fitting import fit

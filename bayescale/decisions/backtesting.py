@@ -18,7 +18,8 @@ import pandas as pd
 from bayescale.data.runs import Runs
 from bayescale.errors import BayescaleError
 from bayescale.inference.sampling import SamplerSettings
-from bayescale.laws.law import Law, load_law
+from bayescale.laws.law import Law
+from bayescale.laws.law_file import load_law
 from bayescale.results.fitted import Fit, law_inputs
 
 __all__ = ["Backtest", "backtest", "split_by_compute", "score_holdout", "holdout_lpd", "rolling_backtest"]

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayescale.errors import LawFileError
-from bayescale.laws.law import Law, law_from_text
+from bayescale.laws.law import Law
+from bayescale.laws.law_file import law_from_text
 from bayescale.laws.priors import Prior
 
 __all__ = ["Pooling", "FamilyError", "choose_pooling", "family_law", "for_families", "KINDS"]

@@ -17,7 +17,8 @@ import numpy as np
 
 from bayescale.data.runs import check_n_convention
 from bayescale.errors import BayescaleError
-from bayescale.laws.law import Law, Scales, load_law
+from bayescale.laws.law import Law, Scales
+from bayescale.laws.law_file import load_law
 
 __all__ = ["PublishedLaw", "parse_params"]
 

@@ -29,7 +29,8 @@ from bayescale.errors import BayescaleError, FitFileError, OptimumError
 from bayescale.files import atomic_path, read_netcdf
 from bayescale.inference.gates import Gates
 from bayescale.laws.flops import training_flops
-from bayescale.laws.law import DIMS, Law, Scales, law_from_text
+from bayescale.laws.law import DIMS, Law, Scales
+from bayescale.laws.law_file import law_from_text
 from bayescale.laws.noise import NOISE_UNIT
 from bayescale.results.optimum import Optimum, compute_optimum, interval
 from bayescale.texts import loss_interval_text

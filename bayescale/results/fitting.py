@@ -18,7 +18,8 @@ from bayescale.data.stored import runs_attributes, runs_dataset
 from bayescale.inference.converge import sample_until_converged
 from bayescale.inference.gates import check_gates
 from bayescale.inference.sampling import SamplerSettings
-from bayescale.laws.law import Law, Scales, load_law
+from bayescale.laws.law import Law, Scales
+from bayescale.laws.law_file import load_law
 from bayescale.notes import collect_notes
 from bayescale.results.fitted import SCHEMA_VERSION, Fit, versions
 
