@@ -321,7 +321,7 @@ def posterior_page(fit: Fit, res: FitResults) -> Figure:
     fig = _page()
     top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1.5])
     s = res.summary
-    from bayescale.results.fitted import readable_table
+    from bayescale.results.summaries import readable_table
 
     def meaning(name: str) -> str:  # noise parameters say their unit in their description
         unit = s.units.get(name, "") if name in fit.law.parameters else ""

@@ -1,7 +1,7 @@
 """Plots of runs, fits, frontiers and comparisons: pure functions of result objects.
 
 Every function takes objects that already hold the numbers (:class:`~bayescale.data.runs.Runs`,
-:class:`~bayescale.results.fitted.Prediction`, :class:`~bayescale.results.optimum.Optimum`) and
+:class:`~bayescale.results.summaries.Prediction`, :class:`~bayescale.results.optimum.Optimum`) and
 an optional Axes or Figure, draws, and returns the Figure. Nothing here fits, predicts or
 optimises. Matplotlib is imported inside the functions, and only ``matplotlib.figure.Figure``
 objects are made (no pyplot state), so importing this module is cheap and nothing leaks.
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from bayescale.data.runs import Runs
-    from bayescale.results.fitted import Prediction
     from bayescale.results.optimum import Optimum
+    from bayescale.results.summaries import Prediction
 
 __all__ = ["RunSlice", "plot_runs", "plot_design", "plot_fit_slices", "plot_residuals", "plot_frontier",
            "plot_table", "MARKERS", "LINESTYLES"]

@@ -34,8 +34,9 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from bayescale.report.plots import RunSlice
-    from bayescale.results.fitted import Fit, Prediction, Summary
+    from bayescale.results.fitted import Fit
     from bayescale.results.optimum import Optimum
+    from bayescale.results.summaries import Prediction, Summary
 
 __all__ = ["write_report", "FitResults", "fit_results", "run_slices", "DEFAULT_BUDGETS", "PROB"]
 
