@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import textwrap
 
@@ -148,11 +149,21 @@ def _cmd_optimum(args: argparse.Namespace) -> int:
             _print_family_optima(fit, args.compute, args.prob, args.json, extra.get("unique_tokens"))
             return 0
         optimum = fit.optimum(args.compute, method=args.method, with_miss=args.with_miss, **extra, **_levels(args))
+        _remind_notes(fit, args.fit[0])
     if args.json:
         print(json.dumps(optimum.to_records(args.prob), indent=2))
     else:
         print(optimum.format(args.prob))
     return 0
+
+
+def _remind_notes(fit, path: str) -> None:
+    """Say, once, that the fit carries notes from when it was made (they qualify its answers)."""
+    if fit.notes:
+        first = fit.notes[0] if len(fit.notes[0]) <= 90 else fit.notes[0][:89] + "…"
+        more = f" and {len(fit.notes) - 1} more" if len(fit.notes) > 1 else ""
+        logging.getLogger("bayescale").warning("the fit was made with notes on its runs (%s%s): bayescale summary %s "
+                                               "prints them", first, more, path)
 
 
 def _family_records(found: dict, prob: float) -> list[dict]:
