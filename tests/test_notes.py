@@ -54,6 +54,7 @@ def test_the_notes_of_reading_stay_with_the_runs_and_a_saved_fit(tmp_path, capsy
     with caplog.at_level("WARNING", logger="bayescale"):  # answers that rest on them say so
         assert main(["optimum", str(path), "--compute", "1e21"]) == 0
     assert "the fit was made with notes on its runs" in caplog.text and f"bayescale summary {path}" in caplog.text
+    assert "note: the fit was made with notes" in capsys.readouterr().err  # on this test's stderr, not an old one
     pages = dict(fit_pages(loaded, None))
     page = pages["1b Notes on the runs and the fit"]()
     shown = " ".join(text.get_text() for text in page.texts)

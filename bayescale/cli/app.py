@@ -74,11 +74,24 @@ def _refuse_writing_over_inputs(args: argparse.Namespace) -> None:
             check_not_an_input(value, [v for v in inputs if isinstance(v, str)], "output")
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """A handler that writes to whatever ``sys.stderr`` is when a note is given, not the stream of
+    the first call (a notebook or a test may replace it between calls, and close the old one)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def _log_to_stderr() -> None:
     """Show bayescale's warnings (retries, suspicious data) on stderr, one line each."""
     logger = logging.getLogger("bayescale")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+    if not logger.handlers:  # a handler of the user's own is left to show the notes
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("note: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.WARNING)
