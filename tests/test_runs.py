@@ -246,6 +246,16 @@ def test_duplicates_name_pairs(tmp_path):
     assert "1 duplicate runs left out" in runs.describe()
 
 
+def test_empty_lines_of_a_spreadsheet_export_are_left_out_with_a_note(tmp_path, caplog):
+    path = write_csv(tmp_path, "N,D,loss\n1e8,1e9,3.0\n2e8,2e9,2.9\n4e8,3e9,2.8\n,,\n,,\n")
+    with caplog.at_level("WARNING", logger="bayescale"):
+        runs = read_runs(path)
+    assert runs.n_runs == 3 and runs.excluded == 0
+    assert "left out 2 empty line(s) (line 5, line 6)" in caplog.text
+    with pytest.raises(RunsError, match="no runs"):
+        read_runs(write_csv(tmp_path, "N,D,loss\n,,\n", name="blank_rows.csv"))
+
+
 def test_dataframe_rows_named_by_index_label():
     df = pd.DataFrame({"N": [1e8, 2e8, 1e8], "D": [1e9, 2e9, 1e9], "loss": [3.0, 2.9, 3.0]},
                       index=[10, 20, 30])

@@ -175,6 +175,10 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
     mapped, label_cols, multipliers = found.mapped, found.labels, found.multipliers
     loss_unit, n_convention = found.loss_unit, found.n_convention
 
+    blank = df.isna().all(axis=1)  # a spreadsheet's trailing ',,,' lines hold no run
+    if blank.any():
+        log.warning("%s: left out %d empty line(s) (%s)", source, int(blank.sum()), _listed(list(labels[blank])))
+        df, labels = df.loc[~blank], labels.loc[~blank]
     where = [where] if isinstance(where, str) else list(where or ())
     mask = filter_mask(df, exclude_where, where)
     excluded = int(mask.sum())
