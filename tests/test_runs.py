@@ -246,6 +246,12 @@ def test_duplicates_name_pairs(tmp_path):
     assert "1 duplicate runs left out" in runs.describe()
 
 
+def test_a_header_written_with_spaces_names_its_columns_without_them(tmp_path):
+    path = write_csv(tmp_path, "N, D, loss\n1e8, 1e9, 3.0\n2e8, 2e9, 2.9\n4e8, 3e9, 2.8\n")
+    runs = read_runs(path, where=["D>1e9"])  # a filter names the column as the user sees it
+    assert runs.columns["D"] == "D" and runs.columns["loss"] == "loss" and runs.n_runs == 2
+
+
 def test_empty_lines_of_a_spreadsheet_export_are_left_out_with_a_note(tmp_path, caplog):
     path = write_csv(tmp_path, "N,D,loss\n1e8,1e9,3.0\n2e8,2e9,2.9\n4e8,3e9,2.8\n,,\n,,\n")
     with caplog.at_level("WARNING", logger="bayescale"):

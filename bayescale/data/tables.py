@@ -66,6 +66,9 @@ def read_table(path: str | os.PathLike, what: str) -> tuple[pd.DataFrame, str]:
                         ".csv or tab-separated .tsv files: save it with commas (and '.' as the decimal point).")
     if kind == "csv":
         _refuse_repeated_header(p, df, name.endswith((".tsv", ".tsv.gz")), skipped)
+        stripped = [c.strip() if isinstance(c, str) else c for c in df.columns]  # 'N, D, loss' written with spaces
+        if len(set(stripped)) == len(stripped):
+            df.columns = stripped
     if skipped:
         log.warning("'%s': skipped %d comment line(s) (starting with '#') above the header", p, skipped)
     df.attrs["comment_lines"] = skipped  # a CSV's line numbers in messages count them
