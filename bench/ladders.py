@@ -77,15 +77,22 @@ COLPRET_FILE = "colpret_hitchhiker/colpret_subset_long.csv"
 
 
 def unseen_ladders() -> list[Ladder]:
-    """Final-loss tables from ColPret's curves, all trained to about 3e11 tokens, so a law in compute
-    (equivalently in N) suits them: GPT-3's 8 models (validation loss digitized from Brown et al.
-    2020, Fig. 4.1; ``compute_power``, 4 parameters) and OPT's 6 (validation log-perplexity, Xia et
-    al. 2023; ``compute_loglinear``, the one built-in law with few enough parameters for 4 runs)."""
+    """Tables the extrapolation prior was not learned from. Final-loss tables from ColPret's curves,
+    all trained to about 3e11 tokens, so a law in compute (equivalently in N) suits them: GPT-3's 8
+    models (validation loss digitized from Brown et al. 2020, Fig. 4.1; ``compute_power``, 4
+    parameters) and OPT's 6 (validation log-perplexity, Xia et al. 2023; ``compute_loglinear``, the
+    one built-in law with few enough parameters for 4 runs). And the 25 open models of the
+    compression table with a known D (bits per character)."""
     return [
         FinalLossLadder("colpret[gpt3]", "brown2020", COLPRET_FILE, "compute_power",
                         select={"family": "gpt3_digitized", "loss_kind": "val_loss"}),
         FinalLossLadder("colpret[opt]", "zhang2022", COLPRET_FILE, "compute_loglinear",
                         select={"family": "opt", "loss_kind": "val_log_ppl"}),
+        # open models of many makers (Huang et al. 2024's compression leaderboard): not one recipe, so a
+        # hard case for any law; the three of undisclosed D left out
+        Ladder("compression", "huang2024", "compression_bpc_hkust/compression_bpc_with_N_D.csv", "chinchilla",
+               {"n_col": "N_active_billions", "d_col": "D_trillions", "loss_col": "bpc_average",
+                "exclude_where": ["D_trillions="]}),
     ]
 
 
