@@ -185,6 +185,8 @@ def test_published_constants_plan_like_a_fit_with_point_intervals():
     assert "a point: no uncertainty" in str(published.optimum([5.76e23]))
     with pytest.raises(BayescaleError, match="missing alpha, B, beta"):
         PublishedLaw("chinchilla", {"E": 1.69, "A": 406.4})
+    with pytest.raises(BayescaleError, match="unknown loss unit 'furlongs' for the published law"):
+        PublishedLaw("chinchilla", published.params, loss_unit="furlongs")
     with pytest.raises(BayescaleError, match="NAME=NUMBER"):
         parse_params("E=1.69,A=__import__")
 

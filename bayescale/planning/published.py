@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from bayescale.data.conventions import LOSS_UNITS
 from bayescale.data.runs import check_n_convention
 from bayescale.errors import BayescaleError
 from bayescale.laws.law import Law, Scales
@@ -73,6 +74,9 @@ class PublishedLaw:
             raise BayescaleError(f"--params for law {law.name!r} must give exactly {', '.join(law.parameters)}"
                                  + (f"; missing {', '.join(missing)}" if missing else "")
                                  + (f"; unknown {', '.join(unknown)}" if unknown else ""))
+        if self.loss_unit not in LOSS_UNITS:
+            raise BayescaleError(f"unknown loss unit {self.loss_unit!r} for the published law (--loss-unit, loss_unit= "
+                                 f"in Python); a law's losses are in one of {', '.join(LOSS_UNITS)}.")
         object.__setattr__(self, "law", law)
         check_n_convention(self.n_convention)
 
