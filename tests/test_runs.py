@@ -246,6 +246,21 @@ def test_duplicates_name_pairs(tmp_path):
     assert "1 duplicate runs left out" in runs.describe()
 
 
+def test_a_column_of_log10_values_is_read_with_unit_log10():
+    """OPT's trajectories give tokens and FLOPs as base-10 logarithms."""
+    df = table()
+    logged = df.assign(D_tokens=np.log10(df["D_tokens"]), C_flops=np.log10(df["C_flops"]))
+    runs = runs_from_frame(logged, units={"D": "log10", "C": "log10"})
+    np.testing.assert_allclose(runs.D, df["D_tokens"], rtol=1e-12)
+    np.testing.assert_allclose(runs.C, df["C_flops"], rtol=1e-12)
+    assert runs.columns["D"] == "10^D_tokens" and runs.multipliers == {}
+    assert "column 10^D_tokens" in runs.describe()
+    with pytest.raises(RunsError, match="infinite values"):  # 10^400 overflows
+        runs_from_frame(logged.assign(D_tokens=[400.0] + list(logged.D_tokens[1:])), units={"D": "log10"})
+    with pytest.raises(RunsError, match="--u-unit was given, but .* has no U column"):
+        runs_from_frame(logged, units={"D": "log10", "U": "log10"})
+
+
 def test_a_header_written_with_spaces_names_its_columns_without_them(tmp_path):
     path = write_csv(tmp_path, "N, D, loss\n1e8, 1e9, 3.0\n2e8, 2e9, 2.9\n4e8, 3e9, 2.8\n")
     runs = read_runs(path, where=["D>1e9"])  # a filter names the column as the user sees it

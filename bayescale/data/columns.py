@@ -65,6 +65,7 @@ class ColumnMap:
     multipliers: dict[str, float]  #: quantity -> factor to its unit
     loss_unit: str
     n_convention: str
+    logs: tuple[str, ...] = ()  #: quantities whose column holds log10 of the value (``--d-unit log10``)
 
 
 def map_columns(df: pd.DataFrame, given: dict[str, str | None], label_cols: dict[str, str | None], source: str,
@@ -95,7 +96,8 @@ def map_columns(df: pd.DataFrame, given: dict[str, str | None], label_cols: dict
         if loss_unit != "nats/token":
             log.warning("reading column '%s' as a loss in %s (its name says so); pass --loss-unit (loss_unit= in "
                         "Python) if it is not", mapped["loss"], loss_unit)
-    return ColumnMap(mapped, label_cols, _multipliers(mapped, units, source), loss_unit, n_convention)
+    logs = tuple(var for var, unit in units.items() if isinstance(unit, str) and unit.strip() == LOG10)
+    return ColumnMap(mapped, label_cols, _multipliers(mapped, units, source), loss_unit, n_convention, logs)
 
 
 def _listed(df: pd.DataFrame) -> str:
@@ -151,6 +153,10 @@ def _refuse_doubles(roles_to_columns: dict[str, str | None], source: str) -> Non
                             f"own: name the right one with {' or '.join(naming(r) for r in twice)}.")
 
 
+#: The unit of a column that holds the base-10 logarithm of the quantity (OPT's ``num_token``).
+LOG10 = "log10"
+
+
 def _multipliers(mapped: dict[str, str | None], units: dict[str, float | str], source: str) -> dict[str, float]:
     """Each quantity's factor to its unit: given (``--n-unit``), else written in its column's name."""
     units = dict(units)
@@ -169,7 +175,8 @@ def _multipliers(mapped: dict[str, str | None], units: dict[str, float | str], s
             raise RunsError(f"a unit can be given for {', '.join(UNIT_VARS)}, not {var!r}.")
         if mapped[var] is None:
             raise RunsError(f"{option} was given, but {source} has no {var} column; name it with {naming(var)}.")
-        multipliers[var] = parse_unit(unit, option)
+        if not (isinstance(unit, str) and unit.strip() == LOG10):  # a log column is not scaled: see ColumnMap.logs
+            multipliers[var] = parse_unit(unit, option)
     return multipliers
 
 

@@ -172,7 +172,7 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
         exclude_where = [exclude_where]
     given = {"N": n_col, "D": d_col, "C": c_col, "loss": loss_col, "U": u_col}
     found = map_columns(df, given, label_cols, source, units or {}, loss_unit, n_convention)
-    mapped, label_cols, multipliers = found.mapped, found.labels, found.multipliers
+    mapped, label_cols, multipliers, logs = found.mapped, found.labels, found.multipliers, found.logs
     loss_unit, n_convention = found.loss_unit, found.n_convention
 
     blank = df.isna().all(axis=1)  # a spreadsheet's trailing ',,,' lines hold no run
@@ -201,6 +201,9 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
                 first = spelled.first_valid_index()
                 log.warning("reading column '%s' as sizes are written (suffixes K = 1e3, M = 1e6, B = 1e9, T = 1e12; "
                             "thousands separated by commas), e.g. %r as %g", col, str(raw[first]), spelled[first])
+        if var in logs:  # a column of log10 values (OPT's trajectories give tokens and FLOPs so)
+            with np.errstate(over="ignore"):
+                num = np.power(10.0, num)  # an overflow is reported as an infinite value below
         values[var] = num
         for i in df.index[num.isna() & raw.notna()]:
             bad_text.append(f"{labels[i]} ({col}={str(raw[i])!r})")
@@ -226,7 +229,7 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
     if last_per:
         keep, selection = last_checkpoints(df, values["D" if "D" in values else "C"], last_per, source)
         df, labels, values = df.loc[keep], labels.loc[keep], {var: v.loc[keep] for var, v in values.items()}
-    columns = dict(present)
+    columns = dict(present) | {var: f"10^{present[var]}" for var in logs}
     if "C" not in values:
         with np.errstate(over="ignore"):  # an overflow is reported by check_plausible
             values["C"] = training_flops(values["N"], values["D"])

@@ -277,8 +277,8 @@ def fit_isoflop(
         hints = []
         for b, why in problems.items():
             values = np.unique(runs.C[ids == b])
-            how = (f"--exclude-where {col}={float(values[0])!r}" if values.size == 1 and not col.startswith("derived")
-                   else "remove its rows")
+            plain = not col.startswith(("derived", "10^")) and "C" not in runs.multipliers  # the value as written
+            how = f"--exclude-where {col}={float(values[0])!r}" if values.size == 1 and plain else "remove its rows"
             hints.append(f"{why}; or drop it: {how}")
         raise IsoflopError(
             f"{len(problems)} of {len(centers)} budgets (runs grouped within ±{tolerance:g} of compute) do not "
