@@ -246,6 +246,18 @@ def test_duplicates_name_pairs(tmp_path):
     assert "1 duplicate runs left out" in runs.describe()
 
 
+def test_a_column_option_of_none_leaves_that_column_unread():
+    """--c-col none: a C column that disagrees with 6ND (a run's planned budget, say) is left out and C is 6ND."""
+    df = table()
+    df.loc[2, "C_flops"] *= 20.0
+    with pytest.raises(RunsError, match="--c-col none"):
+        runs_from_frame(df)
+    runs = runs_from_frame(df, c_col="none")
+    assert runs.columns["C"] == "derived: 6ND"
+    np.testing.assert_allclose(runs.C, 6 * runs.N * runs.D)
+    assert runs_from_frame(df, n_col="None", c_col="C_flops", d_col="D_tokens").columns["N"] == "derived: C/(6D)"
+
+
 def test_a_column_of_log10_values_is_read_with_unit_log10():
     """OPT's trajectories give tokens and FLOPs as base-10 logarithms."""
     df = table()

@@ -82,7 +82,8 @@ def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns
             rows = [f"{labels[i]} (C/(6ND)={ratio[i]:.3g})" for i in np.flatnonzero(off)]
             raise RunsError(f"{source}: the given compute C disagrees with 6·N·D by more than {C_MISMATCH:g}× in "
                             f"{int(off.sum())} run(s): {listed(rows)}. A column is probably in other units: give "
-                            "them with --n-unit, --d-unit or --c-unit (e.g. --n-unit billion), or drop the C column.")
+                            "them with --n-unit, --d-unit or --c-unit (e.g. --n-unit billion), or leave C out with "
+                            "--c-col none (c_col='none' in Python; C is then 6ND).")
     median = float(np.median(loss))
     uniform = UNIFORM_LOSS.get(loss_unit)
     if uniform is not None and median > uniform:

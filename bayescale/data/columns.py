@@ -153,6 +153,8 @@ def _refuse_doubles(roles_to_columns: dict[str, str | None], source: str) -> Non
                             f"own: name the right one with {' or '.join(naming(r) for r in twice)}.")
 
 
+#: A column option's value that reads no column for the quantity (``--c-col none``: C is then 6ND).
+NO_COLUMN = "none"
 #: The unit of a column that holds the base-10 logarithm of the quantity (OPT's ``num_token``).
 LOG10 = "log10"
 
@@ -181,7 +183,10 @@ def _multipliers(mapped: dict[str, str | None], units: dict[str, float | str], s
 
 
 def find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
-    """The user's column for ``var``: the given one (must exist) or the first detected candidate."""
+    """The user's column for ``var``: the given one (must exist), none (``"none"``: a column of that
+    name is not read, and the quantity is derived where it can be), or the first detected candidate."""
+    if given is not None and given.strip().lower() == NO_COLUMN and NO_COLUMN not in df.columns:
+        return None
     if given is not None:
         if given not in df.columns:
             raise RunsError(f"no column '{given}' (given with {OPTIONS[var]}); available columns: "
