@@ -317,9 +317,12 @@ def test_checkpoints_of_training_curves_are_named(points, warned, caplog):
     n, d = np.meshgrid([1e8, 3e8, 1e9], np.geomspace(1e9, 1e11, points))
     frame = pd.DataFrame({"N": n.ravel(), "D": d.ravel()})
     frame["loss"] = 2 + 400 / frame.N**0.3 + 400 / frame.D**0.3
+    frame["run"] = [f"size {i % 3}" for i in range(len(frame))]  # names the runs: offered to --last-per
+    frame["step_id"] = [str(i) for i in range(len(frame))]  # one value a row: names none
     with caplog.at_level("WARNING", logger="bayescale"):
         runs_from_frame(frame)
     assert ("checkpoints of training curves" in caplog.text and "final checkpoint" in caplog.text) == warned
+    assert ("columns that may name the runs: 'run'" in caplog.text) == warned and "step_id" not in caplog.text
 
 
 def test_a_bom_is_read(tmp_path):

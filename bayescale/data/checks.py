@@ -5,7 +5,7 @@ like the wrong unit. Errors stop the read; warnings go to the ``bayescale`` logg
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,7 @@ C_MISMATCH = 10.0
 
 def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns: Mapping[str, str],
                     multipliers: Mapping[str, float], listed: Callable[[list[str]], str], hint: str,
-                    loss_unit: str = "nats/token") -> None:
+                    loss_unit: str = "nats/token", run_names: Sequence[str] = ()) -> None:
     """Raise :class:`RunsError` for impossible values; log warnings for suspicious ones.
 
     Parameters
@@ -56,6 +56,9 @@ def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns
         Formatting of row lists, and the advice appended to errors.
     loss_unit : str
         The loss's declared unit: a median above what uniform guessing costs in it gets a warning.
+    run_names : sequence of str
+        The table's columns that could name runs, offered to ``--last-per`` when the table looks
+        like training curves.
     """
     for var in [v for v in ("N", "D", "C", "U") if v in frame]:
         values = frame[var].to_numpy()
@@ -102,7 +105,8 @@ def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns
                     "training curves do. The laws describe the final loss of runs trained to D, and a checkpoint "
                     "taken before a decaying learning rate has finished lies above it: keep each run's final "
                     "checkpoint (--last-per RUN_COLUMN, or --where COLUMN=VALUE), unless the schedule was "
-                    "constant", source, per_size.size, int(per_size.median()))
+                    "constant%s", source, per_size.size, int(per_size.median()),
+                    f"; columns that may name the runs: {', '.join(repr(c) for c in run_names)}" if run_names else "")
     _warn_mixed_setups(frame, source)
     for var, least in SMALL.items():
         if var in frame and var not in multipliers and not str(columns.get(var, "")).startswith("derived"):

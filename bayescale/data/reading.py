@@ -256,7 +256,8 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
         frame[dim] = text.map({label: i for i, label in enumerate(levels[dim])}).astype(np.int64)
         columns[dim] = col
         kept.append(dim)
-    check_plausible(frame, labels, source, columns, multipliers, _listed, FIX_HINT, loss_unit)
+    check_plausible(frame, labels, source, columns, multipliers, _listed, FIX_HINT, loss_unit,
+                    run_names=_run_names(df, set(present.values())))
 
     dup = frame.duplicated(keep=False)
     if dup.any():
@@ -275,3 +276,17 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
         selection = "; ".join(part for part in (selection, f"{int(repeats.sum())} duplicate runs left out") if part)
     return Runs(frame=frame, source=source, columns=columns, loss_unit=loss_unit, excluded=excluded,
                 multipliers=multipliers, levels=levels, n_convention=n_convention, selection=selection)
+
+
+def _run_names(df: pd.DataFrame, used: set[str], most: int = 4) -> list[str]:
+    """Columns other than the quantities' whose values could name runs of a table of curves: text,
+    repeated (at least 2 rows a value) but not constant. At most ``most``, fewest values first."""
+    found = []
+    for col in df.columns:
+        values = df[col]
+        if col in used or pd.api.types.is_numeric_dtype(values) or pd.to_numeric(values, errors="coerce").notna().all():
+            continue  # numbers (some too large for int64 are read as text) measure, they do not name
+        distinct = values.nunique()
+        if 2 <= distinct <= len(values) / 2:
+            found.append((distinct, str(col)))
+    return [col for _, col in sorted(found)[:most]]
