@@ -39,7 +39,7 @@ C_MISMATCH = 10.0
 
 def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns: Mapping[str, str],
                     multipliers: Mapping[str, float], listed: Callable[[list[str]], str], hint: str,
-                    loss_unit: str = "nats/token", run_names: Sequence[str] = ()) -> None:
+                    loss_unit: str = "nats/token", run_names: Callable[[], Sequence[str]] = tuple) -> None:
     """Raise :class:`RunsError` for impossible values; log warnings for suspicious ones.
 
     Parameters
@@ -56,9 +56,9 @@ def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns
         Formatting of row lists, and the advice appended to errors.
     loss_unit : str
         The loss's declared unit: a median above what uniform guessing costs in it gets a warning.
-    run_names : sequence of str
-        The table's columns that could name runs, offered to ``--last-per`` when the table looks
-        like training curves.
+    run_names : callable
+        Gives the table's columns that could name runs, offered to ``--last-per`` when the table
+        looks like training curves (called only then).
     """
     for var in [v for v in ("N", "D", "C", "U") if v in frame]:
         values = frame[var].to_numpy()
@@ -101,12 +101,13 @@ def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns
                     "with --exclude-where 'COLUMN>VALUE'", source, int(far.sum()), OUTLIER_FACTOR, median, listed(rows))
     per_size = frame.groupby("N")["D"].nunique()
     if per_size.median() >= CURVE_POINTS:
+        names = run_names()
         log.warning("%s: its %d model sizes appear at a median of %d token counts each, as the checkpoints of "
                     "training curves do. The laws describe the final loss of runs trained to D, and a checkpoint "
                     "taken before a decaying learning rate has finished lies above it: keep each run's final "
                     "checkpoint (--last-per RUN_COLUMN, or --where COLUMN=VALUE), unless the schedule was "
                     "constant%s", source, per_size.size, int(per_size.median()),
-                    f"; columns that may name the runs: {', '.join(repr(c) for c in run_names)}" if run_names else "")
+                    f"; columns that may name the runs: {', '.join(repr(c) for c in names)}" if names else "")
     _warn_mixed_setups(frame, source)
     for var, least in SMALL.items():
         if var in frame and var not in multipliers and not str(columns.get(var, "")).startswith("derived"):

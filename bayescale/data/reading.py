@@ -257,7 +257,7 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
         columns[dim] = col
         kept.append(dim)
     check_plausible(frame, labels, source, columns, multipliers, _listed, FIX_HINT, loss_unit,
-                    run_names=_run_names(df, set(present.values())))
+                    run_names=lambda: _run_names(df, set(present.values())))
 
     dup = frame.duplicated(keep=False)
     if dup.any():
