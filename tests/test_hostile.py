@@ -355,6 +355,23 @@ def test_comment_lines_above_the_header_are_skipped_and_counted_in_line_numbers(
         read_runs(path)
 
 
+def test_a_header_written_as_a_comment_is_read(tmp_path, caplog):
+    """numpy.savetxt(..., header="N,D,loss") writes '# N,D,loss' above rows of numbers."""
+    from bayescale.data.reading import read_runs
+    from bayescale.errors import RunsError
+
+    rows = np.array([[1e8, 2e9, 3.0], [2e8, 4e9, 2.9], [4e8, 8e9, 2.8], [8e8, 1.6e10, 2.7]])
+    path = tmp_path / "saved.csv"
+    np.savetxt(path, rows, delimiter=",", header="N,D,loss")
+    with caplog.at_level("WARNING", logger="bayescale"):
+        runs = read_runs(path)
+    assert runs.n_runs == 4 and runs.columns["N"] == "N" and "'# N,D,loss'" in caplog.text
+    rows[2, 2] = np.nan
+    np.savetxt(path, rows, delimiter=",", header="from a sweep\nN,D,loss")
+    with pytest.raises(RunsError, match="line 5 \\(loss\\)"):  # two comment lines, then rows 3, 4, 5
+        read_runs(path)
+
+
 def test_a_count_too_small_says_why_only_where_there_is_a_reason(saved, capsys):
     err = _check(capsys, ["calibrate", saved, "--simulations", "0"], "--simulations: '0' is too small: at least 2")
     assert "convergence gates" not in err  # the floor of --simulations is not the sampler's

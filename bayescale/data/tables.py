@@ -51,11 +51,12 @@ def read_table(path: str | os.PathLike, what: str) -> tuple[pd.DataFrame, str]:
         raise RunsError(f"cannot read '{p}': unknown file type; accepted formats are {FORMATS}{sheet}.")
     if not p.is_file():
         raise RunsError(f"cannot read '{p}': no such file. Accepted formats are {FORMATS}.")
-    skipped = 0
+    skipped, header = 0, None
     try:
         if kind == "csv":
-            skipped = _comment_lines(p)
-            df = pd.read_csv(p, sep="\t" if name.endswith((".tsv", ".tsv.gz")) else ",", skiprows=skipped)
+            sep = "\t" if name.endswith((".tsv", ".tsv.gz")) else ","
+            skipped, header = _comment_lines(p, sep)
+            df = pd.read_csv(p, sep=sep, skiprows=skipped, header=None if header else "infer", names=header)
         else:
             df = pd.read_parquet(p)
     except Exception as exc:  # any pandas/pyarrow/OS failure becomes a clean message
@@ -65,13 +66,18 @@ def read_table(path: str | os.PathLike, what: str) -> tuple[pd.DataFrame, str]:
         raise RunsError(f"'{p}' looks separated by ';' (header {str(df.columns[0])!r}); bayescale reads comma-separated "
                         ".csv or tab-separated .tsv files: save it with commas (and '.' as the decimal point).")
     if kind == "csv":
-        _refuse_repeated_header(p, df, name.endswith((".tsv", ".tsv.gz")), skipped)
+        if header is None:  # a header read from a comment was split by us, its names as written
+            _refuse_repeated_header(p, df, name.endswith((".tsv", ".tsv.gz")), skipped)
         stripped = [c.strip() if isinstance(c, str) else c for c in df.columns]  # 'N, D, loss' written with spaces
         if len(set(stripped)) == len(stripped):
             df.columns = stripped
-    if skipped:
+    if header:
+        others = f" (and skipped {skipped - 1} comment line(s) above it)" if skipped > 1 else ""
+        log.warning("'%s': read the column names from the comment line above the numbers, '# %s'%s", p,
+                    ",".join(header), others)
+    elif skipped:
         log.warning("'%s': skipped %d comment line(s) (starting with '#') above the header", p, skipped)
-    df.attrs["comment_lines"] = skipped  # a CSV's line numbers in messages count them
+    df.attrs["comment_lines"] = skipped - (1 if header else 0)  # a CSV's line numbers in messages count them
     return df, kind
 
 
@@ -79,16 +85,34 @@ def read_table(path: str | os.PathLike, what: str) -> tuple[pd.DataFrame, str]:
 _MAX_COMMENT_LINES = 1000
 
 
-def _comment_lines(path: Path) -> int:
-    """How many lines at the top of a CSV start with '#' (notes above the header)."""
+def _comment_lines(path: Path, sep: str) -> tuple[int, list[str] | None]:
+    """How many lines at the top of a CSV start with '#' (notes above the header), and the header
+    when the last of them is one: ``numpy.savetxt`` writes ``# N,D,loss`` above rows of numbers."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    count = 0
+    comments: list[str] = []
+    first = ""
     with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
         for line in handle:
-            if count >= _MAX_COMMENT_LINES or not line.lstrip().startswith("#"):
+            if len(comments) >= _MAX_COMMENT_LINES or not line.lstrip().startswith("#"):
+                first = line
                 break
-            count += 1
-    return count
+            comments.append(line)
+    if not comments:
+        return 0, None
+    names = [n.strip() for n in comments[-1].lstrip().lstrip("#").strip().split(sep)]
+    values = first.strip().split(sep)
+    if len(names) == len(values) > 1 and all(names) and all(_is_number(v) for v in values) \
+            and not any(_is_number(n) for n in names):
+        return len(comments), names
+    return len(comments), None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _refuse_repeated_header(path: Path, df: pd.DataFrame, tabs: bool, skipped: int = 0) -> None:
