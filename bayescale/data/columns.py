@@ -97,7 +97,7 @@ def map_columns(df: pd.DataFrame, given: dict[str, str | None], label_cols: dict
             log.warning("reading column '%s' as a loss in %s (its name says so); pass --loss-unit (loss_unit= in "
                         "Python) if it is not", mapped["loss"], loss_unit)
     logs = tuple(var for var, unit in units.items() if isinstance(unit, str) and unit.strip() == LOG10)
-    return ColumnMap(mapped, label_cols, _multipliers(mapped, units, source), loss_unit, n_convention, logs)
+    return ColumnMap(mapped, label_cols, _multipliers(mapped, units, source, logs), loss_unit, n_convention, logs)
 
 
 def _listed(df: pd.DataFrame) -> str:
@@ -159,8 +159,10 @@ NO_COLUMN = "none"
 LOG10 = "log10"
 
 
-def _multipliers(mapped: dict[str, str | None], units: dict[str, float | str], source: str) -> dict[str, float]:
-    """Each quantity's factor to its unit: given (``--n-unit``), else written in its column's name."""
+def _multipliers(mapped: dict[str, str | None], units: dict[str, float | str], source: str,
+                 logs: tuple[str, ...] = ()) -> dict[str, float]:
+    """Each quantity's factor to its unit: given (``--n-unit``), else written in its column's name.
+    A column of ``logs`` is checked like the others but not scaled (see :attr:`ColumnMap.logs`)."""
     units = dict(units)
     for var in UNIT_VARS:  # 'Parameters (M)', 'tokens_B', 'pf_days', unless a unit is given
         if mapped[var] is not None and var not in units:
@@ -177,7 +179,7 @@ def _multipliers(mapped: dict[str, str | None], units: dict[str, float | str], s
             raise RunsError(f"a unit can be given for {', '.join(UNIT_VARS)}, not {var!r}.")
         if mapped[var] is None:
             raise RunsError(f"{option} was given, but {source} has no {var} column; name it with {naming(var)}.")
-        if not (isinstance(unit, str) and unit.strip() == LOG10):  # a log column is not scaled: see ColumnMap.logs
+        if var not in logs:
             multipliers[var] = parse_unit(unit, option)
     return multipliers
 

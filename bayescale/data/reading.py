@@ -4,10 +4,12 @@ into :class:`bayescale.data.runs.Runs`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,6 +43,19 @@ def _perplexity_to_loss(ppl: pd.Series, labels: pd.Series, col: str, source: str
     return np.log(ppl)
 
 
+def _keeping_notes(read: Callable[..., Runs]) -> Callable[..., Runs]:
+    """``read``, whose runs keep the notes given while they were read (``Runs.notes``)."""
+
+    @functools.wraps(read)
+    def reading(*args: Any, **kwargs: Any) -> Runs:
+        with collect_notes() as notes:
+            runs = read(*args, **kwargs)
+        return replace(runs, notes=tuple(notes))
+
+    return reading
+
+
+@_keeping_notes
 def read_runs(
     path: str | os.PathLike,
     *,
@@ -108,18 +123,17 @@ def read_runs(
     RunsError
         If the file cannot be read or the table fails validation.
     """
-    with collect_notes() as notes:
-        df, kind = read_table(path, "runs")
-        df = df.reset_index(drop=True)
-        first = 2 + df.attrs.get("comment_lines", 0) if kind == "csv" else 1  # line 1 is the header, or a comment
-        labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
-        runs = _build(df, labels, str(path), n_col=n_col, d_col=d_col, c_col=c_col, loss_col=loss_col,
-                      exclude_where=exclude_where, loss_unit=loss_unit, u_col=u_col, units=units, group_col=group_col,
-                      family_col=family_col, where=where, n_convention=n_convention, last_per=last_per,
-                      drop_duplicates=drop_duplicates)
-    return replace(runs, notes=tuple(notes))
+    df, kind = read_table(path, "runs")
+    df = df.reset_index(drop=True)
+    first = 2 + df.attrs.get("comment_lines", 0) if kind == "csv" else 1  # line 1 is the header, or a comment
+    labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
+    return _build(df, labels, str(path), n_col=n_col, d_col=d_col, c_col=c_col, loss_col=loss_col,
+                  exclude_where=exclude_where, loss_unit=loss_unit, u_col=u_col, units=units, group_col=group_col,
+                  family_col=family_col, where=where, n_convention=n_convention, last_per=last_per,
+                  drop_duplicates=drop_duplicates)
 
 
+@_keeping_notes
 def runs_from_frame(
     df: pd.DataFrame,
     *,
@@ -146,12 +160,10 @@ def runs_from_frame(
     df = df.copy()
     labels = pd.Series([f"row {label}" for label in df.index])
     df = df.reset_index(drop=True)
-    with collect_notes() as notes:
-        runs = _build(df, labels, source, n_col=n_col, d_col=d_col, c_col=c_col, loss_col=loss_col,
-                      exclude_where=exclude_where, loss_unit=loss_unit, u_col=u_col, units=units, group_col=group_col,
-                      family_col=family_col, where=where, n_convention=n_convention, last_per=last_per,
-                      drop_duplicates=drop_duplicates)
-    return replace(runs, notes=tuple(notes))
+    return _build(df, labels, source, n_col=n_col, d_col=d_col, c_col=c_col, loss_col=loss_col,
+                  exclude_where=exclude_where, loss_unit=loss_unit, u_col=u_col, units=units, group_col=group_col,
+                  family_col=family_col, where=where, n_convention=n_convention, last_per=last_per,
+                  drop_duplicates=drop_duplicates)
 
 
 def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | None, d_col: str | None,
@@ -190,7 +202,7 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
     if given["U"] is None and mapped["U"] is not None:
         mapped["U"] = optional_u(df[mapped["U"]], mapped["U"])
     present = {var: col for var, col in mapped.items() if col is not None}
-    values, bad_text, missing, infinite, nonpositive, empty_columns = {}, [], [], [], [], []
+    values, bad_text, missing, infinite, nonpositive = {}, [], [], [], []
     for var, col in present.items():
         raw = df[col]
         num = pd.to_numeric(raw, errors="coerce").astype(np.float64)
@@ -208,7 +220,6 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
         for i in df.index[num.isna() & raw.notna()]:
             bad_text.append(f"{labels[i]} ({col}={str(raw[i])!r})")
         missing += [f"{labels[i]} ({col})" for i in df.index[raw.isna()]]
-        empty_columns += [col] if raw.isna().any() else []
         infinite += [f"{labels[i]} ({col}={num[i]})" for i in df.index[np.isinf(num)]]
         nonpositive += [f"{labels[i]} ({col}={num[i]:g})" for i in df.index[num <= 0]]
     for kind, found in (("values that are not numbers", bad_text), ("missing or NaN values", missing),
@@ -217,7 +228,7 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
         if found:
             fix = FIX_HINT
             if found is missing:  # an empty cell is matched by 'COLUMN=' (a value of the column is not)
-                leave = " ".join(f"--exclude-where '{col}='" for col in empty_columns)
+                leave = " ".join(f"--exclude-where '{col}='" for col in present.values() if df[col].isna().any())
                 fix = f"Fill them in, or leave those rows out with {leave}."
             raise RunsError(f"{source} has {kind}: {_listed(found)}. {fix}")
 
