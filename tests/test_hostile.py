@@ -45,6 +45,8 @@ def _runs_files(tmp: Path) -> dict[str, tuple[str, str]]:
         "one model size": ("one_n.csv", "N,D,loss\n1e8,1e9,3.1\n1e8,3e9,3.0\n1e8,1e10,2.9\n1e8,3e10,2.8\n1e8,1e11,2.7\n1e8,3e11,2.6"),
         "one token count": ("one_d.csv", "N,D,loss\n1e7,1e9,3.1\n3e7,1e9,3.0\n1e8,1e9,2.9\n3e8,1e9,2.8\n1e9,1e9,2.7\n3e9,1e9,2.6"),
         "fewer runs than parameters": ("few.csv", "\n".join(lines[:4])),
+        "compute and loss only, with a law in N and D": ("frontier.csv", "C,loss\n1e18,3.5\n1e19,3.1\n1e20,2.8\n"
+                                                          "1e21,2.6\n1e22,2.45\n1e23,2.3\n1e24,2.2"),
         "unknown extension": ("runs.xlsx", RUNS),
         "corrupt parquet": ("bad.parquet", "PAR1 not really"),
         "garbage": ("garbage.csv", (os.urandom(1 << 20)).decode("latin-1")),
@@ -94,6 +96,8 @@ def test_bad_runs_tables(case, tmp_path, capsys):
     assert not out.exists()
     if case == "semicolon separator":
         assert "';'" in err
+    if case.startswith("compute and loss only"):  # the default law needs N and D: the laws that do not are named
+        assert "needs the model size N and tokens D" in err and "compute_power, compute_loglinear" in err
     if case == "unknown extension":  # a spreadsheet is told how to get a table bayescale reads
         assert "save the sheet as CSV" in err
     if case == "a column named twice":  # pandas would have read the first 'N' and renamed the second

@@ -369,12 +369,13 @@ def synthetic_data_constrained(seed: int, noise: float = 0.01) -> pd.DataFrame:
     return pd.DataFrame({"N": n, "D": d, "U": u, "loss": loss * np.exp(noise * rng.standard_normal(n.size))})
 
 
-def synthetic_compute(law_name: str, params, compute, seed: int, noise: float = 0.01) -> pd.DataFrame:
-    """Runs of a compute-only law: one run per budget (N and D play no part)."""
+def synthetic_compute(law_name: str, params, compute, seed: int, noise: float = 0.01, sizes: bool = True) -> pd.DataFrame:
+    """Runs of a compute-only law: one run per budget (N and D play no part: without ``sizes``,
+    the table gives compute and loss alone)."""
     rng = np.random.default_rng(seed)
     loss = load_law(law_name).loss(params, Scales(), C=compute)
-    n = np.sqrt(compute / 120.0)
-    return pd.DataFrame({"N": n, "C": compute, "loss": loss * np.exp(noise * rng.standard_normal(compute.size))})
+    n = {"N": np.sqrt(compute / 120.0)} if sizes else {}
+    return pd.DataFrame({**n, "C": compute, "loss": loss * np.exp(noise * rng.standard_normal(compute.size))})
 
 
 def _cases():
@@ -392,7 +393,8 @@ def _cases():
         "chinchilla_tied": (tied, lambda: simulate_isoflop(load_law("chinchilla_tied"), tied, budgets, seed=3)),
         "compute_power": (power, lambda: synthetic_compute("compute_power", power_sampled(**power, scales=Scales()),
                                                            np.logspace(18, 23, 30), seed=4)),
-        "compute_loglinear": (loglin, lambda: synthetic_compute("compute_loglinear", loglin, np.logspace(20, 24, 20), seed=5)),
+        "compute_loglinear": (loglin, lambda: synthetic_compute("compute_loglinear", loglin, np.logspace(20, 24, 20), seed=5,
+                                                                sizes=False)),  # a table of compute and loss alone
         "data_constrained": (MUENNIGHOFF, lambda: synthetic_data_constrained(seed=6)),
     }
 

@@ -149,8 +149,9 @@ def test_the_comparison_degrades_to_a_message(good_fit, monkeypatch):
     assert comparison is None and reason.startswith("comparison unavailable")
 
 
-def compute_only_fit():
-    """A fake fit of a law of compute alone (no N/D trade-off, hence no optimum)."""
+def compute_only_fit(sizes: bool = True):
+    """A fake fit of a law of compute alone (no N/D trade-off, hence no optimum); of the example
+    runs' compute and loss alone when not ``sizes``."""
     import xarray as xr
 
     from bayescale.data.reading import read_runs
@@ -159,6 +160,10 @@ def compute_only_fit():
     from bayescale.results.fitting import assemble_fit
 
     runs = read_runs(ROOT / "data" / "example_runs.csv")
+    if not sizes:
+        from bayescale.data.reading import runs_from_frame
+
+        runs = runs_from_frame(runs.frame[["C", "loss"]])
     rng = np.random.default_rng(3)
     center = {"L0": 2.3, "f": 0.75, "gamma": 0.1, "sigma": 0.03}
     posterior = xr.Dataset({k: (("chain", "draw"), v * np.exp(0.02 * rng.standard_normal((2, 300))))
@@ -178,6 +183,25 @@ def test_a_law_without_trade_off_gets_a_message_instead_of_a_frontier():
     assert any("No compute-optimal frontier" in t for t in texts)
     title = title_page(fit, res)
     assert any("no trade-off" in t.get_text() for ax in title.axes for t in ax.texts)
+
+
+def test_a_table_of_compute_and_loss_alone_gets_a_whole_report(tmp_path):
+    """No N or D in the runs: the pages plot against compute alone and say why."""
+    from bayescale.report.pages import data_page, residuals_page, title_page
+
+    fit = compute_only_fit(sizes=False)
+    assert not fit.runs.has_sizes
+    res = fit_results(fit, DEFAULT_BUDGETS)
+    assert [k for k in res.influential[0]] == ["C", "loss", "k"]
+
+    def texts(fig):  # every text drawn on a page, its subfigures' too
+        return ([t.get_text() for t in fig.texts] + [t.get_text() for ax in fig.axes for t in ax.texts]
+                + [t for sub in fig.subfigs for t in texts(sub)])
+
+    joined = " ".join(t for page in (title_page(fit, res), data_page(fit), residuals_page(fit, res)) for t in texts(page))
+    assert "compute and loss only" in joined and "C/C_ref with C_ref" in joined and "N_ref" not in joined
+    path = write_report([fit], tmp_path / "compute.pdf")
+    assert page_count(path) >= 5
 
 
 # ---- each plot alone --------------------------------------------------------------------------

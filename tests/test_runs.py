@@ -667,9 +667,24 @@ def test_a_table_that_mixes_setups_is_named_and_seeds_or_families_are_not(caplog
     assert "mix setups" not in caplog.text
 
 
-def test_a_table_of_compute_and_loss_alone_is_told_what_to_add():
-    with pytest.raises(RunsError, match="cannot find the N column.*needs its parameter count.*C / \\(6N\\).*C / \\(6D\\)"):
-        runs_from_frame(pd.DataFrame({"C": [1e18, 1e19, 1e20], "loss": [3.0, 2.8, 2.6]}))
+def test_a_table_of_compute_and_loss_alone_is_read_for_the_laws_in_compute(caplog):
+    """A compute-loss table (a frontier read off a paper's figure) is read without N or D; what
+    needs them says so, in the API's terms, and names the laws that do not."""
+    with caplog.at_level("WARNING", logger="bayescale.data"):
+        runs = runs_from_frame(pd.DataFrame({"flops": [1e18, 1e19, 1e20, 1e21], "loss": [3.0, 2.8, 2.6, 2.5]}))
+    assert not runs.has_sizes and list(runs.frame.columns) == ["C", "loss"]
+    assert "compute and loss only" in caplog.text and any("compute and loss only" in n for n in runs.notes)
+    assert "N, D  not given: compute and loss only" in runs.describe()
+    np.testing.assert_allclose(runs.C, [1e18, 1e19, 1e20, 1e21])
+    assert np.isnan(runs.N_ref) and runs.C_ref == pytest.approx(10**19.5)
+    with pytest.raises(RunsError, match="compute and loss only, not N.*compute_power, compute_loglinear.*column of N or of D"):
+        _ = runs.N
+    runs.check_identifiable(("C",), 3, "compute_power")  # a law in compute alone can be fitted
+    with pytest.raises(RunsError, match="law 'chinchilla' needs the model size N and tokens D.*compute and loss only"):
+        runs.check_identifiable(("N", "D"), 5, "chinchilla")
+    assert runs.data_hash != runs_from_frame(runs.frame.assign(loss=runs.loss + 0.1)).data_hash
+    with pytest.raises(RunsError, match="cannot find the N column"):  # a loss alone is no table
+        runs_from_frame(pd.DataFrame({"step": [1, 2, 3], "loss": [3.0, 2.8, 2.6]}))
 
 
 def test_a_perplexity_column_is_named_when_no_loss_is_found():

@@ -99,16 +99,17 @@ def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns
         rows = [f"{labels[i]} (loss={loss[i]:.4g})" for i in np.flatnonzero(far)]
         log.warning("%s: %d loss(es) lie more than %g× from the median %.4g: %s; check them, or leave them out "
                     "with --exclude-where 'COLUMN>VALUE'", source, int(far.sum()), OUTLIER_FACTOR, median, listed(rows))
-    per_size = frame.groupby("N")["D"].nunique()
-    if per_size.median() >= CURVE_POINTS:
-        names = run_names()
-        log.warning("%s: its %d model sizes appear at a median of %d token counts each, as the checkpoints of "
-                    "training curves do. The laws describe the final loss of runs trained to D, and a checkpoint "
-                    "taken before a decaying learning rate has finished lies above it: keep each run's final "
-                    "checkpoint (--last-per RUN_COLUMN, or --where COLUMN=VALUE), unless the schedule was "
-                    "constant%s", source, per_size.size, int(per_size.median()),
-                    f"; columns that may name the runs: {', '.join(repr(c) for c in names)}" if names else "")
-    _warn_mixed_setups(frame, source)
+    if "N" in frame:  # compute and loss only: neither curves nor setups can be told apart by size
+        per_size = frame.groupby("N")["D"].nunique()
+        if per_size.median() >= CURVE_POINTS:
+            names = run_names()
+            log.warning("%s: its %d model sizes appear at a median of %d token counts each, as the checkpoints of "
+                        "training curves do. The laws describe the final loss of runs trained to D, and a checkpoint "
+                        "taken before a decaying learning rate has finished lies above it: keep each run's final "
+                        "checkpoint (--last-per RUN_COLUMN, or --where COLUMN=VALUE), unless the schedule was "
+                        "constant%s", source, per_size.size, int(per_size.median()),
+                        f"; columns that may name the runs: {', '.join(repr(c) for c in names)}" if names else "")
+        _warn_mixed_setups(frame, source)
     for var, least in SMALL.items():
         if var in frame and var not in multipliers and not str(columns.get(var, "")).startswith("derived"):
             if float(frame[var].max()) < least:

@@ -107,16 +107,12 @@ def _listed(df: pd.DataFrame) -> str:
 def _refuse_missing(df: pd.DataFrame, mapped: dict[str, str | None], source: str) -> None:
     """A table needs a loss, and two of N, D and C (N is derived from C and D, D from C and N)."""
     for var in ("N", "loss"):
-        if mapped[var] is None and not (var == "N" and mapped["C"] is not None and mapped["D"] is not None):
+        if mapped[var] is None and not (var == "N" and mapped["C"] is not None):  # N from C and D, or none
             perplexity = [str(c) for c in df.columns if normalized(c) in ("ppl", "perplexity", "val_ppl", "eval_ppl",
                                                                             "valid_ppl")]
             hint = (f" Column '{perplexity[0]}' looks like a perplexity: a law is fitted to a loss, its natural log "
                     f"(nats/token); read it so with --loss-col {perplexity[0]} --loss-unit perplexity "
                     "(loss_unit='perplexity' in Python)." if var == "loss" and perplexity else "")
-            if var == "N" and mapped["C"] is not None:
-                hint = (" Every run needs its parameter count, also for the laws in compute alone (compute_power, "
-                        "compute_loglinear): add a column of N (D is then derived as C / (6N)) or of D (N is then "
-                        "derived as C / (6D)).")
             alike = _looks_like(df, var)
             if alike:
                 hint = (f" Columns that look like {'a loss' if var == 'loss' else var}: "

@@ -245,15 +245,20 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
         with np.errstate(over="ignore"):  # an overflow is reported by check_plausible
             values["C"] = training_flops(values["N"], values["D"])
         columns["C"] = "derived: 6ND"
-    if "D" not in values:
+    if "N" not in values and "D" not in values:  # compute and loss only: the laws in compute alone
+        log.warning("%s gives compute and loss only (no parameter or token column): only the laws in compute alone "
+                    "(compute_power, compute_loglinear) can be fitted to it, and N* and D* cannot be learned from it; "
+                    "name N's or D's column with --n-col or --d-col (n_col=, d_col= in Python) if the table has one",
+                    source)
+    elif "D" not in values:
         values["D"] = tokens_for_compute(values["C"], values["N"])
         columns["D"] = "derived: C/(6N)"
-    if "N" not in values:  # an isoFLOP sweep written as tokens and compute, as Llama 3's figure reads
+    elif "N" not in values:  # an isoFLOP sweep written as tokens and compute, as Llama 3's figure reads
         values["N"] = params_for_compute(values["C"], values["D"])
         columns["N"] = "derived: C/(6D)"
         log.warning("%s has no parameter column: N is derived from compute and tokens as C / (6D); name N's "
                     "column with --n-col (n_col= in Python) if the table has one", source)
-    kept = list(FRAME_COLUMNS) + (["U"] if "U" in values else [])
+    kept = [var for var in FRAME_COLUMNS if var in values] + (["U"] if "U" in values else [])
     frame = pd.DataFrame({var: np.asarray(values[var], dtype=float) for var in kept})
     labels = labels.reset_index(drop=True)
     levels = {}
@@ -276,7 +281,7 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
         for _, group in frame[dup].groupby(kept, sort=False):
             first = labels[group.index[0]]
             pairs += [f"{labels[i]} duplicates {first}" for i in group.index[1:]]
-        same = "N, D, C, U and loss" if "U" in values else "N, D, C and loss"
+        same = ", ".join(var for var in (*FRAME_COLUMNS, "U") if var in values and var != "loss") + " and loss"
         if not drop_duplicates:
             raise RunsError(f"{source} has duplicate runs (same {same}): {_listed(pairs)}. Keep the first of each "
                             "with --drop-duplicates (drop_duplicates=True in Python), or fix or leave out these rows.")

@@ -27,6 +27,10 @@ UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs", "U": "unique tokens"}
 COUNTED = {"N": "sizes", "D": "token counts", "C": "budgets", "U": "unique-token counts"}
 #: Columns of ``Runs.frame``, in order; ``U`` only when the table gives unique tokens.
 FRAME_COLUMNS = ("N", "D", "C", "loss")
+#: What to do when a table of compute and loss only meets something that needs N or D.
+NEEDS_SIZES = ("only the laws in compute alone (compute_power, compute_loglinear) can be fitted to them and asked about "
+               "compute; add a column of N or of D (the other is then derived from C) for laws in N and D, N* and D*, "
+               "and isoFLOP analyses")
 FIX_HINT = "Drop or fix these rows, or leave them out with --exclude-where COLUMN=VALUE."
 MAX_LISTED = 10
 
@@ -93,14 +97,26 @@ class Runs:
         return levels.index(str(label))
 
     @property
+    def has_sizes(self) -> bool:
+        """Whether the runs give model sizes N and tokens D (given, or derived from C and the other);
+        a table of compute and loss only does not."""
+        return "N" in self.frame
+
+    @property
     def N(self) -> np.ndarray:
-        """Model sizes (parameters)."""
-        return self.frame["N"].to_numpy(np.float64)
+        """Model sizes (parameters); raises ``RunsError`` for a table of compute and loss only."""
+        return self._sizes("N")
 
     @property
     def D(self) -> np.ndarray:
-        """Training tokens."""
-        return self.frame["D"].to_numpy(np.float64)
+        """Training tokens; raises ``RunsError`` for a table of compute and loss only."""
+        return self._sizes("D")
+
+    def _sizes(self, var: str) -> np.ndarray:
+        if var not in self.frame:
+            raise RunsError(f"the runs from {self.source} give compute and loss only, not {var} ({UNITS[var]}): "
+                            f"{NEEDS_SIZES}")
+        return self.frame[var].to_numpy(np.float64)
 
     @property
     def C(self) -> np.ndarray:
@@ -132,13 +148,13 @@ class Runs:
 
     @property
     def N_ref(self) -> float:
-        """Geometric mean of N (reference scale for normalised units)."""
-        return float(np.exp(np.mean(np.log(self.N))))
+        """Geometric mean of N (reference scale for normalised units); NaN without N."""
+        return float(np.exp(np.mean(np.log(self.N)))) if self.has_sizes else float("nan")
 
     @property
     def D_ref(self) -> float:
-        """Geometric mean of D."""
-        return float(np.exp(np.mean(np.log(self.D))))
+        """Geometric mean of D; NaN without D."""
+        return float(np.exp(np.mean(np.log(self.D)))) if self.has_sizes else float("nan")
 
     @property
     def C_ref(self) -> float:
@@ -151,7 +167,7 @@ class Runs:
 
         U enters only when present, so tables without it keep the hashes they always had.
         """
-        columns = list(FRAME_COLUMNS) + (["U"] if self.has_U else []) + list(self.levels)
+        columns = [c for c in FRAME_COLUMNS if c in self.frame] + (["U"] if self.has_U else []) + list(self.levels)
         table = np.ascontiguousarray(self.frame[columns].to_numpy("<f8"))
         digest = hashlib.sha256(table.tobytes())
         digest.update(self.loss_unit.encode("utf-8"))
@@ -183,6 +199,9 @@ class Runs:
         A used variable whose largest value is less than :data:`NARROW_SPAN` times its smallest
         is not an error, but gets a warning: the law's terms in it are learned from their priors.
         """
+        if not self.has_sizes and {"N", "D", "U"} & set(variables):
+            raise RunsError(f"the law '{law_name}' needs the model size N and tokens D of each run, and the runs "
+                            f"from {self.source} give compute and loss only: {NEEDS_SIZES}.")
         if self.n_runs <= n_parameters:
             raise RunsError(
                 f"fewer runs than parameters: {self.n_runs} runs for the law '{law_name}', which has "
@@ -241,7 +260,11 @@ class Runs:
         if self.excluded:
             head += f" ({self.excluded} left out by the row filters)"
         lines = [head] + ([f"      selected: {self.selection}"] if self.selection else [])
+        if not self.has_sizes:
+            lines.append("N, D  not given: compute and loss only (laws in compute alone)")
         for var in ("N", "D", "C", "U")[: 4 if self.has_U else 3]:
+            if var in ("N", "D") and not self.has_sizes:
+                continue
             values = getattr(self, var)
             col = self.columns.get(var, var)
             if var in self.multipliers:

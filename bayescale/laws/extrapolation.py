@@ -48,6 +48,10 @@ def distances(runs: Any, N: Any = None, D: Any = None, C: Any = None) -> dict[st
     """
     from bayescale.laws.flops import training_flops
 
+    if not runs.has_sizes:  # runs of compute and loss only: distances in compute alone
+        if C is None and N is not None and D is not None:
+            C = training_flops(np.asarray(N, dtype=float), np.asarray(D, dtype=float))
+        N = D = None
     given = [np.asarray(v, dtype=float) for v in (N, D, C) if v is not None]
     shape = np.broadcast_shapes(*(v.shape for v in given)) if given else ()
     if C is None and N is not None and D is not None:
@@ -56,7 +60,7 @@ def distances(runs: Any, N: Any = None, D: Any = None, C: Any = None) -> dict[st
                                             "ratio_offset", "compute_ratio_shift", "compute_ratio_offset")}
     ratio = None if N is None or D is None else np.asarray(D, dtype=float) / np.asarray(N, dtype=float)
     points = {"compute": C, "ratio": ratio, "size": N, "tokens": D}
-    fitted = {"compute": runs.C, "ratio": runs.D / runs.N, "size": runs.N, "tokens": runs.D}
+    fitted = {"compute": runs.C} | ({"ratio": runs.D / runs.N, "size": runs.N, "tokens": runs.D} if runs.has_sizes else {})
     for key, values in points.items():
         if values is not None:
             log_x, log_f = np.log10(np.asarray(values, dtype=float)), np.log10(fitted[key])

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bayescale.data.runs import UNITS
 from bayescale.report.plots import (
     plot_design,
     plot_fit_slices,
@@ -157,8 +158,8 @@ def _provenance(fit: Fit) -> tuple[list[str], list[str]]:
             *(wrap(f"selected  {runs.selection}") if runs.selection else []), "", "LAW",
             f"name      {law.name}", *wrap(f"title     {law.title}"), *wrap(f"formula   L = {law.formula.source}"),
             *wrap(f"file      {_file_name(a.get('law_path', ''))}"), f"hash      {a.get('law_sha256', '')}",
-            *wrap(f"units     N/N_ref, D/D_ref, C/C_ref with N_ref = {sci(scales.N_ref)} parameters, "
-                  f"D_ref = {sci(scales.D_ref)} tokens, C_ref = {sci(scales.C_ref)} FLOPs")]
+            *wrap(f"units     {', '.join(f'{v}/{v}_ref' for v in law.variables)} with "
+                  + ", ".join(f"{v}_ref = {sci(getattr(scales, v + '_ref'))} {UNITS[v]}" for v in law.variables))]
     left += wrap("refs      " + "; ".join(law.references)) if law.references else []
     if fit.allocation is not None:
         kept = fit.allocation.runs
@@ -260,7 +261,7 @@ def data_page(fit: Fit) -> Figure:
     runs = fit.runs
     units = {"N": "parameters", "D": "tokens", "C": "FLOPs", "U": "tokens", "loss": runs.loss_unit}
     rows = []
-    for var in ["N", "D", "C"] + (["U"] if runs.has_U else []) + ["loss"]:
+    for var in [v for v in ("N", "D", "C", "U") if v in runs.frame] + ["loss"]:
         values = runs.frame[var].to_numpy()
         fmt = (lambda v: f"{v:.4g}") if var == "loss" else sci
         rows.append([var, fmt(values.min()), fmt(values.max()), str(len(np.unique(values))), units[var],
@@ -271,9 +272,10 @@ def data_page(fit: Fit) -> Figure:
     plot_table(rows, ["", "min", "max", "distinct", "unit", "column"], ax=ax, fontsize=8,
                col_widths=[0.09, 0.15, 0.15, 0.14, 0.2, 0.27],
                title=f"{runs.n_runs} runs" + (f" ({runs.excluded} left out)" if runs.excluded else ""))
-    note = textwrap.fill(f"Source: {_file_name(runs.source)}. Left: colour (viridis, light = large) and marker shape "
-                         "both show the model size, so the plot reads in greyscale. Below: the design of "
-                         "the runs, tokens against parameters.", 75)
+    shown = ("Left: colour (viridis, light = large) and marker shape both show the model size, so the plot reads in "
+             "greyscale. Below: the design of the runs, tokens against parameters." if runs.has_sizes else
+             "The table gives compute and loss only: laws in compute alone are fitted to it.")
+    note = textwrap.fill(f"Source: {_file_name(runs.source)}. {shown}", 75)
     ax.text(0.0, 0.1, note, fontsize=7.5, va="top", transform=ax.transAxes)
     return fig
 
@@ -296,7 +298,10 @@ def residuals_page(fit: Fit, res: FitResults) -> Figure:
     fig = _page()
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 1.15])
     axes = top.subplots(1, 3)
-    for ax, against in zip(axes, ("N", "D/N", "C")):
+    against_all = ("N", "D/N", "C") if fit.runs.has_sizes else ("C",)
+    for ax in axes[len(against_all):]:  # a table of compute and loss only has one axis to plot against
+        ax.axis("off")
+    for ax, against in zip(axes, against_all):
         plot_residuals(fit.runs, res.at_runs, against=against, ax=ax, label_top=3 if against == "C" else 0)
         ax.set_title(f"residuals against {against}" + (" (the 3 largest runs labelled)" if against == "C" else ""),
                      fontsize=9)
@@ -310,8 +315,9 @@ def residuals_page(fit: Fit, res: FitResults) -> Figure:
         plot_qq(res.standardized, ax=left)
     right.axis("off")
     if res.influential:
-        rows = [[sci(r["N"]), sci(r["D"]), f"{r['loss']:.4g}", f"{r['k']:.2f}"] for r in res.influential]
-        plot_table(rows, ["N", "D", f"loss ({fit.runs.loss_unit})", "Pareto k"], ax=right, fontsize=8,
+        shown = [v for v in ("N", "D", "C") if v in res.influential[0]]
+        rows = [[sci(r[v]) for v in shown] + [f"{r['loss']:.4g}", f"{r['k']:.2f}"] for r in res.influential]
+        plot_table(rows, [*shown, f"loss ({fit.runs.loss_unit})", "Pareto k"], ax=right, fontsize=8,
                    title="The runs the fit leans on most (PSIS-LOO Pareto k; above 0.7 LOO is unreliable for them)")
     return fig
 

@@ -30,6 +30,8 @@ __all__ = ["RunSlice", "plot_runs", "plot_design", "plot_fit_slices", "plot_resi
            "plot_table", "MARKERS", "LINESTYLES"]
 
 #: Marker shapes and line styles that keep groups apart in greyscale print.
+#: The colour of runs that carry no model size to colour them by (a table of compute and loss only).
+ONE_COLOUR = "#31688e"
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 #: Dark colours, distinct in greyscale too with the line styles, one per law on overlaid frontiers.
 DARK = ("#1f3b73", "#8c2d19", "#1e5631", "#5b2a6e", "#7a5200", "#333333")
@@ -94,6 +96,13 @@ def plot_runs(runs: Runs, ax: Axes | None = None) -> Figure:
     from matplotlib.colors import LogNorm
 
     fig, ax = _figure_axes(ax, (7.0, 4.5))
+    if not runs.has_sizes:  # compute and loss only: one colour
+        ax.scatter(runs.C, runs.loss, color=ONE_COLOUR, s=22, edgecolors="black", linewidths=0.4)
+        ax.set_xscale("log")
+        ax.set_xlabel(AXIS_TITLES["C"])
+        ax.set_ylabel(f"final loss ({runs.loss_unit})")
+        ax.grid(True, which="major", alpha=0.3)
+        return fig
     norm = LogNorm(runs.N.min(), runs.N.max() if runs.N.max() > runs.N.min() else runs.N.min() * 1.01)
     bins, edges = _size_bins(runs.N)
     for b in np.unique(bins):
@@ -120,6 +129,11 @@ def plot_design(runs: Runs, ax: Axes | None = None) -> Figure:
     ax : matplotlib.axes.Axes, optional
     """
     fig, ax = _figure_axes(ax, (5.0, 4.0))
+    if not runs.has_sizes:
+        ax.axis("off")
+        ax.text(0.5, 0.5, "the table gives compute and loss only:\nno model sizes or token counts to show",
+                ha="center", va="center", fontsize=8, transform=ax.transAxes)
+        return fig
     points = ax.scatter(runs.N, runs.D, c=runs.loss, cmap="cividis", s=14, edgecolors="black", linewidths=0.3)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -197,14 +211,17 @@ def plot_residuals(runs: Runs, prediction: Prediction, against: str = "C", ax: A
     x = runs.D / runs.N if against == "D/N" else runs.frame[against].to_numpy()
     ax.axhspan(np.median(np.log(lo / median)), np.median(np.log(hi / median)), color="0.88", linewidth=0,
                label=f"typical {100 * prediction.prob:g}% predictive interval of a new run")
-    bins, _ = _size_bins(runs.N)
-    from matplotlib.colors import LogNorm
+    if runs.has_sizes:
+        bins, _ = _size_bins(runs.N)
+        from matplotlib.colors import LogNorm
 
-    norm = LogNorm(runs.N.min(), max(runs.N.max(), runs.N.min() * 1.01))
-    for b in np.unique(bins):
-        keep = bins == b
-        ax.scatter(x[keep], residual[keep], c=runs.N[keep], cmap="viridis", norm=norm, s=16,
-                   marker=MARKERS[b % len(MARKERS)], edgecolors="black", linewidths=0.3, zorder=3)
+        norm = LogNorm(runs.N.min(), max(runs.N.max(), runs.N.min() * 1.01))
+        for b in np.unique(bins):
+            keep = bins == b
+            ax.scatter(x[keep], residual[keep], c=runs.N[keep], cmap="viridis", norm=norm, s=16,
+                       marker=MARKERS[b % len(MARKERS)], edgecolors="black", linewidths=0.3, zorder=3)
+    else:
+        ax.scatter(x, residual, color=ONE_COLOUR, s=16, edgecolors="black", linewidths=0.3, zorder=3)
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xscale("log")
     ax.set_xlabel(AXIS_TITLES.get(against, against))

@@ -252,7 +252,8 @@ def _influential(fit: Fit, count: int = 5, largest: int = 5000) -> tuple[dict, .
         return ()
     k = np.asarray(fit.psis_loo.pareto_k, dtype=float).reshape(-1)
     order = np.argsort(k)[::-1][:count]
-    return tuple({"N": float(runs.N[i]), "D": float(runs.D[i]), "loss": float(runs.loss[i]), "k": float(k[i])}
+    shown = ("N", "D") if runs.has_sizes else ("C",)
+    return tuple({**{v: float(runs.frame[v].iloc[i]) for v in shown}, "loss": float(runs.loss[i]), "k": float(k[i])}
                  for i in order)
 
 

@@ -93,7 +93,8 @@ def check_adequacy(law: Law, draws: dict[str, np.ndarray], scales: Scales, runs:
         for i in range(0, runs.n_runs, step)])
     residual = np.log(runs.loss) - mu
     sigma = float(np.median(draws["sigma"])) if "sigma" in draws else float(np.std(residual))
-    axes = {v: getattr(runs, v) for v in ("N", "D", "C") if np.unique(getattr(runs, v)).size > 2}
+    given = ("N", "D", "C") if runs.has_sizes else ("C",)
+    axes = {v: getattr(runs, v) for v in given if np.unique(getattr(runs, v)).size > 2}
     if "N" in axes and "D" in axes:
         axes[RATIO] = runs.D / runs.N
     if runs.has_U and np.any(runs.D > runs.U):

@@ -191,7 +191,7 @@ class Fit:
                     physical[name + suffix] = {"median": med, "lower": lo, "upper": hi}
         units = {name: self.law.unit_of(name, self.runs.loss_unit) for name in self.law.parameters}
         units |= {name: NOISE_UNIT for name in self.law.noise_parameters}
-        return Summary(pd.DataFrame(rows).T, pd.DataFrame(physical).T, gates, prob, units)
+        return Summary(pd.DataFrame(rows).T, pd.DataFrame(physical).T, gates, prob, units, tuple(self.law.variables))
 
     def adequacy(self):
         """Residual structure of the fit: does the law follow the runs? (:mod:`bayescale.results.adequacy`)."""

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bayescale.data.runs import UNITS
 from bayescale.inference.gates import Gates
 from bayescale.results.optimum import interval
 from bayescale.texts import loss_interval_text
@@ -26,6 +27,17 @@ class Summary:
     gates: Gates
     prob: float
     units: dict[str, str] = field(default_factory=dict)
+    variables: tuple[str, ...] = ("N", "D")
+
+    @property
+    def _normalized(self) -> str:
+        """'N/N_ref, D/D_ref': how the law's variables are scaled in the posterior table."""
+        return ", ".join(f"{v}/{v}_ref" for v in self.variables)
+
+    @property
+    def _physical(self) -> str:
+        """'N in parameters, D in tokens': the units of the physical table."""
+        return ", ".join(f"{v} in {UNITS[v]}" for v in self.variables)
 
     def to_dict(self) -> dict[str, Any]:
         """``{"parameters": {name: {...}}, "physical": {...}, "gates": {...}, "units": {...}}`` for JSON."""
@@ -45,7 +57,7 @@ class Summary:
         pct = f"{100 * self.prob:g}%"
         parts = [frame_html(self.table, f"posterior (normalized units; median and {pct} interval)")]
         if len(self.physical):
-            parts.append(frame_html(self.physical, "physical units (N in parameters, D in tokens)"))
+            parts.append(frame_html(self.physical, f"physical units ({self._physical})"))
         return "".join(parts) + f"<p>{escape(str(self.gates))}</p>"
 
     def __repr__(self) -> str:  # a REPL or notebook shows what print() shows, not the draws
@@ -53,13 +65,13 @@ class Summary:
 
     def __str__(self) -> str:
         pct = f"{100 * self.prob:g}%"
-        lines = [f"posterior (normalized units: N/N_ref, D/D_ref; median and {pct} interval)"]
+        lines = [f"posterior (normalized units: {self._normalized}; median and {pct} interval)"]
         shown = readable_table(self.table)
         if self.units:  # a shaped parameter's rows (E[a], E[b]) take their parameter's unit
             shown["unit"] = [self.units.get(str(name).split("[")[0], "") for name in shown.index]
         lines.append(shown.to_string())
         if len(self.physical):
-            lines.append("\nphysical units (N in parameters, D in tokens)")
+            lines.append(f"\nphysical units ({self._physical})")
             lines.append(readable_table(self.physical).to_string())
         lines.append("")
         lines.append(str(self.gates))
