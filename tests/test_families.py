@@ -271,3 +271,33 @@ def test_a_compute_gain_prints_the_figures_its_interval_supports():
     assert format_summary({"median": 0.9951, "lower": 0.4968, "upper": 2.437}, "ratio") == "1.0 [0.50, 2.4]"
     assert format_summary({"median": 1.234, "lower": 1.101, "upper": 1.398}, "ratio") == "1.23 [1.10, 1.40]"
     assert format_summary({"median": None, "lower": 3.2, "upper": None}, "ratio") == ">1e4 [3.2, >1e4]"
+
+
+def test_a_family_fit_of_a_law_in_compute_alone_gets_a_report(tmp_path):
+    """Families of a law with no N/D trade-off (here on a table of compute and loss alone): the
+    report draws each shaped parameter's levels against its prior and has no families page, which
+    compares optima the law does not have (both once failed with a traceback)."""
+    from bayescale.report.writer import family_results, write_report
+
+    runs = _runs()
+    mix = [runs.levels["family"][code] for code in runs.frame["family"]]
+    runs = runs_from_frame(runs.frame[["C", "loss"]].assign(mix=mix), family_col="mix")
+    law = for_families(load_law("compute_power"), runs)
+    rng = np.random.default_rng(0)
+    shape, nf = (2, 300), len(FAMILIES)
+    center = {"L0": 2.3, "f": 0.75, "gamma": 0.1, "sigma": 0.03}
+    post = {}
+    for name, value in center.items():
+        if "family" in law.priors[name].dims:
+            post[name] = (("chain", "draw", "family"), value * np.exp(0.02 * rng.standard_normal((*shape, nf))))
+            post[f"{name}_mu"] = (("chain", "draw"), np.log(value) + 0.01 * rng.standard_normal(shape))
+            post[f"{name}_sigma"] = (("chain", "draw"), 0.05 * np.exp(0.1 * rng.standard_normal(shape)))
+        else:
+            post[name] = (("chain", "draw"), value * np.exp(0.02 * rng.standard_normal(shape)))
+    coords = {"chain": np.arange(2), "draw": np.arange(300), "family": list(FAMILIES)}
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros(shape, bool))}, coords=coords)
+    fit = assemble_fit(law, runs, scales_of(runs), xr.Dataset(post, coords=coords), stats, {"fake": True})
+    assert [name for name in law.parameters if "family" in law.priors[name].dims]  # the case holds shaped ones
+    assert family_results(fit, np.array([1e22])) is None
+    path = write_report([fit], tmp_path / "compute_families.pdf")
+    assert path.exists() and path.stat().st_size > 10_000

@@ -124,7 +124,7 @@ def plot_prior_posterior(fit: Fit, prior_draws: Mapping[str, np.ndarray], fig: F
     cols = min(3, len(names))
     axes = np.atleast_1d(fig.subplots((len(names) + cols - 1) // cols, cols, squeeze=False).ravel())
     for ax, name in zip(axes, names):
-        post, prior = draws[name], np.asarray(prior_draws[name])
+        post, prior = np.ravel(draws[name]), np.asarray(prior_draws[name])  # a shaped parameter: all its levels
         prior = prior[np.isfinite(prior)]
         lo = min(np.quantile(prior, 0.01), post.min())
         hi = max(np.quantile(prior, 0.99), post.max())
