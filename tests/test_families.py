@@ -273,12 +273,9 @@ def test_a_compute_gain_prints_the_figures_its_interval_supports():
     assert format_summary({"median": None, "lower": 3.2, "upper": None}, "ratio") == ">1e4 [3.2, >1e4]"
 
 
-def test_a_family_fit_of_a_law_in_compute_alone_gets_a_report(tmp_path):
-    """Families of a law with no N/D trade-off (here on a table of compute and loss alone): the
-    report draws each shaped parameter's levels against its prior and has no families page, which
-    compares optima the law does not have (both once failed with a traceback)."""
-    from bayescale.report.writer import family_results, write_report
-
+def _fake_compute_family_fit(l0_offsets=(0.0, 0.0, 0.0)):
+    """A family fit of compute_power on the example runs' compute and loss alone; family i's L0
+    raised by ``l0_offsets[i]``."""
     runs = _runs()
     mix = [runs.levels["family"][code] for code in runs.frame["family"]]
     runs = runs_from_frame(runs.frame[["C", "loss"]].assign(mix=mix), family_col="mix")
@@ -289,15 +286,35 @@ def test_a_family_fit_of_a_law_in_compute_alone_gets_a_report(tmp_path):
     post = {}
     for name, value in center.items():
         if "family" in law.priors[name].dims:
-            post[name] = (("chain", "draw", "family"), value * np.exp(0.02 * rng.standard_normal((*shape, nf))))
+            per = value + (np.array(l0_offsets) if name == "L0" else np.zeros(nf))
+            post[name] = (("chain", "draw", "family"), per * np.exp(0.02 * rng.standard_normal((*shape, nf))))
             post[f"{name}_mu"] = (("chain", "draw"), np.log(value) + 0.01 * rng.standard_normal(shape))
             post[f"{name}_sigma"] = (("chain", "draw"), 0.05 * np.exp(0.1 * rng.standard_normal(shape)))
         else:
             post[name] = (("chain", "draw"), value * np.exp(0.02 * rng.standard_normal(shape)))
     coords = {"chain": np.arange(2), "draw": np.arange(300), "family": list(FAMILIES)}
     stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros(shape, bool))}, coords=coords)
-    fit = assemble_fit(law, runs, scales_of(runs), xr.Dataset(post, coords=coords), stats, {"fake": True})
-    assert [name for name in law.parameters if "family" in law.priors[name].dims]  # the case holds shaped ones
+    return assemble_fit(law, runs, scales_of(runs), xr.Dataset(post, coords=coords), stats, {"fake": True})
+
+
+def test_a_family_fit_of_a_law_in_compute_alone_gets_a_report(tmp_path):
+    """Families of a law with no N/D trade-off (here on a table of compute and loss alone): the
+    report draws each shaped parameter's levels against its prior and has no families page, which
+    compares optima the law does not have (both once failed with a traceback)."""
+    from bayescale.report.writer import family_results, write_report
+
+    fit = _fake_compute_family_fit()
+    assert [name for name in fit.law.parameters if "family" in fit.law.priors[name].dims]  # shaped ones
     assert family_results(fit, np.array([1e22])) is None
     path = write_report([fit], tmp_path / "compute_families.pdf")
     assert path.exists() and path.stat().st_size > 10_000
+
+
+def test_families_of_a_law_in_compute_alone_are_compared_at_the_budget():
+    """Without an optimum, which family wins is read off the law's loss at C (it once raised
+    'no compute-optimal allocation')."""
+    fit = _fake_compute_family_fit(l0_offsets=(0.0, 0.1, 0.2))
+    result = compare_families(fit, [1e22], ["mix_a", "mix_c"])
+    record = result.to_records()[0]
+    assert record["p_better"] > 0.99 and record["loss_gap"]["upper"] < 0
+    assert record["compute_gain"]["lower"] > 1.0  # mix_c needs more compute to match mix_a

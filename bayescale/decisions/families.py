@@ -5,7 +5,8 @@ A fit of runs with a family column (:mod:`bayescale.laws.families`) has per-fami
 pooled, for a new family of the same population (its parameters drawn from the learned common
 distribution, draw by draw). :func:`compare_families` says, for each ordered pair of families
 (A, B) and budget C, how likely A's loss at its own optimum is below B's, the gap, and the
-compute-equivalent gain: the compute B needs to reach A's loss at C, as a multiple of C.
+compute-equivalent gain: the compute B needs to reach A's loss at C, as a multiple of C. For a
+law in compute alone (no optimum) the losses compared are the law's at C.
 """
 
 from __future__ import annotations
@@ -166,16 +167,24 @@ def compare_families(fit: Any, budgets: Sequence[float], families: Sequence[str]
     budgets = np.atleast_1d(np.asarray(budgets, dtype=float))
     extra = {"unique_tokens": unique_tokens} if unique_tokens is not None else {}
     grid = np.exp(np.linspace(-_GAIN_DECADES, _GAIN_DECADES, 81) * np.log(10))
-    at = {f: fit.optimum(budgets, family=f, with_miss=False, **extra).L_opt for f in {f for pair in pairs for f in pair}}
+    at = {f: _law_loss(fit, budgets, f, extra) for f in {f for pair in pairs for f in pair}}
     records = []
     for j, c in enumerate(budgets):
-        curves = {f: fit.optimum(c * grid, family=f, with_miss=False, **extra).L_opt for f in at}  # (sample, grid), decreasing
+        curves = {f: _law_loss(fit, c * grid, f, extra) for f in at}  # (sample, grid), decreasing
         for a, b in pairs:
             la, lb = at[a][:, j], at[b][:, j]
             records.append({"compute": float(c), "family_a": a, "family_b": b,
                             "p_better": float(np.mean(la < lb)), "loss_gap": _summary(la - lb, prob),
                             "compute_gain": _summary(_gain(curves[b], la, grid), prob)})
     return FamilyComparison(records, prob, fit.runs.loss_unit)
+
+
+def _law_loss(fit: Any, budgets: np.ndarray, family: str, extra: dict) -> np.ndarray:
+    """The law's loss of ``family`` at each budget, per draw ``(sample, budget)``: at the
+    compute-optimal allocation, or, for a law in compute alone, at the budget itself."""
+    if fit.law.optimum:
+        return fit.optimum(budgets, family=family, with_miss=False, **extra).L_opt
+    return fit.predict(C=budgets, family=family).mean
 
 
 def _gain(curve: np.ndarray, target: np.ndarray, grid: np.ndarray) -> np.ndarray:
