@@ -140,14 +140,15 @@ def compiled_law_model(law: Law, runs: Runs, scales: Scales | None = None):
     -------
     bayescale.inference.sampling.CompiledModel
     """
-    from bayescale.inference.sampling import compile_model
+    from bayescale.inference.sampling import compile_model, without_traces
 
     scales = scales or scales_of(runs)
     key = _structure_key(law, runs)
     compiled = _COMPILED.get(key)
     if compiled is None:
-        model, data = _model_and_data(law, runs, scales)
-        compiled = compile_model(model, law.priors, data)
+        with without_traces():
+            model, data = _model_and_data(law, runs, scales)
+            compiled = compile_model(model, law.priors, data)
         _COMPILED[key] = compiled
         while len(_COMPILED) > _COMPILED_MAX:
             _COMPILED.popitem(last=False)
