@@ -741,3 +741,27 @@ def test_row_filters_compare_and_keep_only(tmp_path):
         runs_from_frame(df, where=["epochs>1000"])
     with pytest.raises(RunsError, match="no column '__import__"):
         runs_from_frame(df, where=["__import__('os')=1"])
+
+
+def test_tokens_per_parameter_give_d(caplog):
+    """A data budget written as tokens per parameter (over-training studies' tables) is D / N:
+    found by its name, or declared with units={'D': 'per-param'} (--d-unit per-param)."""
+    n = np.array([1e8, 3e8, 1e9, 1e8, 3e8, 1e9])
+    ratio = np.array([20.0, 20.0, 20.0, 80.0, 80.0, 80.0])
+    loss = 1.7 + 400 / n**0.34 + 410 / (ratio * n) ** 0.28
+    with caplog.at_level("WARNING", logger="bayescale.data"):
+        named = runs_from_frame(pd.DataFrame({"params": n, "tokens_per_param": ratio, "loss": loss}))
+    np.testing.assert_allclose(named.D, ratio * n)
+    np.testing.assert_allclose(named.C, 6 * ratio * n * n)
+    assert named.columns["D"] == "derived: N × tokens_per_param" and "tokens per parameter" in caplog.text
+    declared = runs_from_frame(pd.DataFrame({"N": n / 1e6, "M": ratio, "loss": loss}), d_col="M",
+                               units={"N": "million", "D": "per-param"})
+    np.testing.assert_allclose(declared.D, ratio * n)  # N's own unit applies first
+    with pytest.raises(RunsError, match="only D is given per parameter"):
+        runs_from_frame(pd.DataFrame({"N": n, "M": ratio, "loss": loss}), d_col="M", units={"N": "per-param"})
+    with pytest.raises(RunsError, match="--d-col COLUMN --d-unit per-param"):  # an unknown name is told the way
+        runs_from_frame(pd.DataFrame({"N": n, "M": ratio, "loss": loss}))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="bayescale.data"):
+        runs_from_frame(pd.DataFrame({"N": n, "M": ratio, "loss": loss}), d_col="M")
+    assert "if it holds tokens per parameter, --d-unit per-param" in caplog.text

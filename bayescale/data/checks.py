@@ -114,7 +114,8 @@ def check_plausible(frame: pd.DataFrame, labels: pd.Series, source: str, columns
         if var in frame and var not in multipliers and not str(columns.get(var, "")).startswith("derived"):
             if float(frame[var].max()) < least:
                 log.warning("%s: every %s is below %.0e; if the column is in millions or billions, say so with "
-                            "--%s-unit (e.g. --%s-unit billion)", source, var, least, var.lower(), var.lower())
+                            "--%s-unit (e.g. --%s-unit billion)%s", source, var, least, var.lower(), var.lower(),
+                            "; if it holds tokens per parameter, --d-unit per-param" if var == "D" else "")
 
 
 #: Runs at the same N and D (and U, group, family) whose losses differ by more than this share are

@@ -40,6 +40,12 @@ CANDIDATES: dict[str, list[str]] = {
              "bits_per_character"],
     "U": ["U", "U_unique_tokens", "unique_tokens"],
 }
+#: Names of a column of tokens per parameter, read as D = value × N when the table has no D or C.
+RATIO_CANDIDATES = ["tokens_per_param", "tokens_per_parameter", "tokens_per_params", "token_per_param",
+                     "tokens_to_params", "tokens_to_parameters", "token_param_ratio", "tokens_params_ratio",
+                     "d_over_n", "d_n_ratio", "d_to_n", "data_per_param", "tpp"]
+#: The unit of a D column that holds tokens per parameter (``--d-unit per-param``).
+PER_PARAM = "per-param"
 #: The command-line option that names each quantity's column.
 OPTIONS = {"N": "--n-col", "D": "--d-col", "C": "--c-col", "loss": "--loss-col", "U": "--u-col",
            "group": "--group-col", "family": "--family-col"}
@@ -66,6 +72,7 @@ class ColumnMap:
     loss_unit: str
     n_convention: str
     logs: tuple[str, ...] = ()  #: quantities whose column holds log10 of the value (``--d-unit log10``)
+    per_param: bool = False  #: the D column holds tokens per parameter (``--d-unit per-param``): D = value × N
 
 
 def map_columns(df: pd.DataFrame, given: dict[str, str | None], label_cols: dict[str, str | None], source: str,
@@ -80,6 +87,14 @@ def map_columns(df: pd.DataFrame, given: dict[str, str | None], label_cols: dict
         Naming the missing or doubled column and the option that fixes it.
     """
     mapped = {var: find_column(df, var, given[var]) for var in ("N", "D", "C", "loss", "U")}
+    per_param = _per_param(units.get("D"))
+    if mapped["D"] is None and mapped["C"] is None and mapped["N"] is not None and given["D"] is None:
+        names = {normalized(c): c for c in reversed(list(df.columns))}
+        ratio = [names[normalized(c)] for c in RATIO_CANDIDATES if normalized(c) in names]
+        if ratio and "D" not in units:  # 'tokens_per_param', as over-training studies write the data budget
+            mapped["D"], per_param = ratio[0], True
+            log.warning("reading column '%s' as tokens per parameter: D = N × %s (its name says so); name the "
+                        "tokens' column with --d-col (d_col= in Python) if the table has one", ratio[0], ratio[0])
     _refuse_missing(df, mapped, source)
     label_cols = {dim: col for dim, col in label_cols.items() if col is not None}
     for dim, col in label_cols.items():
@@ -96,8 +111,19 @@ def map_columns(df: pd.DataFrame, given: dict[str, str | None], label_cols: dict
         if loss_unit != "nats/token":
             log.warning("reading column '%s' as a loss in %s (its name says so); pass --loss-unit (loss_unit= in "
                         "Python) if it is not", mapped["loss"], loss_unit)
+    for var, unit in units.items():
+        if var != "D" and _per_param(unit):
+            raise RunsError(f"--{var.lower()}-unit {unit!r}: only D is given per parameter (--d-unit {PER_PARAM}: "
+                            "the column holds tokens per parameter, and D = value × N).")
     logs = tuple(var for var, unit in units.items() if isinstance(unit, str) and unit.strip() == LOG10)
-    return ColumnMap(mapped, label_cols, _multipliers(mapped, units, source, logs), loss_unit, n_convention, logs)
+    scaled = {var: unit for var, unit in units.items() if not (var == "D" and per_param)}
+    return ColumnMap(mapped, label_cols, _multipliers(mapped, scaled, source, logs), loss_unit, n_convention, logs,
+                     per_param)
+
+
+def _per_param(unit: object) -> bool:
+    """Whether a unit says 'tokens per parameter' (``per-param``, ``per_param``, ``tokens/param``)."""
+    return isinstance(unit, str) and normalized(unit).replace("tokens_", "") in ("per_param", "per_parameter", "param")
 
 
 def _listed(df: pd.DataFrame) -> str:
@@ -121,7 +147,8 @@ def _refuse_missing(df: pd.DataFrame, mapped: dict[str, str | None], source: str
                             f"say which it is with {naming(var)}.{hint}")
     if mapped["D"] is None and mapped["C"] is None:
         raise RunsError(f"need a D (tokens) or C (compute) column in {source} (columns: {_listed(df)}); "
-                        f"say which with --d-col COLUMN or --c-col COLUMN.")
+                        f"say which with --d-col COLUMN or --c-col COLUMN (a column of tokens per parameter: "
+                        f"--d-col COLUMN --d-unit {PER_PARAM}).")
 
 
 #: Parts of a column's name that suggest a quantity, for a hint when none is found by name.

@@ -52,7 +52,8 @@ def parse_unit(text: str | float, option: str = "--n-unit") -> float:
     if not (np.isfinite(value) and value > 0):
         words = ", ".join(UNIT_WORDS)
         raise RunsError(f"{option} {text!r} is not a unit: give a positive number (e.g. 1e9 for a column "
-                        f"in billions) or one of {words}.")
+                        f"in billions) or one of {words}; log10 for a column of base-10 logarithms; for D, "
+                        "per-param for a column of tokens per parameter.")
     return value
 
 

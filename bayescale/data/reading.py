@@ -185,7 +185,7 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
     given = {"N": n_col, "D": d_col, "C": c_col, "loss": loss_col, "U": u_col}
     found = map_columns(df, given, label_cols, source, units or {}, loss_unit, n_convention)
     mapped, label_cols, multipliers, logs = found.mapped, found.labels, found.multipliers, found.logs
-    loss_unit, n_convention = found.loss_unit, found.n_convention
+    loss_unit, n_convention, per_param = found.loss_unit, found.n_convention, found.per_param
 
     blank = df.isna().all(axis=1)  # a spreadsheet's trailing ',,,' lines hold no run
     if blank.any():
@@ -241,6 +241,9 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
         keep, selection = last_checkpoints(df, values["D" if "D" in values else "C"], last_per, source)
         df, labels, values = df.loc[keep], labels.loc[keep], {var: v.loc[keep] for var, v in values.items()}
     columns = dict(present) | {var: f"10^{present[var]}" for var in logs}
+    if per_param:  # tokens per parameter, as over-training studies give the data budget
+        values["D"] = values["D"] * values["N"]
+        columns["D"] = f"derived: N × {columns['D']}"
     if "C" not in values:
         with np.errstate(over="ignore"):  # an overflow is reported by check_plausible
             values["C"] = training_flops(values["N"], values["D"])
