@@ -373,7 +373,7 @@ def test_multiples_read_as_people_say_them():
 
 
 def test_decade_labels_are_plain_text():
-    from bayescale.report.pages import _decade_label
+    from bayescale.report.layout import decade_label as _decade_label
 
     assert [_decade_label(v) for v in (1e18, 1e-3, 1.0, 3e5)] == ["10¹⁸", "10⁻³", "10⁰", ""]
 

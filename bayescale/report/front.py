@@ -252,9 +252,9 @@ def _moved_text(answer: dict) -> str:
 
 def front_page(front: FrontResults) -> Figure:
     """Draw page 1 from :func:`front_results`."""
-    from bayescale.report.pages import PAGE, _page
+    from bayescale.report.layout import PAGE, new_page
 
-    fig = _page()
+    fig = new_page()
     pct = f"{100 * front.prob:g}%"
     lines = []
     for a in front.answers:

@@ -1,21 +1,24 @@
-"""Page layouts of the PDF report: text, tables and the plots placed on A4 landscape pages.
+"""The pages of one fit in the PDF report: title and provenance, notes, data, fit, residuals,
+posterior and frontier.
 
 Each builder takes a fit and the results :mod:`bayescale.report.writer` computed for it and only
-draws; :func:`fit_pages` and :func:`comparison_pages` return ``(section title, builder)``
-pairs so that the report can number its pages before drawing them.
+draws; :func:`fit_pages` returns ``(section title, builder)`` pairs so that the report can number
+its pages before drawing them. The appendix (:mod:`bayescale.report.appendix`) and the pages that
+set fits side by side (:mod:`bayescale.report.comparing`) are apart; the page itself is
+:mod:`bayescale.report.layout`'s.
 """
 
 from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bayescale.data.runs import UNITS
+from bayescale.report.layout import MONO, Plan, file_name, new_page
 from bayescale.report.plots import (
     plot_design,
     plot_fit_slices,
@@ -25,7 +28,7 @@ from bayescale.report.plots import (
     plot_runs,
     plot_table,
 )
-from bayescale.report.posterior import plot_chains, plot_comparison, plot_gates, plot_pair, plot_prior_posterior
+from bayescale.report.posterior import plot_prior_posterior
 from bayescale.texts import sci, times
 
 if TYPE_CHECKING:
@@ -35,69 +38,10 @@ if TYPE_CHECKING:
     from bayescale.results.fitted import Fit
     from bayescale.results.optimum import Optimum
 
-__all__ = ["PAGE", "decorate", "fit_pages", "appendix_pages", "comparison_pages", "families_page", "allocation_rows"]
+__all__ = ["fit_pages", "allocation_rows"]
 
-#: A4 landscape, inches.
-PAGE = (11.69, 8.27)
-Plan = list[tuple[str, Callable[[], "Figure"]]]
-_MONO = {"family": "monospace", "fontsize": 7.5}
 _MAX_ROWS = 16  # rows of the posterior table that fit its half page
 
-
-
-def _file_name(path: str) -> str:
-    """A file's name without the folders above it: reports travel, and machine paths say nothing."""
-    import os
-
-    return os.path.basename(str(path)) or str(path)
-
-def _page() -> Figure:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=PAGE, layout="constrained")
-    fig.get_layout_engine().set(rect=(0.01, 0.035, 0.98, 0.915))
-    return fig
-
-
-def decorate(fig: Figure, title: str, number: int, total: int, created: datetime) -> None:
-    """Add the section title, and a footer with the page number and the fits' date."""
-    fig.text(0.02, 0.965, title, fontsize=13, fontweight="bold", va="center")
-    fig.text(0.98, 0.965, "bayescale report", fontsize=8, ha="right", va="center", color="0.3")
-    fig.text(0.02, 0.012, f"fits created {created.isoformat()}", fontsize=7, color="0.3")
-    fig.text(0.98, 0.012, f"page {number} of {total}", fontsize=8, ha="right")
-    _plain_log_axes(fig)
-
-
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def _decade_label(value: float, _: Any = None) -> str:
-    """``10¹⁸`` in plain text: the same as matplotlib's log labels without typesetting mathtext
-    for every tick, which is a good part of the time a page takes to draw."""
-    exponent = np.log10(value) if value > 0 else np.nan
-    if not np.isfinite(exponent) or abs(exponent - round(exponent)) > 1e-9:
-        return ""
-    return "10" + str(int(round(exponent))).translate(_SUPERSCRIPT)
-
-
-def _plain_log_axes(fig: Figure, decades: float = 3.0) -> None:
-    """Log axes drawn cheaply: no minor ticks where an axis spans more than ``decades`` (eight
-    per decade over ten decades clutter it, and drawing tick marks is most of the time a page
-    takes), and decade labels in plain text (:func:`_decade_label`)."""
-    from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, NullLocator
-
-    for ax in fig.axes:
-        for axis, limits in ((ax.xaxis, ax.get_xlim), (ax.yaxis, ax.get_ylim)):
-            if axis.get_scale() != "log":
-                continue
-            lo, hi = sorted(limits())
-            span = np.log10(hi / lo) if lo > 0 else 0.0
-            if span > decades:
-                axis.set_minor_locator(NullLocator())
-            if isinstance(axis.get_major_formatter(), LogFormatterSciNotation):
-                axis.set_major_formatter(FuncFormatter(_decade_label))
-            if span > 1 and isinstance(axis.get_minor_formatter(), LogFormatterSciNotation):
-                axis.set_minor_formatter(FuncFormatter(_decade_label))  # a decade or more in view: label decades only
 
 
 def _interval(record: dict, key: str, fmt: Callable[[float], str] = sci) -> str:
@@ -150,14 +94,14 @@ def _provenance(fit: Fit) -> tuple[list[str], list[str]]:
     columns = json.loads(a.get("data_columns_json", "{}"))
     scales = fit.scales
     wrap = lambda text, width=88: textwrap.wrap(text, width, subsequent_indent="    ")  # noqa: E731
-    left = ["DATA", *wrap(f"file      {_file_name(a['data_source'])}"), f"hash      {a['data_hash']}",
+    left = ["DATA", *wrap(f"file      {file_name(a['data_source'])}"), f"hash      {a['data_hash']}",
             f"runs      {runs.n_runs} kept" + (f", {runs.excluded} left out by the row filters" if runs.excluded else ""),
             *wrap("columns   " + ", ".join(f"{k} ← {v}" for k, v in columns.items())),
             f"loss unit {runs.loss_unit}",
             *([f"N counted {runs.n_convention}"] if runs.n_convention != "unstated" else []),
             *(wrap(f"selected  {runs.selection}") if runs.selection else []), "", "LAW",
             f"name      {law.name}", *wrap(f"title     {law.title}"), *wrap(f"formula   L = {law.formula.source}"),
-            *wrap(f"file      {_file_name(a.get('law_path', ''))}"), f"hash      {a.get('law_sha256', '')}",
+            *wrap(f"file      {file_name(a.get('law_path', ''))}"), f"hash      {a.get('law_sha256', '')}",
             *wrap(f"units     {', '.join(f'{v}/{v}_ref' for v in law.variables)} with "
                   + ", ".join(f"{v}_ref = {sci(getattr(scales, v + '_ref'))} {UNITS[v]}" for v in law.variables))]
     left += wrap("refs      " + "; ".join(law.references)) if law.references else []
@@ -182,7 +126,7 @@ def _provenance(fit: Fit) -> tuple[list[str], list[str]]:
 
 def title_page(fit: Fit, res: FitResults) -> Figure:
     """Section 1: title, convergence verdict, what the budgets buy, and provenance."""
-    fig = _page()
+    fig = new_page()
     gates = fit.gates
     if gates.passed:
         verdict = [str(gates).replace("convergence gates PASSED", "Convergence gates PASSED")]
@@ -227,8 +171,8 @@ def title_page(fit: Fit, res: FitResults) -> Figure:
         ax.text(0, 0.8, "No compute-optimal allocation: " + "\n".join(textwrap.wrap(res.optimum_error, 140)),
                 fontsize=9, va="top", transform=ax.transAxes)
     left, right = _provenance(fit)
-    bottom.text(0.0, 0.98, "\n".join(left), va="top", **_MONO)
-    bottom.text(0.53, 0.98, "\n".join(right), va="top", **_MONO)
+    bottom.text(0.0, 0.98, "\n".join(left), va="top", **MONO)
+    bottom.text(0.53, 0.98, "\n".join(right), va="top", **MONO)
     return fig
 
 
@@ -239,7 +183,7 @@ _NOTE_LINES = 60
 def notes_page(fit: Fit) -> Figure:
     """Section 1b: the notes given when the runs were read and the law fitted (a column derived, one
     compute budget, setups that look mixed, …), which qualify every number of the report."""
-    fig = _page()
+    fig = new_page()
     fig.text(0.05, 0.95, "Notes given when the runs were read and the law fitted", fontsize=14, fontweight="bold",
              va="top")
     fig.text(0.05, 0.91, textwrap.fill("They qualify the numbers of every page; `bayescale summary FIT` prints them "
@@ -255,7 +199,7 @@ def notes_page(fit: Fit) -> Figure:
 
 def data_page(fit: Fit) -> Figure:
     """Section 2: loss against compute coloured by size, and the ranges of the table."""
-    fig = _page()
+    fig = new_page()
     left, right = fig.subfigures(1, 2, width_ratios=[1.6, 1])
     plot_runs(fit.runs, ax=left.add_subplot())
     runs = fit.runs
@@ -275,14 +219,14 @@ def data_page(fit: Fit) -> Figure:
     shown = ("Left: colour (viridis, light = large) and marker shape both show the model size, so the plot reads in "
              "greyscale. Below: the design of the runs, tokens against parameters." if runs.has_sizes else
              "The table gives compute and loss only: laws in compute alone are fitted to it.")
-    note = textwrap.fill(f"Source: {_file_name(runs.source)}. {shown}", 75)
+    note = textwrap.fill(f"Source: {file_name(runs.source)}. {shown}", 75)
     ax.text(0.0, 0.1, note, fontsize=7.5, va="top", transform=ax.transAxes)
     return fig
 
 
 def fit_page(fit: Fit, res: FitResults) -> Figure:
     """Section 3: loss against N per slice with the law's band, and residuals against compute."""
-    fig = _page()
+    fig = new_page()
     left, right = fig.subplots(1, 2, width_ratios=[1.25, 1])
     if res.slices:
         plot_fit_slices(fit.runs, res.slices, ax=left)
@@ -295,7 +239,7 @@ def fit_page(fit: Fit, res: FitResults) -> Figure:
 
 def residuals_page(fit: Fit, res: FitResults) -> Figure:
     """Section 4: residuals against N, D/N and C (the largest runs labelled), a Q-Q plot, influential runs."""
-    fig = _page()
+    fig = new_page()
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 1.15])
     axes = top.subplots(1, 3)
     against_all = ("N", "D/N", "C") if fit.runs.has_sizes else ("C",)
@@ -324,7 +268,7 @@ def residuals_page(fit: Fit, res: FitResults) -> Figure:
 
 def posterior_page(fit: Fit, res: FitResults) -> Figure:
     """Section 5: the posterior table (with R-hat and ESS) and prior against posterior."""
-    fig = _page()
+    fig = new_page()
     top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1.5])
     s = res.summary
     from bayescale.results.summaries import readable_table
@@ -350,36 +294,9 @@ def posterior_page(fit: Fit, res: FitResults) -> Figure:
     return fig
 
 
-_PAIR_NOTE = ("How to read: each dot is one posterior draw (a law consistent with the runs). A narrow, "
-              "tilted cloud means the runs pin down a combination of two parameters better than either "
-              "one: the correlation r is shown above the diagonal. Strong correlations are common in "
-              "scaling laws (a size coefficient and its exponent trade off) and do not by themselves "
-              "make the predictions uncertain: the bands on the fit and frontier pages propagate them.")
-
-
-def pair_page(fit: Fit) -> Figure:
-    """Appendix: pair plot of the law's parameters (≤ 500 seeded draws)."""
-    fig = _page()
-    inner, side = fig.subfigures(1, 2, width_ratios=[1.1, 0.42])
-    plot_pair(fit, fig=inner)
-    side.text(0.02, 0.9, textwrap.fill(_PAIR_NOTE, 52), fontsize=8.5, va="top")
-    return fig
-
-
-def diagnostics_page(fit: Fit) -> Figure:
-    """Appendix: traces and rank plots per parameter, divergences and the gate verdict."""
-    fig = _page()
-    left, right = fig.subfigures(1, 2, width_ratios=[2.3, 1])
-    plot_chains(fit, fig=left)
-    plot_gates(fit.gates, fig=right)
-    right.suptitle("\n".join(textwrap.wrap(str(fit.gates).replace("\n  - ", "\n• "), 48)), fontsize=7.5,
-                   fontweight="bold" if not fit.gates.passed else "normal", ha="left", x=0.02)
-    return fig
-
-
 def frontier_page(fit: Fit, res: FitResults) -> Figure:
     """Section 6: the compute-optimal frontier with bands, and the table at the budgets."""
-    fig = _page()
+    fig = new_page()
     if res.frontier is None:
         fig.text(0.05, 0.7, "No compute-optimal frontier for this law.", fontsize=16, fontweight="bold")
         fig.text(0.05, 0.62, "\n".join(textwrap.wrap(res.optimum_error, 110)), fontsize=11, va="top")
@@ -412,68 +329,3 @@ def fit_pages(fit: Fit, res: FitResults, show_data: bool = True, multi: bool = F
     return plan
 
 
-def appendix_pages(fit: Fit, multi: bool = False) -> Plan:
-    """The sampler's diagnostics of one fit (pair plot, chains), for the appendix at the end."""
-    name = f"{fit.law.name} [{fit.id}] — " if multi else ""
-    flag = "" if fit.gates.passed else "   (CONVERGENCE GATES FAILED)"
-    return [(f"Appendix: {name}pair plot{flag}", lambda: pair_page(fit)),
-            (f"Appendix: {name}diagnostics{flag}", lambda: diagnostics_page(fit))]
-
-
-def _comparison_page(comparison: Any, reason: str) -> Figure:
-    fig = _page()
-    if comparison is None:
-        fig.text(0.05, 0.7, "\n".join(textwrap.wrap(reason, 100)), fontsize=13, va="top")
-        return fig
-    table = comparison.table
-    top, bottom = fig.subfigures(2, 1, height_ratios=[0.35 + 0.1 * len(table), 1.3])
-    rows = [[str(label)] + [f"{v:.0f}" if col in ("rank", "bad_k") else f"{v:.3g}" if col == "weight" else f"{v:.2f}"
-                            for col, v in row.items()] for label, row in table.iterrows()]
-    ax = top.add_subplot()
-    plot_table(rows, ["fit"] + list(table.columns), ax=ax, fontsize=8.5,
-               title="PSIS-LOO comparison: elpd of the log losses (nats; higher is better), best first")
-    notes = ["elpd_diff and dse: difference to the best and its standard error; a difference under ~2 dse "
-             "is not a clear preference. weight: stacking weight."] + [f"warning: {w}" for w in comparison.warnings]
-    top.text(0.0, 0.02, "\n".join(textwrap.fill(n, 170) for n in notes), fontsize=8, va="bottom")
-    plot_comparison(comparison, ax=bottom.add_subplot())
-    return fig
-
-
-def _overlay_page(fits: Sequence[Fit], results: Sequence[FitResults]) -> Figure:
-    fig = _page()
-    optima = {f"{fit.law.name} [{fit.id}]": res.frontier for fit, res in zip(fits, results) if res.frontier is not None}
-    if not optima:
-        fig.text(0.05, 0.7, "None of these laws has a compute-optimal frontier.", fontsize=14)
-        return fig
-    lows = [fit.runs.C.min() for fit in fits]
-    highs = [fit.runs.C.max() for fit in fits]
-    skipped = [fit.law.name for fit, res in zip(fits, results) if res.frontier is None]
-    body = fig
-    if skipped:
-        note, body = fig.subfigures(2, 1, height_ratios=[1, 24])
-        note.text(0.0, 0.5, f"not shown (no trade-off between N and D): {', '.join(skipped)}", fontsize=8, va="center")
-    plot_frontier(optima, results[0].summary.prob, (min(lows), max(highs)), results[0].budgets, fig=body)
-    return fig
-
-
-def comparison_pages(fits: Sequence[Fit], results: Sequence[FitResults], comparison: Any, reason: str) -> Plan:
-    """The comparison table (or why there is none) and the overlaid frontiers."""
-    return [("7 Comparison of the fits", lambda: _comparison_page(comparison, reason)),
-            ("7 Comparison: compute-optimal frontiers overlaid", lambda: _overlay_page(fits, results))]
-
-
-def families_page(families: Any) -> Figure:
-    """Per-family frontiers overlaid (and a new family's), with the which-wins table."""
-    from bayescale.decisions.families import format_summary as fmt
-
-    fig = _page()
-    top, bottom = fig.subfigures(2, 1, height_ratios=[1.6, 1.0])
-    plot_frontier(families.frontiers, 0.95, families.data_range, families.budgets, fig=top)
-    records = [r for r in families.comparison.to_records() if r["family_a"] < r["family_b"]]
-    rows = [[sci(r["compute"]), r["family_a"], r["family_b"], f"{r['p_better']:.2f}", fmt(r["loss_gap"], "+.3f"),
-             "×" + fmt(r["compute_gain"], "ratio")] for r in records[:12]]
-    plot_table(rows, ["C (FLOPs)", "A", "B", "P(A better)", f"loss gap A − B ({families.comparison.loss_unit})",
-                      "B's compute to match A"], ax=bottom.add_subplot(), fontsize=8,
-               title="Which family wins at each budget (each at its own optimum; median and 95% interval)"
-                     + (f"; first 12 of {len(records)} pairs" if len(records) > 12 else ""))
-    return fig

@@ -42,9 +42,9 @@ def _coverage_row(label: str, entry: dict | None) -> list[str]:
 
 
 def _calibration_page(data: dict) -> Figure:
-    from bayescale.report.pages import _page
+    from bayescale.report.layout import new_page
 
-    fig = _page()
+    fig = new_page()
     sim, bt = data["simulated"], data["backtest"]
     pct = f"{100 * data['prob']:g}%"
     top, bottom, notes = fig.subfigures(3, 1, height_ratios=[1.2, 1.0, 0.45])
@@ -84,9 +84,9 @@ def _calibration_page(data: dict) -> Figure:
 
 
 def _backtest_page(data: dict) -> Figure:
-    from bayescale.report.pages import _page
+    from bayescale.report.layout import new_page
 
-    fig = _page()
+    fig = new_page()
     columns = ["elpd_per_run", "coverage", "mean_width", "interval_score", "median_rel_error", "gates"]
     rows = [[name] + [("pass" if scores[c] else "FAIL") if c == "gates" else f"{scores.get(c, float('nan')):.3g}"
                       for c in columns] for name, scores in data["laws"].items()]
@@ -100,9 +100,9 @@ def _suggestion_page(data: dict) -> Figure:
     """What to run next: the chosen runs and the N* interval width they are expected to leave."""
     import numpy as np
 
-    from bayescale.report.pages import _page
+    from bayescale.report.layout import new_page
 
-    fig = _page()
+    fig = new_page()
     top, middle, notes = fig.subfigures(3, 1, height_ratios=[1.0, 1.1, 0.4])
     runs = data["runs"]
     rows = [[str(i), f"{r['N']:.3g}", f"{r['D']:.3g}", f"{r['tokens_per_param']:.3g}", f"{r['compute']:.3g}",

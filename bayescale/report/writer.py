@@ -333,6 +333,8 @@ def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence
         raise BayescaleError("a report needs at least one fit: pass the fit files made by 'bayescale fit'")
     values = _check_budgets(budgets)
     from bayescale.report import pages
+    from bayescale.report.appendix import appendix_pages
+    from bayescale.report.comparing import comparison_pages, families_page
     from bayescale.report.saved_pages import read_saved, saved_pages
 
     saved = [read_saved(p) for p in with_files]  # a bad file is refused before anything is drawn
@@ -356,12 +358,12 @@ def write_report(fits: Sequence[Fit], path: str | os.PathLike, budgets: Sequence
         plan += pages.fit_pages(fit, res, show_data=fit.attrs["data_hash"] not in shown, multi=len(fits) > 1)
         shown.add(fit.attrs["data_hash"])
         if families is not None:
-            plan.append(("Families: frontiers and which family wins", lambda fam=families: pages.families_page(fam)))
+            plan.append(("Families: frontiers and which family wins", lambda fam=families: families_page(fam)))
     if len(fits) > 1:
-        plan += pages.comparison_pages(fits, results, comparison, reason)
+        plan += comparison_pages(fits, results, comparison, reason)
     plan += saved_pages(saved)
     for fit in fits:  # the sampler's diagnostics last: for the analyst, not the funder
-        plan += pages.appendix_pages(fit, multi=len(fits) > 1)
+        plan += appendix_pages(fit, multi=len(fits) > 1)
     return _write_pdf(plan, Path(path), fits)
 
 
@@ -398,7 +400,7 @@ def _write_pdf(plan: list[tuple[str, Callable[[], Figure]]], path: Path, fits: S
     from matplotlib.backends.backend_pdf import PdfPages
 
     from bayescale import __version__
-    from bayescale.report.pages import decorate
+    from bayescale.report.layout import decorate
 
     created = _created(fits)
     laws = ", ".join(dict.fromkeys(fit.law.name for fit in fits))
