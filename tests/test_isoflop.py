@@ -282,3 +282,18 @@ def test_the_isoflop_command_samples_as_the_python_default():
     assert _parser().parse_args(["isoflop", "runs.csv"]).draws == DEFAULT_SETTINGS.draws == 1000
     assert _parser().parse_args(["fit", "runs.csv"]).draws == 500
     assert DEFAULT_SETTINGS.adaptation == "diag"
+
+
+@pytest.mark.nuts
+def test_the_notes_of_reading_stay_with_an_isoflop_analysis(tmp_path):
+    """A sweep written as budgets and tokens (N derived as C/(6D)) says so in the analysis and in its
+    saved file, as a fit does."""
+    from bayescale.decisions.isoflop_file import load_isoflop
+    from bayescale.inference.sampling import SamplerSettings
+
+    runs = runs_from_frame(_sweep()[["C", "D", "loss"]])
+    assert any("N is derived" in note for note in runs.notes)
+    result = fit_isoflop(runs, settings=SamplerSettings(draws=200, tune=200, seed=1, progressbar=False))
+    assert any("N is derived" in note for note in result.notes) and "N is derived" in str(result)
+    path = result.save(tmp_path / "iso.nc")
+    assert any("N is derived" in note for note in load_isoflop(path).notes)

@@ -271,7 +271,7 @@ def fit_isoflop(
 
     ids = bin_budgets(runs.C, tolerance)
     centers = budget_centres(runs.C, ids)
-    problems, notes = budget_problems(runs.N, runs.loss, ids, centers), []
+    problems, notes = budget_problems(runs.N, runs.loss, ids, centers), list(runs.notes)  # the runs' notes travel too
     if problems and not drop_unusable:
         col = runs.columns.get("C", "C")
         hints = []
