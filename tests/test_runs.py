@@ -765,3 +765,25 @@ def test_tokens_per_parameter_give_d(caplog):
     with caplog.at_level("WARNING", logger="bayescale.data"):
         runs_from_frame(pd.DataFrame({"N": n, "M": ratio, "loss": loss}), d_col="M")
     assert "if it holds tokens per parameter, --d-unit per-param" in caplog.text
+
+
+@pytest.mark.parametrize("header", [("parameters (N)", "tokens (D)", "loss (L)"), ("N (params)", "D [tokens]", "L"),
+                                    ("model_params", "dataset_tokens", "eval_loss")])
+def test_columns_named_with_a_symbol_in_brackets_or_alone_of_their_kind_are_found(header, caplog):
+    """Papers' tables write 'parameters (N)' or 'N (params)'; a lone 'dataset_tokens' is the tokens.
+    Each was refused as having no N or D column."""
+    n, d = np.array([1e8, 3e8, 1e9, 1e8]), np.array([2e9, 6e9, 2e10, 8e9])
+    frame = pd.DataFrame(dict(zip(header, (n, d, 1.7 + 400 / n**0.34 + 410 / d**0.28))))
+    with caplog.at_level("WARNING", logger="bayescale.data"):
+        runs = runs_from_frame(frame)
+    assert (runs.columns["N"], runs.columns["D"], runs.columns["loss"]) == header
+    np.testing.assert_allclose(runs.D, d)
+    if header[1] == "dataset_tokens":
+        assert "using column 'dataset_tokens' for D (tokens), the one numeric column named like tokens" in caplog.text
+
+
+def test_a_lone_column_is_not_taken_for_what_its_name_says_it_is_not():
+    """'tokens_per_second' and 'unique_tokens' name other things than the tokens trained on."""
+    frame = pd.DataFrame({"N": [1e8, 3e8, 1e9], "tokens_per_second": [1e5, 2e5, 3e5], "loss": [3.0, 2.8, 2.6]})
+    with pytest.raises(RunsError, match="need a D \\(tokens\\) or C \\(compute\\) column"):
+        runs_from_frame(frame)

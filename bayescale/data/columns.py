@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bayescale.data.notation import loss_unit_in_name, normalized, parse_unit, unit_in_name
+from bayescale.data.notation import bare_name, loss_unit_in_name, normalized, parse_unit, unit_in_name
 from bayescale.errors import RunsError
 
 __all__ = ["ARGUMENTS", "CANDIDATES", "OPTIONS", "UNIT_VARS", "ColumnMap", "find_column", "map_columns", "naming",
@@ -153,13 +153,22 @@ def _refuse_missing(df: pd.DataFrame, mapped: dict[str, str | None], source: str
 
 #: Parts of a column's name that suggest a quantity, for a hint when none is found by name.
 _ALIKE = {"N": ("param", "n_", "size"), "D": ("token",), "C": ("flop", "compute"), "loss": ("loss", "bpb", "bpc")}
+#: The parts that make a lone numeric column the quantity itself, when no name matches.
+_TAKEN = {"N": ("param",), "D": ("token",), "C": ("flop",), "loss": _ALIKE["loss"]}
+#: Parts of a name that say it is not the quantity itself ('tokens_per_param', 'unique_tokens').
+_NOT_ITSELF = ("per_", "_per", "ratio", "unique", "embed", "lr", "learning_rate")
+#: What each quantity counts.
+UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs", "U": "unique tokens"}
 
 
-def _looks_like(df: pd.DataFrame, var: str) -> list[str]:
-    """Numeric columns whose names suggest ``var`` ('loss_c4_val', 'N_active_billions'), at most six."""
+def _looks_like(df: pd.DataFrame, var: str, strict: bool = False) -> list[str]:
+    """Numeric columns whose names suggest ``var`` ('loss_c4_val', 'N_active_billions'), at most six;
+    ``strict``: only names that say the quantity itself (:data:`_TAKEN`, none of :data:`_NOT_ITSELF`)."""
+    parts = _TAKEN if strict else _ALIKE
     found = [str(c) for c in df.columns if pd.api.types.is_numeric_dtype(df[c])
              and any(normalized(c).startswith(part) if part.endswith("_") else part in normalized(c)
-                     for part in _ALIKE.get(var, ()))]
+                     for part in parts.get(var, ()))
+             and not (strict and var != "loss" and any(word in normalized(c) for word in _NOT_ITSELF))]
     return found[:6]
 
 
@@ -221,14 +230,17 @@ def find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
     found = _candidates({normalized(c): c for c in columns}, var)
     if not found and var in UNIT_VARS:  # a name with its unit after it: 'Parameters (M)', 'tokens_B'
         found = _candidates({name: c for c in columns if (name := unit_in_name(c)[0])}, var)
+    if not found:  # a name with its symbol or a remark in brackets: 'parameters (N)', 'N (params)', 'loss (L)'
+        found = _candidates({name: c for c in columns if (name := bare_name(c)) != normalized(c)}, var)
     # another numeric column of a known name is a choice the user should see (a text column is not one)
     found = found[:1] + [c for c in found[1:] if pd.api.types.is_numeric_dtype(df[c])]
     if len(found) > 1:
         log.warning("using column %r for %s; the table also has %s: choose with %s COLUMN", str(found[0]), var,
                     ", ".join(repr(str(c)) for c in found[1:]), OPTIONS[var])
-    if not found and var == "loss" and len(alike := _looks_like(df, var)) == 1:  # 'eval/paloma/c4_en/bpb'
-        log.warning("using column %r for the loss, the one numeric column named like a loss; name another with "
-                    "%s", alike[0], naming(var))
+    if not found and len(alike := _looks_like(df, var, strict=True)) == 1:  # 'eval/paloma/c4_en/bpb', 'dataset_tokens'
+        what, like = ("the loss", "a loss") if var == "loss" else (f"{var} ({UNITS[var]})", UNITS[var])
+        log.warning("using column %r for %s, the one numeric column named like %s; name another with %s", alike[0],
+                    what, like, naming(var))
         return alike[0]
     return found[0] if found else None
 

@@ -62,6 +62,12 @@ def normalized(name: object) -> str:
     return re.sub(r"[\s/.\-]+", "_", str(name).strip().lower()).strip("_")
 
 
+def bare_name(column: object) -> str:
+    """A column's name without what is in brackets, normalized: 'parameters (N)' and 'N [params]'
+    give 'parameters' and 'n'."""
+    return normalized(re.sub(r"[(\[{][^)\]}]*[)\]}]", " ", str(column)))
+
+
 def unit_in_name(column: object) -> tuple[str | None, float | None]:
     """``(base name, multiplier)`` of a column whose name ends in a unit ('Parameters (M)' ->
     ('parameters', 1e6); 'tokens_B' -> ('tokens', 1e9)), or ``(None, None)``. Names that are a unit

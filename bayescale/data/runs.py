@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bayescale.data.columns import OPTIONS
+from bayescale.data.columns import OPTIONS, UNITS
 from bayescale.data.conventions import N_CONVENTIONS
 from bayescale.errors import RunsError
 from bayescale.texts import sci
@@ -23,7 +23,6 @@ from bayescale.texts import sci
 log = logging.getLogger("bayescale.data")
 #: A variable of the law whose largest value is less than this many times its smallest gets a warning.
 NARROW_SPAN = 2.0
-UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs", "U": "unique tokens"}
 COUNTED = {"N": "sizes", "D": "token counts", "C": "budgets", "U": "unique-token counts"}
 #: Columns of ``Runs.frame``, in order; ``U`` only when the table gives unique tokens.
 FRAME_COLUMNS = ("N", "D", "C", "loss")
