@@ -97,7 +97,7 @@ def test_bad_runs_tables(case, tmp_path, capsys):
     if case == "semicolon separator":
         assert "';'" in err
     if case.startswith("compute and loss only"):  # the default law needs N and D: the laws that do not are named
-        assert "needs the model size N and tokens D" in err and "compute_power, compute_loglinear" in err
+        assert "needs the model size N and tokens D" in err and "--law compute_power" in err
     if case == "unknown extension":  # a spreadsheet is told how to get a table bayescale reads
         assert "save the sheet as CSV" in err
     if case == "a column named twice":  # pandas would have read the first 'N' and renamed the second

@@ -27,9 +27,9 @@ COUNTED = {"N": "sizes", "D": "token counts", "C": "budgets", "U": "unique-token
 #: Columns of ``Runs.frame``, in order; ``U`` only when the table gives unique tokens.
 FRAME_COLUMNS = ("N", "D", "C", "loss")
 #: What to do when a table of compute and loss only meets something that needs N or D.
-NEEDS_SIZES = ("only the laws in compute alone (compute_power, compute_loglinear) can be fitted to them and asked about "
-               "compute; add a column of N or of D (the other is then derived from C) for laws in N and D, N* and D*, "
-               "and isoFLOP analyses")
+NEEDS_SIZES = ("only the laws in compute alone (compute_power, compute_loglinear: --law compute_power, law='compute_power' "
+               "in Python) can be fitted to them and asked about compute; add a column of N or of D (the other is then "
+               "derived from C) for laws in N and D, N* and D*, and isoFLOP analyses")
 FIX_HINT = "Drop or fix these rows, or leave them out with --exclude-where COLUMN=VALUE."
 MAX_LISTED = 10
 
