@@ -204,6 +204,18 @@ def test_a_table_of_compute_and_loss_alone_gets_a_whole_report(tmp_path):
     assert page_count(path) >= 5
 
 
+def test_a_fit_of_compute_alone_predicts_wider_beyond_its_runs():
+    """With no N or D in the runs, the distance beyond them is in compute alone: a prediction 100×
+    past the largest run is wider than one inside (the discrepancy grows), and N, D given to
+    predict are not needed."""
+    fit = compute_only_fit(sizes=False)
+    inside = fit.predict(C=float(np.median(fit.runs.C)))
+    beyond = fit.predict(C=100 * float(fit.runs.C.max()))
+    width = [np.diff(np.quantile(np.log(p.predictive), [0.025, 0.975], axis=0), axis=0).item() for p in (inside, beyond)]
+    assert width[1] > 1.5 * width[0]
+    assert fit.context(C=[1e22])["ratio"].tolist() == [0.0]  # no tokens per parameter to be far in
+
+
 # ---- each plot alone --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def computed(good_fit):
