@@ -787,3 +787,31 @@ def test_a_lone_column_is_not_taken_for_what_its_name_says_it_is_not():
     frame = pd.DataFrame({"N": [1e8, 3e8, 1e9], "tokens_per_second": [1e5, 2e5, 3e5], "loss": [3.0, 2.8, 2.6]})
     with pytest.raises(RunsError, match="need a D \\(tokens\\) or C \\(compute\\) column"):
         runs_from_frame(frame)
+
+
+def test_runs_in_json_as_trackers_and_scripts_write_them(tmp_path):
+    """A list of runs (nested as experiment trackers export them), runs by name, one a line, or
+    columns; anything else is told the shapes read."""
+    import json
+
+    records = [{"name": f"r{i}", "config": {"params": n, "tokens": d}, "summary": {"eval/loss": 1.7 + 400 / n**0.34}}
+               for i, (n, d) in enumerate([(1e8, 2e9), (3e8, 6e9), (1e9, 2e10), (1e8, 8e9)])]
+    (tmp_path / "runs.json").write_text(json.dumps(records))
+    nested = read_runs(tmp_path / "runs.json")
+    assert nested.columns["N"] == "config/params" and nested.columns["loss"] == "summary/eval/loss"
+    np.testing.assert_allclose(nested.D, [2e9, 6e9, 2e10, 8e9])
+    (tmp_path / "named.json").write_text(json.dumps({r["name"]: {"N": r["config"]["params"], "D": r["config"]["tokens"],
+                                                                 "loss": r["summary"]["eval/loss"]} for r in records}))
+    (tmp_path / "runs.jsonl").write_text("\n".join(json.dumps({"N": r["config"]["params"], "D": r["config"]["tokens"],
+                                                               "loss": r["summary"]["eval/loss"]}) for r in records))
+    (tmp_path / "columns.json").write_text(json.dumps({"N": [1e8, 3e8, 1e9], "D": [2e9, 6e9, 2e10], "loss": [3.0, 2.8, "x"]}))
+    for name in ("named.json", "runs.jsonl"):
+        np.testing.assert_allclose(read_runs(tmp_path / name).frame.to_numpy(), nested.frame.to_numpy())
+    with pytest.raises(RunsError, match="values that are not numbers: run 3 \\(loss='x'\\)"):
+        read_runs(tmp_path / "columns.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(RunsError, match="cannot read .*bad.json' as json"):
+        read_runs(tmp_path / "bad.json")
+    (tmp_path / "number.json").write_text("42")
+    with pytest.raises(RunsError, match="a list of objects, one a run"):
+        read_runs(tmp_path / "number.json")

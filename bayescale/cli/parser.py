@@ -30,11 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("fit", help="fit a law to a runs table and save the fit",
-                       description="Fit a scaling law to a runs table (CSV or Parquet) with NUTS, "
+                       description="Fit a scaling law to a runs table (CSV, TSV, Parquet or JSON) with NUTS, "
                        "check the convergence gates, print a summary and save the fit as netCDF. "
                        "Units: N in parameters, D in tokens, C in FLOPs (C = 6ND when absent; "
                        "D = C/(6N) when only C is given).")
-    p.add_argument("runs", help="runs table: .csv, .tsv or .parquet")
+    p.add_argument("runs", help="runs table: .csv, .tsv, .parquet, .json or .jsonl")
     p.add_argument("--law", default="chinchilla", help="built-in law name (see 'bayescale laws') or a .toml law file (default: chinchilla)")
     p.add_argument("--out", "-o", default="fit.nc", help="where to save the fit (default: fit.nc)")
     _add_runs_options(p)
@@ -147,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backtest", help="fit laws on small-compute runs, score them on the largest",
                        description="Fit each law on the runs below a compute cutoff and score the held-out "
                        "largest-compute runs: log predictive density, interval coverage, error of the median.")
-    p.add_argument("runs", help="runs table: .csv, .tsv or .parquet")
+    p.add_argument("runs", help="runs table: .csv, .tsv, .parquet, .json or .jsonl")
     p.add_argument("--laws", nargs="+", default=["chinchilla"], metavar="LAW",
                    help="law names or files, separated by spaces or commas (default: chinchilla)")
     p.add_argument("--holdout-top", type=_prob, default=0.2, help="fraction of runs, by compute, held out (default: 0.2)")
@@ -194,7 +194,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=_positive_float, required=True, metavar="FLOPS",
                    help="FLOPs available for the new runs (6ND each), e.g. 1e20")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--candidates", metavar="FILE", help="candidate runs: a CSV/TSV/Parquet file with columns N and D")
+    where.add_argument("--candidates", metavar="FILE", help="candidate runs: a CSV/TSV/Parquet/JSON file with columns N and D")
     where.add_argument("--grid", action="store_true",
                        help="candidates on a log grid of N and tokens per parameter around and beyond the runs (default)")
     p.add_argument("--k", type=_count(1), default=5, help="at most this many runs (default: 5)")
@@ -239,7 +239,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("isoflop", help="isoFLOP analysis (Chinchilla Approach 2): N*(C) and D*(C) power laws",
                        description="Group runs by compute budget, fit a parabola in log N per budget and a power law "
                        "through the minima, N* = G·C^a and D* = A·C^b, with posteriors and intervals.")
-    p.add_argument("runs", help="runs table (.csv, .tsv, .parquet), or an analysis saved with --out (.nc)")
+    p.add_argument("runs", help="runs table (.csv, .tsv, .parquet, .json), or an analysis saved with --out (.nc)")
     p.add_argument("--tolerance", type=_positive_float, default=0.05,
                    help="relative tolerance for putting runs in the same budget (default: 0.05)")
     p.add_argument("--drop-unusable", action="store_true",

@@ -126,7 +126,8 @@ def read_runs(
     df, kind = read_table(path, "runs")
     df = df.reset_index(drop=True)
     first = 2 + df.attrs.get("comment_lines", 0) if kind == "csv" else 1  # line 1 is the header, or a comment
-    labels = pd.Series([f"{'line' if kind == 'csv' else 'row'} {i + first}" for i in range(len(df))])
+    label = {"csv": "line", "jsonl": "line", "json": "run"}.get(kind, "row")
+    labels = pd.Series([f"{label} {i + first}" for i in range(len(df))])
     return _build(df, labels, str(path), n_col=n_col, d_col=d_col, c_col=c_col, loss_col=loss_col,
                   exclude_where=exclude_where, loss_unit=loss_unit, u_col=u_col, units=units, group_col=group_col,
                   family_col=family_col, where=where, n_convention=n_convention, last_per=last_per,

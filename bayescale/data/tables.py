@@ -19,7 +19,7 @@ log = logging.getLogger("bayescale.data")
 
 __all__ = ["FORMATS", "read_frame", "read_table", "filter_mask", "last_checkpoints"]
 
-FORMATS = ".csv, .csv.gz, .tsv, .tsv.gz (tab-separated), .parquet or .pq"
+FORMATS = ".csv, .csv.gz, .tsv, .tsv.gz (tab-separated), .parquet, .pq, .json (a list of runs) or .jsonl (a run a line)"
 
 
 def read_frame(path: str | os.PathLike, what: str = "table") -> pd.DataFrame:
@@ -43,6 +43,8 @@ def read_table(path: str | os.PathLike, what: str) -> tuple[pd.DataFrame, str]:
         kind = "csv"
     elif name.endswith((".parquet", ".pq")):
         kind = "parquet"
+    elif name.endswith((".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson")):
+        kind = "json" if name.endswith((".json", ".json.gz")) else "jsonl"
     else:
         sheet = " (from a spreadsheet, save the sheet as CSV)" if name.endswith((".xlsx", ".xls", ".ods", ".numbers")) else ""
         if name.endswith(".nc"):
@@ -57,8 +59,12 @@ def read_table(path: str | os.PathLike, what: str) -> tuple[pd.DataFrame, str]:
             sep = "\t" if name.endswith((".tsv", ".tsv.gz")) else ","
             skipped, header = _comment_lines(p, sep)
             df = pd.read_csv(p, sep=sep, skiprows=skipped, header=None if header else "infer", names=header)
-        else:
+        elif kind == "parquet":
             df = pd.read_parquet(p)
+        else:
+            df = _read_json(p, lines=kind == "jsonl")
+    except RunsError:
+        raise
     except Exception as exc:  # any pandas/pyarrow/OS failure becomes a clean message
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RunsError(f"cannot read '{p}' as {kind}: {reason}. Accepted formats are {FORMATS}.") from exc
@@ -79,6 +85,32 @@ def read_table(path: str | os.PathLike, what: str) -> tuple[pd.DataFrame, str]:
         log.warning("'%s': skipped %d comment line(s) (starting with '#') above the header", p, skipped)
     df.attrs["comment_lines"] = skipped - (1 if header else 0)  # a CSV's line numbers in messages count them
     return df, kind
+
+
+def _read_json(path: Path, lines: bool) -> pd.DataFrame:
+    """Runs from JSON: a list of objects (one a run; nested objects, as experiment trackers export
+    summaries, give columns named ``outer/inner``), an object holding such a list, an object of
+    runs by name (the name in a column ``run``), or an object of columns; with ``lines``, one object
+    a line."""
+    import gzip
+    import json
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        data = [json.loads(line) for line in handle if line.strip()] if lines else json.load(handle)
+    if isinstance(data, dict):
+        lists = [value for value in data.values() if isinstance(value, list) and value and all(isinstance(v, dict) for v in value)]
+        if len(lists) == 1:  # {"runs": [{...}, ...]}
+            data = lists[0]
+        elif data and all(isinstance(value, list) for value in data.values()):  # {"N": [...], "loss": [...]}
+            return pd.DataFrame(data)
+        elif data and all(isinstance(value, dict) for value in data.values()):  # {"run-a": {"N": ...}, ...}
+            data = [{"run": name, **record} for name, record in data.items()]
+    if isinstance(data, list) and data and all(isinstance(record, dict) for record in data):
+        return pd.json_normalize(data, sep="/")
+    raise RunsError(f"cannot read '{path}' as runs: a JSON file of runs is a list of objects, one a run "
+                    "([{\"N\": 1e8, \"D\": 2e9, \"loss\": 3.1}, ...]), an object of columns ({\"N\": [...], \"loss\": [...]}), "
+                    "or, as .jsonl, one object a line.")
 
 
 #: Comment lines read above a CSV's header at most (a digitized table's notes on its source).
