@@ -815,3 +815,21 @@ def test_runs_in_json_as_trackers_and_scripts_write_them(tmp_path):
     (tmp_path / "number.json").write_text("42")
     with pytest.raises(RunsError, match="a list of objects, one a run"):
         read_runs(tmp_path / "number.json")
+
+
+def test_a_row_of_units_under_the_header_is_read_as_units_or_skipped(tmp_path, caplog):
+    """Digitized tables often put units under the names: multipliers (M, B) are applied, a loss's
+    bits per byte is its unit, other words are skipped; each with a note, and line numbers stay."""
+    path = tmp_path / "runs.csv"
+    path.write_text("model,params,tokens,loss\n,M,B,bpb\na,100,2,1.3\nb,300,6,1.2\nc,1000,20,1.1\nd,100,8,1.25\n")
+    with caplog.at_level("WARNING", logger="bayescale.data"):
+        runs = read_runs(path)
+    np.testing.assert_allclose(runs.N, [1e8, 3e8, 1e9, 1e8])
+    np.testing.assert_allclose(runs.D, [2e9, 6e9, 2e10, 8e9])
+    assert runs.loss_unit == "bits/byte" and "line 2 holds no numbers" in caplog.text
+    assert "the row of units says 'M'" in caplog.text
+    explicit = read_runs(path, units={"N": 1e6, "D": 1})  # a unit given wins over the row's
+    np.testing.assert_allclose(explicit.D, [2, 6, 20, 8])
+    path.write_text("params,tokens,loss\ncount,count,nats\n1e8,2e9,3.3\nx,6e9,3.0\n")
+    with pytest.raises(RunsError, match="line 4 \\(params='x'\\)"):  # the row below is still line 4
+        read_runs(path)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bayescale.data.notation import bare_name, loss_unit_in_name, normalized, parse_unit, unit_in_name
+from bayescale.data.notation import bare_name, loss_unit_in_name, normalized, parse_unit, unit_in_name, unit_word
 from bayescale.errors import RunsError
 
 __all__ = ["ARGUMENTS", "CANDIDATES", "OPTIONS", "UNIT_VARS", "ColumnMap", "find_column", "map_columns", "naming",
@@ -107,18 +107,21 @@ def map_columns(df: pd.DataFrame, given: dict[str, str | None], label_cols: dict
                     "non-embedding (give --n-convention total, n_convention='total' in Python, if it does not)",
                     mapped["N"])
     if loss_unit is None:  # a loss named in bits per byte or character ('bpb', 'val_bpc') is in those units
-        loss_unit = loss_unit_in_name(mapped["loss"]) or "nats/token"
+        said = df.attrs.get("units_row", {}).get(str(mapped["loss"]))  # or so in the table's row of units
+        loss_unit = loss_unit_in_name(mapped["loss"]) or loss_unit_in_name(said) or "nats/token"
         if loss_unit != "nats/token":
-            log.warning("reading column '%s' as a loss in %s (its name says so); pass --loss-unit (loss_unit= in "
-                        "Python) if it is not", mapped["loss"], loss_unit)
+            log.warning("reading column '%s' as a loss in %s (%s); pass --loss-unit (loss_unit= in Python) if it is "
+                        "not", mapped["loss"], loss_unit, "its name says so" if loss_unit_in_name(mapped["loss"])
+                        else f"the row of units says {said!r}")
     for var, unit in units.items():
         if var != "D" and _per_param(unit):
             raise RunsError(f"--{var.lower()}-unit {unit!r}: only D is given per parameter (--d-unit {PER_PARAM}: "
                             "the column holds tokens per parameter, and D = value × N).")
     logs = tuple(var for var, unit in units.items() if isinstance(unit, str) and unit.strip() == LOG10)
     scaled = {var: unit for var, unit in units.items() if not (var == "D" and per_param)}
-    return ColumnMap(mapped, label_cols, _multipliers(mapped, scaled, source, logs), loss_unit, n_convention, logs,
-                     per_param)
+    row_units = df.attrs.get("units_row", {})
+    return ColumnMap(mapped, label_cols, _multipliers(mapped, scaled, source, logs, row_units), loss_unit, n_convention,
+                     logs, per_param)
 
 
 def _per_param(unit: object) -> bool:
@@ -192,18 +195,21 @@ LOG10 = "log10"
 
 
 def _multipliers(mapped: dict[str, str | None], units: dict[str, float | str], source: str,
-                 logs: tuple[str, ...] = ()) -> dict[str, float]:
-    """Each quantity's factor to its unit: given (``--n-unit``), else written in its column's name.
-    A column of ``logs`` is checked like the others but not scaled (see :attr:`ColumnMap.logs`)."""
+                 logs: tuple[str, ...] = (), row_units: dict[str, str] | None = None) -> dict[str, float]:
+    """Each quantity's factor to its unit: given (``--n-unit``), else written in its column's name
+    or in the table's row of units (``row_units``: column -> text). A column of ``logs`` is checked
+    like the others but not scaled (see :attr:`ColumnMap.logs`)."""
     units = dict(units)
-    for var in UNIT_VARS:  # 'Parameters (M)', 'tokens_B', 'pf_days', unless a unit is given
+    for var in UNIT_VARS:  # 'Parameters (M)', 'tokens_B', 'pf_days', a row of units, unless a unit is given
         if mapped[var] is not None and var not in units:
             _, hinted = unit_in_name(mapped[var])
+            said = "its name says so"
+            if hinted is None and (text := (row_units or {}).get(str(mapped[var]))) is not None:
+                hinted, said = unit_word(text), f"the row of units says {text!r}"
             if hinted is not None:
                 units[var] = hinted
-                log.warning("reading column '%s' as %s in units of %g (its name says so); pass %s 1 "
-                            "(units={'%s': 1} in Python) if it is not", mapped[var], var, hinted,
-                            f"--{var.lower()}-unit", var)
+                log.warning("reading column '%s' as %s in units of %g (%s); pass %s 1 (units={'%s': 1} in Python) "
+                            "if it is not", mapped[var], var, hinted, said, f"--{var.lower()}-unit", var)
     multipliers = {}
     for var, unit in units.items():
         option = f"--{var.lower()}-unit"

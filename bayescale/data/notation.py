@@ -13,8 +13,8 @@ import pandas as pd
 
 from bayescale.errors import RunsError
 
-__all__ = ["LOSS_UNIT_NAMES", "NAMED_UNITS", "UNIT_WORDS", "loss_unit_in_name", "normalized", "parse_unit",
-           "suffixed_numbers", "unit_in_name"]
+__all__ = ["LOSS_UNIT_NAMES", "NAMED_UNITS", "UNIT_WORDS", "bare_name", "loss_unit_in_name", "normalized", "parse_unit",
+           "suffixed_numbers", "unit_in_name", "unit_word"]
 
 #: Loss columns whose unit is in the name: bits per byte or per character.
 LOSS_UNIT_NAMES = {"bpb": "bits/byte", "val_bpb": "bits/byte", "eval_bpb": "bits/byte", "bits_per_byte": "bits/byte",
@@ -60,6 +60,12 @@ def parse_unit(text: str | float, option: str = "--n-unit") -> float:
 def normalized(name: object) -> str:
     """A column name compared case-, space- and punctuation-blind: 'Eval/Loss' and 'eval_loss' match."""
     return re.sub(r"[\s/.\-]+", "_", str(name).strip().lower()).strip("_")
+
+
+def unit_word(text: object) -> float | None:
+    """The multiplier a unit written alone means ('M', '(B)', 'billions', 'k'), or None."""
+    word = re.sub(r"[\s()\[\]]+", "", str(text)).lower()
+    return _SUFFIX_WORDS.get(word)
 
 
 def bare_name(column: object) -> str:

@@ -84,7 +84,34 @@ def read_table(path: str | os.PathLike, what: str) -> tuple[pd.DataFrame, str]:
     elif skipped:
         log.warning("'%s': skipped %d comment line(s) (starting with '#') above the header", p, skipped)
     df.attrs["comment_lines"] = skipped - (1 if header else 0)  # a CSV's line numbers in messages count them
+    if kind == "csv" and (units := _units_row(df)) is not None:
+        line = 2 + df.attrs["comment_lines"]
+        df = units
+        df.attrs["comment_lines"] = line - 1  # the rows below it keep their line numbers
+        log.warning("'%s': line %d holds no numbers where the rows below it do, as a row of units does (%s): read "
+                    "as units where they are multipliers (K, M, B, T), else skipped. N is read in parameters, D in "
+                    "tokens, C in FLOPs and the loss in nats/token: give other units with --n-unit, --d-unit, --c-unit "
+                    "and --loss-unit (units=, loss_unit= in Python)", p, line,
+                    ", ".join(f"{c}: {v}" for c, v in list(units.attrs["units_row"].items())[:8]))
     return df, kind
+
+
+def _units_row(df: pd.DataFrame) -> pd.DataFrame | None:
+    """The table without its first row when that row is text (a row of units: 'M', 'tokens', 'nats')
+    in every column whose other rows are all numbers, and such columns exist; else None."""
+    if len(df) < 2:
+        return None
+    first, rest = df.iloc[0], df.iloc[1:]
+    numeric = [c for c in df.columns if pd.to_numeric(rest[c], errors="coerce").notna().all()]
+    if not numeric or any(_is_number(str(first[c])) for c in numeric if pd.notna(first[c])):
+        return None
+    if not any(isinstance(first[c], str) and first[c].strip() for c in numeric):
+        return None
+    out = rest.copy()
+    for c in numeric:
+        out[c] = pd.to_numeric(rest[c])
+    out.attrs["units_row"] = {str(c): v.strip() for c, v in first.items() if isinstance(v, str) and v.strip()}
+    return out
 
 
 def _read_json(path: Path, lines: bool) -> pd.DataFrame:
