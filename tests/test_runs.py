@@ -794,11 +794,13 @@ def test_runs_in_json_as_trackers_and_scripts_write_them(tmp_path):
     columns; anything else is told the shapes read."""
     import json
 
-    records = [{"name": f"r{i}", "config": {"params": n, "tokens": d}, "summary": {"eval/loss": 1.7 + 400 / n**0.34}}
+    records = [{"name": f"r{i}", "config": {"params": n, "tokens": d, "lr": 3e-4},
+                "summary": {"train/loss": 1.75 + 400 / n**0.34, "eval/loss": 1.7 + 400 / n**0.34}}
                for i, (n, d) in enumerate([(1e8, 2e9), (3e8, 6e9), (1e9, 2e10), (1e8, 8e9)])]
     (tmp_path / "runs.json").write_text(json.dumps(records))
     nested = read_runs(tmp_path / "runs.json")
-    assert nested.columns["N"] == "config/params" and nested.columns["loss"] == "summary/eval/loss"
+    assert nested.columns["N"] == "config/params" and nested.columns["loss"] == "summary/eval/loss"  # eval before train
+    assert any("the table also has 'summary/train/loss'" in note for note in nested.notes)
     np.testing.assert_allclose(nested.D, [2e9, 6e9, 2e10, 8e9])
     (tmp_path / "named.json").write_text(json.dumps({r["name"]: {"N": r["config"]["params"], "D": r["config"]["tokens"],
                                                                  "loss": r["summary"]["eval/loss"]} for r in records}))

@@ -238,6 +238,8 @@ def find_column(df: pd.DataFrame, var: str, given: str | None) -> str | None:
         found = _candidates({name: c for c in columns if (name := unit_in_name(c)[0])}, var)
     if not found:  # a name with its symbol or a remark in brackets: 'parameters (N)', 'N (params)', 'loss (L)'
         found = _candidates({name: c for c in columns if (name := bare_name(c)) != normalized(c)}, var)
+    if not found:  # a tracker's group before the name: 'config/params', 'summary/eval/loss'
+        found = _candidates({normalized(str(c).split("/", 1)[1]): c for c in columns if "/" in str(c)}, var)
     # another numeric column of a known name is a choice the user should see (a text column is not one)
     found = found[:1] + [c for c in found[1:] if pd.api.types.is_numeric_dtype(df[c])]
     if len(found) > 1:
