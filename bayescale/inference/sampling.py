@@ -312,10 +312,10 @@ def sample(model: pm.Model | CompiledModel, priors: Mapping[str, Prior], setting
     nutpie = _import_nutpie()
     from nutpie.compiled_pyfunc import from_pyfunc
 
-    if not isinstance(model, CompiledModel):
+    compiled = model if isinstance(model, CompiledModel) else None
+    if compiled is None:
         with without_traces():
-            model = compile_model(model, priors)
-    compiled = model
+            compiled = compile_model(model, priors)
     fn = compiled.function
 
     keep = _ThreadStateKeeper()

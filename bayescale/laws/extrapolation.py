@@ -48,14 +48,12 @@ def distances(runs: Any, N: Any = None, D: Any = None, C: Any = None) -> dict[st
     """
     from bayescale.laws.flops import training_flops
 
+    if C is None and N is not None and D is not None:
+        C = training_flops(np.asarray(N, dtype=float), np.asarray(D, dtype=float))
     if not runs.has_sizes:  # runs of compute and loss only: distances in compute alone
-        if C is None and N is not None and D is not None:
-            C = training_flops(np.asarray(N, dtype=float), np.asarray(D, dtype=float))
         N = D = None
     given = [np.asarray(v, dtype=float) for v in (N, D, C) if v is not None]
     shape = np.broadcast_shapes(*(v.shape for v in given)) if given else ()
-    if C is None and N is not None and D is not None:
-        C = training_flops(np.asarray(N, dtype=float), np.asarray(D, dtype=float))
     far = {key: np.zeros(shape) for key in ("compute", "ratio", "size", "tokens", "centered_compute", "ratio_shift",
                                             "ratio_offset", "compute_ratio_shift", "compute_ratio_offset")}
     ratio = None if N is None or D is None else np.asarray(D, dtype=float) / np.asarray(N, dtype=float)
