@@ -835,3 +835,11 @@ def test_a_row_of_units_under_the_header_is_read_as_units_or_skipped(tmp_path, c
     path.write_text("params,tokens,loss\ncount,count,nats\n1e8,2e9,3.3\nx,6e9,3.0\n")
     with pytest.raises(RunsError, match="line 4 \\(params='x'\\)"):  # the row below is still line 4
         read_runs(path)
+
+
+def test_a_message_names_thirty_columns_at_most():
+    """A tracker's export has hundreds of columns: the message names thirty and counts the rest."""
+    frame = pd.DataFrame({f"metric_{i}": [1.0, 2.0] for i in range(300)})
+    with pytest.raises(RunsError, match="'metric_29' and 270 more\\)") as err:
+        runs_from_frame(frame)
+    assert "'metric_30'" not in str(err.value)

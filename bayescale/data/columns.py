@@ -129,8 +129,15 @@ def _per_param(unit: object) -> bool:
     return isinstance(unit, str) and normalized(unit).replace("tokens_", "") in ("per_param", "per_parameter", "param")
 
 
+#: Columns named in a message at most (a tracker's export has hundreds), each cut to this length.
+_MAX_NAMED, _MAX_NAME = 30, 80
+
+
 def _listed(df: pd.DataFrame) -> str:
-    return ", ".join(repr(str(c)) for c in df.columns)
+    """The table's columns for a message: at most :data:`_MAX_NAMED`, then how many more."""
+    names = [repr(str(c) if len(str(c)) <= _MAX_NAME else str(c)[:_MAX_NAME] + "…") for c in df.columns]
+    more = f" and {len(names) - _MAX_NAMED} more" if len(names) > _MAX_NAMED else ""
+    return ", ".join(names[:_MAX_NAMED]) + more
 
 
 def _refuse_missing(df: pd.DataFrame, mapped: dict[str, str | None], source: str) -> None:
