@@ -92,8 +92,10 @@ def _add_runs_options(p: argparse.ArgumentParser) -> None:
     for var, what in (("n", "parameters"), ("d", "tokens"), ("c", "FLOPs"), ("u", "unique tokens")):
         p.add_argument(f"--{var}-unit", metavar="UNIT",
                        help=f"unit of the {var.upper()} column when it is not in {what}: a multiplier such as 1e9, "
-                            f"or billion, trillion, …, or log10 for a column of base-10 logarithms (default: {what}, "
-                            f"or the unit its name states, e.g. '{var.upper()}_billions', with a note)")
+                            f"or billion, trillion, …, or log10 for a column of base-10 logarithms"
+                            + (", or per-param for a column of tokens per parameter (D = value × N)" if var == "d" else "")
+                            + f" (default: {what}, or the unit its name or a row of units under the header states, e.g. "
+                            f"'{var.upper()}_billions', with a note)")
     p.add_argument("--loss-unit", default=None,
                    help="unit of the loss: nats/token (default; bits/byte or bits/char for a column named e.g. bpb or "
                         "bpc), bits/token, bits/char, bits/byte; or perplexity, for a column of per-token "
