@@ -94,3 +94,26 @@ def example_nuts_fit():
     from bayescale.results.fitting import fit
 
     return fit(read_runs(ROOT / "data" / "example_runs.csv"), "chinchilla", settings=SamplerSettings(seed=7, progressbar=False))
+
+
+def compute_only_fit(sizes: bool = True):
+    """A fake fit of a law of compute alone (no N/D trade-off, hence no optimum); of the example
+    runs' compute and loss alone when not ``sizes``."""
+    import xarray as xr
+
+    from bayescale.data.reading import read_runs
+    from bayescale.inference.model import scales_of
+    from bayescale.laws.law_file import load_law
+    from bayescale.results.fitting import assemble_fit
+
+    runs = read_runs(ROOT / "data" / "example_runs.csv")
+    if not sizes:
+        from bayescale.data.reading import runs_from_frame
+
+        runs = runs_from_frame(runs.frame[["C", "loss"]])
+    rng = np.random.default_rng(3)
+    center = {"L0": 2.3, "f": 0.75, "gamma": 0.1, "sigma": 0.03}
+    posterior = xr.Dataset({k: (("chain", "draw"), v * np.exp(0.02 * rng.standard_normal((2, 300))))
+                            for k, v in center.items()})
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((2, 300), dtype=bool))})
+    return assemble_fit(load_law("compute_power"), runs, scales_of(runs), posterior, stats, {"fake": True})

@@ -37,10 +37,16 @@ def _runs(families=FAMILIES):
     return runs_from_frame(frame, family_col="mix")
 
 
-def _fake_family_fit(separate=(), e_offsets=(0.0, 0.1, 0.2), seed=0):
-    """A converged-looking family fit: per-family E raised by ``e_offsets`` (mix_a lowest)."""
+def _fake_family_fit(separate=(), e_offsets=(0.0, 0.1, 0.2), seed=0, closed_form=True):
+    """A converged-looking family fit: per-family E raised by ``e_offsets`` (mix_a lowest); without
+    ``closed_form``, the law has no ``[optimum]`` table (its optimum is found numerically)."""
+    import re
+
     runs = _runs()
-    law = for_families(load_law("chinchilla"), runs, separate=list(separate))
+    base = load_law("chinchilla")
+    if not closed_form:  # the same file without its [optimum] table
+        base = law_from_text(re.sub(r"\[optimum\][^\n]*\nN = [^\n]*\n", "", base.source_text))
+    law = for_families(base, runs, separate=list(separate))
     scales = scales_of(runs)
     center = {"E": TRUE["E"], "A": TRUE["A"] / scales.N_ref ** TRUE["alpha"], "alpha": TRUE["alpha"],
               "B": TRUE["B"] / scales.D_ref ** TRUE["beta"], "beta": TRUE["beta"]}
@@ -318,3 +324,17 @@ def test_families_of_a_law_in_compute_alone_are_compared_at_the_budget():
     record = result.to_records()[0]
     assert record["p_better"] > 0.99 and record["loss_gap"]["upper"] < 0
     assert record["compute_gain"]["lower"] > 1.0  # mix_c needs more compute to match mix_a
+
+
+def test_families_of_a_law_without_a_closed_form_optimum_are_compared_at_their_optima():
+    """A law in N and D whose file has no [optimum] table (data_constrained, most users' own) still
+    has optima: families are compared there, and the report keeps its families page."""
+    from bayescale.report.writer import family_results
+
+    closed, numeric = _fake_family_fit(), _fake_family_fit(closed_form=False)
+    assert not numeric.law.optimum and numeric.law.trades_size_for_tokens
+    a = compare_families(closed, [1e21], ["mix_a", "mix_c"]).to_records()[0]
+    b = compare_families(numeric, [1e21], ["mix_a", "mix_c"]).to_records()[0]
+    assert b["p_better"] == pytest.approx(a["p_better"], abs=0.02)
+    assert b["loss_gap"]["median"] == pytest.approx(a["loss_gap"]["median"], rel=0.02)
+    assert family_results(numeric, np.array([1e21])) is not None

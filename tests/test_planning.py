@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import TRUE, fake_fit
+from conftest import TRUE, compute_only_fit, fake_fit
 
 from bayescale.laws.flops import training_flops
 from bayescale.laws.law import Scales
@@ -231,3 +231,21 @@ def test_summary_shows_the_plan_when_given_a_cluster(tmp_path, capsys):
     assert planned["compute"] == pytest.approx(1024 * 989.4e12 * 0.4 * 30 * 86400)
     assert planned["cost"] == pytest.approx(1024 * 30 * 24 * 2.0)  # a point: the days are given
     assert main(["summary", str(path), "--gpus", "8", "--gpu", "h100"]) == 2
+
+
+def test_a_law_in_compute_alone_plans_the_loss_a_cluster_buys():
+    """What 30 days buy, and what a loss takes, under a law in compute alone: the loss (the law's
+    and a run's) and the compute, with no N or D (the target once failed with a KeyError, the
+    budget was refused)."""
+    fit = compute_only_fit(sizes=False)
+    bought = plan(fit, gpus=1024, gpu="h100", mfu=0.4, days=30).to_dict()[0]
+    assert "N_opt" not in bought and bought["days"] == pytest.approx(30)
+    law, run = bought["loss"], bought["loss_predictive"]
+    assert run["lower"] < law["lower"] < law["median"] < law["upper"] < run["upper"]
+    expected = np.median(fit.predict(C=[bought["compute"]]).mean)
+    assert law["median"] == pytest.approx(expected, rel=1e-6)
+    target = plan(fit, gpus=1024, gpu="h100", mfu=0.4, target_loss=law["median"]).to_dict()[0]
+    assert target["compute"]["median"] == pytest.approx(bought["compute"], rel=0.05)
+    assert "compute_run" not in target
+    with pytest.raises(PlanError, match="--max-tokens and --candidate-n need a law in N and D"):
+        plan(fit, compute=1e24, max_tokens=1e12)

@@ -106,6 +106,12 @@ class Law:
         return self.error_model.parameters
 
     @property
+    def trades_size_for_tokens(self) -> bool:
+        """Whether the law uses both N and D, so that a budget has a compute-optimal allocation
+        (closed-form through ``[optimum]`` or found numerically); laws in compute alone do not."""
+        return {"N", "D"} <= set(self.variables)
+
+    @property
     def dims(self) -> tuple[str, ...]:
         """Dims of the law's shaped parameters (``("group",)`` for a per-group law), in order."""
         return tuple(d for d in DIMS if any(d in self.priors[p].dims for p in self.parameters))

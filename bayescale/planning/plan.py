@@ -242,6 +242,8 @@ def _arithmetic(cluster, n, d, days, mfu, flops_per_token, price) -> Plan:
 
 
 def _for_budget(fit, cluster, compute, price, max_tokens, unique_tokens, prob, seed, candidate_n=None) -> Plan:
+    if not fit.law.trades_size_for_tokens:
+        return _loss_for_budget(fit, cluster, compute, price, max_tokens, candidate_n, prob, seed)
     extra = {"unique_tokens": unique_tokens} if unique_tokens is not None else {}
     optimum = fit.optimum([compute], seed=seed, with_miss=False, **extra)
     record: dict[str, Any] = {"compute": float(compute)}
@@ -293,6 +295,27 @@ def _for_budget(fit, cluster, compute, price, max_tokens, unique_tokens, prob, s
     return Plan(what, [record], units, cluster.label if cluster is not None else "", notes)
 
 
+def _loss_for_budget(fit, cluster, compute, price, max_tokens, candidate_n, prob, seed) -> Plan:
+    """What a budget buys under a law in compute alone: its loss (the law's and a run's), no N or D."""
+    if max_tokens is not None or candidate_n is not None:
+        raise PlanError(f"law {fit.law.name!r} has no trade-off between model size and tokens (it uses "
+                        f"{', '.join(fit.law.variables)}): --max-tokens and --candidate-n need a law in N and D")
+    prediction = fit.predict(C=[float(compute)], prob=prob, seed=seed)
+    record: dict[str, Any] = {"compute": float(compute)}
+    if cluster is not None:
+        record |= {"days": float(cluster.days(compute)), "gpu_hours": float(cluster.gpu_hours(compute))}
+        if price is not None:
+            record["cost"] = record["gpu_hours"] * price
+    record |= {"loss": _summary(prediction.mean[:, 0], prob), "loss_predictive": _summary(prediction.predictive[:, 0], prob)}
+    unit = fit.runs.loss_unit
+    units = {"compute": "FLOPs", "days": "days", "gpu_hours": "GPU-hours", "cost": "USD",
+             "loss": f"{unit} (the law)", "loss_predictive": f"{unit} (a run)"}
+    what = f"what {record['days']:.4g} days buy" if cluster is not None else f"what {compute:.3g} FLOPs buy"
+    notes = [f"law {fit.law.name!r} is in compute alone: it gives the loss a budget buys, not the model size or "
+             "tokens to spend it on (fit a law in N and D for those)"]
+    return Plan(what, [record], units, cluster.label if cluster is not None else "", notes)
+
+
 def _for_target(fit, cluster, target, inference_tokens, price, prob, seed, unique_tokens) -> Plan:
     units = {"compute": "FLOPs (training, the law)", "compute_run": "FLOPs (training, a run)",
              "compute_inference": "FLOPs (serving)", "N_opt": "parameters", "D_opt": "tokens",
@@ -314,8 +337,9 @@ def _for_target(fit, cluster, target, inference_tokens, price, prob, seed, uniqu
 
         answer = compute_for_loss(fit, [target], unique_tokens=unique_tokens, seed=seed)
         compute = answer.values["C"][:, 0]
-        record = {"loss": target, "unreachable": float(answer.unreachable()[0]), "compute": _summary(compute, prob),
-                  "compute_run": _summary(answer.values["C_run"][:, 0], prob)}
+        record = {"loss": target, "unreachable": float(answer.unreachable()[0]), "compute": _summary(compute, prob)}
+        if "C_run" in answer.values:  # a law in compute alone answers for the law only
+            record["compute_run"] = _summary(answer.values["C_run"][:, 0], prob)
         if "N_opt" in answer.values:
             record |= {"N_opt": _summary(answer.values["N_opt"][:, 0], prob),
                        "D_opt": _summary(answer.values["D_opt"][:, 0], prob)}

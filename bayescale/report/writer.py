@@ -236,7 +236,7 @@ class FamilyResults:
 def family_results(fit: Fit, budgets: np.ndarray) -> FamilyResults | None:
     """The families page of a fit with per-family parameters (None for other fits, and for laws
     without a compute-optimal allocation: their families are compared on the fit's own pages)."""
-    if "family" not in fit.law.dims or not fit.law.optimum:
+    if "family" not in fit.law.dims or not fit.law.trades_size_for_tokens:
         return None
     from bayescale.decisions.families import compare_families, family_optima
 

@@ -226,7 +226,7 @@ def check_allocatable(law: Law, unique_tokens: float | None = None) -> None:
     """Raise :class:`OptimumError` unless ``law`` has an optimum at a budget given these unique tokens:
     it trades model size against tokens (uses N and D), and ``unique_tokens`` is given exactly when
     the law uses U."""
-    if not {"N", "D"} <= set(law.variables):
+    if not law.trades_size_for_tokens:
         raise OptimumError(
             f"law {law.name!r} has no trade-off between model size and tokens (it uses "
             f"{', '.join(law.variables)}), so it has no compute-optimal allocation; for its loss at a budget "
