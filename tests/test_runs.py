@@ -685,6 +685,11 @@ def test_a_table_of_compute_and_loss_alone_is_read_for_the_laws_in_compute(caplo
     assert runs.data_hash != runs_from_frame(runs.frame.assign(loss=runs.loss + 0.1)).data_hash
     with pytest.raises(RunsError, match="cannot find the N column"):  # a loss alone is no table
         runs_from_frame(pd.DataFrame({"step": [1, 2, 3], "loss": [3.0, 2.8, 2.6]}))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="bayescale.data"):  # unique tokens mean nothing without D
+        with_u = runs_from_frame(pd.DataFrame({"C": [1e18, 1e19, 1e20], "loss": [3.0, 2.8, 2.6], "U": [1e9] * 3}))
+    assert not with_u.has_U and "U" not in with_u.columns and "'U' (U, unique tokens) is not read" in caplog.text
+    assert "compute and loss only" in with_u.describe()
 
 
 def test_a_perplexity_column_is_named_when_no_loss_is_found():

@@ -254,6 +254,9 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
                     "(compute_power, compute_loglinear) can be fitted to it, and N* and D* cannot be learned from it; "
                     "name N's or D's column with --n-col or --d-col (n_col=, d_col= in Python) if the table has one",
                     source)
+        if values.pop("U", None) is not None:  # unique tokens mean something only beside the tokens trained on
+            log.warning("%s: column '%s' (U, unique tokens) is not read: without D, how often data repeat cannot be "
+                        "told", source, columns.pop("U"))
     elif "D" not in values:
         values["D"] = tokens_for_compute(values["C"], values["N"])
         columns["D"] = "derived: C/(6N)"
