@@ -259,3 +259,19 @@ def test_summary_can_say_which_learned_prior_predictions_use():
     assert learned["form"] == "coherent" and learned["date"] and learned["ladders"] >= 10
     assert learned["sigma_floor"] > 0  # the floor under sigma is part of what predictions use
     assert get_error_model("normal").predictive_prior() is None
+
+
+def test_grouped_noise_on_runs_of_compute_alone_asks_for_a_group_column():
+    """By default runs are grouped by model size; runs of compute alone have none (a KeyError once)."""
+    import pandas as pd
+
+    from bayescale.data.reading import runs_from_frame
+    from bayescale.errors import RunsError
+    from bayescale.laws.approximate import noise_groups
+
+    runs = runs_from_frame(pd.DataFrame({"C": [1e18, 1e19, 1e20, 1e21], "loss": [3.0, 2.8, 2.6, 2.5]}))
+    with pytest.raises(RunsError, match="--group-col"):
+        noise_groups(runs)
+    grouped = runs_from_frame(pd.DataFrame({"C": [1e18, 1e19, 1e20, 1e21], "loss": [3.0, 2.8, 2.6, 2.5],
+                                            "setup": ["a", "a", "b", "b"]}), group_col="setup")
+    assert noise_groups(grouped).tolist() == [0, 0, 1, 1]

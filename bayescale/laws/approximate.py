@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from bayescale.errors import RunsError
 from bayescale.laws.noise import _SIGMA, _SIGMA_TEXT, ErrorModel, Normal, normal_logpdf, register
 
 __all__ = ["noise_groups", "grouped_logpdf"]
@@ -34,6 +35,10 @@ def noise_groups(runs: Any) -> np.ndarray:
     """Group code of each run: the runs' ``group`` column when there is one, else its model size N."""
     if "group" in getattr(runs, "levels", {}):
         return np.asarray(runs.codes("group"), dtype=np.int64)
+    if "N" not in runs.frame:
+        raise RunsError("the grouped error model shares an offset among runs of one model size, and these runs give "
+                        "compute and loss only: name the column of the runs' configurations with --group-col "
+                        "(group_col= in Python), or choose another error model (--noise)")
     _, codes = np.unique(runs.frame["N"].to_numpy(dtype=float), return_inverse=True)
     return codes.astype(np.int64)
 
