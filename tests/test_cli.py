@@ -195,7 +195,7 @@ def test_exclude_where_on_real_table(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, expected", [
     (["--gpus", "8", "--gpu", "v100", "--n", "1e9", "--d", "2e10", "--days", "1"], "unknown accelerator 'v100'; known:"),
-    (["--gpus", "8", "--gpu", "h100", "--n", "1e9", "--d", "2e10", "--mfu", "1.5"], "--mfu must lie in (0, 1]"),
+    (["--gpus", "8", "--gpu", "h100", "--n", "1e9", "--d", "2e10", "--mfu", "1.5"], "--mfu (mfu= in Python) must lie in (0, 1]"),
     (["--gpus", "8", "--gpu", "h100", "--n", "1e9", "--d", "2e10", "--days", "0"], "--days must be a positive"),
     (["--gpus", "8", "--n", "1e9", "--d", "2e10", "--days", "1"], "name the accelerator with --gpu"),
     (["--n", "1e9"], "give the run: --n PARAMETERS --d TOKENS"),

@@ -223,9 +223,10 @@ def calibrate(
     from bayescale.inference.workers import run_tasks, task_seed
 
     if not (isinstance(simulations, int | np.integer) and simulations >= 2):
-        raise BayescaleError("--simulations must be an integer of at least 2 (20 by default)")
+        raise BayescaleError("the number of simulations (--simulations, simulations= in Python) must be a whole "
+                             "number of at least 2 (20 by default)")
     if not 0 < prob < 1:
-        raise BayescaleError("--prob must lie strictly between 0 and 1, e.g. 0.95")
+        raise BayescaleError("--prob (prob= in Python) must lie strictly between 0 and 1, e.g. 0.95")
     if not fit.gates.passed:
         import logging
 

@@ -221,7 +221,7 @@ def tokens_for_loss(fit: Fit, observed_loss: float, n_params: float, seed: int =
     """
     targets = _check_targets(observed_loss)
     if not n_params > 0:
-        raise BayescaleError("--n must be a positive number of parameters")
+        raise BayescaleError("--n (n_params= in Python) must be a positive number of parameters")
     law = _ungrouped(fit)
     if "D" not in law.variables and "C" not in law.variables:
         raise BayescaleError(f"law {law.name!r} does not depend on tokens or compute; it cannot imply a token count")

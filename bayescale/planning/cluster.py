@@ -110,11 +110,11 @@ class Cluster:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.gpus, int | np.integer) and self.gpus > 0):
-            raise PlanError(f"--gpus must be a positive whole number, got {self.gpus!r}")
+            raise PlanError(f"--gpus (gpus= in Python) must be a positive whole number, got {self.gpus!r}")
         if not (np.isfinite(self.peak_flops) and self.peak_flops > 0):
             raise PlanError(f"the peak must be a positive number of FLOP/s, got {self.peak_flops!r}")
         if not (0 < self.mfu <= 1):
-            raise PlanError(f"--mfu must lie in (0, 1], e.g. 0.4; got {self.mfu!r}")
+            raise PlanError(f"--mfu (mfu= in Python) must lie in (0, 1], e.g. 0.4; got {self.mfu!r}")
 
     @property
     def flops_per_second(self) -> float:

@@ -92,11 +92,13 @@ def make_cluster(gpus: int | None, gpu: str | None, mfu: float | None, dtype: st
     """A :class:`Cluster` from the options, or None when no GPUs are given."""
     if gpus is None:
         if gpu is not None or peak_flops is not None:
-            raise PlanError("--gpu and --peak-flops describe the GPUs of a cluster: also give --gpus COUNT")
+            raise PlanError("--gpu and --peak-flops (gpu=, peak_flops= in Python) describe the GPUs of a cluster: also give --gpus COUNT "
+                            "(gpus=)")
         return None
     if peak_flops is None:
         if gpu is None:
-            raise PlanError("name the accelerator with --gpu (e.g. --gpu h100) or give its dense peak with --peak-flops")
+            raise PlanError("name the accelerator with --gpu (e.g. --gpu h100; gpu='h100' in Python) or give its dense peak with "
+                            "--peak-flops (peak_flops=)")
         accelerator = get_accelerator(gpu, accelerators)
         peak, label = accelerator.peak_flops(dtype), f"{gpus} × {accelerator.id} ({dtype}, dense peak)"
     else:
@@ -147,15 +149,16 @@ def plan(
         if value is not None and not (np.isfinite(value) and value > 0):
             raise PlanError(f"{name} must be a positive number, got {value!r}")
     if inference_tokens < 0 or not np.isfinite(inference_tokens):
-        raise PlanError(f"--inference-tokens must be zero or a positive number of tokens, got {inference_tokens!r}")
+        raise PlanError(f"--inference-tokens (inference_tokens= in Python) must be zero or a positive number of tokens, got "
+                        f"{inference_tokens!r}")
     if mfu is not None and not 0 < mfu <= 1:
-        raise PlanError(f"--mfu must lie in (0, 1], e.g. 0.4; got {mfu!r}")
+        raise PlanError(f"--mfu (mfu= in Python) must lie in (0, 1], e.g. 0.4; got {mfu!r}")
     cluster = make_cluster(gpus, gpu, mfu, dtype, peak_flops, accelerators)
     if fit is None:
         return _arithmetic(cluster, n, d, days, mfu, flops_per_token, price_per_gpu_hour)
     if n is not None or d is not None:
-        raise PlanError("--n/--d ask for the arithmetic of a given run; with a fit, ask for a budget (--days or "
-                        "--budget-usd on a cluster) or a --target-loss")
+        raise PlanError("--n/--d (n=, d= in Python) ask for the arithmetic of a given run; with a fit, ask for a budget "
+                        "(--days or --budget-usd on a cluster; days=, budget_usd=) or a --target-loss (target_loss=)")
     from bayescale.results.fitted import allocation_source
 
     answer = _from_fit(allocation_source(fit), cluster, days, mfu, price_per_gpu_hour, budget_usd, target_loss,
@@ -196,18 +199,21 @@ def _from_fit(fit, cluster, days, mfu, price_per_gpu_hour, budget_usd, target_lo
         return _for_target(fit, cluster, target_loss, inference_tokens, price_per_gpu_hour, prob, seed, unique_tokens)
     if compute is not None:
         if days is not None or budget_usd is not None:
-            raise PlanError("--compute fixes the budget; --days and --budget-usd would fix it too: give one of them")
+            raise PlanError("--compute (compute= in Python) fixes the budget; --days and --budget-usd (days=, budget_usd=) would "
+                           "fix it too: give one of them")
         if cluster is not None and mfu is None:
-            raise PlanError("to turn --compute into days on the cluster, give --mfu (e.g. 0.4)")
+            raise PlanError("to turn --compute into days on the cluster, give --mfu (e.g. 0.4; mfu=0.4 in Python)")
         return _for_budget(fit, cluster, compute, price_per_gpu_hour, max_tokens, unique_tokens, prob, seed, candidate_n)
     if cluster is None or mfu is None:
         raise PlanError("a plan from a fit needs a cluster: --gpus N --gpu NAME --mfu 0.4, and --days or --budget-usd "
-                        "(or a budget in FLOPs with --compute)")
+                        "(or a budget in FLOPs with --compute); in Python gpus=, gpu=, mfu=, days=, budget_usd=, compute=")
     if (days is None) == (budget_usd is None):
-        raise PlanError("give the training time with --days, or the money with --budget-usd (and --price-per-gpu-hour)")
+        raise PlanError("give the training time with --days, or the money with --budget-usd (and --price-per-gpu-hour); "
+                        "days=, budget_usd=, price_per_gpu_hour= in Python")
     if budget_usd is not None:
         if price_per_gpu_hour is None:
-            raise PlanError("--budget-usd needs --price-per-gpu-hour to turn dollars into GPU-hours")
+            raise PlanError("--budget-usd needs --price-per-gpu-hour to turn dollars into GPU-hours (budget_usd= and "
+                             "price_per_gpu_hour= in Python)")
         days = budget_usd / price_per_gpu_hour / cluster.gpus / 24.0
     return _for_budget(fit, cluster, cluster.compute(float(days)), price_per_gpu_hour, max_tokens, unique_tokens,
                        prob, seed, candidate_n)
@@ -216,7 +222,7 @@ def _from_fit(fit, cluster, days, mfu, price_per_gpu_hour, budget_usd, target_lo
 def _arithmetic(cluster, n, d, days, mfu, flops_per_token, price) -> Plan:
     if n is None or d is None:
         raise PlanError("without a fit, give the run: --n PARAMETERS --d TOKENS (and a cluster: --gpus, --gpu, "
-                        "--days or --mfu)")
+                        "--days or --mfu); in Python n=, d=, gpus=, gpu=, days=, mfu=")
     compute = float(training_flops(n, d))
     record: dict[str, Any] = {"N": float(n), "D": float(d), "compute": compute, "tokens_per_param": d / n}
     units = {"N": "parameters", "D": "tokens", "compute": "FLOPs (6ND)", "tokens_per_param": "tokens/param",
@@ -234,7 +240,7 @@ def _arithmetic(cluster, n, d, days, mfu, flops_per_token, price) -> Plan:
             record["days"] = float(cluster.days(compute))
             hours = float(cluster.gpu_hours(compute))
         else:
-            raise PlanError("give --days (to get the implied MFU) or --mfu (to get the days), not both")
+            raise PlanError("give --days (to get the implied MFU) or --mfu (to get the days), not both (days=, mfu= in Python)")
         record["gpu_hours"] = hours
         if price is not None:
             record["cost"] = hours * price
@@ -255,7 +261,7 @@ def _for_budget(fit, cluster, compute, price, max_tokens, unique_tokens, prob, s
     n_opt, d_opt, l_opt = optimum.N_opt[:, 0], optimum.D_opt[:, 0], optimum.L_opt[:, 0]
     if max_tokens is not None:
         if "U" in fit.law.variables:
-            raise PlanError(f"law {fit.law.name!r} models repeated data through --unique-tokens; give that instead of "
+            raise PlanError(f"law {fit.law.name!r} models repeated data through --unique-tokens (unique_tokens=); give that instead of "
                             "--max-tokens")
         from bayescale.planning.allocation import capped_optimum
         from bayescale.planning.decision import wasted_compute
