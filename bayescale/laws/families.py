@@ -77,11 +77,13 @@ def choose_pooling(law: Law, n_families: int, *, pool: Iterable[str] = (), share
     params = [p for p in law.parameters if law.priors[p].is_numeric and not law.priors[p].dims]
     unknown = sorted(set(names) - set(params))
     if unknown:
-        raise FamilyError(f"unknown parameter(s) {unknown} in --pool/--share/--separate; law {law.name!r} has "
+        raise FamilyError(f"unknown parameter(s) {unknown} in --pool/--share/--separate (pool=, share=, separate= in "
+                          f"Python); law {law.name!r} has "
                           f"{', '.join(params)}")
     twice = sorted({p for p in names if names.count(p) > 1})
     if twice:
-        raise FamilyError(f"parameter(s) {twice} given to more than one of --pool, --share, --separate; give each once")
+        raise FamilyError(f"parameter(s) {twice} given to more than one of --pool, --share, --separate (pool=, share=, "
+                          "separate= in Python); give each once")
     if n_families < 2:
         raise FamilyError(f"the family column holds {n_families} family; a family fit needs at least 2 "
                           f"(fit one family without --family-col)")
@@ -200,8 +202,8 @@ def for_families(law: Law, runs, *, pool: Iterable[str] = (), share: Iterable[st
     asked = [*pool, *share, *separate]
     if "family" not in runs.levels:
         if asked:
-            raise FamilyError("--pool/--share/--separate apply to families: name the family column with "
-                              "--family-col COLUMN (family_col= in read_runs)")
+            raise FamilyError("--pool/--share/--separate (pool=, share=, separate= in Python) apply to families: "
+                              "name the family column with --family-col COLUMN (family_col= in read_runs)")
         return law
     if "family" in law.dims:
         if asked:

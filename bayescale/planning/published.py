@@ -71,7 +71,7 @@ class PublishedLaw:
         missing = [p for p in law.parameters if p not in self.params]
         unknown = [p for p in self.params if p not in law.parameters]
         if missing or unknown:
-            raise BayescaleError(f"--params for law {law.name!r} must give exactly {', '.join(law.parameters)}"
+            raise BayescaleError(f"--params (params= in Python) for law {law.name!r} must give exactly {', '.join(law.parameters)}"
                                  + (f"; missing {', '.join(missing)}" if missing else "")
                                  + (f"; unknown {', '.join(unknown)}" if unknown else ""))
         if self.loss_unit not in LOSS_UNITS:
