@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import fake_fit
+from conftest import compute_only_fit, fake_fit
 
 from bayescale.cli import EXIT_INPUT, EXIT_UNCONVERGED, main
 
@@ -230,7 +230,6 @@ def test_an_unwritable_folder_is_refused_before_the_fit(tmp_path, capsys, monkey
 
 
 @pytest.mark.parametrize("options, expected", [
-    (["--law", "compute_power", "--compute", "1e24"], "predict FIT.nc --c"),  # no trade-off of N against D
     (["--law", "data_constrained", "--compute", "1e24"], "--unique-tokens U"),  # its optimum needs U
     (["--compute", "1e24", "--unique-tokens", "1e10"], "does not use unique tokens"),
     (["--unique-tokens", "1e10"], "give those too"),
@@ -380,3 +379,21 @@ def test_a_count_too_small_says_why_only_where_there_is_a_reason(saved, capsys):
     err = _check(capsys, ["calibrate", saved, "--simulations", "0"], "--simulations: '0' is too small: at least 2")
     assert "convergence gates" not in err  # the floor of --simulations is not the sampler's
     err = _check(capsys, ["fit", saved, "--draws", "10"], "at least 50 (the convergence gates need it)")
+
+
+def test_fit_with_budgets_and_a_law_in_compute_alone_prints_the_loss_they_buy(tmp_path, monkeypatch, capsys):
+    """No optimum to print (no N/D trade-off): the loss each budget buys instead (it was refused)."""
+    import json
+
+    from bayescale.results import fitting
+
+    runs = tmp_path / "frontier.csv"
+    runs.write_text("C,loss\n1e18,3.5\n1e19,3.1\n1e20,2.8\n1e21,2.6\n1e22,2.45\n1e23,2.3\n")
+    monkeypatch.setattr(fitting, "fit", lambda *a, **k: compute_only_fit(sizes=False))
+    assert main(["fit", str(runs), "--law", "compute_power", "--compute", "1e22", "1e24",
+                 "--out", str(tmp_path / "fit.nc"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["optimum"] is None and [r["C"] for r in out["predicted"]] == [1e22, 1e24]
+    assert out["predicted"][1]["loss"]["median"] < out["predicted"][0]["loss"]["median"]
+    assert main(["fit", str(runs), "--law", "compute_power", "--compute", "1e22", "--out", str(tmp_path / "f2.nc")]) == 0
+    assert "no compute-optimal N and D, but the loss each budget buys" in capsys.readouterr().out

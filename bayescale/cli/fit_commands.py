@@ -33,7 +33,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     priors = read_prior_file(args.priors) if args.priors else None
     if priors:
         law = law.with_priors(priors, args.priors)
-    if args.compute:  # refused before the fit, not after it
+    if args.compute and (law.trades_size_for_tokens or args.unique_tokens is not None):  # refused before the fit
         from bayescale.results.optimum import check_allocatable
 
         check_allocatable(law, args.unique_tokens)
@@ -51,13 +51,23 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     adequacy = result.adequacy() if args.json or not args.quiet else None  # residuals of every run: only when shown
     per_family = "family" in result.law.dims and args.family is None
     optimum = result.optimum(args.compute, unique_tokens=args.unique_tokens, **_levels(args)) \
-        if args.compute and not per_family else None
+        if args.compute and not per_family and law.trades_size_for_tokens else None
+    # a law in compute alone has no optimum: the loss each budget buys is what it can say
+    bought = None
+    if args.compute and not law.trades_size_for_tokens:
+        families = result.runs.levels["family"] if per_family else (None,)
+        bought = {f: result.predict(C=args.compute, prob=args.prob, seed=args.seed,
+                                    **({"family": f} if f is not None else _levels(args))) for f in families}
     if args.json:
         out = {**summary.to_dict(), "fit": None if path is None else str(path), "fit_id": result.id,
                "noise": result.law.noise, "attempts": len(result.attempts), "adequacy": adequacy.to_dict(),
                "notes": result.notes, "allocation": _allocation_record(result)}
         if optimum is not None:
             out["optimum"] = optimum.to_records(args.prob)
+        elif bought is not None:
+            out["optimum"] = None
+            out["predicted"] = bought[None].to_records() if None in bought else \
+                {f: p.to_records() for f, p in bought.items()}
         elif args.compute:
             from bayescale.decisions.families import family_optima
 
@@ -74,6 +84,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                   f"{result.sampler.get('draws')} draws")
         if optimum is not None:
             print("\n" + optimum.format(args.prob))
+        elif bought is not None:
+            print(f"\nlaw {law.name!r} is in compute alone: no compute-optimal N and D, but the loss each budget buys")
+            for prediction in bought.values():
+                print(prediction)
         elif args.compute:
             print()
             _print_family_optima(result, args.compute, args.prob, False, args.unique_tokens)
