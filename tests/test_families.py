@@ -307,10 +307,11 @@ def test_a_family_fit_of_a_law_in_compute_alone_gets_a_report(tmp_path):
     """Families of a law with no N/D trade-off (here on a table of compute and loss alone): the
     report draws each shaped parameter's levels against its prior and has no families page, which
     compares optima the law does not have (both once failed with a traceback)."""
-    from bayescale.report.writer import family_results, write_report
+    from bayescale.report.writer import family_results, fit_results, write_report
 
     fit = _fake_compute_family_fit()
     assert [name for name in fit.law.parameters if "family" in fit.law.priors[name].dims]  # shaped ones
+    assert "compare-families FIT.nc --compute C" in fit_results(fit, np.array([1e22])).optimum_error  # no dead link
     assert family_results(fit, np.array([1e22])) is None
     path = write_report([fit], tmp_path / "compute_families.pdf")
     assert path.exists() and path.stat().st_size > 10_000

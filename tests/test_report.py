@@ -158,8 +158,13 @@ def test_a_law_without_trade_off_gets_a_message_instead_of_a_frontier():
     assert [s.x for s in res.slices] == ["C"]  # one curve against compute
     texts = [t.get_text() for t in frontier_page(fit, res).texts]
     assert any("No compute-optimal frontier" in t for t in texts)
+    # page 1 gives what a law in compute alone can say: the loss each budget buys, the law's and a run's
+    assert [r["C"] for r in res.bought.to_records()] == list(DEFAULT_BUDGETS)
     title = title_page(fit, res)
-    assert any("no trade-off" in t.get_text() for ax in title.axes for t in ax.texts)
+    cells = [c.get_text().get_text() for ax in title.axes for table in ax.tables for c in table.get_celld().values()]
+    law, run = res.bought.to_records()[0]["loss"], res.bought.to_records()[0]["predictive"]
+    assert f"{law['median']:.4g} [{law['lower']:.4g}, {law['upper']:.4g}]" in cells
+    assert run["lower"] < law["lower"] and any("a run there" in c for c in cells)
 
 
 def test_a_table_of_compute_and_loss_alone_gets_a_whole_report(tmp_path):

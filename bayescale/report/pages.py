@@ -49,6 +49,10 @@ def _interval(record: dict, key: str, fmt: Callable[[float], str] = sci) -> str:
     return f"{fmt(r['median'])} [{fmt(r['lower'])}, {fmt(r['upper'])}]"
 
 
+def _loss_text(value: float) -> str:
+    return f"{value:.4g}"
+
+
 def _open_interval(record: dict, key: str) -> str:
     """:func:`_interval`, an end marked "≤" or "≥" where it is the edge of the learned tilt."""
     from bayescale.results.edges import mark_open, open_ends
@@ -166,6 +170,13 @@ def title_page(fit: Fit, res: FitResults) -> Figure:
             note += (" + the law's miss: N* and D* of each draw's surface, the law plus its miss beyond the runs, whose "
                      "tilt along the isoFLOP curve moves the optimum (held 15 of 15 held-out vertices of real sweeps).")
         middle.text(0.0, 0.01, textwrap.fill(note, 190), fontsize=7.5, color="0.25")
+    elif res.bought is not None:  # a law in compute alone: the loss each budget buys
+        unit = fit.runs.loss_unit
+        records = res.bought.to_records()
+        rows = [[sci(r["C"]), _interval(r, "loss", _loss_text), _interval(r, "predictive", _loss_text)] for r in records]
+        plot_table(rows, ["C (FLOPs)", f"loss, the law ({unit})", f"loss, a run there ({unit})"], ax=ax, fontsize=8.5,
+                   title=f"What the budget buys: the loss (median and {pct} interval); the law is in compute alone, "
+                         "so it says nothing of N and D")
     else:
         ax.axis("off")
         ax.text(0, 0.8, "No compute-optimal allocation: " + "\n".join(textwrap.wrap(res.optimum_error, 140)),

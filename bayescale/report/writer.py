@@ -81,6 +81,8 @@ class FitResults:
         ``k``; empty for tables too large to compute it here (over 5,000 runs).
     unique_tokens : float or None
         For laws of unique tokens U: the U the answers assume (the runs' largest).
+    bought : Prediction or None
+        For a law in compute alone (no optimum): the loss at the report's budgets, the law's and a run's.
     """
 
     summary: Summary
@@ -95,6 +97,7 @@ class FitResults:
     standardized: np.ndarray | None = None
     influential: tuple[dict, ...] = ()
     unique_tokens: float | None = None
+    bought: Prediction | None = None
 
 
 def _clusters(values: np.ndarray, tolerance_dex: float = 0.05) -> list[np.ndarray]:
@@ -205,6 +208,9 @@ def fit_results(fit: Fit, budgets: Sequence[float], prob: float = PROB,
     if fit.law.dims:  # one law per level: the families page shows them (a group law: none here)
         slices, note = [], f"The law has per-{fit.law.dims[0]} parameters: see the residuals page."
         error = (f"per-{fit.law.dims[0]} answers: see the families page" if "family" in fit.law.dims
+                 and fit.law.trades_size_for_tokens else
+                 "per-family losses of a law in compute alone: ask 'bayescale predict FIT.nc --c C --family NAME', "
+                 "and which family wins, 'bayescale compare-families FIT.nc --compute C'" if "family" in fit.law.dims
                  else f"the law has per-{fit.law.dims[0]} parameters: ask 'bayescale optimum FIT.nc "
                       f"--{fit.law.dims[0]} NAME' for one")
     else:
@@ -215,12 +221,13 @@ def fit_results(fit: Fit, budgets: Sequence[float], prob: float = PROB,
             error = ""
         except OptimumError as exc:
             error = str(exc)
+    bought = fit.predict(C=budgets, prob=prob) if set(fit.law.variables) == {"C"} and not fit.law.dims else None
     priors = {name: fit.law.priors[name].draw(PRIOR_DRAWS, seed=i)  # hierarchical priors have no draws of their own
               for i, name in enumerate(fit.law.all_parameters) if fit.law.priors[name].is_numeric}
     log_pred = np.log(at_runs.predictive)
     standardized = (np.log(runs.loss) - np.median(log_pred, axis=0)) / np.std(log_pred, axis=0)
     return FitResults(fit.summary(prob), slices, note, at_runs, frontier, at_budgets, error, priors, budgets,
-                      standardized, _influential(fit), unique.get("unique_tokens"))
+                      standardized, _influential(fit), unique.get("unique_tokens"), bought)
 
 
 @dataclass(frozen=True)
