@@ -762,6 +762,13 @@ def test_tokens_per_parameter_give_d(caplog):
     declared = runs_from_frame(pd.DataFrame({"N": n / 1e6, "M": ratio, "loss": loss}), d_col="M",
                                units={"N": "million", "D": "per-param"})
     np.testing.assert_allclose(declared.D, ratio * n)  # N's own unit applies first
+    budgets = runs_from_frame(pd.DataFrame({"flops": 6 * ratio * n * n, "tokens_per_param": ratio, "loss": loss}))
+    np.testing.assert_allclose(budgets.N, n)  # C = 6ND = 6 r N²: N and D both follow
+    np.testing.assert_allclose(budgets.D, ratio * n)
+    assert budgets.columns["N"] == "derived: √(C/(6·tokens_per_param))"
+    given = runs_from_frame(pd.DataFrame({"C": 6 * ratio * n * n, "M": ratio, "loss": loss}), d_col="M",
+                            units={"D": "per-param"})
+    np.testing.assert_allclose(given.N, n)
     with pytest.raises(RunsError, match="only D is given per parameter"):
         runs_from_frame(pd.DataFrame({"N": n, "M": ratio, "loss": loss}), d_col="M", units={"N": "per-param"})
     with pytest.raises(RunsError, match="--d-col COLUMN --d-unit per-param"):  # an unknown name is told the way

@@ -88,13 +88,14 @@ def map_columns(df: pd.DataFrame, given: dict[str, str | None], label_cols: dict
     """
     mapped = {var: find_column(df, var, given[var]) for var in ("N", "D", "C", "loss", "U")}
     per_param = _per_param(units.get("D"))
-    if mapped["D"] is None and mapped["C"] is None and mapped["N"] is not None and given["D"] is None:
+    if mapped["D"] is None and (mapped["C"] is None) != (mapped["N"] is None) and given["D"] is None:
         names = {normalized(c): c for c in reversed(list(df.columns))}
         ratio = [names[normalized(c)] for c in RATIO_CANDIDATES if normalized(c) in names]
         if ratio and "D" not in units:  # 'tokens_per_param', as over-training studies write the data budget
             mapped["D"], per_param = ratio[0], True
-            log.warning("reading column '%s' as tokens per parameter: D = N × %s (its name says so); name the "
-                        "tokens' column with --d-col (d_col= in Python) if the table has one", ratio[0], ratio[0])
+            log.warning("reading column '%s' as tokens per parameter: D = N × %s%s (its name says so); name the "
+                        "tokens' column with --d-col (d_col= in Python) if the table has one", ratio[0], ratio[0],
+                        "" if mapped["N"] is not None else ", and N from C = 6ND")
     _refuse_missing(df, mapped, source)
     label_cols = {dim: col for dim, col in label_cols.items() if col is not None}
     for dim, col in label_cols.items():

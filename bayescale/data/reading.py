@@ -243,8 +243,12 @@ def _build(df: pd.DataFrame, labels: pd.Series, source: str, *, n_col: str | Non
         df, labels, values = df.loc[keep], labels.loc[keep], {var: v.loc[keep] for var, v in values.items()}
     columns = dict(present) | {var: f"10^{present[var]}" for var in logs}
     if per_param:  # tokens per parameter, as over-training studies give the data budget
-        values["D"] = values["D"] * values["N"]
-        columns["D"] = f"derived: N × {columns['D']}"
+        ratio, col = values["D"], columns["D"]
+        if "N" not in values:  # with C = 6ND = 6 r N²: N = sqrt(C / 6r)
+            values["N"] = np.sqrt(params_for_compute(values["C"], ratio))
+            columns["N"] = f"derived: √(C/(6·{col}))"
+        values["D"] = ratio * values["N"]
+        columns["D"] = f"derived: N × {col}"
     if "C" not in values:
         with np.errstate(over="ignore"):  # an overflow is reported by check_plausible
             values["C"] = training_flops(values["N"], values["D"])
