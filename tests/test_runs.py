@@ -769,6 +769,8 @@ def test_tokens_per_parameter_give_d(caplog):
     given = runs_from_frame(pd.DataFrame({"C": 6 * ratio * n * n, "M": ratio, "loss": loss}), d_col="M",
                             units={"D": "per-param"})
     np.testing.assert_allclose(given.N, n)
+    with pytest.raises(RunsError, match="--d-unit per-param was given, but .* has no D column"):  # a KeyError once
+        runs_from_frame(pd.DataFrame({"N": n, "C": 6 * ratio * n * n, "loss": loss}), units={"D": "per-param"})
     with pytest.raises(RunsError, match="only D is given per parameter"):
         runs_from_frame(pd.DataFrame({"N": n, "M": ratio, "loss": loss}), d_col="M", units={"N": "per-param"})
     with pytest.raises(RunsError, match="--d-col COLUMN --d-unit per-param"):  # an unknown name is told the way

@@ -119,6 +119,9 @@ def map_columns(df: pd.DataFrame, given: dict[str, str | None], label_cols: dict
             raise RunsError(f"--{var.lower()}-unit {unit!r}: only D is given per parameter (--d-unit {PER_PARAM}: "
                             "the column holds tokens per parameter, and D = value × N).")
     logs = tuple(var for var, unit in units.items() if isinstance(unit, str) and unit.strip() == LOG10)
+    if per_param and mapped["D"] is None:
+        raise RunsError(f"--d-unit {PER_PARAM} was given, but {source} has no D column of tokens per parameter; "
+                        f"name it with {naming('D')}.")
     scaled = {var: unit for var, unit in units.items() if not (var == "D" and per_param)}
     row_units = df.attrs.get("units_row", {})
     return ColumnMap(mapped, label_cols, _multipliers(mapped, scaled, source, logs, row_units), loss_unit, n_convention,
