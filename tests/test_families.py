@@ -339,3 +339,12 @@ def test_families_of_a_law_without_a_closed_form_optimum_are_compared_at_their_o
     assert b["p_better"] == pytest.approx(a["p_better"], abs=0.02)
     assert b["loss_gap"]["median"] == pytest.approx(a["loss_gap"]["median"], rel=0.02)
     assert family_results(numeric, np.array([1e21])) is not None
+
+
+def test_an_inference_aware_plan_of_a_family_fit_is_refused_with_the_way_out():
+    """The lifetime optimum per family is not built: a clear refusal (a broadcasting error once)."""
+    from bayescale.planning.cluster import PlanError
+    from bayescale.planning.plan import plan
+
+    with pytest.raises(PlanError, match="not yet answered for laws with per-family parameters.*--family"):
+        plan(_fake_family_fit(), target_loss=2.5, inference_tokens=1e12)

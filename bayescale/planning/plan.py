@@ -329,6 +329,10 @@ def _for_target(fit, cluster, target, inference_tokens, price, prob, seed, uniqu
     if inference_tokens > 0:
         from bayescale.planning.allocation import inference_optimum
 
+        if fit.law.dims:  # the lifetime optimum per family or group is not built yet
+            raise PlanError(f"--inference-tokens (inference_tokens= in Python) is not yet answered for laws with "
+                            f"per-{fit.law.dims[0]} parameters ({fit.law.name!r}); use optimum with "
+                            f"--{fit.law.dims[0]} for each")
         if "U" in fit.law.variables or not {"N", "D"} <= set(fit.law.variables):
             raise PlanError(f"--inference-tokens needs a law in N and D without unique tokens; {fit.law.name!r} "
                             f"uses {', '.join(fit.law.variables)}")
