@@ -244,6 +244,19 @@ def test_an_optimum_a_law_cannot_give_is_refused_before_the_fit(options, expecte
     assert list(tmp_path.iterdir()) == [runs]
 
 
+def test_budgets_for_a_law_in_size_alone_are_refused_before_the_fit(tmp_path, capsys, monkeypatch):
+    """A user's law in N alone has neither an optimum nor a loss at C: refused before sampling, as
+    before a law in compute alone was given its own answer (it once fitted, saved, then failed)."""
+    import bayescale.results.fitting as fitting
+
+    runs, law = tmp_path / "runs.csv", tmp_path / "size.toml"
+    runs.write_text(RUNS)
+    law.write_text(LAW.format(formula="E + 1 / N"))
+    monkeypatch.setattr(fitting, "fit", lambda *a, **k: pytest.fail("sampled before checking --compute"))
+    _check(capsys, ["fit", runs, "--law", law, "--compute", "1e24", "--out", tmp_path / "fit.nc"], "no trade-off")
+    assert not (tmp_path / "fit.nc").exists()
+
+
 @pytest.mark.parametrize("given", [["compute_power", "compute_loglinear"], ["compute_power,compute_loglinear"]])
 def test_backtest_laws_by_spaces_or_commas(given, tmp_path, monkeypatch):
     import bayescale.decisions.backtesting as backtesting

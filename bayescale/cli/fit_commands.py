@@ -33,7 +33,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     priors = read_prior_file(args.priors) if args.priors else None
     if priors:
         law = law.with_priors(priors, args.priors)
-    if args.compute and (law.trades_size_for_tokens or args.unique_tokens is not None):  # refused before the fit
+    if args.compute and (not law.in_compute_alone or args.unique_tokens is not None):  # refused before the fit
         from bayescale.results.optimum import check_allocatable
 
         check_allocatable(law, args.unique_tokens)
@@ -51,10 +51,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     adequacy = result.adequacy() if args.json or not args.quiet else None  # residuals of every run: only when shown
     per_family = "family" in result.law.dims and args.family is None
     optimum = result.optimum(args.compute, unique_tokens=args.unique_tokens, **_levels(args)) \
-        if args.compute and not per_family and law.trades_size_for_tokens else None
+        if args.compute and not per_family and not law.in_compute_alone else None
     # a law in compute alone has no optimum: the loss each budget buys is what it can say
     bought = None
-    if args.compute and not law.trades_size_for_tokens:
+    if args.compute and law.in_compute_alone:
         families = result.runs.levels["family"] if per_family else (None,)
         bought = {f: result.predict(C=args.compute, prob=args.prob, seed=args.seed,
                                     **({"family": f} if f is not None else _levels(args))) for f in families}

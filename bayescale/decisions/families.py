@@ -182,9 +182,9 @@ def compare_families(fit: Any, budgets: Sequence[float], families: Sequence[str]
 def _law_loss(fit: Any, budgets: np.ndarray, family: str, extra: dict) -> np.ndarray:
     """The law's loss of ``family`` at each budget, per draw ``(sample, budget)``: at the
     compute-optimal allocation, or, for a law in compute alone, at the budget itself."""
-    if fit.law.trades_size_for_tokens:
-        return fit.optimum(budgets, family=family, with_miss=False, **extra).L_opt
-    return fit.predict(C=budgets, family=family).mean
+    if fit.law.in_compute_alone:
+        return fit.predict(C=budgets, family=family).mean
+    return fit.optimum(budgets, family=family, with_miss=False, **extra).L_opt
 
 
 def _gain(curve: np.ndarray, target: np.ndarray, grid: np.ndarray) -> np.ndarray:

@@ -112,6 +112,11 @@ class Law:
         return {"N", "D"} <= set(self.variables)
 
     @property
+    def in_compute_alone(self) -> bool:
+        """Whether the law's one variable is C: what it says of a budget is the loss it buys."""
+        return tuple(self.variables) == ("C",)
+
+    @property
     def dims(self) -> tuple[str, ...]:
         """Dims of the law's shaped parameters (``("group",)`` for a per-group law), in order."""
         return tuple(d for d in DIMS if any(d in self.priors[p].dims for p in self.parameters))

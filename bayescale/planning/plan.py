@@ -248,7 +248,7 @@ def _arithmetic(cluster, n, d, days, mfu, flops_per_token, price) -> Plan:
 
 
 def _for_budget(fit, cluster, compute, price, max_tokens, unique_tokens, prob, seed, candidate_n=None) -> Plan:
-    if not fit.law.trades_size_for_tokens:
+    if fit.law.in_compute_alone:
         return _loss_for_budget(fit, cluster, compute, price, max_tokens, candidate_n, prob, seed)
     extra = {"unique_tokens": unique_tokens} if unique_tokens is not None else {}
     optimum = fit.optimum([compute], seed=seed, with_miss=False, **extra)

@@ -221,7 +221,7 @@ def fit_results(fit: Fit, budgets: Sequence[float], prob: float = PROB,
             error = ""
         except OptimumError as exc:
             error = str(exc)
-    bought = fit.predict(C=budgets, prob=prob) if set(fit.law.variables) == {"C"} and not fit.law.dims else None
+    bought = fit.predict(C=budgets, prob=prob) if fit.law.in_compute_alone and not fit.law.dims else None
     priors = {name: fit.law.priors[name].draw(PRIOR_DRAWS, seed=i)  # hierarchical priors have no draws of their own
               for i, name in enumerate(fit.law.all_parameters) if fit.law.priors[name].is_numeric}
     log_pred = np.log(at_runs.predictive)
