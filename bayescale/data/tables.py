@@ -102,14 +102,15 @@ def _units_row(df: pd.DataFrame) -> pd.DataFrame | None:
     if len(df) < 2:
         return None
     first, rest = df.iloc[0], df.iloc[1:]
-    numeric = [c for c in df.columns if pd.to_numeric(rest[c], errors="coerce").notna().all()]
+    parsed = {c: pd.to_numeric(rest[c], errors="coerce") for c in df.columns}
+    numeric = [c for c, values in parsed.items() if values.notna().all()]
     if not numeric or any(_is_number(str(first[c])) for c in numeric if pd.notna(first[c])):
         return None
     if not any(isinstance(first[c], str) and first[c].strip() for c in numeric):
         return None
     out = rest.copy()
     for c in numeric:
-        out[c] = pd.to_numeric(rest[c])
+        out[c] = parsed[c]
     out.attrs["units_row"] = {str(c): v.strip() for c, v in first.items() if isinstance(v, str) and v.strip()}
     return out
 

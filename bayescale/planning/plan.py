@@ -252,11 +252,7 @@ def _for_budget(fit, cluster, compute, price, max_tokens, unique_tokens, prob, s
         return _loss_for_budget(fit, cluster, compute, price, max_tokens, candidate_n, prob, seed)
     extra = {"unique_tokens": unique_tokens} if unique_tokens is not None else {}
     optimum = fit.optimum([compute], seed=seed, with_miss=False, **extra)
-    record: dict[str, Any] = {"compute": float(compute)}
-    if cluster is not None:
-        record |= {"days": float(cluster.days(compute)), "gpu_hours": float(cluster.gpu_hours(compute))}
-        if price is not None:
-            record["cost"] = record["gpu_hours"] * price
+    record = _budget_record(cluster, compute, price)
     notes = []
     n_opt, d_opt, l_opt = optimum.N_opt[:, 0], optimum.D_opt[:, 0], optimum.L_opt[:, 0]
     if max_tokens is not None:
@@ -288,8 +284,7 @@ def _for_budget(fit, cluster, compute, price, max_tokens, unique_tokens, prob, s
                "L_opt_predictive": _summary(optimum.L_opt_predictive[:, 0], prob) if max_tokens is None else None,
                "tokens_per_param": _summary(d_opt / n_opt, prob)}
     record = {k: v for k, v in record.items() if v is not None}
-    units = {"compute": "FLOPs", "days": "days", "gpu_hours": "GPU-hours", "cost": "USD", "N_opt": "parameters",
-             "D_opt": "tokens", "L_opt": f"{fit.runs.loss_unit} (the law)",
+    units = {**_BUDGET_UNITS, "N_opt": "parameters", "D_opt": "tokens", "L_opt": f"{fit.runs.loss_unit} (the law)",
              "L_opt_predictive": f"{fit.runs.loss_unit} (a run)", "tokens_per_param": "tokens/param",
              "cap_binds": "of draws", "loss_cost_of_cap": fit.runs.loss_unit,
              "compute_cost_of_cap": "of the budget (compute-equivalent)",
@@ -297,8 +292,26 @@ def _for_budget(fit, cluster, compute, price, max_tokens, unique_tokens, prob, s
              "expected_loss": fit.runs.loss_unit, "candidate_N": "parameters", "loss_penalty": fit.runs.loss_unit,
              "wasted_compute": "of the budget", "expected_wasted_compute": "of the budget",
              "p_nstar_above_candidate": "probability"}
-    what = f"what {record['days']:.4g} days buy" if cluster is not None else f"what {compute:.3g} FLOPs buy"
-    return Plan(what, [record], units, cluster.label if cluster is not None else "", notes)
+    return Plan(_bought(record, cluster), [record], units, cluster.label if cluster is not None else "", notes)
+
+
+#: Units of the budget's own entries in a plan's record.
+_BUDGET_UNITS = {"compute": "FLOPs", "days": "days", "gpu_hours": "GPU-hours", "cost": "USD"}
+
+
+def _budget_record(cluster, compute: float, price: float | None) -> dict[str, Any]:
+    """A plan's record of the budget itself: FLOPs, and on a cluster its days, GPU-hours and cost."""
+    record: dict[str, Any] = {"compute": float(compute)}
+    if cluster is not None:
+        record |= {"days": float(cluster.days(compute)), "gpu_hours": float(cluster.gpu_hours(compute))}
+        if price is not None:
+            record["cost"] = record["gpu_hours"] * price
+    return record
+
+
+def _bought(record: dict, cluster) -> str:
+    """The plan's question: what the days on the cluster buy, or the FLOPs without one."""
+    return f"what {record['days']:.4g} days buy" if cluster is not None else f"what {record['compute']:.3g} FLOPs buy"
 
 
 def _loss_for_budget(fit, cluster, compute, price, max_tokens, candidate_n, prob, seed) -> Plan:
@@ -307,19 +320,13 @@ def _loss_for_budget(fit, cluster, compute, price, max_tokens, candidate_n, prob
         raise PlanError(f"law {fit.law.name!r} has no trade-off between model size and tokens (it uses "
                         f"{', '.join(fit.law.variables)}): --max-tokens and --candidate-n need a law in N and D")
     prediction = fit.predict(C=[float(compute)], prob=prob, seed=seed)
-    record: dict[str, Any] = {"compute": float(compute)}
-    if cluster is not None:
-        record |= {"days": float(cluster.days(compute)), "gpu_hours": float(cluster.gpu_hours(compute))}
-        if price is not None:
-            record["cost"] = record["gpu_hours"] * price
+    record = _budget_record(cluster, compute, price)
     record |= {"loss": _summary(prediction.mean[:, 0], prob), "loss_predictive": _summary(prediction.predictive[:, 0], prob)}
     unit = fit.runs.loss_unit
-    units = {"compute": "FLOPs", "days": "days", "gpu_hours": "GPU-hours", "cost": "USD",
-             "loss": f"{unit} (the law)", "loss_predictive": f"{unit} (a run)"}
-    what = f"what {record['days']:.4g} days buy" if cluster is not None else f"what {compute:.3g} FLOPs buy"
+    units = {**_BUDGET_UNITS, "loss": f"{unit} (the law)", "loss_predictive": f"{unit} (a run)"}
     notes = [f"law {fit.law.name!r} is in compute alone: it gives the loss a budget buys, not the model size or "
              "tokens to spend it on (fit a law in N and D for those)"]
-    return Plan(what, [record], units, cluster.label if cluster is not None else "", notes)
+    return Plan(_bought(record, cluster), [record], units, cluster.label if cluster is not None else "", notes)
 
 
 def _for_target(fit, cluster, target, inference_tokens, price, prob, seed, unique_tokens) -> Plan:

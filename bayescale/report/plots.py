@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 __all__ = ["RunSlice", "plot_runs", "plot_design", "plot_fit_slices", "plot_residuals", "plot_frontier",
            "plot_table", "MARKERS", "LINESTYLES"]
 
-#: Marker shapes and line styles that keep groups apart in greyscale print.
 #: The colour of runs that carry no model size to colour them by (a table of compute and loss only).
 ONE_COLOUR = "#31688e"
+#: Marker shapes and line styles that keep groups apart in greyscale print.
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 #: Dark colours, distinct in greyscale too with the line styles, one per law on overlaid frontiers.
 DARK = ("#1f3b73", "#8c2d19", "#1e5631", "#5b2a6e", "#7a5200", "#333333")
@@ -96,27 +96,23 @@ def plot_runs(runs: Runs, ax: Axes | None = None) -> Figure:
     from matplotlib.colors import LogNorm
 
     fig, ax = _figure_axes(ax, (7.0, 4.5))
-    if not runs.has_sizes:  # compute and loss only: one colour
+    if runs.has_sizes:
+        norm = LogNorm(runs.N.min(), runs.N.max() if runs.N.max() > runs.N.min() else runs.N.min() * 1.01)
+        bins, edges = _size_bins(runs.N)
+        for b in np.unique(bins):
+            keep = bins == b
+            ax.scatter(runs.C[keep], runs.loss[keep], c=runs.N[keep], cmap="viridis", norm=norm, s=22,
+                       marker=MARKERS[b % len(MARKERS)], edgecolors="black", linewidths=0.4,
+                       label=f"N {sci(edges[b], 2)}–{sci(edges[b + 1], 2)}")
+    else:  # compute and loss only: one colour, no sizes to key
         ax.scatter(runs.C, runs.loss, color=ONE_COLOUR, s=22, edgecolors="black", linewidths=0.4)
-        ax.set_xscale("log")
-        ax.set_xlabel(AXIS_TITLES["C"])
-        ax.set_ylabel(f"final loss ({runs.loss_unit})")
-        ax.grid(True, which="major", alpha=0.3)
-        return fig
-    norm = LogNorm(runs.N.min(), runs.N.max() if runs.N.max() > runs.N.min() else runs.N.min() * 1.01)
-    bins, edges = _size_bins(runs.N)
-    for b in np.unique(bins):
-        keep = bins == b
-        ax.scatter(runs.C[keep], runs.loss[keep], c=runs.N[keep], cmap="viridis", norm=norm, s=22,
-                   marker=MARKERS[b % len(MARKERS)], edgecolors="black", linewidths=0.4,
-                   label=f"N {sci(edges[b], 2)}–{sci(edges[b + 1], 2)}")
     ax.set_xscale("log")
     ax.set_xlabel(AXIS_TITLES["C"])
     ax.set_ylabel(f"final loss ({runs.loss_unit})")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(title="model size (parameters)", fontsize=7, title_fontsize=7, loc="upper right")
-    mappable = ax.collections[0]
-    fig.colorbar(mappable, ax=ax, label="model size N (parameters)", aspect=40)
+    if runs.has_sizes:
+        ax.legend(title="model size (parameters)", fontsize=7, title_fontsize=7, loc="upper right")
+        fig.colorbar(ax.collections[0], ax=ax, label="model size N (parameters)", aspect=40)
     return fig
 
 

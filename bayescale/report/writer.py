@@ -207,12 +207,14 @@ def fit_results(fit: Fit, budgets: Sequence[float], prob: float = PROB,
     frontier = at_budgets = None
     if fit.law.dims:  # one law per level: the families page shows them (a group law: none here)
         slices, note = [], f"The law has per-{fit.law.dims[0]} parameters: see the residuals page."
-        error = (f"per-{fit.law.dims[0]} answers: see the families page" if "family" in fit.law.dims
-                 and fit.law.trades_size_for_tokens else
-                 "per-family losses of a law in compute alone: ask 'bayescale predict FIT.nc --c C --family NAME', "
-                 "and which family wins, 'bayescale compare-families FIT.nc --compute C'" if "family" in fit.law.dims
-                 else f"the law has per-{fit.law.dims[0]} parameters: ask 'bayescale optimum FIT.nc "
-                      f"--{fit.law.dims[0]} NAME' for one")
+        if "family" not in fit.law.dims:
+            error = (f"the law has per-{fit.law.dims[0]} parameters: ask 'bayescale optimum FIT.nc "
+                     f"--{fit.law.dims[0]} NAME' for one")
+        elif fit.law.trades_size_for_tokens:
+            error = "per-family answers: see the families page"
+        else:  # no families page: family_results leaves it out
+            error = ("per-family losses of a law in compute alone: ask 'bayescale predict FIT.nc --c C --family "
+                     "NAME', and which family wins, 'bayescale compare-families FIT.nc --compute C'")
     else:
         slices, note = run_slices(fit, at_runs, prob)
         try:
