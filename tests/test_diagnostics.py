@@ -130,6 +130,40 @@ def test_short_chains_that_agree_get_more_chains_pooled_not_a_fresh_start(monkey
     np.testing.assert_array_equal(again.posterior["a"].values, done.posterior["a"].values)
 
 
+def test_a_near_miss_on_r_hat_gets_more_chains_pooled_not_a_fresh_start(monkeypatch):
+    """R-hat just over 1.01 with no divergences and plenty of effective draws (four chains that
+    agree but for the noise of R-hat's estimate): four more chains with the same settings, pooled;
+    not a restart with twice the draws, which costs more and throws the first draws away."""
+    # fails before the change: a near miss on R-hat restarted with draws=1000
+    import bayescale.inference.sampling
+    from bayescale.inference.converge import POOL_RHAT, sample_until_converged
+    from bayescale.inference.sampling import SamplerSettings
+
+    seen = []
+
+    def chains(settings):
+        x = np.random.default_rng(settings.seed).standard_normal((4, settings.draws))
+        if not seen[1:]:  # the first batch: chain means a little apart
+            x += np.array([0.25, -0.25, 0.12, -0.12])[:, None]
+        return x
+
+    def fake_sample(model, priors, settings):
+        seen.append(settings)
+        x = chains(settings)
+        return xr.DataTree.from_dict({
+            "posterior": xr.Dataset({"a": (("chain", "draw"), x)}),
+            "sample_stats": xr.Dataset({"diverging": (("chain", "draw"), np.zeros_like(x, dtype=bool))})})
+
+    monkeypatch.setattr(bayescale.inference.sampling, "sample", fake_sample)
+    first = SamplerSettings(draws=500, tune=500, seed=2)
+    done = sample_until_converged(None, {}, ["a"], first, retries=2)
+    r_hat = done.attempts[0]["gates"]["r_hat"]["a"]
+    assert 1.01 < r_hat <= POOL_RHAT and done.attempts[0]["gates"]["ess_bulk"]["a"] > 400  # a near miss
+    assert done.gates.passed and len(seen) == 2
+    assert (seen[1].draws, seen[1].tune) == (500, 500) and seen[1].seed != 2  # the same settings, a new seed
+    assert done.posterior["a"].shape == (8, 500) and done.gates.r_hat["a"] < 1.01
+
+
 def test_divergences_alone_restart_with_a_smaller_step_not_more_draws(monkeypatch):
     import bayescale.inference.sampling
     from bayescale.inference.converge import sample_until_converged
