@@ -307,7 +307,8 @@ def test_a_family_fit_of_a_law_in_compute_alone_gets_a_report(tmp_path):
     """Families of a law with no N/D trade-off (here on a table of compute and loss alone): the
     report draws each shaped parameter's levels against its prior and has no families page, which
     compares optima the law does not have (both once failed with a traceback)."""
-    from bayescale.report.writer import family_results, fit_results, write_report
+    from bayescale.report.contents import family_results, fit_results
+    from bayescale.report.writer import write_report
 
     fit = _fake_compute_family_fit()
     assert [name for name in fit.law.parameters if "family" in fit.law.priors[name].dims]  # shaped ones
@@ -330,7 +331,7 @@ def test_families_of_a_law_in_compute_alone_are_compared_at_the_budget():
 def test_families_of_a_law_without_a_closed_form_optimum_are_compared_at_their_optima():
     """A law in N and D whose file has no [optimum] table (data_constrained, most users' own) still
     has optima: families are compared there, and the report keeps its families page."""
-    from bayescale.report.writer import family_results
+    from bayescale.report.contents import family_results
 
     closed, numeric = _fake_family_fit(), _fake_family_fit(closed_form=False)
     assert not numeric.law.optimum and numeric.law.trades_size_for_tokens

@@ -16,7 +16,8 @@ import pytest
 from conftest import ROOT, compute_only_fit, fake_fit
 
 from bayescale.errors import BayescaleError
-from bayescale.report.writer import DEFAULT_BUDGETS, fit_results, run_slices, write_report
+from bayescale.report.contents import fit_results, run_slices
+from bayescale.report.writer import DEFAULT_BUDGETS, write_report
 
 PDFTOTEXT = shutil.which("pdftotext")
 needs_pdftotext = pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext (poppler-utils) is not installed")
@@ -278,7 +279,7 @@ def test_the_pair_plot_is_thinned_with_a_seed(good_fit):
 
 
 def test_modules_do_not_import_matplotlib():
-    code = ("import sys, bayescale.report.writer, bayescale.report.plots, bayescale.report.posterior, bayescale.report.pages; "
+    code = ("import sys, bayescale.report.writer, bayescale.report.contents, bayescale.report.plots, bayescale.report.posterior, bayescale.report.pages; "
             "sys.exit('matplotlib' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
@@ -314,8 +315,8 @@ def test_the_front_page_answers_what_to_train(good_fit):
     prefers another law than PSIS-LOO is called a disagreement."""
     import numpy as np
 
+    from bayescale.report.contents import fit_results
     from bayescale.report.front import front_results
-    from bayescale.report.writer import fit_results
 
     other = fake_fit(draws=300, seed=5)
     results = [fit_results(f, [1e23]) for f in (good_fit, other)]
@@ -340,8 +341,8 @@ def test_the_front_page_answers_what_to_train(good_fit):
 
 def test_the_front_page_prices_a_cluster(good_fit):
     from bayescale.planning.plan import make_cluster
+    from bayescale.report.contents import fit_results
     from bayescale.report.front import front_results
-    from bayescale.report.writer import fit_results
 
     cluster = make_cluster(1024, "h100", 0.4)
     front = front_results([good_fit], [fit_results(good_fit, [1e24])], cluster=cluster, price_per_gpu_hour=2.0)

@@ -14,7 +14,7 @@ from bayescale.texts import sci
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from bayescale.report.writer import FitResults
+    from bayescale.report.contents import FitResults
     from bayescale.results.fitted import Fit
 
 __all__ = ["comparison_pages", "families_page"]

@@ -1,7 +1,7 @@
 """The pages of one fit in the PDF report: title and provenance, notes, data, fit, residuals,
 posterior and frontier.
 
-Each builder takes a fit and the results :mod:`bayescale.report.writer` computed for it and only
+Each builder takes a fit and the results :mod:`bayescale.report.contents` computed for it and only
 draws; :func:`fit_pages` returns ``(section title, builder)`` pairs so that the report can number
 its pages before drawing them. The appendix (:mod:`bayescale.report.appendix`) and the pages that
 set fits side by side (:mod:`bayescale.report.comparing`) are apart; the page itself is
@@ -34,7 +34,7 @@ from bayescale.texts import sci, times
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from bayescale.report.writer import FitResults
+    from bayescale.report.contents import FitResults
     from bayescale.results.fitted import Fit
     from bayescale.results.optimum import Optimum
 
