@@ -74,11 +74,12 @@ def loss_interval_text(record: Mapping[str, float]) -> str:
     return f"{med} [{lo}, {hi}]"
 
 
-def sci(value: float, digits: int = 3) -> str:
-    """Format a number compactly: ``3.1e10`` rather than ``3.1e+10``; plain when moderate."""
+def sci(value: float, digits: int = 3, always: bool = False) -> str:
+    """Format a number compactly: ``3.1e10`` rather than ``3.1e+10``; plain when moderate, unless
+    ``always`` (numbers that span decades side by side: ``2.5e-5 [1.2e-6, 3.9e-4]``)."""
     if not np.isfinite(value):
         return "n/a"
-    text = f"{value:.{digits}g}"
+    text = f"{value:.{digits - 1}e}" if always else f"{value:.{digits}g}"
     if "e" in text:
         mantissa, exponent = text.split("e")
         text = f"{mantissa}e{int(exponent)}"

@@ -292,3 +292,17 @@ def test_the_backtest_needs_a_minimum_in_the_top_budget(tmp_path, capsys):
     assert main(["isoflop", str(path), "--backtest"]) == 2
     out, err = capsys.readouterr()
     assert "isoFLOP analysis" in out and "no minimum inside its runs" in err and "Traceback" not in err
+
+
+def test_the_power_law_prints_the_figures_its_intervals_support():
+    """The exponent to the decimals its interval's width supports (0.01 of spread: three), the
+    factors G and A, which span decades, in scientific notation throughout."""
+    # fails before the change: a printed to four decimals whatever its width, G in mixed notation
+    result = fake_isoflop()
+    a = result.to_dict()["power_law"]["a"]
+    text = result.format()
+    line = next(row for row in text.splitlines() if row.strip().startswith("a "))
+    digits = len(line.split()[1].split(".")[1])
+    assert digits == 2 - 1 - int(np.floor(np.log10(a["upper"] - a["lower"])))
+    g_line = next(row for row in text.splitlines() if row.strip().startswith("G "))
+    assert all("e" in number for number in g_line.replace("[", " ").replace("]", " ").replace(",", " ").split()[1:])

@@ -32,7 +32,7 @@ from bayescale.inference.sampling import SamplerSettings
 from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute, training_flops
 from bayescale.laws.priors import Prior
 from bayescale.results.optimum import Optimum, interval
-from bayescale.texts import interval_texts
+from bayescale.texts import interval_texts, loss_texts, sci
 
 __all__ = ["IsoflopError", "IsoflopFit", "DEFAULT_PRIORS", "bin_budgets", "budget_centres", "budget_problems", "mixed_budgets",
            "fit_isoflop", "DEFAULT_SETTINGS"]
@@ -190,16 +190,20 @@ class IsoflopFit:
     def format(self, prob: float = 0.95, budgets: Sequence[float] | None = None) -> str:
         """A readable report: the power law, each budget's minimum, N* and D* at ``budgets``."""
         data, pct = self.to_dict(prob, budgets), f"{100 * prob:g}%"
-        fmt = lambda r, f=".3g": f"{r['median']:{f}}  [{r['lower']:{f}}, {r['upper']:{f}}]"  # noqa: E731
+        # exponents and scales to the decimals their interval supports; the factors G and A, which
+        # span decades, in scientific notation to the figures theirs supports
+        fmt = lambda r: "{}  [{}, {}]".format(*loss_texts(r["median"], r["lower"], r["upper"]))  # noqa: E731
+        factor = lambda r: "{}  [{}, {}]".format(*(sci(r[k], 2 if r["upper"] > 2 * r["lower"] else 3, always=True)  # noqa: E731
+                                                   for k in ("median", "lower", "upper")))
         est = lambda name, r: "{}  [{}, {}]".format(*interval_texts(name, r))  # noqa: E731  N*, D*, L*
 
         law = data["power_law"]
         lines = [f"isoFLOP analysis (Chinchilla Approach 2): {len(self.budgets)} budgets, runs grouped "
                  f"within ±{100 * self.tolerance:g}% of compute; median and {pct} interval",
                  "N*(C) = G·C^a parameters, D*(C) = A·C^b tokens (C in FLOPs; b = 1 - a, A = 1/(6G))",
-                 f"  a      {fmt(law['a'], '.4f')}", f"  b      {fmt(law['b'], '.4f')}",
-                 f"  G      {fmt(law['G'])}", f"  A      {fmt(law['A'])}",
-                 f"  scatter of the minima about the power law: ×{np.exp(law['tau']['median']):.3f} "
+                 f"  a      {fmt(law['a'])}", f"  b      {fmt(law['b'])}",
+                 f"  G      {factor(law['G'])}", f"  A      {factor(law['A'])}",
+                 f"  scatter of the minima about the power law: ×{np.exp(law['tau']['median']):.2f} "
                  f"(tau {fmt(law['tau'])}); noise on log loss {fmt(law['sigma'])}",
                  f"each budget's minimum:\n  {'C (FLOPs)':>10} {'runs':>4}  {'N*':<32}{'D*':<32}L* ({self.loss_unit})"]
         for r in data["budgets"]:
