@@ -11,10 +11,11 @@ and its outer held-out runs (``results/lfo_runs.csv``) each get a rate k, with
 so that rho = 0 ignores the table's own inner runs (the package) and rho near 1 lets them set the
 rate. The script prints the log likelihood of the outer runs given the inner ones, summed over the
 21 ladders, for a range of rho (mu, omega and the tilt's weight learned on the outer runs), and the
-outer runs' 95% coverage, width and interval score, leave one source out, with rho learned without
-the source and with rho fixed.
+outer runs' 95% coverage, width and interval score, leave one source out (``--ladders``: one ladder
+out), with rho learned without it and with rho fixed.
 
-    .venv/bin/python bench/table_rate_coherent.py      # about a minute; no fits
+    .venv/bin/python bench/table_rate_coherent.py            # about a minute; no fits
+    .venv/bin/python bench/table_rate_coherent.py --ladders  # each fold leaves one ladder out (a few minutes)
 """
 
 from __future__ import annotations
@@ -120,8 +121,9 @@ def main() -> int:
         total = sum(conditional_loglik(ti, to, prior["mu"], prior["omega"], rho) for ti, to in t.values())
         print(f"{rho:4.2f}  {total:9.1f}")
     rows = []
-    for source in sorted(outer.source.unique()):
-        train = outer[outer.source != source]
+    unit = "ladder" if "--ladders" in sys.argv[1:] else "source"  # what each fold leaves out
+    for left_out in sorted(outer[unit].unique()):
+        train = outer[outer[unit] != left_out]
         p = le.learn(train, FEATURES)
         wt = p["weights"]
         train_names = sorted(set(train.ladder) & set(inner.ladder))
@@ -130,17 +132,17 @@ def main() -> int:
             return -sum(conditional_loglik(ti, to, p["mu"], p["omega"], rho) for ti, to in tt.values())
 
         fit = optimize.minimize_scalar(minus_loglik, bounds=(0.0, 0.95), method="bounded", options={"xatol": 0.02})
-        for ladder in sorted(outer[outer.source == source].ladder.unique()):
+        for ladder in sorted(outer[outer[unit] == left_out].ladder.unique()):
             part = outer[outer.ladder == ladder].reset_index(drop=True)
             t_in = terms(inner[inner.ladder == ladder], wt)
-            for label, rho in (("rho 0 (the package)", 0.0), ("rho learned without the source", float(fit.x)),
+            for label, rho in (("rho 0 (the package)", 0.0), (f"rho learned without the {unit}", float(fit.x)),
                                ("rho 0.9", 0.9)):
                 inside, ws = scores(part, out_rate_weights(t_in, p["mu"], p["omega"], rho), wt)
                 rows.append({"ladder": ladder, "rule": label, "rho": rho, "runs": len(part), "coverage": inside.mean(),
                              "width": ws[:, 0].mean(), "interval_score": ws[:, 1].mean()})
     table = pd.DataFrame(rows)
     pd.set_option("display.width", 200)
-    print("\nleave one source out, outer runs:")
+    print(f"\nleave one {unit} out, outer runs:")
     for rule, part in table.groupby("rule", sort=False):
         n = part.runs
         print(f"{rule:<32} coverage {np.average(part.coverage, weights=n):.3f}  width {np.average(part.width, weights=n):.3f}  "
