@@ -260,7 +260,8 @@ def fit_isoflop(
     priors : dict, optional
         Replacements for entries of :data:`DEFAULT_PRIORS`.
     retries : int
-        If a gate fails, sample again up to this many times with twice the draws.
+        Fresh starts after a gate fails, at most, as a law's fit makes them
+        (:func:`bayescale.inference.converge.sample_until_converged`).
 
     Raises
     ------

@@ -70,8 +70,10 @@ def fit(
     seed : int, optional
         Seeds the sampler (the same seed gives the same draws); it replaces ``settings``' seed.
     retries : int
-        If a gate fails, sample again up to this many times with twice the draws and warm-up
-        (and a higher target acceptance after divergences). Every attempt is recorded.
+        Fresh starts after a gate fails, at most: with more draws and a longer warm-up, or after
+        divergent transitions alone a higher target acceptance only; a near miss with chains that
+        agree gets more chains pooled first (:func:`bayescale.inference.converge.sample_until_converged`).
+        Every attempt is recorded.
     log_likelihood : bool
         Store the pointwise log-likelihood (draws × runs) in the fit. Off by default, as it is
         the largest part of a fit on a large table; :meth:`Fit.log_likelihood` computes it
