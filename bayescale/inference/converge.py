@@ -86,8 +86,9 @@ def sample_until_converged(
     it to learn a curved posterior; not after a near miss, no divergences and every R-hat at most
     :data:`NEAR_RHAT`, which needs longer chains only), doubles the draws (neither after
     divergences alone, when R-hat and ESS passed: a smaller step is what is missing, unless the
-    mass matrix changes) and, after divergences, raises the target acceptance by 0.05 (at most 0.99); a restart that would repeat the last attempt's settings
-    takes a seed derived from the user's instead; the last restart, after any divergences, trades
+    mass matrix changes) and, after divergences, raises the target acceptance by 0.05 (at most
+    0.99); a restart that would repeat the last attempt's settings takes a seed derived from the
+    user's instead; the last restart, after any divergences, trades
     the low-rank mass matrix for a diagonal one. The last draws are returned whatever their verdict.
 
     Parameters
@@ -160,10 +161,10 @@ def _escalated(settings: SamplerSettings, gates: Gates, attempts: list[dict], la
     draws = settings.draws if enough else 2 * settings.draws
     # nor, then, the warm-up: a smaller step needs none longer. On datablations, the 4 seeds of 42
     # whose first attempt diverged once or twice (3, 5, 22, 36) passed in one more attempt at the
-    # same warm-up in 19-22 s, against 35-62 s with four times the warm-up. Restarts like that used to
-    # end nearer the R-hat limit (Porian setup 11: a median 1.010 against 1.005, passing as often,
-    # 13 of 24 against 14 of 24), which then meant another restart; such a near miss now gets more
-    # chains pooled instead (sample_until_converged).
+    # same warm-up in 19-22 s, against 35-62 s with four times the warm-up. On three Porian setups
+    # such restarts passed about as often (13 of 24 against 14 of 24) but ended nearer the R-hat
+    # limit (a median 1.010 on setup 11 against 1.005), which then meant another restart; such a
+    # near miss now gets more chains pooled instead (sample_until_converged).
     # A near miss (no divergences, chains that agree) needs longer chains, not a longer warm-up:
     # R-hat's excess over 1 is about what chains with that few effective draws show by chance
     near = not diverged and max(gates.r_hat.values()) <= NEAR_RHAT

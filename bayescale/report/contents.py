@@ -33,6 +33,7 @@ _GRID_POINTS = 60
 _MAX_ISOFLOP_SLICES = 8
 _TOKEN_BINS = 5
 
+
 @dataclass(frozen=True)
 class FitResults:
     """Everything the report shows about one fit, computed once through the result API.
