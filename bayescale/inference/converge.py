@@ -84,12 +84,12 @@ def sample_until_converged(
     again, at most ``retries`` times:
     each restart warms up four times as long as the first attempt (the low-rank mass matrix needs
     it to learn a curved posterior; not after a near miss, no divergences and every R-hat at most
-    :data:`NEAR_RHAT`, which needs longer chains only), doubles the draws (neither after
-    divergences alone, when R-hat and ESS passed: a smaller step is what is missing, unless the
-    mass matrix changes) and, after divergences, raises the target acceptance by 0.05 (at most
-    0.99); a restart that would repeat the last attempt's settings takes a seed derived from the
-    user's instead; the last restart, after any divergences, trades
-    the low-rank mass matrix for a diagonal one. The last draws are returned whatever their verdict.
+    :data:`NEAR_RHAT`, which needs longer chains only) and doubles the draws; after divergences it
+    raises the target acceptance by 0.05 (at most 0.99), and after divergences alone, when R-hat
+    and ESS passed, that is all it changes (a smaller step is what is missing; unless the mass
+    matrix changes). A restart that would repeat the last attempt's settings takes a seed derived
+    from the user's instead; the last restart, after any divergences, trades the low-rank mass
+    matrix for a diagonal one. The last draws are returned whatever their verdict.
 
     Parameters
     ----------
