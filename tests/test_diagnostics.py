@@ -136,7 +136,7 @@ def test_a_near_miss_on_r_hat_gets_more_chains_pooled_not_a_fresh_start(monkeypa
     not a restart with twice the draws, which costs more and throws the first draws away."""
     # fails before the change: a near miss on R-hat restarted with draws=1000
     import bayescale.inference.sampling
-    from bayescale.inference.converge import POOL_RHAT, sample_until_converged
+    from bayescale.inference.converge import NEAR_RHAT, sample_until_converged
     from bayescale.inference.sampling import SamplerSettings
 
     seen = []
@@ -158,7 +158,7 @@ def test_a_near_miss_on_r_hat_gets_more_chains_pooled_not_a_fresh_start(monkeypa
     first = SamplerSettings(draws=500, tune=500, seed=2)
     done = sample_until_converged(None, {}, ["a"], first, retries=2)
     r_hat = done.attempts[0]["gates"]["r_hat"]["a"]
-    assert 1.01 < r_hat <= POOL_RHAT and done.attempts[0]["gates"]["ess_bulk"]["a"] > 400  # a near miss
+    assert 1.01 < r_hat <= NEAR_RHAT and done.attempts[0]["gates"]["ess_bulk"]["a"] > 400  # a near miss
     assert done.gates.passed and len(seen) == 2
     assert (seen[1].draws, seen[1].tune) == (500, 500) and seen[1].seed != 2  # the same settings, a new seed
     assert done.posterior["a"].shape == (8, 500) and done.gates.r_hat["a"] < 1.01

@@ -23,20 +23,18 @@ import xarray as xr
 from bayescale.inference.gates import Gates, check_gates
 from bayescale.inference.sampling import SamplerSettings
 
-__all__ = ["Sampled", "sample_until_converged", "MAX_POOLED_BATCHES", "POOL_RHAT", "NEAR_RHAT"]
+__all__ = ["Sampled", "sample_until_converged", "MAX_POOLED_BATCHES", "NEAR_RHAT"]
 
 log = logging.getLogger(__name__)
 
 #: At most this many batches of chains are pooled before a fresh start is tried instead.
 MAX_POOLED_BATCHES = 2
-#: A miss is met with more chains only while every R-hat is at most this (chains that agree, where
-#: an R-hat over 1.01 is mostly the noise of its estimate from four chains). On Porian's isoFLOP
-#: setup 11, two seeds of ten missed on the scatter's R-hat (1.010, 1.011 with 700-odd effective
-#: draws); four more chains passed both at 1.007, in 5.5 s against 8 s for a restart with twice
-#: the draws.
-POOL_RHAT = 1.02
-#: A miss without divergences whose R-hats are all at most this restarts with longer chains but
-#: the same warm-up.
+#: A near miss: no divergences and every R-hat at most this (chains that agree, where an R-hat over
+#: 1.01 is mostly the noise of its estimate from four chains). It is met first with more chains
+#: pooled, then, if they do not mend it, with a restart of longer chains at the same warm-up. On
+#: Porian's isoFLOP setup 11, two seeds of ten missed on the scatter's R-hat (1.010, 1.011 with
+#: 700-odd effective draws); four more chains passed both at 1.007, in 5.5 s against 8 s for a
+#: restart with twice the draws.
 NEAR_RHAT = 1.02
 
 
@@ -53,7 +51,7 @@ class Sampled(NamedTuple):
 def _poolable(gates: Gates) -> bool:
     """Whether more chains (rather than a fresh start) answer this miss: no divergences, and every
     R-hat close to its limit."""
-    return not gates.divergences and max(gates.r_hat.values()) <= POOL_RHAT
+    return not gates.divergences and max(gates.r_hat.values()) <= NEAR_RHAT
 
 
 def _pooled(first: xr.Dataset, more: xr.Dataset) -> xr.Dataset:
@@ -78,7 +76,7 @@ def sample_until_converged(
 ) -> Sampled:
     """Sample, check the gates, and sample more while a gate fails.
 
-    A miss with no divergences and every R-hat at most :data:`POOL_RHAT` adds a batch of chains
+    A miss with no divergences and every R-hat at most :data:`NEAR_RHAT` adds a batch of chains
     with the same settings (a seed derived from the user's), pooled with the chains so far, up to
     :data:`MAX_POOLED_BATCHES` batches. Any other miss, and one the pooled batches did not mend, starts
     again, at most ``retries`` times:
