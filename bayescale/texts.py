@@ -48,11 +48,14 @@ def loss_texts(median: float, lower: float, upper: float) -> tuple[str, str, str
     return f"{median:.{d}f}", f"{lower:.{d}f}", f"{upper:.{d}f}"
 
 
-def size_texts(median: float, lower: float, upper: float) -> tuple[str, str, str]:
+def size_texts(median: float, lower: float, upper: float, scientific: bool = False) -> tuple[str, str, str]:
     """Sizes, token counts and ratios as printed: three significant figures, or two where the
     interval spans more than a factor of two (a third figure there would claim what is not known);
-    values from 0.001 to 10,000 in plain notation."""
+    values from 0.001 to 10,000 in plain notation, unless ``scientific`` (factors that span decades,
+    all three as ``2.5e-5``)."""
     digits = 2 if lower > 0 and upper / lower > _WIDE else 3
+    if scientific:
+        return tuple(sci(v, digits, always=True) for v in (median, lower, upper))  # type: ignore[return-value]
     # ratios and epochs (280 tokens per parameter) in plain notation, sizes (7.8e+08) in scientific
     return tuple(_figures(v, digits) if 1e-3 <= abs(v) < 1e4 else f"{v:#.{digits}g}"  # type: ignore[return-value]
                  for v in (median, lower, upper))

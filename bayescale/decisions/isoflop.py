@@ -32,7 +32,7 @@ from bayescale.inference.sampling import SamplerSettings
 from bayescale.laws.flops import FLOPS_PER_PARAM_TOKEN, tokens_for_compute, training_flops
 from bayescale.laws.priors import Prior
 from bayescale.results.optimum import Optimum, interval
-from bayescale.texts import interval_texts, loss_texts, sci
+from bayescale.texts import interval_texts, loss_texts, size_texts
 
 __all__ = ["IsoflopError", "IsoflopFit", "DEFAULT_PRIORS", "bin_budgets", "budget_centres", "budget_problems", "mixed_budgets",
            "fit_isoflop", "DEFAULT_SETTINGS"]
@@ -193,8 +193,7 @@ class IsoflopFit:
         # exponents and scales to the decimals their interval supports; the factors G and A, which
         # span decades, in scientific notation to the figures theirs supports
         fmt = lambda r: "{}  [{}, {}]".format(*loss_texts(r["median"], r["lower"], r["upper"]))  # noqa: E731
-        factor = lambda r: "{}  [{}, {}]".format(*(sci(r[k], 2 if r["upper"] > 2 * r["lower"] else 3, always=True)  # noqa: E731
-                                                   for k in ("median", "lower", "upper")))
+        factor = lambda r: "{}  [{}, {}]".format(*size_texts(r["median"], r["lower"], r["upper"], scientific=True))  # noqa: E731
         est = lambda name, r: "{}  [{}, {}]".format(*interval_texts(name, r))  # noqa: E731  N*, D*, L*
 
         law = data["power_law"]
