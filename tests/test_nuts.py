@@ -102,3 +102,20 @@ def test_sampler_threads_keep_their_python_thread_state(monkeypatch):
     assert fit.draws()["E"].size == 100
     assert calls, "the sampler's threads were never kept"
     assert len(calls) == len(set(calls)), f"kept again on the same thread: {len(calls)} calls, {len(set(calls))} threads"
+
+
+def test_nutpie_imported_without_arviz_until_it_reaches_for_it():
+    """The fit path imports nutpie with a stand-in for ``arviz`` (1 s of arviz-stats and
+    arviz-plots for converters we do not call); nutpie still gets the real package when it asks."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from bayescale.inference.sampling import _import_nutpie\n"
+            "_import_nutpie()\n"
+            "assert not {'arviz', 'arviz_base', 'arviz_stats'} & set(sys.modules), 'arviz imported'\n"
+            "converter = sys.modules['nutpie.sample'].arviz.from_dict\n"
+            "import arviz\n"
+            "assert converter is arviz.from_dict, 'the stand-in did not reach the real arviz'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -36,7 +36,7 @@ from pytensor.graph.replace import vectorize_graph
 from bayescale.files import cache_dir
 from bayescale.laws.priors import Prior
 
-__all__ = ["SamplerSettings", "CompiledModel", "compile_model", "sample"]
+__all__ = ["SamplerSettings", "CompiledModel", "compile_model", "sample", "SAMPLE_STATS"]
 
 
 @dataclass(frozen=True)
@@ -114,22 +114,27 @@ def _unconstrained(prior: Prior, value: float) -> float:
 
 
 def _import_nutpie():
-    """Import nutpie, letting it see only the part of ArviZ it uses.
+    """Import nutpie without the ArviZ it imports.
 
     nutpie imports the ``arviz`` meta-package, which loads arviz-stats (with ``scipy.stats``) and
-    arviz-plots (with matplotlib): over a second, for two converters that live in arviz-base.
-    While nutpie is imported, ``arviz`` is a stand-in module holding those two; the real
-    package is untouched and imports normally afterwards.
+    arviz-plots (with matplotlib): over a second, for two converters of its own trace format that
+    we do not call (:func:`sample` reads nutpie's raw trace). While nutpie is imported, ``arviz``
+    is a stand-in that imports the real package the first time nutpie reaches into it (when
+    someone samples with nutpie's own conversion in this process); the real package is untouched
+    and imports normally afterwards.
     """
     if "nutpie" in sys.modules or "arviz" in sys.modules:
         import nutpie
 
         return nutpie
-    import arviz_base
-
     stand_in = types.ModuleType("arviz")
-    stand_in.from_dict = arviz_base.from_dict
-    stand_in.dict_to_dataset = arviz_base.dict_to_dataset
+
+    def real(name: str):
+        import importlib
+
+        return getattr(importlib.import_module("arviz"), name)
+
+    stand_in.__getattr__ = real
     sys.modules["arviz"] = stand_in
     try:
         import nutpie
@@ -349,7 +354,7 @@ def sample(model: pm.Model | CompiledModel, priors: Mapping[str, Prior], setting
         make_initial_point_fn=initial_point,
     )
     progress = sys.stderr.isatty() if settings.progressbar is None else settings.progressbar
-    trace = nutpie.sample(
+    raw = nutpie.sample(
         nutpie_model,
         draws=settings.draws,
         tune=settings.tune,
@@ -360,21 +365,58 @@ def sample(model: pm.Model | CompiledModel, priors: Mapping[str, Prior], setting
         adaptation=settings.adaptation,
         target_accept=settings.target_accept,
         save_warmup=False,
+        return_raw_trace=True,
     )
-    return xr.DataTree.from_dict({"posterior": _posterior(compiled, trace["posterior"][_FLAT]),
-                                  "sample_stats": trace["sample_stats"].to_dataset()})
+    flat, stats = _from_raw(raw)
+    return xr.DataTree.from_dict({"posterior": _posterior(compiled, flat), "sample_stats": stats})
 
 
 #: The one variable the sampler stores: each draw's flat unconstrained vector.
 _FLAT = "_unconstrained"
 
+#: The sampler statistics kept, the standard diagnostics (nutpie reports more: its adaptation's
+#: internals, and the divergences' messages and positions as strings and arrays).
+SAMPLE_STATS = ("diverging", "depth", "maxdepth_reached", "n_steps", "step_size", "mean_tree_accept",
+                "energy", "energy_error", "max_energy_error", "logp")
 
-def _posterior(compiled: CompiledModel, flat: xr.DataArray) -> xr.Dataset:
+
+def _from_raw(raw: Any) -> tuple[np.ndarray, xr.Dataset]:
+    """The draws after warm-up, ``(chain, draw, ndim)``, and their :data:`SAMPLE_STATS` from nutpie's
+    raw trace (one Arrow batch of draws and one of statistics per chain, warm-up rows flagged)."""
+    import pyarrow
+
+    def column(batch, name: str) -> np.ndarray:
+        return pyarrow.array(batch.column(name)).to_numpy(zero_copy_only=False)
+
+    draw_batches, stat_batches = raw.get_arrow_trace()
+    flats, columns = [], {name: [] for name in SAMPLE_STATS}
+    for draws, stats in zip(draw_batches, stat_batches):
+        kept = ~column(stats, "tuning").astype(bool)
+        flat = pyarrow.array(draws.column(_FLAT)).flatten().to_numpy(zero_copy_only=False)
+        flats.append(flat.reshape(draws.num_rows, -1)[kept])
+        for name in SAMPLE_STATS:
+            columns[name].append(column(stats, name)[kept])
+    length = min(len(f) for f in flats)  # every chain has its draws unless sampling was cut short
+    flat = np.stack([f[:length] for f in flats])
+    coords = {"chain": np.arange(len(flats)), "draw": np.arange(length)}
+    stats = xr.Dataset({name: (("chain", "draw"), np.stack([v[:length] for v in values]))
+                        for name, values in columns.items()}, coords=coords)
+    stats.attrs = {"inference_library": "nutpie", "inference_library_version": _nutpie_version()}
+    return flat, stats
+
+
+def _nutpie_version() -> str:
+    from importlib.metadata import version
+
+    return version("nutpie")
+
+
+def _posterior(compiled: CompiledModel, flat: np.ndarray) -> xr.Dataset:
     """The named variables, with their dims and coordinates, of every draw of ``flat``
     (``(chain, draw, ndim)``), computed in one call."""
-    chains, draws = flat.sizes["chain"], flat.sizes["draw"]
-    values = compiled.expand(np.ascontiguousarray(flat.to_numpy().reshape(chains * draws, -1), dtype=np.float64))
-    variables, coords = {}, {"chain": flat["chain"].to_numpy(), "draw": flat["draw"].to_numpy()}
+    chains, draws = flat.shape[:2]
+    values = compiled.expand(np.ascontiguousarray(flat.reshape(chains * draws, -1), dtype=np.float64))
+    variables, coords = {}, {"chain": np.arange(chains), "draw": np.arange(draws)}
     for name, shape, value in zip(compiled.names, compiled.shapes, values):
         dims = compiled.dims.get(name) or tuple(f"{name}_dim_{i}" for i in range(len(shape)))
         variables[name] = (("chain", "draw", *dims), np.asarray(value, dtype=np.float64).reshape(chains, draws, *shape))

@@ -17,7 +17,7 @@ from bayescale.data.runs import Runs
 from bayescale.data.stored import runs_attributes, runs_dataset
 from bayescale.inference.converge import sample_until_converged
 from bayescale.inference.gates import check_gates
-from bayescale.inference.sampling import SamplerSettings
+from bayescale.inference.sampling import SAMPLE_STATS, SamplerSettings
 from bayescale.laws.law import Law, Scales
 from bayescale.laws.law_file import load_law
 from bayescale.notes import collect_notes
@@ -250,12 +250,6 @@ def assemble_fit(
     )
     result = Fit(tree)
     return Fit(result.loo_tree()) if log_likelihood else result
-
-
-#: The sampler statistics a fit keeps, the standard diagnostics (nutpie reports more: its
-#: adaptation's internals, and the divergences' messages and positions as strings and arrays).
-SAMPLE_STATS = ("diverging", "depth", "maxdepth_reached", "n_steps", "step_size", "mean_tree_accept",
-                "energy", "energy_error", "max_energy_error", "logp")
 
 
 def _assemble(runs: Runs, posterior: xr.Dataset, stats: xr.Dataset) -> xr.DataTree:
