@@ -119,3 +119,25 @@ def test_nutpie_imported_without_arviz_until_it_reaches_for_it():
             "assert converter is arviz.from_dict, 'the stand-in did not reach the real arviz'\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_draws_do_not_depend_on_where_the_chains_ran(example_nuts_fit, monkeypatch):
+    """The second shard of chains, sampled in a forked child or in this process, gives the same
+    draws bit for bit (the compiled model is the shared fit's, reused)."""
+    from bayescale.data.reading import read_runs
+    from bayescale.inference import shards
+    from bayescale.inference.model import compiled_law_model
+    from bayescale.inference.sampling import SamplerSettings, sample
+    from bayescale.laws.law_file import load_law
+
+    law = load_law("chinchilla")
+    compiled = compiled_law_model(law, read_runs(ROOT / "data" / "example_runs.csv"))
+    settings = SamplerSettings(draws=60, tune=60, seed=5, progressbar=False)
+    monkeypatch.setattr(shards, "_in_pool", False)
+    first = sample(compiled, law.priors, settings)
+    monkeypatch.setattr(shards, "_in_pool", True)  # everything here, one shard after the other
+    second = sample(compiled, law.priors, settings)
+    for group in ("posterior", "sample_stats"):
+        a, b = first[group].to_dataset(), second[group].to_dataset()
+        assert a.sizes["chain"] == 4 and all(np.array_equal(a[k], b[k]) for k in a.data_vars), group
+    assert not np.array_equal(a["logp"][0], a["logp"][2])  # the shards' chains are not copies

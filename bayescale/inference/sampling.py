@@ -34,6 +34,7 @@ from pytensor.graph import clone_replace
 from pytensor.graph.replace import vectorize_graph
 
 from bayescale.files import cache_dir
+from bayescale.inference.shards import run_shards, shard_settings
 from bayescale.laws.priors import Prior
 
 __all__ = ["SamplerSettings", "CompiledModel", "compile_model", "sample", "SAMPLE_STATS"]
@@ -353,21 +354,31 @@ def sample(model: pm.Model | CompiledModel, priors: Mapping[str, Prior], setting
         [_FLAT],
         make_initial_point_fn=initial_point,
     )
-    progress = sys.stderr.isatty() if settings.progressbar is None else settings.progressbar
-    raw = nutpie.sample(
-        nutpie_model,
-        draws=settings.draws,
-        tune=settings.tune,
-        chains=settings.chains,
-        cores=1,
-        seed=settings.seed,
-        progress_bar=progress,
-        adaptation=settings.adaptation,
-        target_accept=settings.target_accept,
-        save_warmup=False,
-        return_raw_trace=True,
-    )
-    flat, stats = _from_raw(raw)
+
+    def run(shard: SamplerSettings) -> list[np.ndarray]:
+        progress = sys.stderr.isatty() if shard.progressbar is None else shard.progressbar
+        raw = nutpie.sample(
+            nutpie_model,
+            draws=shard.draws,
+            tune=shard.tune,
+            chains=shard.chains,
+            cores=1,
+            seed=shard.seed,
+            progress_bar=progress,
+            adaptation=shard.adaptation,
+            target_accept=shard.target_accept,
+            save_warmup=False,
+            return_raw_trace=True,
+        )
+        return _from_raw(raw)
+
+    pieces = run_shards(run, shard_settings(settings))
+    length = min(piece[0].shape[1] for piece in pieces)  # every chain has its draws unless sampling was cut short
+    flat = np.concatenate([piece[0][:, :length] for piece in pieces])
+    coords = {"chain": np.arange(flat.shape[0]), "draw": np.arange(length)}
+    stats = xr.Dataset({name: (("chain", "draw"), np.concatenate([piece[1 + i][:, :length] for piece in pieces]))
+                        for i, name in enumerate(SAMPLE_STATS)}, coords=coords)
+    stats.attrs = {"inference_library": "nutpie", "inference_library_version": _nutpie_version()}
     return xr.DataTree.from_dict({"posterior": _posterior(compiled, flat), "sample_stats": stats})
 
 
@@ -380,9 +391,10 @@ SAMPLE_STATS = ("diverging", "depth", "maxdepth_reached", "n_steps", "step_size"
                 "energy", "energy_error", "max_energy_error", "logp")
 
 
-def _from_raw(raw: Any) -> tuple[np.ndarray, xr.Dataset]:
-    """The draws after warm-up, ``(chain, draw, ndim)``, and their :data:`SAMPLE_STATS` from nutpie's
-    raw trace (one Arrow batch of draws and one of statistics per chain, warm-up rows flagged)."""
+def _from_raw(raw: Any) -> list[np.ndarray]:
+    """The draws after warm-up, ``(chain, draw, ndim)``, then each of :data:`SAMPLE_STATS`,
+    ``(chain, draw)``, from nutpie's raw trace (one Arrow batch of draws and one of statistics per
+    chain, warm-up rows flagged)."""
     import pyarrow
 
     def column(batch, name: str) -> np.ndarray:
@@ -396,13 +408,8 @@ def _from_raw(raw: Any) -> tuple[np.ndarray, xr.Dataset]:
         flats.append(flat.reshape(draws.num_rows, -1)[kept])
         for name in SAMPLE_STATS:
             columns[name].append(column(stats, name)[kept])
-    length = min(len(f) for f in flats)  # every chain has its draws unless sampling was cut short
-    flat = np.stack([f[:length] for f in flats])
-    coords = {"chain": np.arange(len(flats)), "draw": np.arange(length)}
-    stats = xr.Dataset({name: (("chain", "draw"), np.stack([v[:length] for v in values]))
-                        for name, values in columns.items()}, coords=coords)
-    stats.attrs = {"inference_library": "nutpie", "inference_library_version": _nutpie_version()}
-    return flat, stats
+    length = min(len(f) for f in flats)
+    return [np.stack([f[:length] for f in flats]), *(np.stack([v[:length] for v in columns[name]]) for name in SAMPLE_STATS)]
 
 
 def _nutpie_version() -> str:

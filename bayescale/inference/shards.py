@@ -1,0 +1,163 @@
+"""Sample a fit's chains in two shards, the second on a forked process when a core is free for it.
+
+nutpie calls our log density through Python, which holds the interpreter's lock: its threads take
+turns, so chains in one process run one at a time. PyMC's own sampler runs chains in separate
+processes for the same reason. Here the chains are split in two fixed shards (the first half and
+the second, each with a seed of its own) and, on Linux with at least two cores, the second shard
+runs in a child forked after the model is compiled, so it starts at once with the compiled code
+(a spawned process would import and compile again). The child sends its draws back as NumPy
+arrays through a pipe (no pickle).
+
+The shards do not depend on the machine: with one core, on another system, inside a pool of
+worker processes, or with ``BAYESCALE_CHAIN_PROCESSES=1`` in the environment, they run one after
+the other in this process and give the same draws. A child that fails or stops answering is
+ended and its shard sampled here instead, with the same result.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import select
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+__all__ = ["shard_settings", "run_shards", "forking_allowed", "ENVIRONMENT"]
+
+log = logging.getLogger(__name__)
+
+#: Set to 1 to run every shard in this process (the draws are the same).
+ENVIRONMENT = "BAYESCALE_CHAIN_PROCESSES"
+#: Tags the seeds of shards so that they differ from the seeds of pooled batches of chains.
+_SHARD_TAG = 0x5AD
+#: A child that has not answered after this many times the first shard's time (at least
+#: :data:`_PATIENCE_MIN` seconds) is taken to be stuck.
+_PATIENCE = 20.0
+_PATIENCE_MIN = 120.0
+#: Set in worker processes of a pool, which already use the cores.
+_in_pool = False
+
+
+def shard_seed(seed: int, shard: int) -> int:
+    """The seed of shard ``shard`` (> 0) of chains seeded by ``seed``; shard 0 keeps ``seed``."""
+    return int(np.random.SeedSequence([int(seed), _SHARD_TAG, int(shard)]).generate_state(1)[0])
+
+
+def shard_settings(settings: Any) -> list:
+    """The sampler settings of each shard: the first half of the chains with the user's seed, the
+    rest with a derived seed and no progress bar of their own. One chain is one shard."""
+    if settings.chains < 2:
+        return [settings]
+    first = (settings.chains + 1) // 2
+    return [replace(settings, chains=first),
+            replace(settings, chains=settings.chains - first, seed=shard_seed(settings.seed, 1), progressbar=False)]
+
+
+def forking_allowed() -> bool:
+    """Whether shards may run in forked processes here: Linux, at least two cores for this process,
+    not in a pool's worker, and not turned off through :data:`ENVIRONMENT`."""
+    if os.environ.get(ENVIRONMENT, "").strip() == "1" or _in_pool:
+        return False
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return False
+    return len(os.sched_getaffinity(0)) >= 2
+
+
+def run_shards(run: Callable[[Any], Sequence[np.ndarray]], shards: Sequence[Any]) -> list[list[np.ndarray]]:
+    """``run`` of each shard, in order: the first here, the others in forked children when
+    :func:`forking_allowed`, else here one after the other.
+
+    Parameters
+    ----------
+    run : callable
+        Shard settings -> its arrays (plain numeric NumPy arrays).
+    shards : sequence
+        From :func:`shard_settings`.
+    """
+    if len(shards) == 1 or not forking_allowed():
+        return [list(run(shard)) for shard in shards]
+    children = [_fork(run, shard) for shard in shards[1:]]
+    try:
+        start = time.perf_counter()
+        results = [list(run(shards[0]))]
+        patience = max(_PATIENCE_MIN, _PATIENCE * (time.perf_counter() - start))
+        for shard, (pid, fd) in zip(shards[1:], children):
+            arrays = _collect(pid, fd, time.monotonic() + patience)
+            if arrays is None:
+                log.debug("the process sampling a shard of chains failed; sampling that shard here instead")
+                arrays = list(run(shard))
+            results.append(arrays)
+        return results
+    finally:
+        for pid, fd in children:
+            _end(pid, fd)
+
+
+def _fork(run: Callable[[Any], Sequence[np.ndarray]], shard: Any) -> tuple[int, int]:
+    """Start ``run(shard)`` in a child; return its pid and the read end of its pipe."""
+    read, write = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: sample, send, and leave without running any of the parent's cleanup
+        code = 1
+        try:
+            os.close(read)
+            quiet = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(quiet, 1)
+            os.dup2(quiet, 2)
+            buffer = io.BytesIO()
+            arrays = [np.ascontiguousarray(a) for a in run(shard)]
+            np.lib.format.write_array(buffer, np.array([len(arrays)]), allow_pickle=False)
+            for array in arrays:
+                np.lib.format.write_array(buffer, array, allow_pickle=False)
+            with os.fdopen(write, "wb") as pipe:
+                pipe.write(buffer.getvalue())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    return pid, read
+
+
+def _collect(pid: int, fd: int, deadline: float) -> list[np.ndarray] | None:
+    """The arrays a child sent, or None if it failed or did not finish by ``deadline``."""
+    chunks = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            return None
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        return None
+    buffer = io.BytesIO(b"".join(chunks))
+    try:
+        count = int(np.lib.format.read_array(buffer, allow_pickle=False)[0])
+        return [np.lib.format.read_array(buffer, allow_pickle=False) for _ in range(count)]
+    except (ValueError, EOFError, IndexError):
+        return None
+
+
+def _end(pid: int, fd: int) -> None:
+    """Close the pipe and make sure the child is gone and reaped."""
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+    try:
+        if os.waitpid(pid, os.WNOHANG) == (0, 0):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    except ChildProcessError:  # already reaped by _collect
+        pass

@@ -1,0 +1,90 @@
+"""Chains sampled in two shards give the same draws whether the second runs in a forked child or here."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from bayescale.inference import shards
+from bayescale.inference.converge import _batch_seed
+from bayescale.inference.sampling import SamplerSettings
+
+forks = pytest.mark.skipif(not shards.forking_allowed(), reason="needs Linux with two cores")
+
+
+def fake_run(shard):
+    """Arrays that depend on the shard only, like a seeded sampler's draws."""
+    rng = np.random.default_rng(shard.seed)
+    return [rng.normal(size=(shard.chains, 5, 3)), np.full((shard.chains, 5), shard.chains, dtype=np.uint64)]
+
+
+def same(a, b):
+    return all(np.array_equal(x, y) and x.dtype == y.dtype for pa, pb in zip(a, b) for x, y in zip(pa, pb))
+
+
+def test_shards_split_the_chains_with_their_own_seeds():
+    first, second = shards.shard_settings(SamplerSettings(chains=5, seed=7))
+    assert (first.chains, second.chains) == (3, 2)
+    assert first.seed == 7 and second.seed != 7 and second.progressbar is False
+    assert second.seed not in {_batch_seed(7, k) for k in range(1, 6)}  # not the seed of a pooled batch
+    assert shards.shard_settings(SamplerSettings(chains=1)) == [SamplerSettings(chains=1)]
+
+
+@forks
+def test_forked_shards_equal_shards_run_here(monkeypatch):
+    settings = shards.shard_settings(SamplerSettings(chains=4, seed=3))
+    forked = shards.run_shards(fake_run, settings)
+    monkeypatch.setenv(shards.ENVIRONMENT, "1")
+    assert not shards.forking_allowed()
+    assert same(forked, shards.run_shards(fake_run, settings))
+
+
+@forks
+def test_a_failed_child_shard_is_sampled_here():
+    parent = os.getpid()
+
+    def run(shard):
+        if os.getpid() != parent:
+            raise RuntimeError("the child fails")
+        return fake_run(shard)
+
+    settings = shards.shard_settings(SamplerSettings(chains=4, seed=3))
+    assert same(shards.run_shards(run, settings), [fake_run(s) for s in settings])
+
+
+@forks
+def test_a_stuck_child_is_ended_and_its_shard_sampled_here(monkeypatch):
+    monkeypatch.setattr(shards, "_PATIENCE_MIN", 0.5)
+    parent = os.getpid()
+    seen = []
+
+    def run(shard):
+        if os.getpid() != parent:
+            time.sleep(60)
+        seen.append(shard.seed)
+        return fake_run(shard)
+
+    children = []
+    fork = shards._fork
+    monkeypatch.setattr(shards, "_fork", lambda *args: children.append(fork(*args)) or children[-1])
+    settings = shards.shard_settings(SamplerSettings(chains=4, seed=3))
+    start = time.perf_counter()
+    assert same(shards.run_shards(run, settings), [fake_run(s) for s in settings])
+    assert time.perf_counter() - start < 30 and seen == [s.seed for s in settings]
+    with pytest.raises(ChildProcessError):  # the child was ended and reaped
+        os.waitpid(children[0][0], os.WNOHANG)
+
+
+def test_a_pool_worker_runs_its_shards_here(monkeypatch):
+    monkeypatch.setattr(shards, "_in_pool", True)
+    assert not shards.forking_allowed()
+    parent = os.getpid()
+
+    def run(shard):
+        assert os.getpid() == parent
+        return fake_run(shard)
+
+    shards.run_shards(run, shards.shard_settings(SamplerSettings(chains=4)))
