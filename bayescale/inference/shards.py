@@ -10,7 +10,8 @@ arrays through a pipe (no pickle).
 
 The shards do not depend on the machine: with one core, on another system, inside a pool of
 worker processes, or with ``BAYESCALE_CHAIN_PROCESSES=1`` in the environment, they run one after
-the other in this process and give the same draws. A child that fails or stops answering is
+the other in this process and give the same draws (so they do, too, while another Python thread
+runs, as in a notebook's kernel: a fork would copy only this one). A child that fails or stops answering is
 ended and its shard sampled here instead, with the same result.
 """
 
@@ -22,6 +23,7 @@ import os
 import select
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -62,8 +64,10 @@ def shard_settings(settings: Any) -> list:
 
 def forking_allowed() -> bool:
     """Whether shards may run in forked processes here: Linux, at least two cores for this process,
-    not in a pool's worker, and not turned off through :data:`ENVIRONMENT`."""
-    if os.environ.get(ENVIRONMENT, "").strip() == "1" or _in_pool:
+    no other Python thread running (a fork copies only the calling thread, and a lock another one
+    holds would stay locked in the child: notebooks' kernels, for one, run several), not in a
+    pool's worker, and not turned off through :data:`ENVIRONMENT`."""
+    if os.environ.get(ENVIRONMENT, "").strip() == "1" or _in_pool or threading.active_count() > 1:
         return False
     if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return False
@@ -113,6 +117,7 @@ def _fork(run: Callable[[Any], Sequence[np.ndarray]], shard: Any) -> tuple[int, 
             quiet = os.open(os.devnull, os.O_WRONLY)
             os.dup2(quiet, 1)
             os.dup2(quiet, 2)
+            sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (streams that are not files, too)
             buffer = io.BytesIO()
             arrays = [np.ascontiguousarray(a) for a in run(shard)]
             np.lib.format.write_array(buffer, np.array([len(arrays)]), allow_pickle=False)
@@ -128,7 +133,8 @@ def _fork(run: Callable[[Any], Sequence[np.ndarray]], shard: Any) -> tuple[int, 
 
 
 def _collect(pid: int, fd: int, deadline: float) -> list[np.ndarray] | None:
-    """The arrays a child sent, or None if it failed or did not finish by ``deadline``."""
+    """The arrays a child sent (it writes them only once it has them all), or None if it failed or
+    did not finish by ``deadline``."""
     chunks = []
     while True:
         remaining = deadline - time.monotonic()
@@ -138,19 +144,17 @@ def _collect(pid: int, fd: int, deadline: float) -> list[np.ndarray] | None:
         if not chunk:
             break
         chunks.append(chunk)
-    _, status = os.waitpid(pid, 0)
-    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
-        return None
     buffer = io.BytesIO(b"".join(chunks))
     try:
         count = int(np.lib.format.read_array(buffer, allow_pickle=False)[0])
-        return [np.lib.format.read_array(buffer, allow_pickle=False) for _ in range(count)]
+        arrays = [np.lib.format.read_array(buffer, allow_pickle=False) for _ in range(count)]
     except (ValueError, EOFError, IndexError):
         return None
+    return arrays if buffer.tell() == len(buffer.getbuffer()) else None
 
 
 def _end(pid: int, fd: int) -> None:
-    """Close the pipe and make sure the child is gone and reaped."""
+    """Close the pipe, end the child if it still runs, and reap it."""
     try:
         os.close(fd)
     except OSError:
@@ -159,5 +163,5 @@ def _end(pid: int, fd: int) -> None:
         if os.waitpid(pid, os.WNOHANG) == (0, 0):
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-    except ChildProcessError:  # already reaped by _collect
+    except ChildProcessError:  # reaped already (SIGCHLD ignored)
         pass
