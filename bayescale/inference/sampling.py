@@ -8,7 +8,9 @@ in shared variables, so refits on new runs
 (backtests, calibration, simulation studies) swap the data and reuse the compiled function.
 nutpie's Rust NUTS calls that function through a Python callback; its low-rank mass matrix
 adaptation takes the E/A/alpha correlations of scaling laws in a few leapfrog steps (5 per draw
-on the Chinchilla table, against 27 with a diagonal mass matrix).
+on the Chinchilla table, against 27 with a diagonal mass matrix). The chains run in two halves,
+the second in a forked process where the machine allows (:mod:`bayescale.inference.shards`), as
+the callback holds Python's lock; the draws are the same either way.
 
 Free variables may have shapes (a parameter per group): they are laid end to end in the
 sampler's flat vector and come back with their dims and coordinates.
@@ -305,7 +307,10 @@ def _value_shapes(model: pm.Model, free: list, values: list) -> list[tuple[int, 
 
 
 def sample(model: pm.Model | CompiledModel, priors: Mapping[str, Prior], settings: SamplerSettings):
-    """Sample ``model`` with NUTS and return nutpie's ``DataTree`` (posterior, sample_stats).
+    """Sample ``model`` with NUTS and return a ``DataTree`` of the draws (posterior, sample_stats).
+
+    The chains run in the two halves of :func:`~bayescale.inference.shards.shard_settings`, the
+    second in a forked process where :func:`~bayescale.inference.shards.forking_allowed`.
 
     Parameters
     ----------

@@ -17,6 +17,7 @@ ended and its shard sampled here instead, with the same result.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -107,8 +108,9 @@ def run_shards(run: Callable[[Any], Sequence[np.ndarray]], shards: Sequence[Any]
 def _fork(run: Callable[[Any], Sequence[np.ndarray]], shard: Any) -> tuple[int, int]:
     """Start ``run(shard)`` in a child; return its pid and the read end of its pipe."""
     read, write = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):  # what is buffered is written once, by the parent
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # no stream, or a closed one
+            stream.flush()
     pid = os.fork()
     if pid == 0:  # the child: sample, send, and leave without running any of the parent's cleanup
         code = 1
