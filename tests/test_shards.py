@@ -88,3 +88,32 @@ def test_a_pool_worker_runs_its_shards_here(monkeypatch):
         return fake_run(shard)
 
     shards.run_shards(run, shards.shard_settings(SamplerSettings(chains=4)))
+
+
+def test_raw_trace_keeps_draws_after_warm_up_and_fills_missing_statistics():
+    """nutpie's raw trace, one Arrow batch of draws and one of statistics per chain, becomes
+    ``(chain, draw, ndim)`` draws and ``(chain, draw)`` statistics of plain dtypes."""
+    pyarrow = pytest.importorskip("pyarrow")
+    from bayescale.inference.sampling import _FLAT, SAMPLE_STATS, _from_raw
+
+    def batches(chain):
+        rows = 5
+        draws = pyarrow.record_batch({_FLAT: pyarrow.array([[chain, float(i)] for i in range(rows)])})
+        stats = {name: pyarrow.array([0.5] * rows) for name in SAMPLE_STATS}
+        stats |= {"tuning": pyarrow.array([True, True, False, False, False]),
+                  "diverging": pyarrow.array([None, False, True, None, False], type=pyarrow.bool_()),
+                  "depth": pyarrow.array([1, 2, None, 3, 4], type=pyarrow.uint64()),
+                  "energy_error": pyarrow.array([0.1, 0.2, None, 0.3, 0.4])}
+        return draws, pyarrow.record_batch(stats)
+
+    class Raw:
+        def get_arrow_trace(self):
+            pairs = [batches(c) for c in range(2)]
+            return [d for d, _ in pairs], [s for _, s in pairs]
+
+    flat, *stats = _from_raw(Raw())
+    stats = dict(zip(SAMPLE_STATS, stats))
+    assert flat.shape == (2, 3, 2) and flat[1, :, 0].tolist() == [1, 1, 1] and flat[0, :, 1].tolist() == [2, 3, 4]
+    assert stats["diverging"].dtype == bool and stats["diverging"][0].tolist() == [True, False, False]
+    assert stats["depth"].dtype == np.uint64 and stats["depth"][0].tolist() == [0, 3, 4]
+    assert np.isnan(stats["energy_error"][0, 0]) and stats["energy_error"][0, 1] == 0.3

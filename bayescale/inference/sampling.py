@@ -403,7 +403,12 @@ def _from_raw(raw: Any) -> list[np.ndarray]:
     import pyarrow
 
     def column(batch, name: str) -> np.ndarray:
-        return pyarrow.array(batch.column(name)).to_numpy(zero_copy_only=False)
+        values = pyarrow.array(batch.column(name))
+        if values.null_count:  # a statistic a draw lacks: NaN, or no (flags) and 0 (counts)
+            kind = values.type
+            values = values.fill_null(False if pyarrow.types.is_boolean(kind) else
+                                      0 if pyarrow.types.is_integer(kind) else float("nan"))
+        return values.to_numpy(zero_copy_only=False)
 
     draw_batches, stat_batches = raw.get_arrow_trace()
     flats, columns = [], {name: [] for name in SAMPLE_STATS}
