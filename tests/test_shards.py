@@ -111,9 +111,28 @@ def test_raw_trace_keeps_draws_after_warm_up_and_fills_missing_statistics():
             pairs = [batches(c) for c in range(2)]
             return [d for d, _ in pairs], [s for _, s in pairs]
 
-    flat, *stats = _from_raw(Raw())
+    flat, *stats = _from_raw(Raw(), 2)
     stats = dict(zip(SAMPLE_STATS, stats))
     assert flat.shape == (2, 3, 2) and flat[1, :, 0].tolist() == [1, 1, 1] and flat[0, :, 1].tolist() == [2, 3, 4]
     assert stats["diverging"].dtype == bool and stats["diverging"][0].tolist() == [True, False, False]
     assert stats["depth"].dtype == np.uint64 and stats["depth"][0].tolist() == [0, 3, 4]
     assert np.isnan(stats["energy_error"][0, 0]) and stats["energy_error"][0, 1] == 0.3
+
+
+def test_raw_trace_of_chains_stopped_before_any_draw():
+    """Interrupted in warm-up (Ctrl-C: nutpie returns what it has), chains have no draws yet: an
+    empty ``(chain, 0, ndim)`` array, which :func:`~bayescale.inference.sampling.sample` takes as
+    the interruption it is."""
+    pyarrow = pytest.importorskip("pyarrow")
+    from bayescale.inference.sampling import _FLAT, SAMPLE_STATS, _from_raw
+
+    empty = pyarrow.array([], type=pyarrow.large_list(pyarrow.float64()))
+
+    class Raw:
+        def get_arrow_trace(self):
+            stats = {name: pyarrow.array([], type=pyarrow.float64()) for name in SAMPLE_STATS}
+            stats["tuning"] = pyarrow.array([], type=pyarrow.bool_())
+            return [pyarrow.record_batch({_FLAT: empty})] * 2, [pyarrow.record_batch(stats)] * 2
+
+    flat, *stats = _from_raw(Raw(), 3)
+    assert flat.shape == (2, 0, 3) and all(s.shape == (2, 0) for s in stats)

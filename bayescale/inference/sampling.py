@@ -375,7 +375,10 @@ def sample(model: pm.Model | CompiledModel, priors: Mapping[str, Prior], setting
             save_warmup=False,
             return_raw_trace=True,
         )
-        return _from_raw(raw)
+        arrays = _from_raw(raw, compiled.ndim)
+        if arrays[0].shape[1] < shard.draws:  # nutpie stops at Ctrl-C and returns what it has
+            raise KeyboardInterrupt("sampling was interrupted")
+        return arrays
 
     pieces = run_shards(run, shard_settings(settings))
     length = min(piece[0].shape[1] for piece in pieces)  # every chain has its draws unless sampling was cut short
@@ -396,7 +399,7 @@ SAMPLE_STATS = ("diverging", "depth", "maxdepth_reached", "n_steps", "step_size"
                 "energy", "energy_error", "max_energy_error", "logp")
 
 
-def _from_raw(raw: Any) -> list[np.ndarray]:
+def _from_raw(raw: Any, ndim: int) -> list[np.ndarray]:
     """The draws after warm-up, ``(chain, draw, ndim)``, then each of :data:`SAMPLE_STATS`,
     ``(chain, draw)``, from nutpie's raw trace (one Arrow batch of draws and one of statistics per
     chain, warm-up rows flagged)."""
@@ -415,7 +418,7 @@ def _from_raw(raw: Any) -> list[np.ndarray]:
     for draws, stats in zip(draw_batches, stat_batches):
         kept = ~column(stats, "tuning").astype(bool)
         flat = pyarrow.array(draws.column(_FLAT)).flatten().to_numpy(zero_copy_only=False)
-        flats.append(flat.reshape(draws.num_rows, -1)[kept])
+        flats.append(flat.reshape(draws.num_rows, ndim)[kept])
         for name in SAMPLE_STATS:
             columns[name].append(column(stats, name)[kept])
     length = min(len(f) for f in flats)

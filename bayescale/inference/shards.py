@@ -111,10 +111,12 @@ def _fork(run: Callable[[Any], Sequence[np.ndarray]], shard: Any) -> tuple[int, 
     for stream in (sys.stdout, sys.stderr):  # what is buffered is written once, by the parent
         with contextlib.suppress(AttributeError, OSError, ValueError):  # no stream, or a closed one
             stream.flush()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: sample, send, and leave without running any of the parent's cleanup
         code = 1
         try:
+            _end_with(parent)
             os.close(read)
             quiet = os.open(os.devnull, os.O_WRONLY)
             os.dup2(quiet, 1)
@@ -132,6 +134,16 @@ def _fork(run: Callable[[Any], Sequence[np.ndarray]], shard: Any) -> tuple[int, 
             os._exit(code)
     os.close(write)
     return pid, read
+
+
+def _end_with(parent: int) -> None:
+    """Have the kernel end this child if its parent ends first (killed, say, before it could)."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent ended before that took hold
+        os._exit(1)
 
 
 def _collect(pid: int, fd: int, deadline: float) -> list[np.ndarray] | None:
