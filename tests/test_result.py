@@ -176,7 +176,7 @@ def test_a_fit_keeps_the_sampler_statistics_that_diagnose_it_and_not_nutpies_int
     from conftest import ROOT
 
     from bayescale.data.reading import read_runs
-    from bayescale.inference.sampling import SAMPLE_STATS
+    from bayescale.inference.trace import SAMPLE_STATS
     from bayescale.results.fitting import _assemble
 
     runs = read_runs(ROOT / "data" / "example_runs.csv")

@@ -94,11 +94,11 @@ def test_raw_trace_keeps_draws_after_warm_up_and_fills_missing_statistics():
     """nutpie's raw trace, one Arrow batch of draws and one of statistics per chain, becomes
     ``(chain, draw, ndim)`` draws and ``(chain, draw)`` statistics of plain dtypes."""
     pyarrow = pytest.importorskip("pyarrow")
-    from bayescale.inference.sampling import _FLAT, SAMPLE_STATS, _from_raw
+    from bayescale.inference.trace import FLAT, SAMPLE_STATS, from_raw
 
     def batches(chain):
         rows = 5
-        draws = pyarrow.record_batch({_FLAT: pyarrow.array([[chain, float(i)] for i in range(rows)])})
+        draws = pyarrow.record_batch({FLAT: pyarrow.array([[chain, float(i)] for i in range(rows)])})
         stats = {name: pyarrow.array([0.5] * rows) for name in SAMPLE_STATS}
         stats |= {"tuning": pyarrow.array([True, True, False, False, False]),
                   "diverging": pyarrow.array([None, False, True, None, False], type=pyarrow.bool_()),
@@ -111,7 +111,7 @@ def test_raw_trace_keeps_draws_after_warm_up_and_fills_missing_statistics():
             pairs = [batches(c) for c in range(2)]
             return [d for d, _ in pairs], [s for _, s in pairs]
 
-    flat, *stats = _from_raw(Raw(), 2)
+    flat, *stats = from_raw(Raw(), 2)
     stats = dict(zip(SAMPLE_STATS, stats))
     assert flat.shape == (2, 3, 2) and flat[1, :, 0].tolist() == [1, 1, 1] and flat[0, :, 1].tolist() == [2, 3, 4]
     assert stats["diverging"].dtype == bool and stats["diverging"][0].tolist() == [True, False, False]
@@ -124,7 +124,7 @@ def test_raw_trace_of_chains_stopped_before_any_draw():
     empty ``(chain, 0, ndim)`` array, which :func:`~bayescale.inference.sampling.sample` takes as
     the interruption it is."""
     pyarrow = pytest.importorskip("pyarrow")
-    from bayescale.inference.sampling import _FLAT, SAMPLE_STATS, _from_raw
+    from bayescale.inference.trace import FLAT, SAMPLE_STATS, from_raw
 
     empty = pyarrow.array([], type=pyarrow.large_list(pyarrow.float64()))
 
@@ -132,7 +132,7 @@ def test_raw_trace_of_chains_stopped_before_any_draw():
         def get_arrow_trace(self):
             stats = {name: pyarrow.array([], type=pyarrow.float64()) for name in SAMPLE_STATS}
             stats["tuning"] = pyarrow.array([], type=pyarrow.bool_())
-            return [pyarrow.record_batch({_FLAT: empty})] * 2, [pyarrow.record_batch(stats)] * 2
+            return [pyarrow.record_batch({FLAT: empty})] * 2, [pyarrow.record_batch(stats)] * 2
 
-    flat, *stats = _from_raw(Raw(), 3)
+    flat, *stats = from_raw(Raw(), 3)
     assert flat.shape == (2, 0, 3) and all(s.shape == (2, 0) for s in stats)

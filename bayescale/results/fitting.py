@@ -17,7 +17,8 @@ from bayescale.data.runs import Runs
 from bayescale.data.stored import runs_attributes, runs_dataset
 from bayescale.inference.converge import sample_until_converged
 from bayescale.inference.gates import check_gates
-from bayescale.inference.sampling import SAMPLE_STATS, SamplerSettings
+from bayescale.inference.sampling import SamplerSettings
+from bayescale.inference.trace import SAMPLE_STATS
 from bayescale.laws.law import Law, Scales
 from bayescale.laws.law_file import load_law
 from bayescale.notes import collect_notes
