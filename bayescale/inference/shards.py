@@ -9,10 +9,10 @@ runs in a child forked after the model is compiled, so it starts at once with th
 arrays through a pipe (no pickle).
 
 The shards do not depend on the machine: with one core, on another system, inside a pool of
-worker processes, or with ``BAYESCALE_CHAIN_PROCESSES=1`` in the environment, they run one after
-the other in this process and give the same draws (so they do, too, while another Python thread
-runs, as in a notebook's kernel: a fork would copy only this one). A child that fails or stops answering is
-ended and its shard sampled here instead, with the same result.
+worker processes, while another Python thread runs (a notebook's kernel: a fork would copy only
+this one), or with ``BAYESCALE_CHAIN_PROCESSES=1`` in the environment, they run one after the
+other in this process and give the same draws. A child that fails or stops answering is ended
+and its shard sampled here instead, with the same result; a child whose parent ends is ended too.
 """
 
 from __future__ import annotations
