@@ -136,3 +136,20 @@ def test_raw_trace_of_chains_stopped_before_any_draw():
 
     flat, *stats = from_raw(Raw(), 3)
     assert flat.shape == (2, 0, 3) and all(s.shape == (2, 0) for s in stats)
+
+
+@forks
+def test_a_pipe_numbered_over_1023():
+    """A process holding many files (a long batch of fits) gets pipes numbered past what
+    ``select.select`` can watch."""
+    import resource
+
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 1200:
+        pytest.skip("this process may not open 1,200 files")
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        settings = shards.shard_settings(SamplerSettings(chains=4, seed=3))
+        assert same(shards.run_shards(fake_run, settings), [fake_run(s) for s in settings])
+    finally:
+        for fd in held:
+            os.close(fd)

@@ -150,9 +150,11 @@ def _collect(pid: int, fd: int, deadline: float) -> list[np.ndarray] | None:
     """The arrays a child sent (it writes them only once it has them all), or None if it failed or
     did not finish by ``deadline``."""
     chunks = []
+    poller = select.poll()  # not select.select, which cannot watch descriptors numbered over 1023
+    poller.register(fd, select.POLLIN)
     while True:
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+        if remaining <= 0 or not poller.poll(remaining * 1000):
             return None
         chunk = os.read(fd, 1 << 20)
         if not chunk:
