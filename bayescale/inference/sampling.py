@@ -320,9 +320,6 @@ def sample(model: pm.Model | CompiledModel, priors: Mapping[str, Prior], setting
         The priors of the free variables, used to start each chain near the prior median.
     settings : SamplerSettings
     """
-    nutpie = _import_nutpie()
-    from nutpie.compiled_pyfunc import from_pyfunc
-
     compiled = model if isinstance(model, CompiledModel) else None
     if compiled is None:
         with without_traces():
@@ -350,17 +347,13 @@ def sample(model: pm.Model | CompiledModel, priors: Mapping[str, Prior], setting
     def initial_point(seed):
         return center + np.random.default_rng(seed).uniform(-0.5, 0.5, center.size)
 
-    nutpie_model = from_pyfunc(
-        compiled.ndim,
-        make_logp,
-        make_expand,
-        [np.dtype("float64")],
-        [(compiled.ndim,)],
-        [FLAT],
-        make_initial_point_fn=initial_point,
-    )
-
     def run(shard: SamplerSettings) -> list[np.ndarray]:
+        # nutpie is imported here, after a fork: the halves import it at the same time (0.1 s)
+        nutpie = _import_nutpie()
+        from nutpie.compiled_pyfunc import from_pyfunc
+
+        nutpie_model = from_pyfunc(compiled.ndim, make_logp, make_expand, [np.dtype("float64")], [(compiled.ndim,)],
+                                   [FLAT], make_initial_point_fn=initial_point)
         progress = sys.stderr.isatty() if shard.progressbar is None else shard.progressbar
         raw = nutpie.sample(
             nutpie_model,
