@@ -122,7 +122,7 @@ def test_nutpie_imported_without_arviz_until_it_reaches_for_it():
 
 
 def test_draws_do_not_depend_on_where_the_chains_ran(example_nuts_fit, monkeypatch):
-    """The second shard of chains, sampled in a forked child or in this process, gives the same
+    """Chains sampled on forked children or all in this process give the same
     draws bit for bit (the compiled model is the shared fit's, reused)."""
     from bayescale.data.reading import read_runs
     from bayescale.inference import shards

@@ -25,12 +25,29 @@ def same(a, b):
     return all(np.array_equal(x, y) and x.dtype == y.dtype for pa, pb in zip(a, b) for x, y in zip(pa, pb))
 
 
-def test_shards_split_the_chains_with_their_own_seeds():
-    first, second = shards.shard_settings(SamplerSettings(chains=5, seed=7))
-    assert (first.chains, second.chains) == (3, 2)
-    assert first.seed == 7 and second.seed != 7 and second.progressbar is False
-    assert second.seed not in {_batch_seed(7, k) for k in range(1, 6)}  # not the seed of a pooled batch
+def test_each_chain_is_a_shard_with_its_own_seed():
+    first, *others = shards.shard_settings(SamplerSettings(chains=5, seed=7, progressbar=True))
+    assert [s.chains for s in (first, *others)] == [1] * 5
+    assert first.seed == 7 and first.progressbar and not any(s.progressbar for s in others)
+    seeds = {s.seed for s in others}
+    assert len(seeds) == 4 and 7 not in seeds
+    assert not seeds & {_batch_seed(7, k) for k in range(1, 6)}  # not the seed of a pooled batch
     assert shards.shard_settings(SamplerSettings(chains=1)) == [SamplerSettings(chains=1)]
+
+
+@forks
+def test_shards_are_dealt_to_one_process_per_core(monkeypatch):
+    monkeypatch.setattr(shards.os, "sched_getaffinity", lambda pid: set(range(3)))
+    assert shards.processes(8) == 3 and shards.processes(2) == 2
+    parent = os.getpid()
+
+    def run(shard):
+        return [np.array([os.getpid() != parent]), np.array([shard.seed])]
+
+    settings = shards.shard_settings(SamplerSettings(chains=7, seed=3))
+    out = shards.run_shards(run, settings)
+    assert [int(o[1][0]) for o in out] == [s.seed for s in settings]  # in order, whoever ran them
+    assert [bool(o[0][0]) for o in out] == [False, True, True, False, True, True, False]
 
 
 @forks
@@ -73,7 +90,7 @@ def test_a_stuck_child_is_ended_and_its_shard_sampled_here(monkeypatch):
     settings = shards.shard_settings(SamplerSettings(chains=4, seed=3))
     start = time.perf_counter()
     assert same(shards.run_shards(run, settings), [fake_run(s) for s in settings])
-    assert time.perf_counter() - start < 30 and seen == [s.seed for s in settings]
+    assert time.perf_counter() - start < 30 and sorted(seen) == sorted(s.seed for s in settings)
     with pytest.raises(ChildProcessError):  # the child was ended and reaped
         os.waitpid(children[0][0], os.WNOHANG)
 

@@ -8,8 +8,8 @@ in shared variables, so refits on new runs
 (backtests, calibration, simulation studies) swap the data and reuse the compiled function.
 nutpie's Rust NUTS calls that function through a Python callback; its low-rank mass matrix
 adaptation takes the E/A/alpha correlations of scaling laws in a few leapfrog steps (5 per draw
-on the Chinchilla table, against 27 with a diagonal mass matrix). The chains run in two halves,
-the second in a forked process where the machine allows (:mod:`bayescale.inference.shards`), as
+on the Chinchilla table, against 27 with a diagonal mass matrix). The chains run on forked
+processes, up to one per core, where the machine allows (:mod:`bayescale.inference.shards`), as
 the callback holds Python's lock; the draws are the same either way.
 
 Free variables may have shapes (a parameter per group): they are laid end to end in the
@@ -309,8 +309,8 @@ def _value_shapes(model: pm.Model, free: list, values: list) -> list[tuple[int, 
 def sample(model: pm.Model | CompiledModel, priors: Mapping[str, Prior], settings: SamplerSettings):
     """Sample ``model`` with NUTS and return a ``DataTree`` of the draws (posterior, sample_stats).
 
-    The chains run in the two halves of :func:`~bayescale.inference.shards.shard_settings`, the
-    second in a forked process where :func:`~bayescale.inference.shards.forking_allowed`.
+    Each chain is a shard of :func:`~bayescale.inference.shards.shard_settings`, sampled on up to
+    :func:`~bayescale.inference.shards.processes` processes (this one and forked children).
 
     Parameters
     ----------
@@ -348,7 +348,7 @@ def sample(model: pm.Model | CompiledModel, priors: Mapping[str, Prior], setting
         return center + np.random.default_rng(seed).uniform(-0.5, 0.5, center.size)
 
     def run(shard: SamplerSettings) -> list[np.ndarray]:
-        # nutpie is imported here, after a fork: the halves import it at the same time (0.1 s)
+        # nutpie is imported here, after a fork: the processes import it at the same time (0.1 s)
         nutpie = _import_nutpie()
         from nutpie.compiled_pyfunc import from_pyfunc
 

@@ -1,18 +1,18 @@
-"""Sample a fit's chains in two shards, the second on a forked process when a core is free for it.
+"""Sample a fit's chains one per shard, on forked processes when cores are free for them.
 
 nutpie calls our log density through Python, which holds the interpreter's lock: its threads take
 turns, so chains in one process run one at a time. PyMC's own sampler runs chains in separate
-processes for the same reason. Here the chains are split in two fixed shards (the first half and
-the second, each with a seed of its own) and, on Linux with at least two cores, the second shard
-runs in a child forked after the model is compiled, so it starts at once with the compiled code
-(a spawned process would import and compile again). The child sends its draws back as NumPy
-arrays through a pipe (no pickle).
+processes for the same reason. Here each chain is a shard with a seed of its own (the first keeps
+the user's), and on Linux the shards are dealt out to as many processes as there are cores for
+this process (at most one per chain): this one and children forked after the model is compiled,
+so they start at once with the compiled code (a spawned process would import and compile again).
+A child sends its draws back as NumPy arrays through a pipe (no pickle).
 
 The shards do not depend on the machine: with one core, on another system, inside a pool of
 worker processes, while another Python thread runs (a notebook's kernel: a fork would copy only
 this one), or with ``BAYESCALE_CHAIN_PROCESSES=1`` in the environment, they run one after the
 other in this process and give the same draws. A child that fails or stops answering is ended
-and its shard sampled here instead, with the same result; a child whose parent ends is ended too.
+and its shards sampled here instead, with the same result; a child whose parent ends is ended too.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["shard_settings", "run_shards", "forking_allowed", "ENVIRONMENT"]
+__all__ = ["shard_settings", "run_shards", "processes", "forking_allowed", "ENVIRONMENT"]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 ENVIRONMENT = "BAYESCALE_CHAIN_PROCESSES"
 #: Tags the seeds of shards so that they differ from the seeds of pooled batches of chains.
 _SHARD_TAG = 0x5AD
-#: A child that has not answered after this many times the first shard's time (at least
+#: A child that has not answered after this many times this process's own shards' time (at least
 #: :data:`_PATIENCE_MIN` seconds) is taken to be stuck.
 _PATIENCE = 20.0
 _PATIENCE_MIN = 120.0
@@ -54,13 +54,17 @@ def shard_seed(seed: int, shard: int) -> int:
 
 
 def shard_settings(settings: Any) -> list:
-    """The sampler settings of each shard: the first half of the chains with the user's seed, the
-    rest with a derived seed and no progress bar of their own. One chain is one shard."""
-    if settings.chains < 2:
-        return [settings]
-    first = (settings.chains + 1) // 2
-    return [replace(settings, chains=first),
-            replace(settings, chains=settings.chains - first, seed=shard_seed(settings.seed, 1), progressbar=False)]
+    """The sampler settings of each shard: one chain each, the first with the user's seed and
+    progress bar, the others with derived seeds and none."""
+    return [settings if settings.chains == 1 else replace(settings, chains=1)] + [
+        replace(settings, chains=1, seed=shard_seed(settings.seed, i), progressbar=False)
+        for i in range(1, settings.chains)]
+
+
+def processes(shards: int) -> int:
+    """How many processes sample ``shards`` shards here: one per core for this process, at most one
+    per shard, on Linux; 1 (this one) where forking is not allowed (see :func:`forking_allowed`)."""
+    return min(shards, len(os.sched_getaffinity(0))) if forking_allowed() else 1
 
 
 def forking_allowed() -> bool:
@@ -76,37 +80,42 @@ def forking_allowed() -> bool:
 
 
 def run_shards(run: Callable[[Any], Sequence[np.ndarray]], shards: Sequence[Any]) -> list[list[np.ndarray]]:
-    """``run`` of each shard, in order: the first here, the others in forked children when
-    :func:`forking_allowed`, else here one after the other.
+    """``run`` of each shard, in order. With :func:`processes` P > 1, process p (this one is 0,
+    the others forked children) runs shards p, p + P, p + 2P, ... one after the other; else this
+    process runs them all.
 
     Parameters
     ----------
     run : callable
-        Shard settings -> its arrays (plain numeric NumPy arrays).
+        Shard settings -> its arrays (plain numeric NumPy arrays, the same number for every shard).
     shards : sequence
         From :func:`shard_settings`.
     """
-    if len(shards) == 1 or not forking_allowed():
+    count = processes(len(shards))
+    if count == 1:
         return [list(run(shard)) for shard in shards]
-    children = [_fork(run, shard) for shard in shards[1:]]
+    dealt = [list(range(p, len(shards), count)) for p in range(count)]
+    children = [_fork(run, [shards[i] for i in mine]) for mine in dealt[1:]]
     try:
         start = time.perf_counter()
-        results = [list(run(shards[0]))]
+        results = {i: list(run(shards[i])) for i in dealt[0]}
         patience = max(_PATIENCE_MIN, _PATIENCE * (time.perf_counter() - start))
-        for shard, (pid, fd) in zip(shards[1:], children):
+        for mine, (pid, fd) in zip(dealt[1:], children):
             arrays = _collect(pid, fd, time.monotonic() + patience)
-            if arrays is None:
-                log.debug("the process sampling a shard of chains failed; sampling that shard here instead")
-                arrays = list(run(shard))
-            results.append(arrays)
-        return results
+            if arrays is None or len(arrays) % len(mine):
+                log.debug("a process sampling chains failed; sampling its chains here instead")
+                arrays = [a for i in mine for a in run(shards[i])]
+            each = len(arrays) // len(mine)
+            results |= {i: arrays[k * each:(k + 1) * each] for k, i in enumerate(mine)}
+        return [results[i] for i in range(len(shards))]
     finally:
         for pid, fd in children:
             _end(pid, fd)
 
 
-def _fork(run: Callable[[Any], Sequence[np.ndarray]], shard: Any) -> tuple[int, int]:
-    """Start ``run(shard)`` in a child; return its pid and the read end of its pipe."""
+def _fork(run: Callable[[Any], Sequence[np.ndarray]], shards: Sequence[Any]) -> tuple[int, int]:
+    """Start ``run`` of each of ``shards`` in a child, one after the other; return its pid and the
+    read end of the pipe on which it sends all their arrays."""
     read, write = os.pipe()
     for stream in (sys.stdout, sys.stderr):  # what is buffered is written once, by the parent
         with contextlib.suppress(AttributeError, OSError, ValueError):  # no stream, or a closed one
@@ -123,7 +132,7 @@ def _fork(run: Callable[[Any], Sequence[np.ndarray]], shard: Any) -> tuple[int, 
             os.dup2(quiet, 2)
             sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (streams that are not files, too)
             buffer = io.BytesIO()
-            arrays = [np.ascontiguousarray(a) for a in run(shard)]
+            arrays = [np.ascontiguousarray(a) for shard in shards for a in run(shard)]
             np.lib.format.write_array(buffer, np.array([len(arrays)]), allow_pickle=False)
             for array in arrays:
                 np.lib.format.write_array(buffer, array, allow_pickle=False)

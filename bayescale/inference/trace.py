@@ -1,5 +1,5 @@
 """The draws nutpie returns, as named values with their dims: its raw Arrow trace to NumPy arrays
-(:func:`from_raw`), and the arrays of the halves of a fit's chains to one ``DataTree``
+(:func:`from_raw`), and the arrays of the shards of a fit's chains to one ``DataTree``
 (:func:`to_tree`: posterior and sample statistics).
 """
 
