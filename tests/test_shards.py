@@ -170,3 +170,16 @@ def test_a_pipe_numbered_over_1023():
     finally:
         for fd in held:
             os.close(fd)
+
+
+def test_one_core_runs_every_chain_here(monkeypatch):
+    monkeypatch.setattr(shards.os, "sched_getaffinity", lambda pid: {0})
+    assert not shards.forking_allowed() and shards.processes(4) == 1
+    parent = os.getpid()
+
+    def run(shard):
+        assert os.getpid() == parent
+        return fake_run(shard)
+
+    settings = shards.shard_settings(SamplerSettings(chains=4, seed=2))
+    assert same(shards.run_shards(run, settings), [fake_run(s) for s in settings])
