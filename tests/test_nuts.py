@@ -133,9 +133,9 @@ def test_draws_do_not_depend_on_where_the_chains_ran(example_nuts_fit, monkeypat
     law = load_law("chinchilla")
     compiled = compiled_law_model(law, read_runs(ROOT / "data" / "example_runs.csv"))
     settings = SamplerSettings(draws=60, tune=60, seed=5, progressbar=False)
-    monkeypatch.setattr(shards, "_in_pool", False)
+    monkeypatch.setenv(shards.ENVIRONMENT, "0")
     first = sample(compiled, law.priors, settings)
-    monkeypatch.setattr(shards, "_in_pool", True)  # everything here, one shard after the other
+    monkeypatch.setenv(shards.ENVIRONMENT, "1")  # everything here, one shard after the other
     second = sample(compiled, law.priors, settings)
     for group in ("posterior", "sample_stats"):
         a, b = first[group].to_dataset(), second[group].to_dataset()

@@ -95,8 +95,15 @@ def test_a_stuck_child_is_ended_and_its_shard_sampled_here(monkeypatch):
         os.waitpid(children[0][0], os.WNOHANG)
 
 
+def _forking_allowed(_):
+    return shards.forking_allowed()
+
+
 def test_a_pool_worker_runs_its_shards_here(monkeypatch):
-    monkeypatch.setattr(shards, "_in_pool", True)
+    from bayescale.inference import workers
+
+    monkeypatch.setenv(shards.ENVIRONMENT, "0")  # restored after the test, whatever the worker sets
+    assert not workers._call((_forking_allowed, None))  # as the pool calls each task
     assert not shards.forking_allowed()
     parent = os.getpid()
 

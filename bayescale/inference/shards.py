@@ -36,7 +36,8 @@ __all__ = ["shard_settings", "run_shards", "processes", "forking_allowed", "ENVI
 
 log = logging.getLogger(__name__)
 
-#: Set to 1 to run every shard in this process (the draws are the same).
+#: Set to 1 to run every shard in this process (the draws are the same); a pool's workers set it,
+#: as the pool already uses the cores.
 ENVIRONMENT = "BAYESCALE_CHAIN_PROCESSES"
 #: Tags the seeds of shards so that they differ from the seeds of pooled batches of chains.
 _SHARD_TAG = 0x5AD
@@ -44,8 +45,6 @@ _SHARD_TAG = 0x5AD
 #: :data:`_PATIENCE_MIN` seconds) is taken to be stuck.
 _PATIENCE = 20.0
 _PATIENCE_MIN = 120.0
-#: Set in worker processes of a pool, which already use the cores.
-_in_pool = False
 
 
 def shard_seed(seed: int, shard: int) -> int:
@@ -71,8 +70,8 @@ def forking_allowed() -> bool:
     """Whether shards may run in forked processes here: Linux, at least two cores for this process,
     no other Python thread running (a fork copies only the calling thread, and a lock another one
     holds would stay locked in the child: notebooks' kernels, for one, run several), not in a
-    pool's worker, and not turned off through :data:`ENVIRONMENT`."""
-    if os.environ.get(ENVIRONMENT, "").strip() == "1" or _in_pool or threading.active_count() > 1:
+    pool's worker, and not turned off through :data:`ENVIRONMENT` (which a pool's workers set)."""
+    if os.environ.get(ENVIRONMENT, "").strip() == "1" or threading.active_count() > 1:
         return False
     if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return False

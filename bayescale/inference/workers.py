@@ -57,11 +57,11 @@ def _own_compile_folder() -> None:
 
 
 def _call(job: tuple[Callable[[Any], Any], Any]) -> Any:
-    from bayescale.inference import shards
+    from bayescale.inference.shards import ENVIRONMENT
 
     function, argument = job
     _own_compile_folder()
-    shards._in_pool = True  # the pool's processes use the cores: a fit's shards of chains run one after the other
+    os.environ[ENVIRONMENT] = "1"  # the pool's processes use the cores: a fit's chains run one after the other
     return function(argument)
 
 
