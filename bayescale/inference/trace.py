@@ -71,11 +71,10 @@ def _posterior(compiled: CompiledModel, flat: np.ndarray) -> xr.Dataset:
 
 def to_tree(compiled: CompiledModel, pieces: list[list[np.ndarray]]) -> xr.DataTree:
     """One ``DataTree`` (``posterior``, ``sample_stats``) of the chains of every piece, each from
-    :func:`from_raw`, numbered in order; every chain is cut to the shortest one's draws."""
-    length = min(piece[0].shape[1] for piece in pieces)  # every chain has its draws unless sampling was cut short
-    flat = np.concatenate([piece[0][:, :length] for piece in pieces])
-    coords = {"chain": np.arange(flat.shape[0]), "draw": np.arange(length)}
-    stats = xr.Dataset({name: (("chain", "draw"), np.concatenate([piece[1 + i][:, :length] for piece in pieces]))
+    :func:`from_raw` with every draw asked for (a sampler cut short raises instead), numbered in order."""
+    flat = np.concatenate([piece[0] for piece in pieces])
+    coords = {"chain": np.arange(flat.shape[0]), "draw": np.arange(flat.shape[1])}
+    stats = xr.Dataset({name: (("chain", "draw"), np.concatenate([piece[1 + i] for piece in pieces]))
                         for i, name in enumerate(SAMPLE_STATS)}, coords=coords)
     stats.attrs = {"inference_library": "nutpie", "inference_library_version": _nutpie_version()}
     return xr.DataTree.from_dict({"posterior": _posterior(compiled, flat), "sample_stats": stats})
