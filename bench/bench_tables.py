@@ -79,7 +79,10 @@ def main() -> int:
         print(f"no shared data at {DATA}; nothing to measure")
         return 0
     wanted = sys.argv[1] if len(sys.argv) > 1 else ""
+    import compileall
     import tempfile
+
+    compileall.compile_dir(ROOT / "bayescale", quiet=1)  # as an installed package has it (see bench_fit.py)
 
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
