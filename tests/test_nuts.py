@@ -141,3 +141,32 @@ def test_draws_do_not_depend_on_where_the_chains_ran(example_nuts_fit, monkeypat
         a, b = first[group].to_dataset(), second[group].to_dataset()
         assert a.sizes["chain"] == 4 and all(np.array_equal(a[k], b[k]) for k in a.data_vars), group
     assert not np.array_equal(a["logp"][0], a["logp"][2])  # the shards' chains are not copies
+
+
+def test_log_density_compiled_afresh_equals_the_one_from_the_cache(tmp_path):
+    """A law's log density compiled afresh and the same function loaded from numba's cache give
+    the same bits. With fast-math they did not (LLVM reassociated sums across inlined functions),
+    so a law's first fit on a machine drew other draws than later fits with the same seed."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import hashlib, numpy as np\n"
+            "from bayescale.data.reading import read_runs\n"
+            "from bayescale.inference.model import compiled_law_model\n"
+            "from bayescale.laws.law_file import load_law\n"
+            f"runs = read_runs({str(ROOT / 'data' / 'example_runs.csv')!r})\n"
+            "compiled = compiled_law_model(load_law('kaplan'), runs)\n"
+            "digest, rng = hashlib.sha256(), np.random.default_rng(0)\n"
+            "for _ in range(50):\n"
+            "    logp, grad = compiled.function(compiled.center + rng.normal(0, 0.3, compiled.ndim))\n"
+            "    digest.update(np.asarray(logp).tobytes() + np.asarray(grad).tobytes())\n"
+            "print(digest.hexdigest())\n")
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path}"}  # a cache of this test's own, empty at first
+    digests = []
+    for _ in range(2):  # compiled afresh, then loaded from the cache the first run wrote
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        digests.append(done.stdout.strip())
+    assert any((tmp_path / "numba").iterdir()), "the first run wrote nothing to numba's cache"
+    assert digests[0] == digests[1], "the log density compiled afresh differs from the one loaded from the cache"
