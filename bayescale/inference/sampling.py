@@ -255,6 +255,12 @@ def compile_model(model: pm.Model, priors: Mapping[str, Prior], data: Mapping[st
         Name -> shared variable of the model, for :meth:`CompiledModel.set_data`.
     """
     _configure_pytensor()
+    with exact_math():  # the log density, and PyMC's initial point where chains start from it
+        return _compiled(model, priors, data)
+
+
+def _compiled(model: pm.Model, priors: Mapping[str, Prior], data: Mapping[str, Any] | None) -> CompiledModel:
+    """The body of :func:`compile_model`."""
     free = list(model.free_RVs)
     names = [rv.name for rv in free]
     values = [model.rvs_to_values[rv] for rv in free]
@@ -271,9 +277,8 @@ def compile_model(model: pm.Model, priors: Mapping[str, Prior], data: Mapping[st
     grad = pt.concatenate([g.ravel() for g in pt.grad(logp, values)])  # one pass: a smaller graph to rewrite
     # the sampler calls logp and gradient only (a third less time per call than with the constrained
     # values as outputs too); the values of the draws are computed afterwards, all draws in one call
-    with exact_math():
-        function = pytensor.function([flat], clone_replace([logp, grad], replacements), mode="FAST_RUN",
-                                     on_unused_input="ignore")
+    function = pytensor.function([flat], clone_replace([logp, grad], replacements), mode="FAST_RUN",
+                                 on_unused_input="ignore")
     function.trust_input = True
     # a deterministic is a view of its expression: unwrapped, as its vectorized form would call a C compiler
     named = [d.owner.inputs[0] if isinstance(d.owner.op, ViewOp) else d for d in model.deterministics]
