@@ -157,7 +157,7 @@ def test_a_sampler_table_raises_the_first_attempt_and_never_lowers_it():
     assert (first.target_accept, first.draws, first.seed) == (0.95, 1000, 3)
     asked = SamplerSettings(draws=4000, target_accept=0.99)
     assert _first_attempt(law, asked) == asked
-    assert load_law("data_constrained").sampler == {"target_accept": 0.95, "draws": 1000}
+    assert load_law("data_constrained").sampler == {"target_accept": 0.97, "draws": 1000}
     assert load_law("chinchilla").sampler == {}
 
 
