@@ -30,6 +30,11 @@ COMPR = [str(DATA / "compression_bpc_hkust" / "compression_bpc_with_N_D.csv"), "
 GADRE = [str(DATA / "overtrain_gadre" / "overtrain_runs.csv"), "--loss-col", "loss_c4_val", "--c-col", "C_flops_6ND"]
 MISFIT = [str(DATA / "misfitting_li" / "misfitting_best_lr_final.csv"), "--c-col", "C_6ND"]
 PORIAN = [str(DATA / "porian_isoflops" / "porian_isoflop_points.csv"), "--c-col", "flops_budget"]
+# final losses of ColPret's training curves: the last checkpoint of each model
+COLPRET = [str(DATA / "colpret_hitchhiker" / "colpret_subset_long.csv"), "--last-per", "model_name"]
+GPT3 = [*COLPRET, "--where", "family=gpt3_digitized", "--where", "loss_kind=val_loss"]
+OPT = [*COLPRET, "--where", "family=opt"]
+CURVES = [*COLPRET, "--where", "family=datablations_curves", "--where", "eval_set=c4", "--u-col", "unique_tokens"]
 
 
 def cases() -> list[tuple[str, list[str]]]:
@@ -40,6 +45,10 @@ def cases() -> list[tuple[str, list[str]]]:
     out += [(f"overtrain_gadre[{d}]/{law}", ["fit", *GADRE, "--where", f"dataset={d}", "--law", law])
             for d in ("c4_original", "rw_original", "rpj") for law in ("chinchilla", "kaplan_floor")]
     out += [(f"misfitting_li/{law}", ["fit", *MISFIT, "--law", law]) for law in ("chinchilla", "kaplan_floor")]
+    # GPT-3's 8 and OPT's 6 models all saw about 3e11 tokens: laws in compute (equivalently in N) suit them
+    out += [(f"colpret[gpt3]/{law}", ["fit", *GPT3, "--law", law]) for law in ("compute_power", "compute_loglinear")]
+    out += [("colpret[opt]/compute_loglinear", ["fit", *OPT, "--law", "compute_loglinear"])]
+    out += [("colpret[datablations curves, c4]/data_constrained", ["fit", *CURVES, "--law", "data_constrained"])]
     out += [(f"porian[config {i}]/kaplan_floor", ["fit", *PORIAN, "--where", f"config_id={i}", "--law", "kaplan_floor"])
             for i in (0, 4, 8)]
     # unbracketed budgets (setups 1, 5 and 11 have two each) left out rather than refused, as a user would
