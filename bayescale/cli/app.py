@@ -16,9 +16,10 @@ from bayescale.cli.options import EXIT_INPUT
 from bayescale.cli.parser import _parser
 from bayescale.errors import BayescaleError
 
-#: Commands that do one bounded piece of work (read or fit, compute, write) and end.
+#: Commands that do one bounded piece of work (read or fit, compute, write) and end; isoflop's
+#: backtest refits twice.
 _ONE_SHOT = frozenset({"fit", "optimum", "predict", "summary", "inverse", "compare", "compare-families", "report",
-                      "laws", "plan", "suggest"})
+                       "laws", "plan", "suggest", "isoflop"})
 
 
 @contextlib.contextmanager
@@ -30,7 +31,7 @@ def _collector_for(command: str):
     about half a million objects, nearly all alive until the process ends. The collector walks
     them over and over on the way, 0.35 s of a 3 s fit of the Chinchilla table (timed with
     ``gc.callbacks``), for the few megabytes of cycles one fit leaves. Commands that refit in a
-    loop (backtest, calibrate, and isoflop with its backtest) keep it on, so that their memory stays
+    loop as many times as asked (backtest, calibrate) keep it on, so that their memory stays
     bounded however many refits they make.
     """
     enabled = gc.isenabled()
