@@ -158,6 +158,7 @@ def test_a_sampler_table_raises_the_first_attempt_and_never_lowers_it():
     asked = SamplerSettings(draws=4000, target_accept=0.99)
     assert _first_attempt(law, asked) == asked
     assert load_law("data_constrained").sampler == {"target_accept": 0.97, "draws": 1000}
+    assert load_law("kaplan_floor").sampler == {"target_accept": 0.97, "draws": 1000}
     assert load_law("chinchilla").sampler == {}
 
 
