@@ -162,6 +162,23 @@ def test_a_sampler_table_raises_the_first_attempt_and_never_lowers_it():
     assert load_law("chinchilla").sampler == {}
 
 
+def test_a_raised_choice_of_the_user_gets_a_note_and_the_defaults_none(caplog):
+    from bayescale.inference.sampling import SamplerSettings
+    from bayescale.results.fitting import _first_attempt
+
+    law = law_from_text(SAMPLED + "[sampler]\ntarget_accept = 0.95\ndraws = 1000\n")
+    with caplog.at_level("WARNING", logger="bayescale"):
+        _first_attempt(law, SamplerSettings())
+        _first_attempt(law, SamplerSettings(draws=2000))
+    assert caplog.records == []
+    with caplog.at_level("WARNING", logger="bayescale"):
+        first = _first_attempt(law, SamplerSettings(draws=300))
+    assert first.draws == 1000 and first.target_accept == 0.95
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{law.name} is sampled with at least 1000 draws a chain and target acceptance 0.95 (the [sampler] table of its "
+        "law file): raised draws from 300 to 1000"]
+
+
 @pytest.mark.parametrize("table, message", [
     ("tune = 2000", "does not know \\['tune'\\]"),
     ("target_accept = 1.5", "target_accept must be a number from 0.6 to 0.999"),

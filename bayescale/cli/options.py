@@ -181,7 +181,7 @@ def _add_sampler_options(p: argparse.ArgumentParser, draws: int = 500) -> None:
     p.add_argument("--chains", type=_count(2, GATES, 64, "chains share this machine's cores"), default=4,
                    help="chains (default: 4)")
     p.add_argument("--draws", type=_count(50, GATES, 1_000_000, ENOUGH), default=draws,
-                   help=f"draws per chain after warm-up (default: {draws})")
+                   help=f"draws per chain after warm-up (default: {draws}; a law file's [sampler] table may start higher)")
     p.add_argument("--tune", type=_count(50, GATES, 1_000_000, ENOUGH), default=500,
                    help="warm-up iterations per chain (default: 500)")
 

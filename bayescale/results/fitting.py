@@ -138,12 +138,21 @@ def _first_attempt(law: Law, settings: SamplerSettings) -> SamplerSettings:
     (``bench/bench_families_simulation.py``) the first two attempts missed the gates 21 times
     and the third, at 0.99, passed; started at 0.99 with 1,000 draws a chain, two such fits passed
     at once, in a quarter of the time. A law file's ``[sampler]`` does the same for its own
-    posterior (``models/data_constrained.toml`` says why it asks for 0.95 and 1,000 draws).
+    posterior (``models/data_constrained.toml`` and ``models/kaplan_floor.toml`` say why they ask
+    for 0.97 and 1,000 draws). A value the user chose (not the default) that is raised gets a note.
     """
     accept, draws = law.sampler.get("target_accept", 0), law.sampler.get("draws", 0)
     if not all(law.priors[p].is_numeric for p in law.all_parameters):
         accept, draws = max(accept, HIERARCHICAL_START[0]), max(draws, HIERARCHICAL_START[1])
-    return replace(settings, target_accept=max(settings.target_accept, accept), draws=int(max(settings.draws, draws)))
+    first = replace(settings, target_accept=max(settings.target_accept, accept), draws=int(max(settings.draws, draws)))
+    default = SamplerSettings()
+    raised = [f"{name} from {getattr(settings, name):g} to {getattr(first, name):g}" for name in ("draws", "target_accept")
+              if getattr(first, name) != getattr(settings, name) and getattr(settings, name) != getattr(default, name)]
+    if raised:
+        why = "the [sampler] table of its law file" if law.sampler else "its pooled parameters make a funnel"
+        log.warning("%s is sampled with at least %d draws a chain and target acceptance %g (%s): raised %s",
+                    law.name, first.draws, first.target_accept, why, " and ".join(raised))
+    return first
 
 
 def _with_allocation(result: Fit, settings: SamplerSettings, retries: int) -> Fit:
