@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import learn_extrapolation as le  # noqa: E402
@@ -39,20 +38,13 @@ def mixture_scores(test: pd.DataFrame, priors: dict[float, dict], weights: dict[
         part = le.with_floor(test, c)
         sds.append(le.mixture_sd(s, le.marginal_distance(part, prior["weights"]), prior))
         mix.append(weights[c] * le.Z_WEIGHT)
-    sd, mix = np.concatenate(sds, axis=1), np.concatenate(mix)
-    lo, hi = le.mixture_quantiles(sd, weights=mix)
-    lpd = np.log((stats.norm.pdf(r[:, None] / sd) / sd * mix).sum(axis=1))
-    inside = (r >= lo) & (r <= hi)
-    score = (hi - lo) + 40 * (np.maximum(lo - r, 0) + np.maximum(r - hi, 0))
-    rows = []
+    out = le.mixture_predictive(r, np.concatenate(sds, axis=1), np.concatenate(mix))
+    out["joint"] = {}
     for ladder, idx in test.groupby("ladder").groups.items():
-        pos = test.index.get_indexer(idx)
         terms = [np.log(weights[c]) + le.ladder_loglik(le.with_floor(test.loc[idx], c), p["weights"], p["mu"], p["omega"])
                  for c, p in priors.items() if weights[c] > 0]
-        joint = float(np.logaddexp.reduce(terms))
-        rows.append({"ladder": ladder, "runs": len(pos), "coverage": inside[pos].mean(), "width": (hi - lo)[pos].mean(),
-                     "interval_score": score[pos].mean(), "lpd": lpd[pos].mean(), "joint_lpd": joint / len(pos)})
-    return rows
+        out["joint"][ladder] = float(np.logaddexp.reduce(terms))
+    return le.ladder_rows(test, out)
 
 
 def main() -> int:

@@ -155,9 +155,14 @@ def learn(frame: pd.DataFrame, features: tuple[str, ...]) -> dict:
             "ladders": int(len(groups)), "runs": int(len(frame)), "log_likelihood": float(-best.fun)}
 
 
+def spreads(s: np.ndarray, g: np.ndarray, log_k: np.ndarray) -> np.ndarray:
+    """sqrt(s² + k² g²) per run (rows) at each k = e^log_k (columns)."""
+    return np.sqrt(s[:, None] ** 2 + (np.exp(log_k)[None, :] * g[:, None]) ** 2)
+
+
 def mixture_sd(s: np.ndarray, g: np.ndarray, prior: dict) -> np.ndarray:
     """sqrt(s² + k² g²) per run (rows) at each node of log k ~ Normal(mu, omega) (columns, weights Z_WEIGHT)."""
-    return np.sqrt(s[:, None] ** 2 + (np.exp(prior["mu"] + prior["omega"] * Z)[None, :] * g[:, None]) ** 2)
+    return spreads(s, g, prior["mu"] + prior["omega"] * Z)
 
 
 def mixture_quantiles(sd: np.ndarray, probs=(0.025, 0.975), weights: np.ndarray | None = None) -> list[np.ndarray]:
@@ -184,18 +189,29 @@ def predictive(frame: pd.DataFrame, prior: dict | None) -> dict:
     s = frame.pred_sd.to_numpy()
     if prior is None:
         lo, hi = frame.lo95.to_numpy() - frame.pred_median.to_numpy(), frame.hi95.to_numpy() - frame.pred_median.to_numpy()
-        lpd = stats.norm.logpdf(r, 0, s)
-        joint = {name: float(lpd[frame.index.get_indexer(idx)].sum()) for name, idx in frame.groupby("ladder").groups.items()}
+        out = interval_scores(r, lo, hi) | {"lpd": stats.norm.logpdf(r, 0, s)}
+        joint = {name: float(out["lpd"][frame.index.get_indexer(idx)].sum())
+                 for name, idx in frame.groupby("ladder").groups.items()}
     else:
-        g = marginal_distance(frame, prior["weights"])
-        sd = mixture_sd(s, g, prior)
-        lo, hi = mixture_quantiles(sd)
-        lpd = np.log((stats.norm.pdf(r[:, None] / sd) / sd * Z_WEIGHT).sum(axis=1))
+        out = mixture_predictive(r, mixture_sd(s, marginal_distance(frame, prior["weights"]), prior))
         joint = {name: float(ladder_loglik(part, prior["weights"], prior["mu"], prior["omega"]))
                  for name, part in frame.groupby("ladder")}
-    inside = (r >= lo) & (r <= hi)
-    score = (hi - lo) + 40 * (np.maximum(lo - r, 0) + np.maximum(r - hi, 0))
-    return {"inside": inside, "width": hi - lo, "score": score, "lpd": lpd, "joint": joint}
+    return out | {"joint": joint}
+
+
+def interval_scores(r: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> dict:
+    """Whether each residual lies in its 95% interval [lo, hi], the width, and the interval score
+    (width plus 2/0.05 = 40 per unit outside)."""
+    return {"inside": (r >= lo) & (r <= hi), "width": hi - lo,
+            "score": (hi - lo) + 40 * (np.maximum(lo - r, 0) + np.maximum(r - hi, 0))}
+
+
+def mixture_predictive(r: np.ndarray, sd: np.ndarray, weights: np.ndarray | None = None) -> dict:
+    """:func:`interval_scores` of the 95% interval of the Normal mixture with spreads ``sd`` (runs ×
+    nodes) and node ``weights`` (by default the prior's, Z_WEIGHT), and each residual's log density under it."""
+    weights = Z_WEIGHT if weights is None else weights
+    lo, hi = mixture_quantiles(sd, weights=weights)
+    return interval_scores(r, lo, hi) | {"lpd": np.log((stats.norm.pdf(r[:, None] / sd) / sd * weights).sum(axis=1))}
 
 
 def held_out_rows(noise: str = "normal") -> pd.DataFrame:
@@ -212,7 +228,12 @@ def with_floor(frame: pd.DataFrame, floor: float) -> pd.DataFrame:
 def ladder_scores(test: pd.DataFrame, prior: dict | None) -> list[dict]:
     """Per ladder of ``test``: held-out runs, 95% coverage, mean width, interval score, log density
     per run and joint log density per run under :func:`predictive` (``prior`` None: the fitted model)."""
-    out = predictive(test, prior)
+    return ladder_rows(test, predictive(test, prior))
+
+
+def ladder_rows(test: pd.DataFrame, out: dict) -> list[dict]:
+    """Per ladder of ``test``, the means of :func:`predictive`'s (or :func:`mixture_predictive`'s)
+    run-wise figures ``out`` and its joint log density per run (``out["joint"]``, by ladder)."""
     rows = []
     for ladder, idx in test.groupby("ladder").groups.items():
         pos = test.index.get_indexer(idx)

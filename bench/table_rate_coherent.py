@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
+from scipy.special import logsumexp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import learn_extrapolation as le  # noqa: E402
@@ -75,12 +76,7 @@ def conditional_loglik(t_in: np.ndarray, t_out: np.ndarray, mu: float, omega: fl
         prior = stats.multivariate_normal([mu, mu], omega**2 * np.array([[1, rho], [rho, 1]])).logpdf(np.dstack([a, b]))
     joint = t_out[:, None] + t_in[None, :] + prior
     inner = t_in + stats.norm.logpdf(GRID, mu, omega)
-    return float(_logsumexp(joint) - _logsumexp(inner))
-
-
-def _logsumexp(x: np.ndarray) -> float:
-    peak = np.max(x)
-    return float(peak + np.log(np.sum(np.exp(x - peak))))
+    return float(logsumexp(joint) - logsumexp(inner))
 
 
 def out_rate_weights(t_in: np.ndarray, mu: float, omega: float, rho: float) -> np.ndarray:
@@ -96,15 +92,11 @@ def out_rate_weights(t_in: np.ndarray, mu: float, omega: float, rho: float) -> n
 
 def scores(outer: pd.DataFrame, weights: np.ndarray, w: dict) -> tuple[np.ndarray, np.ndarray]:
     """95% intervals of the outer runs under the mixture over log k_out with ``weights``: inside, width, score."""
-    s = outer.pred_sd.to_numpy()
-    g = le.marginal_distance(outer, w)
     keep = weights > 1e-12
-    sd = np.sqrt(s[:, None] ** 2 + (np.exp(GRID[keep])[None, :] * g[:, None]) ** 2)
+    sd = le.spreads(outer.pred_sd.to_numpy(), le.marginal_distance(outer, w), GRID[keep])
     lo, hi = le.mixture_quantiles(sd, weights=weights[keep] / weights[keep].sum())
-    r = outer.y.to_numpy() - outer.pred_median.to_numpy()
-    inside = (r >= lo) & (r <= hi)
-    score = (hi - lo) + 40 * (np.maximum(lo - r, 0) + np.maximum(r - hi, 0))
-    return inside, np.stack([hi - lo, score], axis=1)
+    out = le.interval_scores(outer.y.to_numpy() - outer.pred_median.to_numpy(), lo, hi)
+    return out["inside"], np.stack([out["width"], out["score"]], axis=1)
 
 
 def main() -> int:
